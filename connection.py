@@ -1,0 +1,159 @@
+"""Which database the scripts talk to, and how they connect to it.
+
+The target is chosen in this order:
+
+1. ``--dsn`` or the ``DWH_DSN`` environment variable: any libpq DSN or URI,
+   PostgreSQL or Redshift;
+2. the ``[CLUSTER]`` section of ``dwh.cfg`` (or ``--config FILE``), when it
+   names a HOST;
+3. the embedded PostgreSQL of local_postgres.py.
+
+Passwords never leave this module: ``Target.label`` is the redacted form that
+the scripts print.
+"""
+
+import configparser
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+import psycopg2.extensions
+
+import local_postgres
+
+PROJECT_DIR = Path(__file__).resolve().parent
+DEFAULT_CONFIG = PROJECT_DIR / "dwh.cfg"
+PASSWORD_ENV = "DWH_DB_PASSWORD"
+
+
+class TargetError(Exception):
+    """A problem with the configuration or the connection, worded for a person."""
+
+
+@dataclass
+class Target:
+    dsn: str
+    label: str  # what to print: never holds the password
+    local: bool  # the embedded PostgreSQL
+    config: configparser.ConfigParser
+
+
+def config_path(config_file=None) -> Path:
+    return Path(config_file or os.environ.get("DWH_CONFIG") or DEFAULT_CONFIG)
+
+
+def read_config(config_file=None) -> configparser.ConfigParser:
+    """dwh.cfg, or an empty config when there is none and none was asked for."""
+    config = configparser.ConfigParser(interpolation=None)
+    path = config_path(config_file)
+    if not path.exists():
+        if config_file:
+            raise TargetError(
+                f"config file {path} not found: copy dwh.cfg.example to {path} and fill it in"
+            )
+        return config
+    try:
+        config.read(path, encoding="utf-8")
+    except configparser.Error as error:
+        raise TargetError(f"{path} could not be read: {error}".replace("\n", " ")) from None
+    return config
+
+
+def choose_target(dsn=None, config_file=None, pgdata=None) -> Target:
+    """Resolve the target in the documented order; start the embedded server if it is the one."""
+    config = read_config(config_file)
+    dsn = dsn or os.environ.get("DWH_DSN")
+    if dsn:
+        return Target(dsn=dsn, label=redact(dsn), local=False, config=config)
+    if config.has_section("CLUSTER") and config["CLUSTER"].get("HOST", "").strip():
+        dsn = cluster_dsn(config, config_path(config_file))
+        return Target(dsn=dsn, label=redact(dsn), local=False, config=config)
+    pgdata = Path(pgdata or local_postgres.DEFAULT_PGDATA)
+    dsn = local_postgres.start(pgdata)
+    label = f"embedded PostgreSQL in {local_postgres.describe(pgdata)} (database {local_postgres.DATABASE})"
+    return Target(dsn=dsn, label=label, local=True, config=config)
+
+
+def cluster_dsn(config: configparser.ConfigParser, path: Path) -> str:
+    """A libpq DSN from the [CLUSTER] section; the password may come from DWH_DB_PASSWORD."""
+    cluster = config["CLUSTER"]
+
+    def key(name, default=None):
+        value = cluster.get(name, "").strip() or default
+        if value is None:
+            raise TargetError(
+                f"{path}: [CLUSTER] {name} is missing: set it (see dwh.cfg.example)"
+            )
+        return value
+
+    port = key("DB_PORT", "5439")
+    if not port.isdigit():
+        raise TargetError(f"{path}: [CLUSTER] DB_PORT must be a number, not {port!r}")
+    password = os.environ.get(PASSWORD_ENV) or key("DB_PASSWORD")
+    return psycopg2.extensions.make_dsn(
+        host=key("HOST"),
+        port=port,
+        dbname=key("DB_NAME"),
+        user=key("DB_USER"),
+        password=password,
+        sslmode=key("SSLMODE", "require"),
+    )
+
+
+def redact(dsn: str) -> str:
+    """host:port/dbname as user, for printing; the password is never shown."""
+    try:
+        params = psycopg2.extensions.parse_dsn(dsn)
+    except psycopg2.ProgrammingError:
+        return "a DSN that libpq cannot parse"
+    host = params.get("host", "localhost")
+    port = f":{params['port']}" if "port" in params else ""
+    user = f" as {params['user']}" if "user" in params else ""
+    password = ", password ***" if "password" in params else ""
+    return f"{host}{port}/{params.get('dbname', '')}{user}{password}"
+
+
+def connect(target: Target, attempts: int = 3, timeout: int = 10):
+    """Connect, retrying a failed attempt a couple of times with a growing pause."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return psycopg2.connect(
+                target.dsn, connect_timeout=timeout, application_name="sparkify-etl"
+            )
+        except psycopg2.OperationalError as error:
+            if attempt == attempts:
+                reason = str(error).strip().splitlines()[0] if str(error).strip() else "no answer"
+                raise TargetError(
+                    f"could not connect to {target.label} after {attempts} attempts: {reason}"
+                ) from None
+            time.sleep(2 ** (attempt - 1))
+
+
+def detect_engine(connection) -> str:
+    """'redshift' or 'postgres', from what the server says it is."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version()")
+        version = cursor.fetchone()[0]
+    connection.rollback()
+    return "redshift" if "redshift" in version.lower() else "postgres"
+
+
+def add_target_arguments(parser) -> None:
+    """The options both scripts share."""
+    parser.add_argument(
+        "--dsn",
+        help="connect to this libpq DSN or URI (PostgreSQL or Redshift); default: $DWH_DSN, "
+        "then [CLUSTER] in the config, then the embedded PostgreSQL",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="configuration file (default: $DWH_CONFIG, else dwh.cfg next to the scripts)",
+    )
+    parser.add_argument(
+        "--pgdata",
+        metavar="DIR",
+        help="data folder of the embedded PostgreSQL (default: .pgdata in the project)",
+    )

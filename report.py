@@ -1,0 +1,110 @@
+"""What the scripts print: progress while they work, a summary when they end.
+
+On a terminal, a tqdm progress bar; in a log (CI, cron, a pipe), plain lines
+that read well afterwards; with ``--quiet``, only the summary and errors.
+"""
+
+import sys
+import time
+
+from tqdm import tqdm
+
+
+class Reporter:
+    def __init__(self, quiet=False, stream=None):
+        self.quiet = quiet
+        self.stream = stream or sys.stdout
+
+    def line(self, text=""):
+        """A line that --quiet suppresses."""
+        if not self.quiet:
+            print(text, file=self.stream, flush=True)
+
+    def always(self, text=""):
+        print(text, file=self.stream, flush=True)
+
+    def progress(self, description):
+        """A progress object with tqdm's ``total``/``update()``/``close()``."""
+        if self.quiet:
+            return _Silent()
+        if self.stream.isatty():
+            return tqdm(
+                total=0, desc=description, unit="B", unit_scale=True, unit_divisor=1024,
+                file=self.stream, leave=False, dynamic_ncols=True,
+            )
+        return PlainProgress(description, self.stream)
+
+
+class _Silent:
+    total = 0
+
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass
+
+
+class PlainProgress:
+    """Progress as a few log lines: one each 10 seconds at most, and one at the end."""
+
+    def __init__(self, description, stream, every=10.0):
+        self.description = description
+        self.stream = stream
+        self.every = every
+        self.total = 0
+        self.done = 0
+        self._last = time.monotonic()
+
+    def update(self, n=1):
+        self.done += n
+        now = time.monotonic()
+        if now - self._last >= self.every:
+            self._last = now
+            self._print()
+
+    def close(self):
+        pass
+
+    def _print(self):
+        share = f" ({100 * self.done / self.total:.0f}%)" if self.total else ""
+        print(f"{self.description}: {_size(self.done)} of {_size(self.total)} read{share}",
+              file=self.stream, flush=True)
+
+
+def _size(count):
+    for unit in ("B", "KB", "MB", "GB"):
+        if count < 1024 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+
+
+def table(rows, headers, align=None):
+    """A plain text table; numbers are right-aligned with thousands separators."""
+    cells = [[_cell(value) for value in row] for row in rows]
+    widths = [
+        max(len(str(header)), *(len(row[i]) for row in cells)) if cells else len(str(header))
+        for i, header in enumerate(headers)
+    ]
+    align = align or [
+        ">" if rows and isinstance(rows[0][i], (int, float)) else "<" for i in range(len(headers))
+    ]
+    lines = [
+        "  ".join(f"{header:{a}{w}}" for header, a, w in zip(headers, align, widths)).rstrip(),
+        "  ".join("-" * w for w in widths),
+    ]
+    for row in cells:
+        lines.append("  ".join(f"{value:{a}{w}}" for value, a, w in zip(row, align, widths)).rstrip())
+    return "\n".join(lines)
+
+
+def _cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)

@@ -1,0 +1,598 @@
+"""Every SQL statement of the pipeline, one statement per string.
+
+The statements are written in Amazon Redshift's dialect: that is the source of
+truth. ``sql_dialect.to_postgres()`` derives the PostgreSQL rendering from the
+same strings, mechanically, for the embedded database and CI (the README lists
+exactly what it changes).
+
+Table and column names are those of SPEC.md. The order of the lists at the end
+of this file is the order in which the scripts run the statements.
+"""
+
+# ---------------------------------------------------------------------------
+# DROP
+# ---------------------------------------------------------------------------
+
+staging_events_table_drop = "DROP TABLE IF EXISTS staging_events"
+staging_songs_table_drop = "DROP TABLE IF EXISTS staging_songs"
+rejected_records_table_drop = "DROP TABLE IF EXISTS rejected_records"
+songplay_table_drop = "DROP TABLE IF EXISTS songplay_table"
+user_table_drop = "DROP TABLE IF EXISTS user_table"
+song_table_drop = "DROP TABLE IF EXISTS song_table"
+artist_table_drop = "DROP TABLE IF EXISTS artist_table"
+time_table_drop = "DROP TABLE IF EXISTS time_table"
+
+# ---------------------------------------------------------------------------
+# CREATE: staging
+#
+# Columns in the order of log_json_path.json (events) and named as the JSON
+# keys (songs, for COPY's JSON 'auto'). VARCHAR sizes are bytes on Redshift and
+# are wide enough for every value of the real data, multibyte UTF-8 included.
+# ---------------------------------------------------------------------------
+
+staging_events_table_create = """
+CREATE TABLE staging_events (
+    artist           VARCHAR(1024),
+    auth             VARCHAR(32),
+    first_name       VARCHAR(256),
+    gender           VARCHAR(16),
+    item_in_session  INTEGER,
+    last_name        VARCHAR(256),
+    length           DOUBLE PRECISION,
+    level            VARCHAR(16),
+    location         VARCHAR(1024),
+    method           VARCHAR(16),
+    page             VARCHAR(64),
+    registration     DOUBLE PRECISION,
+    session_id       INTEGER,
+    song             VARCHAR(1024),
+    status           SMALLINT,
+    ts               BIGINT NOT NULL,
+    user_agent       VARCHAR(1024),
+    user_id          INTEGER
+)
+DISTSTYLE EVEN
+"""
+
+staging_songs_table_create = """
+CREATE TABLE staging_songs (
+    num_songs         INTEGER,
+    artist_id         VARCHAR(32),
+    artist_latitude   DOUBLE PRECISION,
+    artist_longitude  DOUBLE PRECISION,
+    artist_location   VARCHAR(1024),
+    artist_name       VARCHAR(1024),
+    song_id           VARCHAR(32),
+    title             VARCHAR(1024),
+    duration          DOUBLE PRECISION,
+    year              INTEGER
+)
+DISTSTYLE EVEN
+"""
+
+# Source records the local loader could not stage (SPEC.md section 4), in the
+# shape of Redshift's stl_load_errors: where, which column, why, and the text.
+rejected_records_table_create = """
+CREATE TABLE rejected_records (
+    table_name   VARCHAR(64) NOT NULL,
+    source_file  VARCHAR(1024) NOT NULL,
+    line_number  BIGINT,
+    column_name  VARCHAR(64),
+    reason       VARCHAR(1024) NOT NULL,
+    raw_value    VARCHAR(1024),
+    raw_record   VARCHAR(65535)
+)
+DISTSTYLE EVEN
+"""
+
+# ---------------------------------------------------------------------------
+# CREATE: the star schema
+#
+# Small dimensions are copied to every node (DISTSTYLE ALL); the fact and
+# time_table share DISTKEY/SORTKEY start_time, so the time join is co-located
+# and time filters skip blocks. Keys are declared: Redshift takes them as
+# planner hints, PostgreSQL enforces them.
+# ---------------------------------------------------------------------------
+
+user_table_create = """
+CREATE TABLE user_table (
+    user_id     INTEGER NOT NULL,
+    first_name  VARCHAR(256),
+    last_name   VARCHAR(256),
+    gender      VARCHAR(16),
+    level       VARCHAR(16),
+    PRIMARY KEY (user_id)
+)
+DISTSTYLE ALL
+SORTKEY (user_id)
+"""
+
+artist_table_create = """
+CREATE TABLE artist_table (
+    artist_id  VARCHAR(32) NOT NULL,
+    name       VARCHAR(1024),
+    location   VARCHAR(1024),
+    latitude   DOUBLE PRECISION,
+    longitude  DOUBLE PRECISION,
+    PRIMARY KEY (artist_id)
+)
+DISTSTYLE ALL
+SORTKEY (artist_id)
+"""
+
+song_table_create = """
+CREATE TABLE song_table (
+    song_id    VARCHAR(32) NOT NULL,
+    title      VARCHAR(1024),
+    artist_id  VARCHAR(32) REFERENCES artist_table (artist_id),
+    year       INTEGER,
+    duration   DOUBLE PRECISION,
+    PRIMARY KEY (song_id)
+)
+DISTSTYLE ALL
+SORTKEY (song_id)
+"""
+
+time_table_create = """
+CREATE TABLE time_table (
+    start_time  TIMESTAMP NOT NULL,
+    hour        SMALLINT NOT NULL,
+    day         SMALLINT NOT NULL,
+    week        SMALLINT NOT NULL,
+    month       SMALLINT NOT NULL,
+    year        SMALLINT NOT NULL,
+    weekday     SMALLINT NOT NULL,
+    PRIMARY KEY (start_time)
+)
+DISTSTYLE KEY
+DISTKEY (start_time)
+SORTKEY (start_time)
+"""
+
+# item_in_session is not in the original diagram: with session_id and
+# start_time it is the event's identity (SPEC.md section 3), which the UNIQUE
+# key uses to prove that no play is doubled.
+songplay_table_create = """
+CREATE TABLE songplay_table (
+    songplay_id      BIGINT IDENTITY(0, 1) NOT NULL,
+    start_time       TIMESTAMP NOT NULL REFERENCES time_table (start_time),
+    user_id          INTEGER REFERENCES user_table (user_id),
+    level            VARCHAR(16),
+    song_id          VARCHAR(32) REFERENCES song_table (song_id),
+    artist_id        VARCHAR(32) REFERENCES artist_table (artist_id),
+    session_id       INTEGER,
+    item_in_session  INTEGER,
+    location         VARCHAR(1024),
+    user_agent       VARCHAR(1024),
+    PRIMARY KEY (songplay_id),
+    UNIQUE (session_id, item_in_session, start_time)
+)
+DISTSTYLE KEY
+DISTKEY (start_time)
+SORTKEY (start_time)
+"""
+
+# ---------------------------------------------------------------------------
+# Staging
+#
+# On Redshift, COPY reads the files from S3. On PostgreSQL the local loader
+# (staging_loader.py) reads them itself and streams the rows in with
+# COPY ... FROM STDIN. {placeholders} are filled by sql_dialect.render_copy(),
+# which quotes every value as a literal.
+# ---------------------------------------------------------------------------
+
+staging_events_clear = "DELETE FROM staging_events"
+staging_songs_clear = "DELETE FROM staging_songs"
+rejected_records_clear = "DELETE FROM rejected_records"
+
+staging_events_copy = """
+COPY staging_events
+FROM {log_data}
+IAM_ROLE {iam_role}
+REGION {region}
+FORMAT AS JSON {log_jsonpath}
+MAXERROR {max_errors}
+COMPUPDATE OFF
+STATUPDATE OFF
+"""
+
+staging_songs_copy = """
+COPY staging_songs
+FROM {song_data}
+IAM_ROLE {iam_role}
+REGION {region}
+FORMAT AS JSON 'auto'
+MAXERROR {max_errors}
+COMPUPDATE OFF
+STATUPDATE OFF
+"""
+
+# ---------------------------------------------------------------------------
+# Transform: staging -> star schema, in one transaction.
+#
+# DELETE, not TRUNCATE: TRUNCATE commits implicitly on Redshift, and a failed
+# run must leave the previous warehouse as it was. The fact goes first, as its
+# foreign keys point at the dimensions.
+# ---------------------------------------------------------------------------
+
+songplay_table_clear = "DELETE FROM songplay_table"
+time_table_clear = "DELETE FROM time_table"
+user_table_clear = "DELETE FROM user_table"
+song_table_clear = "DELETE FROM song_table"
+artist_table_clear = "DELETE FROM artist_table"
+
+# ts is epoch milliseconds; this keeps them and gives a plain UTC TIMESTAMP on
+# both engines whatever the session's time zone (unlike to_timestamp()).
+START_TIME = "TIMESTAMP 'epoch' + ts * INTERVAL '1 millisecond'"
+
+# Name: the shortest spelling, ties alphabetically. Location: the non-empty one
+# of the smallest song_id. Coordinates: both from the smallest song_id that has
+# both. Each is ranked on its own and joined back to the list of artists.
+artist_table_insert = """
+INSERT INTO artist_table (artist_id, name, location, latitude, longitude)
+SELECT
+    artists.artist_id,
+    names.artist_name,
+    locations.artist_location,
+    coordinates.artist_latitude,
+    coordinates.artist_longitude
+FROM (
+    SELECT DISTINCT artist_id
+    FROM staging_songs
+    WHERE artist_id IS NOT NULL
+) AS artists
+LEFT JOIN (
+    SELECT
+        artist_id,
+        artist_name,
+        ROW_NUMBER() OVER (
+            PARTITION BY artist_id
+            ORDER BY LENGTH(artist_name), artist_name
+        ) AS choice
+    FROM staging_songs
+    WHERE artist_name IS NOT NULL
+) AS names
+    ON names.artist_id = artists.artist_id AND names.choice = 1
+LEFT JOIN (
+    SELECT
+        artist_id,
+        artist_location,
+        ROW_NUMBER() OVER (
+            PARTITION BY artist_id
+            ORDER BY song_id NULLS FIRST, artist_location
+        ) AS choice
+    FROM staging_songs
+    WHERE artist_location <> ''
+) AS locations
+    ON locations.artist_id = artists.artist_id AND locations.choice = 1
+LEFT JOIN (
+    SELECT
+        artist_id,
+        artist_latitude,
+        artist_longitude,
+        ROW_NUMBER() OVER (
+            PARTITION BY artist_id
+            ORDER BY song_id NULLS FIRST, artist_latitude, artist_longitude
+        ) AS choice
+    FROM staging_songs
+    WHERE artist_latitude IS NOT NULL AND artist_longitude IS NOT NULL
+) AS coordinates
+    ON coordinates.artist_id = artists.artist_id AND coordinates.choice = 1
+"""
+
+# Where one song_id has several records, the first in (title, artist_id,
+# duration) order wins. A year of 0 means "unknown".
+song_table_insert = """
+INSERT INTO song_table (song_id, title, artist_id, year, duration)
+SELECT song_id, title, artist_id, NULLIF(year, 0), duration
+FROM (
+    SELECT
+        song_id,
+        title,
+        artist_id,
+        year,
+        duration,
+        ROW_NUMBER() OVER (
+            PARTITION BY song_id
+            ORDER BY
+                title NULLS FIRST,
+                artist_id NULLS FIRST,
+                duration NULLS FIRST,
+                year NULLS FIRST
+        ) AS choice
+    FROM staging_songs
+    WHERE song_id IS NOT NULL
+) AS records
+WHERE choice = 1
+"""
+
+# Each user's attributes come from their latest event (any page), so level is
+# the current level. The last four sort keys only make a tie between two
+# copies of one event deterministic.
+user_table_insert = """
+INSERT INTO user_table (user_id, first_name, last_name, gender, level)
+SELECT user_id, first_name, last_name, gender, level
+FROM (
+    SELECT
+        user_id,
+        first_name,
+        last_name,
+        gender,
+        level,
+        ROW_NUMBER() OVER (
+            PARTITION BY user_id
+            ORDER BY
+                ts DESC,
+                session_id DESC NULLS LAST,
+                item_in_session DESC NULLS LAST,
+                level DESC NULLS LAST,
+                first_name DESC NULLS LAST,
+                last_name DESC NULLS LAST,
+                gender DESC NULLS LAST
+        ) AS recency
+    FROM staging_events
+    WHERE user_id IS NOT NULL
+) AS events
+WHERE recency = 1
+"""
+
+time_table_insert = f"""
+INSERT INTO time_table (start_time, hour, day, week, month, year, weekday)
+SELECT
+    start_time,
+    EXTRACT(HOUR FROM start_time),
+    EXTRACT(DAY FROM start_time),
+    EXTRACT(WEEK FROM start_time),
+    EXTRACT(MONTH FROM start_time),
+    EXTRACT(YEAR FROM start_time),
+    EXTRACT(DOW FROM start_time)
+FROM (
+    SELECT DISTINCT {START_TIME} AS start_time
+    FROM staging_events
+    WHERE page = 'NextSong'
+) AS plays
+"""
+
+# One row per distinct NextSong event (a re-delivered file stages an event
+# twice). The catalogue match is made once per distinct (song, artist, length)
+# and joined back with a LEFT JOIN, so an unmatched play is kept and a play
+# with several candidate songs is not doubled: the smallest song_id wins.
+songplay_table_insert = f"""
+INSERT INTO songplay_table (
+    start_time,
+    user_id,
+    level,
+    song_id,
+    artist_id,
+    session_id,
+    item_in_session,
+    location,
+    user_agent
+)
+SELECT
+    {START_TIME},
+    events.user_id,
+    events.level,
+    matches.song_id,
+    matches.artist_id,
+    events.session_id,
+    events.item_in_session,
+    events.location,
+    events.user_agent
+FROM (
+    SELECT
+        *,
+        ROW_NUMBER() OVER (
+            PARTITION BY session_id, item_in_session, ts
+            ORDER BY
+                user_id NULLS FIRST,
+                level NULLS FIRST,
+                location NULLS FIRST,
+                user_agent NULLS FIRST,
+                song NULLS FIRST,
+                artist NULLS FIRST,
+                length NULLS FIRST
+        ) AS copy_number
+    FROM staging_events
+    WHERE page = 'NextSong'
+) AS events
+LEFT JOIN (
+    SELECT song, artist, length, song_id, artist_id
+    FROM (
+        SELECT
+            plays.song,
+            plays.artist,
+            plays.length,
+            songs.song_id,
+            songs.artist_id,
+            ROW_NUMBER() OVER (
+                PARTITION BY plays.song, plays.artist, plays.length
+                ORDER BY songs.song_id, songs.artist_id NULLS FIRST
+            ) AS choice
+        FROM (
+            SELECT DISTINCT song, artist, length
+            FROM staging_events
+            WHERE page = 'NextSong'
+        ) AS plays
+        JOIN staging_songs AS songs
+            ON songs.title = plays.song
+            AND songs.artist_name = plays.artist
+            AND ABS(songs.duration - plays.length) < 0.01
+        WHERE songs.song_id IS NOT NULL
+    ) AS candidates
+    WHERE choice = 1
+) AS matches
+    ON matches.song = events.song
+    AND matches.artist = events.artist
+    AND matches.length = events.length
+WHERE events.copy_number = 1
+"""
+
+# ---------------------------------------------------------------------------
+# Checks (SPEC.md section 4). Each returns one row: (expected, actual). A check
+# passes when the two are equal.
+# ---------------------------------------------------------------------------
+
+DISTINCT_PLAYS = """(
+        SELECT COUNT(*) FROM (
+            SELECT DISTINCT session_id, item_in_session, ts
+            FROM staging_events
+            WHERE page = 'NextSong'
+        ) AS plays
+    )"""
+
+check_plays_equal_nextsong_events = f"""
+SELECT
+    {DISTINCT_PLAYS},
+    (SELECT COUNT(*) FROM songplay_table)
+"""
+
+check_users_equal_staged_users = """
+SELECT
+    (SELECT COUNT(DISTINCT user_id) FROM staging_events WHERE user_id IS NOT NULL),
+    (SELECT COUNT(*) FROM user_table)
+"""
+
+check_songs_equal_staged_songs = """
+SELECT
+    (SELECT COUNT(DISTINCT song_id) FROM staging_songs WHERE song_id IS NOT NULL),
+    (SELECT COUNT(*) FROM song_table)
+"""
+
+check_artists_equal_staged_artists = """
+SELECT
+    (SELECT COUNT(DISTINCT artist_id) FROM staging_songs WHERE artist_id IS NOT NULL),
+    (SELECT COUNT(*) FROM artist_table)
+"""
+
+check_time_equal_play_times = """
+SELECT
+    (SELECT COUNT(DISTINCT start_time) FROM songplay_table),
+    (SELECT COUNT(*) FROM time_table)
+"""
+
+
+def _check_unique_not_null(table, key):
+    return f"""
+SELECT COUNT(*), COUNT(DISTINCT {key})
+FROM {table}
+"""
+
+
+check_unique_not_null = {
+    table: _check_unique_not_null(table, key)
+    for table, key in [
+        ("songplay_table", "songplay_id"),
+        ("user_table", "user_id"),
+        ("song_table", "song_id"),
+        ("artist_table", "artist_id"),
+        ("time_table", "start_time"),
+    ]
+}
+
+
+def _check_relationship(column, dimension):
+    return f"""
+SELECT 0, COUNT(*)
+FROM songplay_table AS plays
+LEFT JOIN {dimension} AS dimension
+    ON dimension.{column} = plays.{column}
+WHERE plays.{column} IS NOT NULL
+    AND dimension.{column} IS NULL
+"""
+
+
+check_relationships = {
+    f"songplay_table.{column} -> {dimension}": _check_relationship(column, dimension)
+    for column, dimension in [
+        ("start_time", "time_table"),
+        ("user_id", "user_table"),
+        ("song_id", "song_table"),
+        ("artist_id", "artist_table"),
+    ]
+}
+
+# ---------------------------------------------------------------------------
+# Figures for the summary
+# ---------------------------------------------------------------------------
+
+count_duplicate_events = f"""
+SELECT
+    (SELECT COUNT(*) FROM staging_events WHERE page = 'NextSong')
+    - {DISTINCT_PLAYS}
+"""
+
+count_matched_plays = """
+SELECT COUNT(*) FROM songplay_table WHERE song_id IS NOT NULL
+"""
+
+# ---------------------------------------------------------------------------
+# The lists the scripts run, in order.
+# ---------------------------------------------------------------------------
+
+# songplay_table first: its foreign keys point at the dimensions.
+drop_table_queries = [
+    songplay_table_drop,
+    time_table_drop,
+    user_table_drop,
+    song_table_drop,
+    artist_table_drop,
+    staging_events_table_drop,
+    staging_songs_table_drop,
+    rejected_records_table_drop,
+]
+
+create_table_queries = [
+    staging_events_table_create,
+    staging_songs_table_create,
+    rejected_records_table_create,
+    user_table_create,
+    artist_table_create,
+    song_table_create,
+    time_table_create,
+    songplay_table_create,
+]
+
+clear_staging_queries = [
+    staging_events_clear,
+    staging_songs_clear,
+    rejected_records_clear,
+]
+
+copy_table_queries = [staging_events_copy, staging_songs_copy]
+
+clear_star_queries = [
+    songplay_table_clear,
+    time_table_clear,
+    user_table_clear,
+    song_table_clear,
+    artist_table_clear,
+]
+
+# The dimensions first, so that every foreign key of the fact finds its row.
+insert_table_queries = {
+    "artist_table": artist_table_insert,
+    "song_table": song_table_insert,
+    "user_table": user_table_insert,
+    "time_table": time_table_insert,
+    "songplay_table": songplay_table_insert,
+}
+
+check_queries = {
+    "songplays = distinct NextSong events": check_plays_equal_nextsong_events,
+    "users = distinct staged user ids": check_users_equal_staged_users,
+    "songs = distinct staged song ids": check_songs_equal_staged_songs,
+    "artists = distinct staged artist ids": check_artists_equal_staged_artists,
+    "time rows = distinct play start times": check_time_equal_play_times,
+    **{
+        f"{table} key unique and not null": query
+        for table, query in check_unique_not_null.items()
+    },
+    **{
+        f"{name} present": query
+        for name, query in check_relationships.items()
+    },
+}
+
+star_tables = ["songplay_table", "user_table", "song_table", "artist_table", "time_table"]
+staging_tables = ["staging_events", "staging_songs"]

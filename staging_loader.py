@@ -1,0 +1,421 @@
+"""Stage a local source folder into PostgreSQL: what Redshift's COPY does, done here.
+
+The loader reads the source files itself and streams the rows into the staging
+tables with ``COPY ... FROM STDIN`` (never a per-row INSERT):
+
+- ``staging_events`` from ``log_data/**.json`` through the source's own
+  ``log_json_path.json`` (as ``FORMAT AS JSON 'jsonpaths_file'``);
+- ``staging_songs`` from ``song_data/**.json`` by column name (as
+  ``FORMAT AS JSON 'auto'``).
+
+Each value is converted to its column's type as the table in the database
+declares it, with Redshift's rules: a number in a JSON string is a valid number,
+an empty string in a numeric column is NULL, VARCHAR(n) holds n *bytes*. A
+record that does not fit is a rejected record with its file, line, column and
+text; more than ``max_errors`` of them fail the load (as COPY's MAXERROR).
+"""
+
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from json_records import Record, read_records
+from jsonpaths import JsonPathsError, extract, load_jsonpaths
+
+ROWS_PER_CHUNK = 256  # small chunks let Python build the next while PostgreSQL copies this one
+
+INTEGER_RANGES = {
+    "smallint": (-(2**15), 2**15 - 1),
+    "integer": (-(2**31), 2**31 - 1),
+    "bigint": (-(2**63), 2**63 - 1),
+}
+FLOAT_TYPES = {"double precision", "real", "numeric"}
+TEXT_TYPES = {"character varying", "character", "text"}
+
+_INTEGER_TEXT = re.compile(r"\s*[+-]?\d+\s*\Z")
+_NUMBER_TEXT = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*\Z")
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+class LoadError(Exception):
+    """The load failed; ``rejected`` holds the records that were turned down."""
+
+    def __init__(self, message, rejected=()):
+        super().__init__(message)
+        self.rejected = list(rejected)
+
+
+@dataclass
+class RejectedRecord:
+    table_name: str
+    source_file: str
+    line_number: int
+    column_name: str | None
+    reason: str
+    raw_value: str | None
+    raw_record: str
+
+    def describe(self) -> str:
+        column = f", column {self.column_name}" if self.column_name else ""
+        return f"{self.source_file}:{self.line_number}{column}: {self.reason}"
+
+
+@dataclass
+class TableLoad:
+    table: str
+    files: int = 0
+    bytes: int = 0
+    rows: int = 0
+    rejected: list = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class Column:
+    name: str
+    type: str
+    max_length: int | None
+    nullable: bool
+
+
+class _Reject(Exception):
+    """A value that does not fit its column."""
+
+
+# ---------------------------------------------------------------------------
+# Values -> COPY text fields
+# ---------------------------------------------------------------------------
+
+
+def table_columns(cursor, table: str) -> list[Column]:
+    """The table's columns as the database declares them: the DDL is the truth."""
+    cursor.execute(
+        """
+        SELECT column_name, data_type, character_maximum_length, is_nullable = 'YES'
+        FROM information_schema.columns
+        WHERE table_name = %s AND table_schema = current_schema()
+        ORDER BY ordinal_position
+        """,
+        (table,),
+    )
+    columns = [Column(*row) for row in cursor.fetchall()]
+    if not columns:
+        raise LoadError(f"table {table} does not exist: run create_tables.py first")
+    return columns
+
+
+def converter(column: Column):
+    """A function from a JSON value to the COPY text of ``column`` (or _Reject)."""
+    if column.type in TEXT_TYPES:
+        convert = _text_converter(column.max_length)
+    elif column.type in INTEGER_RANGES:
+        convert = _integer_converter(*INTEGER_RANGES[column.type])
+    elif column.type in FLOAT_TYPES:
+        convert = _float
+    else:
+        raise LoadError(f"the loader cannot stage column {column.name} of type {column.type}")
+
+    if column.nullable:
+        return convert
+
+    def not_null(value):
+        text = convert(value)
+        if text == "\\N":
+            raise _Reject(f"no value for NOT NULL column {column.name}")
+        return text
+
+    return not_null
+
+
+def _text_converter(max_bytes):
+    def text(value):
+        if value is None:
+            return "\\N"
+        kind = type(value)
+        if kind is not str:
+            if kind is bool:
+                value = "true" if value else "false"
+            elif kind is int or kind is float:
+                value = repr(value)
+            else:
+                value = orjson.dumps(value).decode()
+        if "\x00" in value:
+            raise _Reject("contains a NUL character, which a VARCHAR cannot hold")
+        if max_bytes is not None and len(value) * 4 > max_bytes:
+            try:
+                size = len(value.encode("utf-8"))
+            except UnicodeEncodeError:
+                raise _Reject("holds an unpaired UTF-16 surrogate (an invalid \\u escape)") from None
+            if size > max_bytes:
+                raise _Reject(f"is {size} bytes long, more than the column's {max_bytes}")
+        elif not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _Reject("holds an unpaired UTF-16 surrogate (an invalid \\u escape)") from None
+        return value.translate(_COPY_ESCAPES)
+
+    return text
+
+
+def _integer_converter(low, high):
+    def integer(value):
+        kind = type(value)
+        if kind is int:
+            number = value
+        elif value is None:
+            return "\\N"
+        elif kind is str:
+            if value == "":
+                return "\\N"  # Redshift loads an empty numeric field as NULL
+            if not _INTEGER_TEXT.match(value):
+                raise _Reject(f"{value!r} is not an integer")
+            number = int(value)
+        else:
+            raise _Reject(f"{_json_text(value)} is not an integer")
+        if not low <= number <= high:
+            raise _Reject(f"{number} is out of range [{low}, {high}]")
+        return str(number)
+
+    return integer
+
+
+def _float(value):
+    kind = type(value)
+    if kind is float:
+        return repr(value)
+    if value is None:
+        return "\\N"
+    if kind is int:
+        number = float(value)
+    elif kind is str:
+        if value == "":
+            return "\\N"
+        if not _NUMBER_TEXT.match(value):
+            raise _Reject(f"{value!r} is not a number")
+        number = float(value)
+    else:
+        raise _Reject(f"{_json_text(value)} is not a number")
+    if not math.isfinite(number):
+        raise _Reject(f"{_json_text(value)} is out of range for a double")
+    return repr(number)
+
+
+def _json_text(value):
+    return orjson.dumps(value).decode() if value is not None else "null"
+
+
+# ---------------------------------------------------------------------------
+# Records -> rows
+# ---------------------------------------------------------------------------
+
+
+def row_builder(columns, paths):
+    """A function from a JSON object to one COPY line, and the column names."""
+    converters = [converter(column) for column in columns]
+    getters = [_getter(path) for path in paths]
+    pairs = list(zip(columns, getters, converters))
+
+    def build(record):
+        fields = []
+        for column, get, convert in pairs:
+            value = get(record)
+            try:
+                fields.append(convert(value))
+            except _Reject as reject:
+                reject.column = column.name
+                reject.value = value
+                raise
+        return "\t".join(fields) + "\n"
+
+    return build
+
+
+def _getter(path):
+    if len(path) == 1 and isinstance(path[0], str):
+        key = path[0]
+        return lambda record: record.get(key)
+    return lambda record: extract(record, path)
+
+
+def source_files(folder: Path) -> list[Path]:
+    """Every ``.json`` file below ``folder``, in a stable order."""
+    if not folder.is_dir():
+        return []
+    return sorted(path for path in folder.rglob("*.json") if path.is_file())
+
+
+# ---------------------------------------------------------------------------
+# The COPY itself
+# ---------------------------------------------------------------------------
+
+
+class _RowStream:
+    """A file-like object that psycopg2's copy_expert reads COPY text from.
+
+    psycopg2 turns an exception raised in read() into a generic QueryCanceled;
+    the original is kept in ``error`` so that the caller can raise it instead.
+    """
+
+    def __init__(self, chunks):
+        self._chunks = chunks
+        self.error = None
+
+    def read(self, size=-1):
+        try:
+            return next(self._chunks, b"")
+        except BaseException as error:
+            self.error = error
+            raise
+
+
+def copy_rows(cursor, table, column_names, lines):
+    """Stream an iterable of COPY text lines into ``table``."""
+    stream = _RowStream(_chunked(lines))
+    sql = f"COPY {table} ({', '.join(column_names)}) FROM STDIN"
+    try:
+        cursor.copy_expert(sql, stream, size=65536)
+    except Exception:
+        if stream.error is not None:
+            raise stream.error from None
+        raise
+
+
+def _chunked(lines):
+    batch = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) >= ROWS_PER_CHUNK:
+            yield "".join(batch).encode("utf-8")
+            batch = []
+    if batch:
+        yield "".join(batch).encode("utf-8")
+
+
+def stage_table(cursor, table, files, paths_for, source_root, max_errors, progress=None) -> TableLoad:
+    """Stage every record of ``files`` into ``table``; return what happened.
+
+    ``paths_for(columns)`` gives the JSON path of each column.
+    """
+    started = time.perf_counter()
+    columns = table_columns(cursor, table)
+    build = row_builder(columns, paths_for(columns))
+    result = TableLoad(table=table)
+
+    def lines():
+        for path in files:
+            name = _display_name(path, source_root)
+            result.files += 1
+            with open(path, "rb") as stream:
+                for item in read_records(stream):
+                    if type(item) is Record:
+                        try:
+                            line = build(item.value)
+                        except _Reject as reject:
+                            _rejected(result, max_errors, RejectedRecord(
+                                table, name, item.line, reject.column, f"{reject.column} {reject}",
+                                None if reject.value is None else _json_text(reject.value)[:1024],
+                                orjson.dumps(item.value).decode()[:65535],
+                            ))
+                            continue
+                        result.rows += 1
+                        yield line
+                    else:
+                        _rejected(result, max_errors, RejectedRecord(
+                            table, name, item.line, None, item.reason, None, item.raw,
+                        ))
+            size = path.stat().st_size
+            result.bytes += size
+            if progress is not None:
+                progress(size)
+
+    copy_rows(cursor, table, [column.name for column in columns], lines())
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _rejected(result, max_errors, record):
+    result.rejected.append(record)
+    if len(result.rejected) > max_errors:
+        raise LoadError(
+            f"{result.table}: {record.describe()}\n"
+            f"  record: {record.raw_record[:200]}\n"
+            f"The load stopped: {len(result.rejected)} rejected record(s), more than "
+            f"--max-errors {max_errors}. Fix the source, or rerun with --max-errors N "
+            f"to load the good records and keep the rejected ones in rejected_records.",
+            result.rejected,
+        )
+
+
+def _display_name(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def stage_source(cursor, source: Path, max_errors=0, progress=None) -> list[TableLoad]:
+    """Stage a whole source folder (song_data/, log_data/, log_json_path.json).
+
+    ``progress``, if given, is told the total size (``progress.total``) and
+    each file's size as it is read (``progress.update(bytes)``), as tqdm is.
+    """
+    source = Path(source)
+    if not source.is_dir():
+        raise LoadError(f"source folder {source} not found")
+    event_files = source_files(source / "log_data")
+    song_files = source_files(source / "song_data")
+    if not event_files and not song_files:
+        raise LoadError(
+            f"{source} holds no log_data/**.json and no song_data/**.json: "
+            "is it the right folder?"
+        )
+    try:
+        event_paths = load_jsonpaths(source / "log_json_path.json")
+    except JsonPathsError as error:
+        raise LoadError(str(error)) from None
+    if progress is not None:
+        progress.total = sum(path.stat().st_size for path in event_files + song_files)
+        update = progress.update
+    else:
+        update = None
+
+    def events_paths(columns):
+        if len(event_paths) != len(columns):
+            raise LoadError(
+                f"{source / 'log_json_path.json'} has {len(event_paths)} paths but "
+                f"staging_events has {len(columns)} columns: they must match one to one, in order"
+            )
+        return event_paths
+
+    def songs_paths(columns):  # as JSON 'auto': the key is the column name
+        return [(column.name,) for column in columns]
+
+    return [
+        stage_table(cursor, "staging_events", event_files, events_paths, source, max_errors, update),
+        stage_table(cursor, "staging_songs", song_files, songs_paths, source, max_errors, update),
+    ]
+
+
+def save_rejected(cursor, records) -> None:
+    """Keep the rejected records in the rejected_records table."""
+    lines = (
+        "\t".join(
+            "\\N" if value is None else str(value).replace("\x00", "").translate(_COPY_ESCAPES)
+            for value in (
+                record.table_name, record.source_file, record.line_number, record.column_name,
+                record.reason, record.raw_value, record.raw_record,
+            )
+        ) + "\n"
+        for record in records
+    )
+    copy_rows(
+        cursor,
+        "rejected_records",
+        ["table_name", "source_file", "line_number", "column_name", "reason", "raw_value", "raw_record"],
+        lines,
+    )
