@@ -225,7 +225,7 @@ artist_table_clear = "DELETE FROM artist_table"
 # both engines whatever the session's time zone (unlike to_timestamp()).
 START_TIME = "TIMESTAMP 'epoch' + ts * INTERVAL '1 millisecond'"
 
-# Name: the shortest spelling, ties alphabetically. Location: the non-empty one
+# Name: the shortest non-empty spelling, ties in code-point order. Location: the non-empty one
 # of the smallest song_id. Coordinates: both from the smallest song_id that has
 # both. Each is ranked on its own and joined back to the list of artists.
 artist_table_insert = """
@@ -250,7 +250,7 @@ LEFT JOIN (
             ORDER BY LENGTH(artist_name), artist_name
         ) AS choice
     FROM staging_songs
-    WHERE artist_name IS NOT NULL
+    WHERE artist_name <> ''
 ) AS names
     ON names.artist_id = artists.artist_id AND names.choice = 1
 LEFT JOIN (
@@ -357,6 +357,12 @@ FROM (
 # twice). The catalogue match is made once per distinct (song, artist, length)
 # and joined back with a LEFT JOIN, so an unmatched play is kept and a play
 # with several candidate songs is not doubled: the smallest song_id wins.
+#
+# The match is exact: Redshift ignores trailing blanks when it compares
+# VARCHARs, so the byte lengths must agree too. "Less than 0.01 s" is decided
+# in decimal, as the source files write the numbers: in binary floating point
+# 246.31812 - 246.30812 comes out just under 0.01. The first two WHENs only
+# keep the decimal cast away from values too large for it.
 songplay_table_insert = f"""
 INSERT INTO songplay_table (
     start_time,
@@ -417,7 +423,14 @@ LEFT JOIN (
         JOIN staging_songs AS songs
             ON songs.title = plays.song
             AND songs.artist_name = plays.artist
-            AND ABS(songs.duration - plays.length) < 0.01
+            AND OCTET_LENGTH(songs.title) = OCTET_LENGTH(plays.song)
+            AND OCTET_LENGTH(songs.artist_name) = OCTET_LENGTH(plays.artist)
+            AND CASE
+                WHEN ABS(songs.duration - plays.length) >= 0.02 THEN FALSE
+                WHEN ABS(plays.length) >= 1e15 THEN FALSE
+                ELSE ABS(CAST(songs.duration AS DECIMAL(38, 9))
+                         - CAST(plays.length AS DECIMAL(38, 9))) < 0.01
+            END
         WHERE songs.song_id IS NOT NULL
     ) AS candidates
     WHERE choice = 1
