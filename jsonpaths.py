@@ -9,7 +9,6 @@ values. Supported: the bracket and dot notations Redshift accepts, e.g.
 
 import json
 import re
-from pathlib import Path
 
 _STEP = re.compile(
     r"""\[\s*'((?:[^'\\]|\\.)*)'\s*\]   # ['key']
@@ -46,10 +45,15 @@ def parse_path(expression: str):
     return tuple(steps)
 
 
-def read_jsonpaths(text: str, where: str = "log_json_path.json"):
-    """The list of paths in a JSONPaths document."""
+def read_jsonpaths(data, where: str = "log_json_path.json"):
+    """The list of paths in a JSONPaths document (bytes or text)."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise JsonPathsError(f"{where}: not UTF-8 text") from None
     try:
-        document = json.loads(text)
+        document = json.loads(data)
     except json.JSONDecodeError as error:
         raise JsonPathsError(f"{where} line {error.lineno}: not valid JSON ({error.msg})") from None
     if not isinstance(document, dict) or not isinstance(document.get("jsonpaths"), list):
@@ -58,19 +62,6 @@ def read_jsonpaths(text: str, where: str = "log_json_path.json"):
         return [parse_path(expression) for expression in document["jsonpaths"]]
     except JsonPathsError as error:
         raise JsonPathsError(f"{where}: {error}") from None
-
-
-def load_jsonpaths(path: Path):
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise JsonPathsError(
-            f"{path} not found: the source must hold log_json_path.json next to log_data/"
-        ) from None
-    except UnicodeDecodeError:
-        raise JsonPathsError(f"{path}: not UTF-8 text") from None
-    return read_jsonpaths(text, str(path))
-
 
 
 def extract(value, path):

@@ -19,12 +19,12 @@ import math
 import re
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import orjson
 
 from json_records import Record, read_records
-from jsonpaths import JsonPathsError, extract, load_jsonpaths
+from jsonpaths import JsonPathsError, extract, read_jsonpaths
+from sources import open_source
 
 ROWS_PER_CHUNK = 256  # small chunks let Python build the next while PostgreSQL copies this one
 
@@ -242,13 +242,6 @@ def _getter(path):
     return lambda record: extract(record, path)
 
 
-def source_files(folder: Path) -> list[Path]:
-    """Every ``.json`` file below ``folder``, in a stable order."""
-    if not folder.is_dir():
-        return []
-    return sorted(path for path in folder.rglob("*.json") if path.is_file())
-
-
 # ---------------------------------------------------------------------------
 # The COPY itself
 # ---------------------------------------------------------------------------
@@ -296,8 +289,8 @@ def _chunked(lines):
         yield "".join(batch).encode("utf-8")
 
 
-def stage_table(cursor, table, files, paths_for, source_root, max_errors, progress=None) -> TableLoad:
-    """Stage every record of ``files`` into ``table``; return what happened.
+def stage_table(cursor, table, files, paths_for, max_errors, progress=None) -> TableLoad:
+    """Stage every record of ``files`` (SourceFile objects) into ``table``.
 
     ``paths_for(columns)`` gives the JSON path of each column.
     """
@@ -307,10 +300,10 @@ def stage_table(cursor, table, files, paths_for, source_root, max_errors, progre
     result = TableLoad(table=table)
 
     def lines():
-        for path in files:
-            name = _display_name(path, source_root)
+        for source_file in files:
+            name = source_file.name
             result.files += 1
-            with open(path, "rb") as stream:
+            with source_file.open() as stream:
                 for item in read_records(stream):
                     if type(item) is Record:
                         try:
@@ -328,10 +321,9 @@ def stage_table(cursor, table, files, paths_for, source_root, max_errors, progre
                         _rejected(result, max_errors, RejectedRecord(
                             table, name, item.line, None, item.reason, None, item.raw,
                         ))
-            size = path.stat().st_size
-            result.bytes += size
+            result.bytes += source_file.size
             if progress is not None:
-                progress(size)
+                progress(source_file.size)
 
     copy_rows(cursor, table, [column.name for column in columns], lines())
     result.seconds = time.perf_counter() - started
@@ -351,35 +343,36 @@ def _rejected(result, max_errors, record):
         )
 
 
-def _display_name(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
+def stage_source(cursor, location, max_errors=0, progress=None) -> list[TableLoad]:
+    """Stage a whole source (song_data/, log_data/, log_json_path.json).
 
-
-def stage_source(cursor, source: Path, max_errors=0, progress=None) -> list[TableLoad]:
-    """Stage a whole source folder (song_data/, log_data/, log_json_path.json).
-
-    ``progress``, if given, is told the total size (``progress.total``) and
-    each file's size as it is read (``progress.update(bytes)``), as tqdm is.
+    ``location`` is a folder or a source object (sources.py). ``progress``,
+    if given, is told the total size (``progress.total``) and each file's size
+    as it is read (``progress.update(bytes)``), as tqdm is.
     """
-    source = Path(source)
-    if not source.is_dir():
-        raise LoadError(f"source folder {source} not found")
-    event_files = source_files(source / "log_data")
-    song_files = source_files(source / "song_data")
+    source = open_source(location)
+    try:
+        source.check()
+    except FileNotFoundError as error:
+        raise LoadError(str(error)) from None
+    event_files = source.files("log_data")
+    song_files = source.files("song_data")
     if not event_files and not song_files:
         raise LoadError(
-            f"{source} holds no log_data/**.json and no song_data/**.json: "
-            "is it the right folder?"
+            f"{source.label} holds no log_data/**.json and no song_data/**.json: "
+            "is it the right source?"
         )
+    jsonpaths_name = f"{source.label.rstrip('/')}/log_json_path.json"
     try:
-        event_paths = load_jsonpaths(source / "log_json_path.json")
+        event_paths = read_jsonpaths(source.read_bytes("log_json_path.json"), jsonpaths_name)
+    except FileNotFoundError:
+        raise LoadError(
+            f"{jsonpaths_name} not found: the source must hold log_json_path.json next to log_data/"
+        ) from None
     except JsonPathsError as error:
         raise LoadError(str(error)) from None
     if progress is not None:
-        progress.total = sum(path.stat().st_size for path in event_files + song_files)
+        progress.total = sum(item.size for item in event_files + song_files)
         update = progress.update
     else:
         update = None
@@ -387,7 +380,7 @@ def stage_source(cursor, source: Path, max_errors=0, progress=None) -> list[Tabl
     def events_paths(columns):
         if len(event_paths) != len(columns):
             raise LoadError(
-                f"{source / 'log_json_path.json'} has {len(event_paths)} paths but "
+                f"{jsonpaths_name} has {len(event_paths)} paths but "
                 f"staging_events has {len(columns)} columns: they must match one to one, in order"
             )
         return event_paths
@@ -396,8 +389,8 @@ def stage_source(cursor, source: Path, max_errors=0, progress=None) -> list[Tabl
         return [(column.name,) for column in columns]
 
     return [
-        stage_table(cursor, "staging_events", event_files, events_paths, source, max_errors, update),
-        stage_table(cursor, "staging_songs", song_files, songs_paths, source, max_errors, update),
+        stage_table(cursor, "staging_events", event_files, events_paths, max_errors, update),
+        stage_table(cursor, "staging_songs", song_files, songs_paths, max_errors, update),
     ]
 
 
