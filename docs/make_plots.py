@@ -1,0 +1,93 @@
+"""Redraw the README's chart(s) from the bundled sample, as the notebook draws them.
+
+    python docs/make_plots.py                      # docs/plays_by_hour.png, from data/sample
+    python docs/make_plots.py --question top_artists --question plays_by_platform
+
+The sample is loaded into a schema of its own (dropped afterwards) in the
+embedded PostgreSQL, or in the PostgreSQL of --dsn / $DWH_DSN, so that the
+warehouse you work on is left as it was. The charts come from the same
+functions as in creating_cluster.ipynb: analytics_queries.ask() and chart().
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display needed
+
+import matplotlib.pyplot as plt  # noqa: E402
+import psycopg2  # noqa: E402
+import psycopg2.extensions  # noqa: E402
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_DIR))
+
+import analytics_queries as analytics  # noqa: E402
+import etl  # noqa: E402
+import local_postgres  # noqa: E402
+from create_tables import create_tables  # noqa: E402
+
+SCHEMA = "sparkify_make_plots"
+DEFAULT_QUESTIONS = ["plays_by_hour"]
+
+
+def load_sample(dsn: str, source: Path):
+    """A connection to a fresh schema holding the star schema of ``source``."""
+    admin = psycopg2.connect(dsn)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+        cursor.execute(f"CREATE SCHEMA {SCHEMA}")
+    admin.close()
+    connection = psycopg2.connect(psycopg2.extensions.make_dsn(dsn, options=f"-c search_path={SCHEMA}"))
+    create_tables(connection, "postgres")
+    etl.run(connection, "postgres", source)
+    return connection
+
+
+def drop_schema(dsn: str) -> None:
+    admin = psycopg2.connect(dsn)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+    admin.close()
+
+
+def draw(connection, question: str, path: Path) -> Path:
+    """One chart, saved as a PNG with no timestamp in it, so that a redraw changes no byte."""
+    ax = analytics.chart(question, analytics.ask(connection, question))
+    ax.figure.savefig(path, dpi=100, metadata={"Software": None})
+    plt.close(ax.figure)
+    return path
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="docs/make_plots.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dsn", help="a PostgreSQL to load the sample into, in a schema of its own "
+                        "(default: $DWH_DSN, else the embedded PostgreSQL)")
+    parser.add_argument("--source", type=Path, default=etl.DEFAULT_SOURCE, help="default: data/sample")
+    parser.add_argument("--out", type=Path, default=PROJECT_DIR / "docs", help="folder for the PNGs (default: docs)")
+    parser.add_argument("--question", action="append", choices=sorted(analytics.questions),
+                        help=f"a chart to draw; repeat for several (default: {', '.join(DEFAULT_QUESTIONS)})")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    dsn = args.dsn or os.environ.get("DWH_DSN") or local_postgres.start()
+    args.out.mkdir(parents=True, exist_ok=True)
+    connection = load_sample(dsn, args.source)
+    try:
+        for question in args.question or DEFAULT_QUESTIONS:
+            print(f"wrote {draw(connection, question, args.out / f'{question}.png')}")
+    finally:
+        connection.close()
+        drop_schema(dsn)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
