@@ -596,7 +596,7 @@ def teardown(settings: Settings, say=print, session=None, delay=30, sleep=time.s
     if settings.config_path.exists():
         update_config(settings.config_path, {"CLUSTER": {"HOST": ""}, "IAM_ROLE": {"ARN": ""}})
         say(f"cleared the endpoint and the role ARN in {settings.config_path}: "
-            "the scripts are back on the embedded PostgreSQL")
+            "the scripts no longer point at the cluster")
 
 
 def pause(settings: Settings, say=print, session=None) -> None:
