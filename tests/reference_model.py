@@ -14,6 +14,7 @@ different rows, it raises ``Ambiguous`` rather than guess.
 import json
 import re
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 EVENT_COLUMNS = (
@@ -42,8 +43,9 @@ class Ambiguous(Exception):
 
 def json_objects(text):
     """'a file may hold one object, several objects one per line, or objects
-    separated by any whitespace; ... files may be empty'."""
-    decoder = json.JSONDecoder()
+    separated by any whitespace; ... files may be empty'; '`NaN` and `Infinity`
+    are not JSON'. Non-integer numbers are read as Decimal, exactly as written."""
+    decoder = json.JSONDecoder(parse_float=Decimal, parse_constant=not_json)
     position, objects = 0, []
     while True:
         while position < len(text) and text[position].isspace():
@@ -52,6 +54,10 @@ def json_objects(text):
             return objects
         value, position = decoder.raw_decode(text, position)
         objects.append(value)
+
+
+def not_json(constant):
+    raise ValueError(f"{constant} is not JSON (not modelled: a rejected record)")
 
 
 def read_files(folder):
@@ -83,36 +89,49 @@ def convert(column, value):
     if value is None:
         return None
     if column in INTEGERS or column in FLOATS:
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
+        if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
             raise ValueError(f"{column}: {value!r} is not a number")
         if value == "":
             return None  # Interpretation: an empty string in any numeric column is NULL, as userId's.
         if column in FLOATS:
             return float(value)
-        if isinstance(value, float) and not value.is_integer():
+        number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
+        if number != number.to_integral_value():
             raise ValueError(f"{column}: {value!r} is not an integer")
-        return int(value) if not isinstance(value, str) else int(value.strip())
+        return int(number)
     if not isinstance(value, str):
         raise ValueError(f"{column}: {value!r} is not a string (not modelled)")
     return value
 
 
+def as_written(value):
+    """A number as the source file writes it (exact decimal), for the match rule."""
+    if value is None or value == "":
+        return None
+    return Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
+
+
 def staging_events(source):
     """'staging_events - one row per event, columns in the order of
-    log_json_path.json'."""
+    log_json_path.json'. Each row also keeps ``length_as_written``."""
     keys = jsonpath_keys(source)
-    return [
-        {column: convert(column, record.get(key)) for column, key in zip(EVENT_COLUMNS, keys)}
-        for record in read_files(Path(source) / "log_data")
-    ]
+    rows = []
+    for record in read_files(Path(source) / "log_data"):
+        row = {column: convert(column, record.get(key)) for column, key in zip(EVENT_COLUMNS, keys)}
+        row["length_as_written"] = as_written(record.get(keys[EVENT_COLUMNS.index("length")]))
+        rows.append(row)
+    return rows
 
 
 def staging_songs(source):
-    """'staging_songs - one row per song record' (keys named as the columns)."""
-    return [
-        {column: convert(column, record.get(column)) for column in SONG_COLUMNS}
-        for record in read_files(Path(source) / "song_data")
-    ]
+    """'staging_songs - one row per song record' (keys named as the columns).
+    Each row also keeps ``duration_as_written``."""
+    rows = []
+    for record in read_files(Path(source) / "song_data"):
+        row = {column: convert(column, record.get(column)) for column in SONG_COLUMNS}
+        row["duration_as_written"] = as_written(record.get("duration"))
+        rows.append(row)
+    return rows
 
 
 # ---------------------------------------------------------------------------
@@ -165,15 +184,18 @@ def match(event, catalog):
     artist_ids, the smallest artist_id wins'.
 
     ``catalog`` maps (title, artist_name) to the staged song records.
-    Interpretation: 'the catalog' is song_table, whose key is non-null, so a
+    Interpretations: 'the catalog' is song_table, whose key is non-null, so a
     staged song record without a song_id is no candidate; song_id and artist_id
-    are those of the matching staged record."""
+    are those of the matching staged record; 'differs by less than 0.01 s' is
+    decided on the numbers as the files write them, in exact decimal (in binary
+    floating point 246.31812 - 246.30812 comes out just under 0.01)."""
+    length = event["length_as_written"]
     candidates = [
         (song["song_id"], song["artist_id"])
         for song in catalog.get((event["song"], event["artist"]), ())
         if song["song_id"] is not None
-        and event["length"] is not None and song["duration"] is not None
-        and abs(song["duration"] - event["length"]) < 0.01
+        and length is not None and song["duration_as_written"] is not None
+        and abs(song["duration_as_written"] - length) < Decimal("0.01")
     ]
     if not candidates:
         return None, None
@@ -261,14 +283,15 @@ def artist_rows(songs):
       both non-null, else both NULL.'
     '"shortest" counts characters; NULL sorts lowest; "empty" means NULL or ""'.
 
-    Interpretation: a NULL name is no name 'seen' (NULL only if there is none)."""
+    Interpretation: an empty name (NULL or "", SPEC's "empty") is no name
+    'seen'; the name is NULL only if there is no other."""
     by_artist = {}
     for song in songs:
         if song["artist_id"] is not None:
             by_artist.setdefault(song["artist_id"], []).append(song)
     rows = []
     for artist_id, records in by_artist.items():
-        names = [s["artist_name"] for s in records if s["artist_name"] is not None]
+        names = [s["artist_name"] for s in records if s["artist_name"]]
         name = min(names, key=lambda n: (len(n), n)) if names else None
         located = [s for s in records if s["artist_location"]]
         location = pick(
