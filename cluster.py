@@ -462,6 +462,9 @@ def ensure_cluster(redshift, settings: Settings, password: str, role_arn: str, g
     existing = describe_cluster(redshift, settings.identifier)
     if existing:
         _refuse_unless_ours("cluster", settings.identifier, existing.get("Tags"), "CLUSTER_IDENTIFIER")
+        if existing.get("ClusterStatus") == "deleting":
+            raise ClusterError(f"cluster {settings.identifier} is being deleted: when `python cluster.py status` "
+                               "shows none, create it again")
         return existing
     options = {
         "ClusterIdentifier": settings.identifier,

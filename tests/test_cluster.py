@@ -252,6 +252,13 @@ def test_waiting_gives_up_on_a_state_that_will_never_come(aws, make_settings):
                          delay=0, timeout=-1, sleep=lambda seconds: None)
 
 
+def test_create_while_the_cluster_is_being_deleted_says_to_wait(make_settings, monkeypatch):
+    deleting = {"ClusterStatus": "deleting", "Tags": [{"Key": "managed-by", "Value": "sparkify-cluster.py"}]}
+    monkeypatch.setattr(cluster, "describe_cluster", lambda redshift, identifier: deleting)
+    with pytest.raises(cluster.ClusterError, match="is being deleted: when `python cluster.py status` shows none"):
+        cluster.ensure_cluster(None, make_settings(), PASSWORD, "arn:role", "sg-1", [])
+
+
 def test_create_twice_keeps_what_exists(aws, make_settings):
     settings = make_settings()
     first = create(aws, settings)

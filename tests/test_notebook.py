@@ -52,6 +52,27 @@ def test_the_parameters_come_from_the_environment():
         assert variable in parameters.source
 
 
+class Recorder:
+    """Stands for the modules and objects the teardown cell uses, and notes what is called."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: self.calls.append(name) or ""
+
+
+def test_without_dwh_teardown_the_last_cell_keeps_the_cluster():
+    [last] = [cell for cell in read_notebook().cells if cell.cell_type == "code"][-1:]
+    fake = Recorder()
+    namespace = {"TEARDOWN": False, "db": fake, "cluster": fake, "settings": fake, "print": lambda *args: None}
+    exec(last.source, namespace)
+    assert fake.calls == ["close", "hourly_cost_text"]
+    namespace["TEARDOWN"] = True
+    exec(last.source, namespace)
+    assert "teardown" in fake.calls
+
+
 @pytest.fixture
 def moto_server(monkeypatch):
     """A fake AWS on a free loopback port, and an environment that points boto3 at it."""
