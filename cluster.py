@@ -319,7 +319,7 @@ def ingress_cidr(settings: Settings, find_address=my_address, say=print) -> str:
     A network of every address (``0.0.0.0/0``, ``::/0``) is refused unless
     the config says ALLOW_ANY_ADDRESS=yes, and then comes with a warning.
     """
-    where = f"{settings.config_path}: [DWH] INGRESS_CIDR"
+    where = f"INGRESS_CIDR in the [DWH] section of {settings.config_path}"
     text = settings.ingress_cidr
     if not text:
         try:
