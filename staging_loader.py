@@ -256,6 +256,9 @@ def row_builder(columns, paths):
         elif column.type in INTEGER_RANGES:
             low, high = INTEGER_RANGES[column.type]
             body.append(f"    elif type(v) is int and {low} <= v <= {high}: f{index} = str(v)")
+            # the app sends userId as a string of digits
+            digits = "type(v) is str and 0 < len(v) < 10 and v.isascii() and v.isdigit()"
+            body.append(f"    elif {digits}: f{index} = str(int(v))")
         elif column.type in FLOAT_TYPES:
             body.append(f"    elif type(v) is float and isfinite(v): f{index} = repr(v)")
         body.append(f"    else: f{index} = slow({index}, v)")
