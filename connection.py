@@ -10,6 +10,12 @@ The target is chosen in this order:
 
 Passwords never leave this module: ``Target.label`` is the redacted form that
 the scripts print.
+
+A Redshift connection is encrypted: ``sslmode=require`` by default, or
+``verify-full`` against Amazon's CA bundle when ``[CLUSTER] SSLROOTCERT``
+names it, and ``require_tls`` refuses a Redshift connection that is not. The
+connection times out after 10 seconds and is tried three times, except when
+the server refused the login (trying again would not help).
 """
 
 import configparser
@@ -22,6 +28,7 @@ import psycopg2
 import psycopg2.extensions
 
 import local_postgres
+from sql_dialect import summarise
 
 PROJECT_DIR = Path(__file__).resolve().parent
 DEFAULT_CONFIG = PROJECT_DIR / "dwh.cfg"
@@ -92,14 +99,37 @@ def cluster_dsn(config: configparser.ConfigParser, path: Path) -> str:
     if not port.isdigit():
         raise TargetError(f"{path}: [CLUSTER] DB_PORT must be a number, not {port!r}")
     password = os.environ.get(PASSWORD_ENV) or key("DB_PASSWORD")
+    tls = tls_settings(cluster.get("SSLMODE", "").strip(), cluster.get("SSLROOTCERT", "").strip(), path)
     return psycopg2.extensions.make_dsn(
         host=key("HOST"),
         port=port,
         dbname=key("DB_NAME"),
         user=key("DB_USER"),
         password=password,
-        sslmode=key("SSLMODE", "require"),
+        **tls,
     )
+
+
+def tls_settings(sslmode: str, sslrootcert: str, path: Path) -> dict:
+    """libpq's TLS settings for [CLUSTER]: encrypted by default, verified when a CA bundle is given.
+
+    A weaker SSLMODE (prefer, disable) is left to whoever writes it, for a
+    PostgreSQL without TLS; require_tls() still refuses Redshift without it.
+    """
+    sslmode = sslmode or ("verify-full" if sslrootcert else "require")
+    if not sslrootcert:
+        default_bundle = Path("~/.postgresql/root.crt").expanduser()
+        if sslmode.startswith("verify") and not (os.environ.get("PGSSLROOTCERT") or default_bundle.exists()):
+            raise TargetError(
+                f"{path}: [CLUSTER] SSLMODE={sslmode} needs Amazon's CA bundle: download "
+                "https://s3.amazonaws.com/redshift-downloads/amazon-trust-ca-bundle.crt "
+                "and set [CLUSTER] SSLROOTCERT to its path"
+            )
+        return {"sslmode": sslmode}
+    certificate = Path(sslrootcert).expanduser()
+    if not certificate.is_file():
+        raise TargetError(f"{path}: [CLUSTER] SSLROOTCERT {certificate} not found")
+    return {"sslmode": sslmode, "sslrootcert": str(certificate)}
 
 
 def redact(dsn: str) -> str:
@@ -115,6 +145,10 @@ def redact(dsn: str) -> str:
     return f"{host}{port}/{params.get('dbname', '')}{user}{password}"
 
 
+# A server that answered and said no: trying again would not help.
+REFUSALS = ("password authentication failed", "does not exist", "no pg_hba.conf entry", "permission denied")
+
+
 def connect(target: Target, attempts: int = 3, timeout: int = 10):
     """Connect, retrying a failed attempt a couple of times with a growing pause."""
     for attempt in range(1, attempts + 1):
@@ -123,8 +157,10 @@ def connect(target: Target, attempts: int = 3, timeout: int = 10):
                 target.dsn, connect_timeout=timeout, application_name="sparkify-etl"
             )
         except psycopg2.OperationalError as error:
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else "no answer"
+            if any(refusal in reason for refusal in REFUSALS):
+                raise TargetError(f"{target.label} refused the connection: {reason}") from None
             if attempt == attempts:
-                reason = str(error).strip().splitlines()[0] if str(error).strip() else "no answer"
                 raise TargetError(
                     f"could not connect to {target.label} after {attempts} attempts: {reason}"
                 ) from None
@@ -139,6 +175,40 @@ def detect_engine(connection) -> str:
     connection.rollback()
     return "redshift" if "redshift" in version.lower() else "postgres"
 
+
+def require_tls(connection, engine: str) -> None:
+    """Refuse to go on with Redshift over an unencrypted connection."""
+    if engine == "redshift" and not connection.info.ssl_in_use:
+        raise TargetError(
+            "the connection to Redshift is not encrypted: add sslmode=require to the DSN "
+            "(or leave [CLUSTER] SSLMODE at its default)"
+        )
+
+
+class StatementLog:
+    """A cursor that reports every statement it runs on one line, with its duration.
+
+    Used on Redshift, where one statement can take minutes: the log shows
+    where the time goes and which statement failed. Secrets are masked
+    (sql_dialect.summarise).
+    """
+
+    def __init__(self, cursor, log):
+        self._cursor = cursor
+        self._log = log
+
+    def execute(self, statement, params=None):
+        started = time.perf_counter()
+        outcome = "  (failed)"
+        try:
+            result = self._cursor.execute(statement, params)
+            outcome = ""
+            return result
+        finally:
+            self._log(f"{time.perf_counter() - started:8.2f} s  {summarise(statement)}{outcome}")
+
+    def __getattr__(self, name):
+        return getattr(self._cursor, name)
 
 def add_target_arguments(parser) -> None:
     """The options both scripts share."""

@@ -14,8 +14,8 @@ import sys
 import psycopg2
 
 import sql_queries as q
-from connection import TargetError, add_target_arguments, choose_target, connect, detect_engine
-from sql_dialect import render
+from connection import TargetError, add_target_arguments, choose_target, connect, detect_engine, require_tls
+from sql_dialect import as_script, render
 
 
 def statements(engine: str) -> list[str]:
@@ -28,11 +28,6 @@ def create_tables(connection, engine: str) -> None:
         for statement in statements(engine):
             cursor.execute(statement)
     connection.commit()
-
-
-def as_script(statements_: list[str]) -> str:
-    """Plain SQL that can be piped into a SQL client."""
-    return "\n".join(statement.strip() + ";\n" for statement in statements_)
 
 
 def parse_args(argv=None):
@@ -61,8 +56,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.dry_run:
         engine = args.engine or "redshift"
-        print(f"-- create_tables.py --dry-run: the statements for {engine}, in order")
-        print(as_script(statements(engine)))
+        print(f"-- create_tables.py --dry-run: the statements for {engine}, in order, in one transaction")
+        print(as_script(["BEGIN", *statements(engine), "COMMIT"]), end="")
         return 0
     connection = None
     try:
@@ -70,6 +65,7 @@ def main(argv=None) -> int:
         print(f"Target: {target.label}", flush=True)
         connection = connect(target)
         engine = args.engine or detect_engine(connection)
+        require_tls(connection, engine)
         create_tables(connection, engine)
         if not args.quiet:
             created = ", ".join(q.staging_tables + ["rejected_records"] + q.star_tables)
