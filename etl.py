@@ -2,11 +2,17 @@
 
     python etl.py                      # the bundled sample into the embedded PostgreSQL
     python etl.py --source DIR         # another local source folder
+    python etl.py --source s3://udacity-dend     # read S3 into the local PostgreSQL
     python etl.py --dsn postgresql://... --max-errors 10
+    python etl.py --dry-run --engine redshift    # print the statements; connect to nothing
 
 The whole run is one transaction: staging, the transform, the checks. It is
 committed only when every reconciliation check passes, so a failed or
 interrupted run leaves the previous warehouse as it was (SPEC.md section 4).
+
+On PostgreSQL the project's loader stages the source (a folder or an S3
+prefix); on Redshift, COPY reads S3 itself, and each statement is logged with
+its duration.
 """
 
 import argparse
@@ -16,15 +22,28 @@ from pathlib import Path
 
 import psycopg2
 
+import redshift_errors
 import sql_queries as q
-from connection import TargetError, add_target_arguments, choose_target, connect, detect_engine
+from connection import (
+    StatementLog,
+    TargetError,
+    add_target_arguments,
+    choose_target,
+    connect,
+    detect_engine,
+    read_config,
+    require_tls,
+)
 from report import Reporter, table
-from sql_dialect import quote_literal, render
+from sources import SourceError, is_s3, open_source
+from sql_dialect import as_script, quote_literal, render
 from staging_loader import LoadError, TableLoad, save_rejected, stage_source
 
 PROJECT_DIR = Path(__file__).resolve().parent
 DEFAULT_SOURCE = PROJECT_DIR / "data" / "sample"
 LOCK_KEY = 0x5350_4B59  # "SPKY": one etl.py at a time per database
+MAX_REDSHIFT_ERRORS = 100_000  # the largest MAXERROR that COPY accepts
+COPY_RESULT = "SELECT pg_last_copy_id(), pg_last_copy_count()"
 
 
 class CheckFailed(Exception):
@@ -61,43 +80,107 @@ def stage_local(cursor, source, max_errors, reporter) -> list[TableLoad]:
     return loads
 
 
-def redshift_copy_statements(config, max_errors: int) -> list[str]:
-    """The two COPY statements for a Redshift target, values quoted as literals."""
-    def value(section, key):
-        if not config.has_section(section) or not config[section].get(key, "").strip():
-            raise TargetError(f"the config has no [{section}] {key}: set it (see dwh.cfg.example)")
-        return quote_literal(config[section][key].strip())
+def s3_setting(config, key):
+    """[S3] ``key`` of the config, or None when it is not set."""
+    if config is None or not config.has_section("S3"):
+        return None
+    return config["S3"].get(key, "").strip() or None
 
-    values = {
-        "log_data": value("S3", "LOG_DATA"),
-        "log_jsonpath": value("S3", "LOG_JSONPATH"),
-        "song_data": value("S3", "SONG_DATA"),
-        "region": value("S3", "REGION"),
-        "iam_role": value("IAM_ROLE", "ARN"),
-        "max_errors": int(max_errors),
-    }
+
+def copy_locations(config, source=None) -> dict[str, str]:
+    """Where Redshift's COPY reads: below ``--source s3://...``, else the [S3] paths of the config."""
+    if source:
+        if not is_s3(str(source)):
+            raise TargetError(
+                f"{source} is not in S3: a Redshift target reads the source with COPY from S3; "
+                "give --source s3://bucket/prefix, or set the [S3] paths of the config"
+            )
+        root = str(source).rstrip("/")
+        return {
+            "log_data": f"{root}/log_data/",
+            "song_data": f"{root}/song_data/",
+            "log_jsonpath": f"{root}/log_json_path.json",
+        }
+    locations = {}
+    for name, key in (("log_data", "LOG_DATA"), ("song_data", "SONG_DATA"), ("log_jsonpath", "LOG_JSONPATH")):
+        locations[name] = s3_setting(config, key)
+        if locations[name] is None:
+            raise TargetError(f"the config has no [S3] {key}: set it (see dwh.cfg.example), or give --source s3://...")
+    return locations
+
+
+def redshift_copy_statements(config, max_errors: int, source=None) -> list[str]:
+    """The two COPY statements for a Redshift target.
+
+    Every value from the config or the command line enters as a quoted literal
+    (sql_dialect.quote_literal), so a quote or a semicolon in it cannot change
+    the statement.
+    """
+    if not 0 <= int(max_errors) <= MAX_REDSHIFT_ERRORS:
+        raise TargetError(f"--max-errors must be between 0 and {MAX_REDSHIFT_ERRORS:,} on Redshift (COPY's MAXERROR)")
+    values = {name: quote_literal(value) for name, value in copy_locations(config, source).items()}
+    for name, section, key in (("region", "S3", "REGION"), ("iam_role", "IAM_ROLE", "ARN")):
+        value = config[section].get(key, "").strip() if config is not None and config.has_section(section) else ""
+        if not value:
+            raise TargetError(f"the config has no [{section}] {key}: set it (see dwh.cfg.example)")
+        values[name] = quote_literal(value)
+    values["max_errors"] = int(max_errors)
     return [statement.format(**values) for statement in q.copy_table_queries]
 
 
-def stage_redshift(cursor, config, max_errors, reporter) -> list[TableLoad]:
-    """Stage with COPY from S3: Redshift reads the files itself."""
+def stage_redshift(cursor, config, max_errors, reporter, source=None) -> list[TableLoad]:
+    """Stage with COPY from S3: Redshift reads the files itself.
+
+    After each COPY, Redshift says how many rows it loaded and (with
+    --max-errors) which records it skipped. A COPY that loads no row is an
+    error: the prefix is wrong, or its files hold nothing.
+    """
+    for statement in q.clear_staging_queries:
+        cursor.execute(statement)
+    locations = copy_locations(config, source)
+    statements = redshift_copy_statements(config, max_errors, source)
     loads = []
-    for statement in q.clear_staging_queries[:2]:
-        cursor.execute(statement)
-    for table_name, statement in zip(q.staging_tables, redshift_copy_statements(config, max_errors)):
+    last_copy = -1  # pg_last_copy_id() before any COPY of this session
+    prefixes = [locations["log_data"], locations["song_data"]]
+    for table_name, statement, where in zip(q.staging_tables, statements, prefixes):
         started = time.perf_counter()
-        reporter.line(f"COPY {table_name} from S3...")
-        cursor.execute(statement)
-        cursor.execute(f"SELECT COUNT(*) FROM {table_name}")
-        loads.append(TableLoad(table=table_name, rows=cursor.fetchone()[0],
-                               seconds=time.perf_counter() - started))
+        try:
+            cursor.execute(statement)
+        except psycopg2.Error as error:
+            raise redshift_errors.copy_failed(cursor, table_name, error, last_copy, max_errors) from None
+        cursor.execute(COPY_RESULT)
+        last_copy, rows = cursor.fetchone()
+        skipped = redshift_errors.load_errors(cursor, table_name) if max_errors else []
+        if rows == 0:
+            raise LoadError(
+                f"{table_name}: COPY loaded no rows from {where}: no record there, "
+                "check the path in the config (or --source) and that its files are not empty",
+                skipped,
+            )
+        loads.append(TableLoad(table=table_name, rows=rows, rejected=skipped, seconds=time.perf_counter() - started))
+    rejected = [record for load in loads for record in load.rejected]
+    if rejected:
+        cursor.execute(redshift_errors.insert_rejected(rejected))
     return loads
+
+
+def clear_star_statements(engine) -> list[str]:
+    """What empties the star schema inside the run's transaction.
+
+    Redshift: DELETE, as its TRUNCATE commits by itself. PostgreSQL: one
+    TRUNCATE of the five tables, which is transactional there. A DELETE would
+    check every time, user, song and artist row against songplay_table, whose
+    foreign-key columns have no index: quadratic, hours at a million plays.
+    """
+    if engine == "postgres":
+        return [f"TRUNCATE {', '.join(q.star_tables)}"]
+    return [render(statement, engine) for statement in q.clear_star_queries]
 
 
 def transform(cursor, engine) -> list[tuple[str, int, float]]:
     """Rebuild the star schema from staging: (table, rows, seconds) per table."""
-    for statement in q.clear_star_queries:
-        cursor.execute(render(statement, engine))
+    for statement in clear_star_statements(engine):
+        cursor.execute(statement)
     steps = []
     for table_name, statement in q.insert_table_queries.items():
         started = time.perf_counter()
@@ -126,17 +209,20 @@ def run(connection, engine, source, max_errors=0, reporter=None, config=None) ->
 
     The transaction is committed only if every check passes; otherwise it is
     rolled back and CheckFailed is raised, leaving the previous warehouse.
+    ``source`` is a folder, an S3 URL or a source object on PostgreSQL; on
+    Redshift, an ``s3://`` root or None for the [S3] paths of ``config``.
     """
     reporter = reporter or Reporter(quiet=True)
     started = time.perf_counter()
-    result = {"engine": engine, "source": str(source)}
+    result = {"engine": engine, "source": getattr(source, "label", None) or str(source)}
     try:
-        with connection.cursor() as cursor:
+        with connection.cursor() as raw_cursor:
+            cursor = StatementLog(raw_cursor, reporter.line) if engine == "redshift" else raw_cursor
             if engine == "postgres":
                 lock_warehouse(cursor, reporter)
                 loads = stage_local(cursor, source, max_errors, reporter)
             else:
-                loads = stage_redshift(cursor, config, max_errors, reporter)
+                loads = stage_redshift(cursor, config, max_errors, reporter, source)
             result["loads"] = loads
             reporter.line("building the star schema...")
             result["transform"] = transform(cursor, engine)
@@ -155,6 +241,37 @@ def run(connection, engine, source, max_errors=0, reporter=None, config=None) ->
     except BaseException:
         connection.rollback()
         raise
+
+
+def planned_statements(engine, config=None, max_errors=0, source=None) -> list[str]:
+    """Every statement run() sends to ``engine``, in order, for --dry-run.
+
+    A ``--`` line says what happens there that is not plain SQL (the local
+    loader's rows, records known only at run time). On Redshift the list is
+    exactly what run() executes (a test holds it to that).
+    """
+    plan = ["BEGIN"]
+    if engine == "postgres":
+        plan.append(f"SELECT pg_try_advisory_xact_lock({LOCK_KEY})")
+        plan += q.clear_staging_queries
+        plan.append(
+            f"-- staging_events, staging_songs: the project's loader reads {source} "
+            "and sends the rows with COPY ... FROM STDIN\n"
+            "-- rejected records, if any (with --max-errors): COPY rejected_records FROM STDIN"
+        )
+        plan += [f"ANALYZE {table_name}" for table_name in q.staging_tables]
+    else:
+        plan += q.clear_staging_queries
+        for statement in redshift_copy_statements(config, max_errors, source):
+            plan += [statement, COPY_RESULT]
+            if max_errors:
+                plan.append(redshift_errors.load_errors_query())
+        plan.append("-- the records COPY skipped, if any: INSERT INTO rejected_records ... VALUES ...")
+    plan += clear_star_statements(engine)
+    plan += [render(statement, engine) for statement in q.insert_table_queries.values()]
+    plan += list(q.check_queries.values()) + [q.count_matched_plays, q.count_duplicate_events]
+    plan.append("COMMIT")
+    return plan
 
 
 # ---------------------------------------------------------------------------
@@ -212,10 +329,11 @@ def parse_args(argv=None):
     add_target_arguments(parser)
     parser.add_argument(
         "--source",
-        metavar="DIR",
-        help="local source folder holding song_data/, log_data/ and log_json_path.json "
-        "(default for a PostgreSQL target: the bundled sample in data/sample; "
-        "a Redshift target COPYs from the S3 paths of the config)",
+        metavar="DIR|S3",
+        help="a folder or an S3 prefix (s3://bucket/prefix) holding song_data/, log_data/ and "
+        "log_json_path.json (default for a PostgreSQL target: the bundled sample in data/sample; "
+        "for Redshift: the [S3] paths of the config). S3 is read anonymously when no AWS "
+        "credentials are configured; AWS_ENDPOINT_URL or [S3] ENDPOINT_URL points at another S3 store",
     )
     parser.add_argument(
         "--max-errors",
@@ -230,6 +348,12 @@ def parse_args(argv=None):
         choices=["redshift", "postgres"],
         help="the SQL dialect of the target (default: asked of the server with version())",
     )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print every statement the run would send to --engine (default redshift), in order, "
+        "as SQL a client can run; connects to nothing",
+    )
     parser.add_argument("--quiet", action="store_true", help="print only the target, the summary and errors")
     args = parser.parse_args(argv)
     if args.max_errors < 0:
@@ -237,28 +361,50 @@ def parse_args(argv=None):
     return args
 
 
+def dry_run(args) -> int:
+    engine = args.engine or "redshift"
+    try:
+        config = read_config(args.config)
+        source = args.source or (None if engine == "redshift" else DEFAULT_SOURCE)
+        plan = planned_statements(engine, config, args.max_errors, source)
+    except TargetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"-- etl.py --dry-run: every statement for {engine}, in order, in one transaction")
+    print(as_script(plan), end="")
+    return 0
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.dry_run:
+        return dry_run(args)
     reporter = Reporter(quiet=args.quiet)
-    connection = None
+    connection = source = None
     try:
         target = choose_target(args.dsn, args.config, args.pgdata)
         reporter.always(f"Target: {target.label}")
         connection = connect(target)
         engine = args.engine or detect_engine(connection)
-        if engine == "redshift" and args.source:
-            raise TargetError(
-                "a Redshift target stages with COPY from S3: set the S3 paths in the config, not --source"
+        require_tls(connection, engine)
+        if engine == "redshift":
+            where = copy_locations(target.config, args.source)
+            reporter.line(f"Source: {where['log_data']} and {where['song_data']}, read by Redshift's COPY")
+            result = run(connection, engine, args.source, args.max_errors, reporter, target.config)
+        else:
+            source = open_source(
+                args.source or DEFAULT_SOURCE,
+                endpoint_url=s3_setting(target.config, "ENDPOINT_URL"),
+                region=s3_setting(target.config, "REGION"),
             )
-        source = Path(args.source) if args.source else DEFAULT_SOURCE
-        reporter.line(f"Source: {source if engine == 'postgres' else 'S3, as the config says'}")
-        result = run(connection, engine, source, args.max_errors, reporter, target.config)
+            reporter.line(f"Source: {source.label}")
+            result = run(connection, engine, source, args.max_errors, reporter, target.config)
         reporter.always(summary(result))
         return 0
     except CheckFailed as failure:
         reporter.always(summary(failure.args[0]))
         return 1
-    except LoadError as error:
+    except (LoadError, SourceError) as error:
         print(f"error: {error}", file=sys.stderr)
         print("Nothing was committed: the previous warehouse is unchanged.", file=sys.stderr)
         return 1
@@ -274,6 +420,8 @@ def main(argv=None) -> int:
         print("interrupted: nothing was committed, the previous warehouse is unchanged.", file=sys.stderr)
         return 130
     finally:
+        if hasattr(source, "close"):
+            source.close()
         if connection is not None:
             connection.close()
 

@@ -9,13 +9,27 @@ way:
   each a ``SourceFile`` with its name (relative to the source), size and a way
   to open it;
 - ``read_bytes(name)``: one file's content (for ``log_json_path.json``);
-  ``FileNotFoundError`` if it is not there.
+  ``FileNotFoundError`` if it is not there;
+- ``check()``: raise ``FileNotFoundError`` if the source is not there at all;
+- ``label``: how to name the source to a person.
+
+A source that cannot be read raises ``SourceError``, worded for a person (what,
+where, what to do); ``SourceNotFound`` is also a ``FileNotFoundError``, so the
+loader reports a missing source as it reports a missing folder.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+
+class SourceError(Exception):
+    """The source cannot be read: one line that says what failed and what to do."""
+
+
+class SourceNotFound(SourceError, FileNotFoundError):
+    """The source, or the part of it asked for, is not there."""
 
 
 @dataclass(frozen=True)
@@ -57,11 +71,21 @@ class LocalSource:
         return (self.root / name).read_bytes()
 
 
-def open_source(location):
-    """The source at ``location``: a folder (str or Path), or already a source object."""
+def is_s3(location) -> bool:
+    return isinstance(location, str) and location.startswith("s3://")
+
+
+def open_source(location, endpoint_url=None, region=None):
+    """The source at ``location``: a folder (str or Path), ``s3://bucket/prefix``,
+    or already a source object.
+
+    ``endpoint_url`` and ``region`` only matter for S3 (s3_source.py); boto3 is
+    imported only then, so a local run does not pay for it.
+    """
     if hasattr(location, "files"):
         return location
-    text = str(location)
-    if text.startswith("s3://"):
-        raise FileNotFoundError(f"{text}: reading an S3 source for a local target is not supported yet")
+    if is_s3(location):
+        from s3_source import S3Source
+
+        return S3Source(location, endpoint_url=endpoint_url, region=region)
     return LocalSource(location)

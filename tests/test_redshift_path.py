@@ -1,0 +1,675 @@
+"""The Redshift path, which cannot run here: right by construction, and by these tests.
+
+- the exact COPY text for a config, hostile values included;
+- the statement sequence: what --dry-run prints is what run() sends (to a fake
+  Redshift connection), and every statement parses with a Redshift grammar;
+- load errors: rows shaped like sys_load_error_detail become the loader's
+  rejected records; a failed COPY, a COPY that loaded nothing, and records
+  skipped under --max-errors;
+- the parity traps between the engines (TEXT, bytes or characters, time zones,
+  TRUNCATE); the connection's TLS; the pre-flight check (doctor.py).
+"""
+
+import configparser
+import io
+import re
+from datetime import datetime
+
+import boto3
+import psycopg2
+import pytest
+import sqlglot
+from conftest import BUNDLED_SAMPLE, UDACITY_SAMPLE, event, song, write_source
+from s3_fixtures import FAKE_AWS, environment, make_bucket, moto_server, s3, upload
+from sqlglot import exp
+from test_etl import run_script
+
+import connection as target_connection
+import doctor
+import etl
+import redshift_errors
+import sql_queries as q
+from create_tables import statements as create_statements
+from report import Reporter
+from staging_loader import LoadError, RejectedRecord
+
+ROLE = "arn:aws:iam::123456789012:role/dwhRole"
+
+
+def redshift_config(**values):
+    """The [S3] and [IAM_ROLE] of a config for the Udacity bucket; ``values`` override keys."""
+    config = configparser.ConfigParser(interpolation=None)
+    config.optionxform = str.upper
+    config.read_dict({
+        "CLUSTER": {"HOST": "sparkify.abc123xyz456.us-west-2.redshift.amazonaws.com"},
+        "IAM_ROLE": {"ARN": ROLE},
+        "S3": {
+            "LOG_DATA": "s3://udacity-dend/log_data",
+            "LOG_JSONPATH": "s3://udacity-dend/log_json_path.json",
+            "SONG_DATA": "s3://udacity-dend/song_data",
+            "REGION": "us-west-2",
+        },
+    })
+    for key, value in values.items():
+        section, name = key.split("__")
+        config[section][name] = value
+    return config
+
+
+def write_config(path, config):
+    with open(path, "w") as file:
+        config.write(file)
+    return str(path)
+
+
+# ---------------------------------------------------------------------------
+# COPY
+# ---------------------------------------------------------------------------
+
+
+def test_the_copy_statements_for_the_udacity_bucket():
+    events, songs = etl.redshift_copy_statements(redshift_config(), max_errors=0)
+    assert events == """
+COPY staging_events
+FROM 's3://udacity-dend/log_data'
+IAM_ROLE 'arn:aws:iam::123456789012:role/dwhRole'
+REGION 'us-west-2'
+FORMAT AS JSON 's3://udacity-dend/log_json_path.json'
+MAXERROR 0
+COMPUPDATE OFF
+STATUPDATE OFF
+"""
+    assert songs == """
+COPY staging_songs
+FROM 's3://udacity-dend/song_data'
+IAM_ROLE 'arn:aws:iam::123456789012:role/dwhRole'
+REGION 'us-west-2'
+FORMAT AS JSON 'auto'
+MAXERROR 0
+COMPUPDATE OFF
+STATUPDATE OFF
+"""
+
+
+def test_copy_reads_below_an_s3_source_and_takes_max_errors():
+    events, songs = etl.redshift_copy_statements(redshift_config(), 10, source="s3://my-bucket/sparkify/")
+    assert "FROM 's3://my-bucket/sparkify/log_data/'" in events
+    assert "FORMAT AS JSON 's3://my-bucket/sparkify/log_json_path.json'" in events
+    assert "FROM 's3://my-bucket/sparkify/song_data/'" in songs
+    assert "MAXERROR 10" in events and "MAXERROR 10" in songs
+
+
+@pytest.mark.parametrize(
+    "key, hostile, literal",
+    [
+        ("IAM_ROLE__ARN", "x'; DROP TABLE songplay_table; --", "'x''; DROP TABLE songplay_table; --'"),
+        ("S3__REGION", "us-west-2' CREDENTIALS 'aws_access_key_id=AKIA",
+         "'us-west-2'' CREDENTIALS ''aws_access_key_id=AKIA'"),
+        ("S3__LOG_DATA", "s3://b/x\\'; DELETE FROM user_table; --", "'s3://b/x\\\\''; DELETE FROM user_table; --'"),
+        ("S3__LOG_JSONPATH", "s3://b/p.json';\nCOMMIT;", "'s3://b/p.json'';\nCOMMIT;'"),
+    ],
+)
+def test_a_hostile_config_value_stays_one_literal(key, hostile, literal):
+    events, _ = etl.redshift_copy_statements(redshift_config(**{key: hostile}), 0)
+    assert literal in events
+    [parsed] = sqlglot.parse(events, read="redshift")
+    assert isinstance(parsed, exp.Copy)
+    assert not list(parsed.find_all(exp.Drop, exp.Delete, exp.Commit))
+
+
+@pytest.mark.parametrize(
+    "config, max_errors, message",
+    [
+        (redshift_config(IAM_ROLE__ARN=""), 0, "the config has no [IAM_ROLE] ARN: set it (see dwh.cfg.example)"),
+        (redshift_config(S3__REGION=" "), 0, "the config has no [S3] REGION: set it (see dwh.cfg.example)"),
+        (redshift_config(S3__SONG_DATA=""), 0, "the config has no [S3] SONG_DATA"),
+        (redshift_config(), 100_001, "--max-errors must be between 0 and 100,000 on Redshift"),
+    ],
+)
+def test_a_missing_setting_is_one_line_saying_which(config, max_errors, message):
+    with pytest.raises(etl.TargetError, match=re.escape(message)):
+        etl.redshift_copy_statements(config, max_errors)
+
+
+def test_a_local_folder_cannot_be_a_redshift_source():
+    with pytest.raises(etl.TargetError, match="is not in S3: a Redshift target reads the source with COPY"):
+        etl.redshift_copy_statements(redshift_config(), 0, source="data/sample")
+
+
+# ---------------------------------------------------------------------------
+# A fake Redshift connection: records what is sent, answers like Redshift
+# ---------------------------------------------------------------------------
+
+
+def sys_load_error_row(file_name, line, column, message, code=1207, raw_value="", raw_line=""):
+    """A row as sys_load_error_detail holds it: CHAR columns padded with blanks."""
+    return {
+        "file_name": file_name.ljust(256),
+        "line_number": line,
+        "column_name": column.ljust(127),
+        "error_message": message.ljust(512),
+        "error_code": code,
+        "raw_field_value": raw_value.ljust(1024),
+        "raw_line": raw_line.ljust(1024),
+    }
+
+
+BAD_SESSION = sys_load_error_row(
+    "s3://udacity-dend/log_data/2018/11/2018-11-01-events.json", 2, "session_id",
+    "Invalid digit, Value 'a', Pos 0, Type: Integer", raw_value="abc",
+    raw_line='{"artist": "Des\'ree", "sessionId": "abc", "ts": 1541106106796}',
+)
+BAD_LENGTH = sys_load_error_row(
+    "s3://udacity-dend/log_data/2018/11/2018-11-02-events.json", 7, "length",
+    "Invalid digit, Value 'l', Pos 0, Type: Double", code=1208, raw_value="long",
+)
+
+
+class FakeRedshift:
+    """Enough of a psycopg2 connection to Redshift for run(): it keeps the statements sent.
+
+    ``rows`` is what each COPY loads; ``fail`` names a table whose COPY fails;
+    ``load_errors`` are the rows the load-error query returns.
+    """
+
+    def __init__(self, rows=None, fail=None, load_errors=()):
+        self.rows = rows or {"staging_events": 8056, "staging_songs": 71}
+        self.fail = fail
+        self.load_errors = list(load_errors)
+        self.sent = []
+        self.in_transaction = False
+        self.copies = 0
+        self.last_copy_table = None
+
+    def cursor(self):
+        return FakeCursor(self)
+
+    def commit(self):
+        self.sent.append("COMMIT")
+        self.in_transaction = False
+
+    def rollback(self):
+        self.sent.append("ROLLBACK")
+        self.in_transaction = False
+
+
+class FakeCursor:
+    def __init__(self, connection):
+        self.connection = connection
+        self.rowcount = 0
+        self.description = None
+        self._rows = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def execute(self, statement, params=None):
+        fake = self.connection
+        if not fake.in_transaction:
+            fake.sent.append("BEGIN")
+            fake.in_transaction = True
+        fake.sent.append(statement)
+        text = " ".join(statement.split())
+        self._rows, self.description = [], None
+        if text.startswith("COPY"):
+            table = text.split()[1]
+            fake.copies += 1
+            fake.last_copy_table = table
+            if table == fake.fail:
+                raise psycopg2.InternalError(
+                    f"Load into table '{table}' failed. Check 'stl_load_errors' system table for details."
+                )
+        elif text == etl.COPY_RESULT:
+            self._rows = [(100 + fake.copies, fake.rows[fake.last_copy_table])]
+        elif "FROM stl_load_errors" in text:
+            names = ["file_name", "line_number", "column_name", "error_message", "error_code",
+                     "raw_field_value", "raw_line"]
+            self.description = [(name,) for name in names]
+            self._rows = [tuple(row[name] for name in names) for row in fake.load_errors]
+        elif text.startswith("SELECT"):
+            self._rows = [(1, 1)]
+
+    def fetchone(self):
+        return self._rows[0]
+
+    def fetchall(self):
+        return list(self._rows)
+
+
+def statements_of(plan):
+    return [statement for statement in plan if not statement.startswith("--")]
+
+
+@pytest.mark.parametrize("max_errors", [0, 5])
+def test_dry_run_lists_exactly_what_a_redshift_run_sends(max_errors):
+    fake = FakeRedshift()
+    result = etl.run(fake, "redshift", None, max_errors, config=redshift_config())
+    assert result["committed"]
+    assert fake.sent == statements_of(etl.planned_statements("redshift", redshift_config(), max_errors))
+
+
+def test_every_redshift_statement_parses_with_a_redshift_grammar():
+    """All the statements the project can send to Redshift, one by one."""
+    emitted = (
+        statements_of(etl.planned_statements("redshift", redshift_config(), 5, None))
+        + create_statements("redshift")
+        + [redshift_errors.load_errors_query(after=101)]
+        + [redshift_errors.insert_rejected(redshift_errors.rejected_records("staging_events", [BAD_SESSION]))]
+    )
+    for statement in emitted:
+        [parsed] = sqlglot.parse(statement, read="redshift")
+        assert not isinstance(parsed, exp.Command), f"not understood: {statement[:80]}"
+
+
+def test_the_redshift_path_avoids_what_commits_implicitly_or_redshift_lacks():
+    plan = " ".join(statements_of(etl.planned_statements("redshift", redshift_config(), 5)))
+    for unwanted in ("TRUNCATE", "VACUUM", "FROM STDIN", "pg_try_advisory", "COLLATE", "GENERATED",
+                     "ON CONFLICT", "to_timestamp", "TIMESTAMPTZ", "TIME ZONE"):
+        assert unwanted.lower() not in plan.lower()
+
+
+def test_dry_run_prints_the_whole_sequence_as_sql_without_connecting(tmp_path):
+    config = write_config(tmp_path / "dwh.cfg", redshift_config(CLUSTER__DB_PASSWORD="s3cr3t!"))
+    result = run_script("etl.py", "--dry-run", "--config", config, "--dsn", "postgresql://x:pw@127.0.0.1:1/none")
+    assert result.returncode == 0, result.stderr
+    script = result.stdout
+    assert script.startswith("-- etl.py --dry-run: every statement for redshift, in order, in one transaction\n")
+    assert "s3cr3t" not in script and "pw@" not in script
+    planned = statements_of(etl.planned_statements("redshift", redshift_config(), 0))
+    parsed = [expression for expression in sqlglot.parse(script, read="redshift") if expression is not None]
+    assert len(parsed) == len(planned) == script.count(";\n")
+    assert script.rstrip().endswith("COMMIT;")
+
+
+def test_dry_run_for_postgres_says_how_the_loader_stages(tmp_path):
+    result = run_script("etl.py", "--dry-run", "--engine", "postgres")
+    assert result.returncode == 0, result.stderr
+    assert "-- staging_events, staging_songs: the project's loader reads" in result.stdout
+    assert "SELECT pg_try_advisory_xact_lock(" in result.stdout and "IAM_ROLE" not in result.stdout
+
+
+def test_dry_run_without_the_redshift_settings_is_one_line(tmp_path):
+    config = tmp_path / "dwh.cfg"
+    config.write_text("[S3]\nLOG_DATA=s3://udacity-dend/log_data\n")
+    result = run_script("etl.py", "--dry-run", "--config", str(config))
+    assert result.returncode == 2
+    assert result.stderr == "error: the config has no [S3] SONG_DATA: set it (see dwh.cfg.example), or give --source s3://...\n"
+
+
+def test_each_redshift_statement_is_logged_with_its_duration():
+    fake = FakeRedshift()
+    log = io.StringIO()
+    etl.run(fake, "redshift", None, 0, reporter=Reporter(stream=log), config=redshift_config())
+    lines = [line for line in log.getvalue().splitlines() if re.match(r"^ +\d+\.\d\d s  ", line)]
+    sent = [statement for statement in fake.sent if statement not in ("BEGIN", "COMMIT")]
+    assert len(lines) == len(sent)
+    assert any("s  COPY staging_events FROM 's3://udacity-dend/log_data' IAM_ROLE" in line for line in lines)
+
+
+# ---------------------------------------------------------------------------
+# Load errors
+# ---------------------------------------------------------------------------
+
+
+def test_rows_shaped_like_sys_load_error_detail_become_rejected_records():
+    [record] = redshift_errors.rejected_records("staging_events", [BAD_SESSION])
+    assert record == RejectedRecord(
+        table_name="staging_events",
+        source_file="s3://udacity-dend/log_data/2018/11/2018-11-01-events.json",
+        line_number=2,
+        column_name="session_id",
+        reason="Invalid digit, Value 'a', Pos 0, Type: Integer (error 1207)",
+        raw_value="abc",
+        raw_record='{"artist": "Des\'ree", "sessionId": "abc", "ts": 1541106106796}',
+    )
+    assert record.describe() == (
+        "s3://udacity-dend/log_data/2018/11/2018-11-01-events.json:2, column session_id: "
+        "Invalid digit, Value 'a', Pos 0, Type: Integer (error 1207)"
+    )
+
+
+def test_a_row_with_blank_or_missing_columns_still_reads():
+    row = {"file_name": " " * 256, "line_number": None, "column_name": " " * 127, "error_message": None}
+    [record] = redshift_errors.rejected_records("staging_songs", [row])
+    assert record.describe() == "(unknown file):0: rejected by COPY"
+    assert record.raw_value is None and record.raw_record == ""
+
+
+def test_a_failed_copy_shows_what_redshift_knows_and_leaves_the_warehouse():
+    fake = FakeRedshift(fail="staging_events", load_errors=[BAD_SESSION])
+    with pytest.raises(LoadError) as failure:
+        etl.run(fake, "redshift", None, 0, config=redshift_config())
+    lines = str(failure.value).splitlines()
+    assert lines[0] == (
+        "staging_events: s3://udacity-dend/log_data/2018/11/2018-11-01-events.json:2, column session_id: "
+        "Invalid digit, Value 'a', Pos 0, Type: Integer (error 1207)"
+    )
+    assert lines[1] == '  record: {"artist": "Des\'ree", "sessionId": "abc", "ts": 1541106106796}'
+    assert lines[2].startswith("The load stopped: 1 rejected record(s), more than --max-errors 0 (Redshift said: "
+                               "Load into table 'staging_events' failed.")
+    assert [record.line_number for record in failure.value.rejected] == [2]
+    # rolled back before asking (the COPY aborted the transaction), and never committed
+    failed_copy = fake.sent.index(next(s for s in fake.sent if s.strip().startswith("COPY staging_events")))
+    assert fake.sent[failed_copy + 1] == "ROLLBACK"
+    assert "AND query <> -1" in fake.sent[failed_copy + 3]
+    assert "COMMIT" not in fake.sent
+
+
+def test_a_copy_that_could_not_read_s3_points_at_the_doctor():
+    fake = FakeRedshift(fail="staging_songs")
+    with pytest.raises(LoadError) as failure:
+        etl.run(fake, "redshift", None, 0, config=redshift_config())
+    assert str(failure.value).splitlines() == [
+        "staging_songs: COPY failed: Load into table 'staging_songs' failed. Check 'stl_load_errors' system "
+        "table for details.",
+        "Redshift recorded no rejected record for it, so it could not read the files: "
+        "python doctor.py checks the IAM role, the region and the S3 paths.",
+    ]
+    # the records of the events COPY (id 101) are not taken for the songs COPY's
+    [asked] = [statement for statement in fake.sent if "FROM stl_load_errors" in statement]
+    assert "AND query <> 101" in asked
+
+
+@pytest.mark.parametrize("table_name", ["staging_events", "staging_songs"])
+def test_a_copy_that_loads_no_row_is_an_error(table_name):
+    rows = {"staging_events": 8056, "staging_songs": 71, table_name: 0}
+    fake = FakeRedshift(rows=rows)
+    where = {"staging_events": "log_data", "staging_songs": "song_data"}[table_name]
+    with pytest.raises(LoadError, match=rf"{table_name}: COPY loaded no rows from s3://udacity-dend/{where}: "):
+        etl.run(fake, "redshift", None, 0, config=redshift_config())
+    assert fake.sent[-1] == "ROLLBACK" and "COMMIT" not in fake.sent
+
+
+def test_records_skipped_under_max_errors_are_listed_and_kept():
+    fake = FakeRedshift(load_errors=[BAD_SESSION, BAD_LENGTH])
+    result = etl.run(fake, "redshift", None, 5, config=redshift_config())
+    assert result["committed"]
+    assert [len(load.rejected) for load in result["loads"]] == [2, 2]  # the fake answers both COPYs alike
+    [insert] = [statement for statement in fake.sent if statement.startswith("INSERT INTO rejected_records")]
+    assert "'s3://udacity-dend/log_data/2018/11/2018-11-01-events.json', 2, 'session_id'" in insert
+    text = etl.summary(result)
+    assert "rejected records: 4" in text
+    assert ("  rejected staging_events s3://udacity-dend/log_data/2018/11/2018-11-02-events.json:7, "
+            "column length: Invalid digit, Value 'l', Pos 0, Type: Double (error 1208)") in text
+
+
+def test_kept_records_insert_as_they_read(warehouse):
+    records = [
+        RejectedRecord("staging_songs", "s3://b/song_data/A/B/C/TR1.json", 1, "title",
+                       "String length exceeds DDL length (error 1204)", "Beyoncé" * 200, "{\"title\": \"it's\"}"),
+        RejectedRecord("staging_events", "s3://b/log_data/x.json", 3, None, "Invalid JSON", None, "{oops"),
+    ]
+    with warehouse.connection.cursor() as cursor:
+        cursor.execute(redshift_errors.insert_rejected(records))
+        cursor.execute("SELECT table_name, line_number, column_name, octet_length(raw_value), raw_record "
+                       "FROM rejected_records ORDER BY line_number")
+        rows = cursor.fetchall()
+    warehouse.connection.rollback()
+    assert rows == [("staging_songs", 1, "title", 1024, '{"title": "it\'s"}'),
+                    ("staging_events", 3, None, None, "{oops")]
+
+
+# ---------------------------------------------------------------------------
+# Parity traps between the engines
+# ---------------------------------------------------------------------------
+
+
+def test_no_column_is_text_or_an_unsized_varchar():
+    """Redshift reads TEXT as VARCHAR(256) and an unsized VARCHAR likewise: every size is written."""
+    for statement in q.create_table_queries:
+        for data_type in sqlglot.parse_one(statement, read="redshift").find_all(exp.DataType):
+            assert data_type.this not in (exp.DataType.Type.TEXT, exp.DataType.Type.CHAR, exp.DataType.Type.NCHAR)
+            if data_type.this == exp.DataType.Type.VARCHAR:
+                assert data_type.expressions, f"unsized VARCHAR in {statement.split('(')[0].strip()}"
+
+
+def longest_values_in_bytes(warehouse):
+    """(table, column, declared size, longest value in bytes) for every VARCHAR column."""
+    columns = warehouse.query(
+        "SELECT table_name, column_name, character_maximum_length FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND data_type = 'character varying' ORDER BY 1, 2"
+    )
+    return [
+        (table, column, size, warehouse.query(f"SELECT COALESCE(MAX(OCTET_LENGTH({column})), 0) FROM {table}")[0][0])
+        for table, column, size in columns
+    ]
+
+
+def test_every_value_fits_its_varchar_in_bytes_as_redshift_counts(warehouse, tmp_path):
+    """PostgreSQL's VARCHAR(n) counts characters; Redshift's counts bytes: check the bytes."""
+    multibyte = write_source(
+        tmp_path,
+        events=[event(artist="Sigur Rós" * 50, song="Hoppípolla ☃" * 30, location="Zürich, ZH" * 50)],
+        songs=[song(artist_name="Sigur Rós" * 50, title="Hoppípolla ☃" * 30, artist_location="Reykjavík" * 60)],
+    )
+    for source in [multibyte] + [sample for sample in (BUNDLED_SAMPLE, UDACITY_SAMPLE) if sample.exists()]:
+        warehouse.load(source)
+        for table, column, size, longest in longest_values_in_bytes(warehouse):
+            assert longest <= size, f"{table}.{column}: {longest} bytes in a VARCHAR({size})"
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/Los_Angeles", "Asia/Kathmandu", "Pacific/Chatham"])
+def test_epoch_milliseconds_give_the_same_plain_timestamp_in_any_session_time_zone(warehouse, zone):
+    with warehouse.connection.cursor() as cursor:
+        cursor.execute(f"SET TIME ZONE '{zone}'")
+        cursor.execute(f"SELECT {q.START_TIME}, pg_typeof({q.START_TIME}) FROM (SELECT 1541106106796 AS ts) AS e")
+        value, kind = cursor.fetchone()
+    warehouse.connection.rollback()
+    assert (value, kind) == (datetime(2018, 11, 1, 21, 1, 46, 796000), "timestamp without time zone")
+
+
+# ---------------------------------------------------------------------------
+# The connection
+# ---------------------------------------------------------------------------
+
+
+class Info:
+    def __init__(self, ssl_in_use):
+        self.ssl_in_use = ssl_in_use
+
+
+class Connected:
+    def __init__(self, ssl_in_use):
+        self.info = Info(ssl_in_use)
+
+
+def test_redshift_over_an_unencrypted_connection_is_refused():
+    with pytest.raises(target_connection.TargetError, match="the connection to Redshift is not encrypted"):
+        target_connection.require_tls(Connected(False), "redshift")
+    target_connection.require_tls(Connected(True), "redshift")
+    target_connection.require_tls(Connected(False), "postgres")
+
+
+@pytest.mark.parametrize(
+    "sslmode, expected",
+    [("", {"sslmode": "require"}), ("require", {"sslmode": "require"}), ("prefer", {"sslmode": "prefer"})],
+)
+def test_tls_settings_encrypt_by_default(sslmode, expected, monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("PGSSLROOTCERT", raising=False)
+    assert target_connection.tls_settings(sslmode, "", tmp_path / "dwh.cfg") == expected
+
+
+def test_a_ca_bundle_turns_on_verify_full(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("PGSSLROOTCERT", raising=False)
+    bundle = tmp_path / "amazon-trust-ca-bundle.crt"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert target_connection.tls_settings("", str(bundle), tmp_path / "dwh.cfg") == {
+        "sslmode": "verify-full", "sslrootcert": str(bundle)}
+    with pytest.raises(target_connection.TargetError, match="needs Amazon's CA bundle: download https://"):
+        target_connection.tls_settings("verify-full", "", tmp_path / "dwh.cfg")
+    with pytest.raises(target_connection.TargetError, match="SSLROOTCERT .* not found"):
+        target_connection.tls_settings("", str(tmp_path / "missing.crt"), tmp_path / "dwh.cfg")
+
+
+class Versioned:
+    """A connection whose server says ``version``."""
+
+    def __init__(self, version):
+        self.version = version
+
+    def cursor(self):
+        connection = self
+
+        class Cursor:
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                return False
+
+            def execute(self, statement):
+                assert statement == "SELECT version()"
+
+            def fetchone(self):
+                return (connection.version,)
+
+        return Cursor()
+
+    def rollback(self):
+        pass
+
+
+@pytest.mark.parametrize(
+    "version, engine",
+    [
+        ("PostgreSQL 8.0.2 on i686-pc-linux-gnu, compiled by GCC gcc (GCC) 3.4.2 20041017 (Red Hat 3.4.2-6.fc3), "
+         "Redshift 1.0.73348", "redshift"),
+        ("PostgreSQL 18.1 on x86_64-pc-linux-gnu, compiled by gcc", "postgres"),
+    ],
+)
+def test_the_engine_is_what_the_server_says(version, engine):
+    assert target_connection.detect_engine(Versioned(version)) == engine
+
+
+def test_a_refused_login_is_not_retried(dsn):
+    params = psycopg2.extensions.parse_dsn(dsn)
+    params["dbname"] = "no_such_database"
+    target = target_connection.Target(psycopg2.extensions.make_dsn(**params), "the test server", False, None)
+    with pytest.raises(target_connection.TargetError, match="the test server refused the connection: .*does not exist"):
+        target_connection.connect(target, attempts=3)
+
+
+# ---------------------------------------------------------------------------
+# The pre-flight check: doctor.py
+# ---------------------------------------------------------------------------
+
+BUCKET = "sparkify-doctor"
+
+
+@pytest.fixture(scope="module")
+def aws(tmp_path_factory):
+    """moto's S3 and Redshift; a source in s3://BUCKET/sample; a cluster with the role attached."""
+    with environment(FAKE_AWS), moto_server() as endpoint, environment({"AWS_ENDPOINT_URL": endpoint}):
+        make_bucket(endpoint, BUCKET)
+        folder = write_source(tmp_path_factory.mktemp("doctor"), events=[event()], songs=[song()])
+        upload(endpoint, folder, BUCKET, "sample")
+        s3(endpoint).put_object(Bucket=BUCKET, Key="empty/", Body=b"")
+        s3(endpoint).put_object(Bucket=BUCKET, Key="notjson/readme.txt", Body=b"hello")
+        s3(endpoint).put_object(Bucket=BUCKET, Key="short/log_json_path.json", Body=b'{"jsonpaths": ["$.ts"]}')
+        cluster = boto3.client("redshift", region_name="us-west-2").create_cluster(
+            ClusterIdentifier="sparkify", NodeType="dc2.large", MasterUsername="awsuser",
+            MasterUserPassword="Passw0rd1", IamRoles=[ROLE],
+        )["Cluster"]
+        yield {"endpoint": endpoint, "host": cluster["Endpoint"]["Address"]}
+
+
+def test_doctor_passes_a_ready_local_target_with_an_s3_source(warehouse, aws, tmp_path, capsys):
+    config = tmp_path / "dwh.cfg"
+    config.write_text("")
+    code = doctor.main(["--dsn", warehouse.dsn, "--config", str(config), "--source", f"s3://{BUCKET}/sample"])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0, out
+    assert [line.split()[0] for line in out[1:-1]] == ["ok"] * 5
+    assert out[-1] == "No problem found in 5 checks: python etl.py can run."
+
+
+def test_doctor_says_to_create_the_tables(dsn, aws, tmp_path):
+    admin = psycopg2.connect(dsn)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("DROP SCHEMA IF EXISTS doctor_empty CASCADE")
+        cursor.execute("CREATE SCHEMA doctor_empty")
+    admin.close()
+    empty = psycopg2.extensions.make_dsn(dsn, options="-c search_path=doctor_empty")
+    findings = doctor.diagnose(dsn=empty, config_file=write_config(tmp_path / "dwh.cfg", redshift_config()),
+                               source=f"s3://{BUCKET}/sample")
+    assert str(findings[1]) == (
+        "FAIL  tables missing: staging_events, staging_songs, rejected_records, songplay_table, user_table, "
+        "song_table, artist_table, time_table: run python create_tables.py"
+    )
+
+
+def test_doctor_finds_the_attached_role(aws):
+    assert str(doctor.check_iam_role(redshift_config(), aws["host"])) == (
+        f"ok    the IAM role {ROLE} is attached to cluster sparkify"
+    )
+
+
+def test_doctor_finds_a_role_that_is_not_attached(aws):
+    other = "arn:aws:iam::123456789012:role/someOtherRole"
+    finding = doctor.check_iam_role(redshift_config(IAM_ROLE__ARN=other), aws["host"])
+    assert str(finding) == (
+        f"FAIL  the IAM role {other} of [IAM_ROLE] ARN is not attached to cluster sparkify (attached: {ROLE}): "
+        f"attach it (aws redshift modify-cluster-iam-roles --cluster-identifier sparkify --add-iam-roles {other}) "
+        "or set ARN to an attached role"
+    )
+
+
+def test_doctor_finds_no_such_cluster(aws):
+    finding = doctor.check_iam_role(redshift_config(), "gone.abc123.us-west-2.redshift.amazonaws.com")
+    assert str(finding) == (
+        "FAIL  cluster gone not found in us-west-2: check [CLUSTER] HOST, or [DWH] CLUSTER_IDENTIFIER"
+    )
+
+
+@pytest.mark.parametrize(
+    "region, expected",
+    [
+        ("us-west-2", f"ok    s3://{BUCKET} is in us-west-2, as [S3] REGION says"),
+        ("us-east-1", f"FAIL  s3://{BUCKET} is in us-west-2, but [S3] REGION is us-east-1: set REGION=us-west-2"),
+        (None, f"FAIL  [S3] REGION is empty: set it to the region of s3://{BUCKET}, us-west-2"),
+    ],
+)
+def test_doctor_compares_the_bucket_region_with_the_config(aws, region, expected):
+    assert str(doctor.check_region(s3(aws["endpoint"]), BUCKET, region)) == expected
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        (f"s3://{BUCKET}/sample/log_data", "ok    s3://sparkify-doctor/sample/log_data holds .json files "
+                                           "(sample/log_data/2018/11/2018-11-01-events.json, ...)"),
+        (f"s3://{BUCKET}/nothing", f"FAIL  s3://{BUCKET}/nothing: nothing is stored there: check the path"),
+        (f"s3://{BUCKET}/empty/", f"FAIL  s3://{BUCKET}/empty/ holds 1 object(s) but no .json file: check the path"),
+        (f"s3://{BUCKET}/notjson", f"FAIL  s3://{BUCKET}/notjson holds 1 object(s) but no .json file: check the path"),
+        ("s3://no-such-bucket-here/x", "FAIL  s3://no-such-bucket-here: no such bucket: check the bucket name"),
+    ],
+)
+def test_doctor_checks_that_each_prefix_holds_json(aws, url, expected):
+    assert str(doctor.check_prefix(s3(aws["endpoint"]), url)) == expected
+
+
+def test_doctor_checks_the_jsonpaths_against_the_table(aws):
+    client = s3(aws["endpoint"])
+    url = f"s3://{BUCKET}/short/log_json_path.json"
+    finding = doctor.check_jsonpaths(doctor.s3_reader(client, url, False), url, columns=18)
+    assert str(finding) == (f"FAIL  {url} has 1 paths but staging_events has 18 columns: "
+                            "they must match one to one, in order")
+    missing = f"s3://{BUCKET}/sample/nothing.json"
+    assert str(doctor.check_jsonpaths(doctor.s3_reader(client, missing, False), missing, 18)) == (
+        f"FAIL  {missing} not found: the JSONPaths file of the events must be there")
+
+
+def test_the_star_is_emptied_inside_the_transaction_on_each_engine():
+    """DELETE on Redshift (its TRUNCATE commits); one TRUNCATE on PostgreSQL, where it is
+    transactional and avoids a foreign-key check per deleted row (quadratic on big loads)."""
+    assert etl.clear_star_statements("redshift") == q.clear_star_queries
+    assert all(statement.startswith("DELETE FROM ") for statement in etl.clear_star_statements("redshift"))
+    assert etl.clear_star_statements("postgres") == [
+        "TRUNCATE songplay_table, user_table, song_table, artist_table, time_table"
+    ]
