@@ -214,7 +214,8 @@ def run(connection, engine, source, max_errors=0, reporter=None, config=None) ->
     """
     reporter = reporter or Reporter(quiet=True)
     started = time.perf_counter()
-    result = {"engine": engine, "source": getattr(source, "label", None) or str(source)}
+    label = getattr(source, "label", None) or (str(source) if source is not None else "the [S3] paths of the config")
+    result = {"engine": engine, "source": label}
     try:
         with connection.cursor() as raw_cursor:
             cursor = StatementLog(raw_cursor, reporter.line) if engine == "redshift" else raw_cursor

@@ -7,7 +7,7 @@ import sqlglot
 
 import sql_queries as q
 from create_tables import statements as create_statements
-from sql_dialect import quote_literal, render, to_postgres
+from sql_dialect import as_script, quote_literal, redact, render, summarise, to_postgres
 
 ALL_STATEMENTS = (
     q.drop_table_queries
@@ -100,3 +100,32 @@ def test_create_tables_runs_drops_before_creates_with_the_fact_dropped_first():
     names = [_normalise(statement).split(" ")[0] for statement in create_statements("postgres")]
     assert names == ["DROP"] * 8 + ["CREATE"] * 8
     assert "songplay_table" in create_statements("postgres")[0]
+
+
+@pytest.mark.parametrize(
+    "statement, shown",
+    [
+        ("COPY t FROM 's3://b/x' CREDENTIALS 'aws_access_key_id=AKIA;aws_secret_access_key=abc'",
+         "COPY t FROM 's3://b/x' CREDENTIALS '***'"),
+        ("COPY t FROM 's3://b/x' ACCESS_KEY_ID 'AKIA' SECRET_ACCESS_KEY 'it''s' SESSION_TOKEN 'tok'",
+         "COPY t FROM 's3://b/x' ACCESS_KEY_ID '***' SECRET_ACCESS_KEY '***' SESSION_TOKEN '***'"),
+        ("CREATE USER u PASSWORD 'Secr3t'", "CREATE USER u PASSWORD '***'"),
+        ("COPY t FROM 's3://b/x' IAM_ROLE 'arn:aws:iam::1:role/r'",
+         "COPY t FROM 's3://b/x' IAM_ROLE 'arn:aws:iam::1:role/r'"),
+    ],
+)
+def test_redact_masks_every_credential_literal(statement, shown):
+    assert redact(statement) == shown
+
+
+def test_summarise_puts_a_statement_on_one_short_line():
+    assert summarise("\nSELECT a,\n       b\nFROM t\n") == "SELECT a, b FROM t"
+    assert summarise("SELECT " + "x, " * 100 + "y", width=20) == "SELECT x, x, x, x..."
+
+
+def test_as_script_is_sql_a_client_can_run():
+    script = as_script(["BEGIN", "-- a comment", "\nDELETE FROM t\n", "CREATE USER u PASSWORD 'p'", "COMMIT"])
+    assert script == (
+        "BEGIN;\n\n-- a comment\n\nDELETE FROM t;\n\nCREATE USER u PASSWORD '***';\n\nCOMMIT;\n"
+    )
+    assert len(sqlglot.parse(script, read="redshift")) == 4
