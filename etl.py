@@ -204,7 +204,7 @@ def transform(cursor, engine) -> list[tuple[str, int, float]]:
     if foreign_keys:
         started = time.perf_counter()
         restore_foreign_keys(cursor, "songplay_table", foreign_keys)
-        steps.append(("foreign keys checked", len(foreign_keys), time.perf_counter() - started))
+        steps.append((f"{len(foreign_keys)} foreign keys validated", None, time.perf_counter() - started))
     return steps
 
 
