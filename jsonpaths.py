@@ -18,6 +18,7 @@ _STEP = re.compile(
     """,
     re.VERBOSE,
 )
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 
 
 class JsonPathsError(Exception):
@@ -37,8 +38,10 @@ def parse_path(expression: str):
         single, double, index, dotted = match.groups()
         if index is not None:
             steps.append(int(index))
-        else:
-            steps.append(next(part for part in (single, double, dotted) if part is not None))
+        elif dotted is not None:
+            steps.append(dotted)
+        else:  # a quoted key: \' or \" or \\ stands for the character itself
+            steps.append(_ESCAPE.sub(r"\1", single if single is not None else double))
         position = match.end()
     if not steps:
         raise JsonPathsError(f"the JSONPath {expression!r} names no element")

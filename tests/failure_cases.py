@@ -1,0 +1,96 @@
+"""What a person sees when things go wrong: one row per case, held to the truth by the tests.
+
+Each test that tries a case asserts that the real exit code and output match
+its row here, and docs/failures.md (the README's "What happens when things go
+wrong" table) is rendered from these rows: test_config_secrets.py checks that
+the file is current. So the table cannot promise a message the code no longer
+prints.
+
+Regenerate the file after changing a row:
+
+    python tests/failure_cases.py > docs/failures.md
+"""
+
+from dataclasses import dataclass
+
+EVENTS_FILE = "log_data/2018/11/2018-11-01-events.json"
+SONG_FILE = "song_data/A/B/C/TRABC0000000000001.json"
+
+
+@dataclass(frozen=True)
+class Failure:
+    case: str
+    exit_code: int  # with the default --max-errors 0
+    message: str  # a fragment of what is printed (stderr for errors, stdout for the summary)
+    with_max_errors: str = ""  # what --max-errors N changes, if anything
+
+
+FAILURES = {
+    failure.case: failure
+    for failure in [
+        # --- bad input: records (events and songs alike) ---
+        Failure("malformed JSON: cut mid-object", 1, f"{EVENTS_FILE}:2: invalid JSON",
+                "loaded, the record kept in rejected_records"),
+        Failure("malformed JSON: trailing comma", 1, f"{EVENTS_FILE}:2: invalid JSON",
+                "loaded, the record kept in rejected_records"),
+        Failure("malformed JSON: a stray line of text", 1, f"{EVENTS_FILE}:2: invalid JSON",
+                "loaded, the record kept in rejected_records"),
+        Failure("wrong type: \"sessionId\": \"abc\"", 1,
+                f"{EVENTS_FILE}:2, column session_id: session_id 'abc' is not an integer",
+                "loaded, the record kept in rejected_records"),
+        Failure("wrong type: a string duration", 1,
+                f"{SONG_FILE}:1, column duration: duration 'long' is not a number",
+                "loaded, the record kept in rejected_records"),
+        Failure("missing key `ts` (NOT NULL)", 1, f"{EVENTS_FILE}:2, column ts: ts no value for NOT NULL column ts",
+                "loaded, the record kept in rejected_records"),
+        Failure("missing optional key", 0, "All 14 checks passed", "the value is NULL, as COPY loads it"),
+        Failure("extra keys", 0, "All 14 checks passed", "ignored, as COPY ignores them"),
+        Failure("a string longer than its column", 1,
+                f"{EVENTS_FILE}:2, column song: song is 2000 bytes long, more than the column's 1024",
+                "loaded, the record kept in rejected_records"),
+        Failure("bytes that are not UTF-8", 1, f"{EVENTS_FILE}:2: not valid UTF-8 (byte 13 of the line)",
+                "loaded, the record kept in rejected_records"),
+        Failure("a UTF-8 byte-order mark", 0, "All 14 checks passed", "skipped (RFC 8259 allows it)"),
+        Failure("an empty file", 0, "All 14 checks passed", "nothing to load from it"),
+        Failure("more rejected records than --max-errors N", 1,
+                "The load stopped: 3 rejected record(s), more than --max-errors 2",
+                "fails past N, as COPY's MAXERROR"),
+        # --- bad input: the source ---
+        Failure("an empty source folder", 1, "holds no log_data/**.json and no song_data/**.json: "
+                "is it the right source?"),
+        Failure("missing `log_json_path.json`", 1,
+                "log_json_path.json not found: the source must hold log_json_path.json next to log_data/"),
+        Failure("malformed `log_json_path.json`", 1, "log_json_path.json line 3: not valid JSON"),
+        Failure("JSONPaths path count differs from the table's columns", 1,
+                "log_json_path.json has 17 paths but staging_events has 18 columns: "
+                "they must match one to one, in order"),
+        Failure("a re-delivered file", 0, "duplicate events staged and counted once: 3",
+                "staged twice (as COPY would), counted once in the star schema"),
+        Failure("a very large file", 0, "All 14 checks passed", "streamed in blocks: memory stays bounded"),
+    ]
+}
+
+
+def render() -> str:
+    """docs/failures.md: the README section's table, from the rows above."""
+    lines = [
+        "## What happens when things go wrong",
+        "",
+        "Every case below is tried for real by the tests (`tests/test_bad_input.py`,",
+        "`tests/test_faults.py`, `tests/test_config_secrets.py`), which check the exit",
+        "code and the message shown here. Whenever a run fails, nothing is committed:",
+        "the previous warehouse is unchanged, and a rerun after fixing the cause succeeds.",
+        "Exit codes: 0 loaded, 1 the load failed (bad input, database error), 2 the",
+        "configuration or the connection is wrong, 130 interrupted.",
+        "",
+        "| case | exit code | what you see (an excerpt) | with `--max-errors N` |",
+        "| --- | --- | --- | --- |",
+    ]
+    for failure in FAILURES.values():
+        message = failure.message.replace("|", "\\|")
+        lines.append(f"| {failure.case} | {failure.exit_code} | `{message}` | {failure.with_max_errors} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(render(), end="")
