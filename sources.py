@@ -18,8 +18,10 @@ where, what to do); ``SourceNotFound`` is also a ``FileNotFoundError``, so the
 loader reports a missing source as it reports a missing folder.
 """
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
@@ -52,23 +54,38 @@ class LocalSource:
             raise FileNotFoundError(f"source folder {self.root} not found")
 
     def files(self, prefix: str) -> list[SourceFile]:
+        """Every ``.json`` file below ``prefix``, sorted by name.
+
+        os.scandir rather than Path.rglob: a catalogue of 100,000 song files is
+        listed in a fraction of the time, as no Path object is made per entry.
+        """
         folder = self.root / prefix
         if not folder.is_dir():
             return []
         found = []
-        for path in sorted(folder.rglob("*.json")):
-            if path.is_file():
-                stat = path.stat()
-                found.append(SourceFile(
-                    name=path.relative_to(self.root).as_posix(),
-                    size=stat.st_size,
-                    open=lambda path=path: open(path, "rb"),
-                    version=str(stat.st_mtime_ns),
-                ))
+        root = str(self.root)
+        for path, stat in _walk_json(str(folder)):
+            found.append(SourceFile(
+                name=os.path.relpath(path, root).replace(os.sep, "/"),
+                size=stat.st_size,
+                open=partial(open, path, "rb"),
+                version=str(stat.st_mtime_ns),
+            ))
+        found.sort(key=lambda item: item.name)
         return found
 
     def read_bytes(self, name: str) -> bytes:
         return (self.root / name).read_bytes()
+
+
+def _walk_json(folder):
+    """(path, stat) of every regular ``.json`` file below ``folder``."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir():
+                yield from _walk_json(entry.path)
+            elif entry.name.endswith(".json") and entry.is_file():
+                yield entry.path, entry.stat()
 
 
 def is_s3(location) -> bool:
