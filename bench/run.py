@@ -1,0 +1,402 @@
+"""The benchmark of issue 7: staging, transform, end to end, memory and S3, side by side with the ceiling.
+
+    .venv/bin/python bench/run.py                          # 100,000 and 1,000,000 events, 3 repeats
+    .venv/bin/python bench/run.py --quick                  # a smoke check, under a minute
+    .venv/bin/python bench/run.py --sizes 10000000 --repeat 1
+
+It is not part of the test suite. What it does:
+
+1. Generates each dataset with the project's generator (sample_data.py) into
+   bench/.cache/data/, once: N events over 30 days and N/10 song files (at
+   least 1,000, at most 100,000), seed 42.
+2. Starts an embedded PostgreSQL of its own in bench/.cache/pgdata (the
+   project's .pgdata is left alone).
+3. Prepares, outside any timing, the raw COPY ceiling's input: the dataset's
+   events staged once by our loader and written out as CSV, so the ceiling
+   streams exactly the same rows.
+4. Runs every measurement ``--repeat`` times, interleaved, each in a process
+   of its own (its peak resident memory is read with os.wait4) and each on a
+   fresh schema, and prints a Markdown table of the medians.
+
+The per-row INSERT loop and pandas' to_sql run on the first 100,000 events
+(fewer with --quick) and are extrapolated linearly to the dataset: the table
+says so.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = BENCH_DIR.parent
+CACHE = BENCH_DIR / ".cache"
+sys.path.insert(0, str(PROJECT_DIR))
+
+import psycopg2  # noqa: E402
+
+import local_postgres  # noqa: E402
+import sample_data  # noqa: E402
+
+SEED = 42
+DAYS = 30
+DATABASE = "bench"
+E2E_DATABASE = "bench_e2e"
+SUBSET = 100_000  # events for the per-row INSERT loop and to_sql
+S3_OBJECTS = 2_000
+S3_LATENCY = 0.03
+MEASURE = BENCH_DIR / "measure.py"
+
+# The issue's targets
+CEILING_RATIO_TARGET = 1.5
+SONG_FILES_PER_SECOND_TARGET = 50_000
+TRANSFORM_TARGET_SECONDS = 10.0
+END_TO_END_TARGET_SECONDS = 20.0
+TARGET_EVENTS = 1_000_000  # the size the time targets are set for
+MEMORY_TARGET_MB = 300
+S3_SPEEDUP_TARGET = 8.0
+
+
+def log(message):
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------
+# Datasets
+# ---------------------------------------------------------------------------
+
+
+def song_count(events):
+    return max(1_000, min(100_000, events // 10))
+
+
+def dataset(events) -> Path:
+    """The generated source for ``events`` events, generated once and cached."""
+    songs = song_count(events)
+    folder = CACHE / "data" / f"events-{events}-songs-{songs}-seed-{SEED}"
+    if not (folder / ".complete").exists():
+        log(f"generating {events:,} events and {songs:,} song files into {folder} (once)...")
+        started = time.perf_counter()
+        sample_data.generate(folder, songs=songs, events=events, days=DAYS, seed=SEED, replace=True)
+        (folder / ".complete").write_text("generated\n")
+        log(f"generated in {time.perf_counter() - started:.1f} s")
+    return folder
+
+
+def ceiling_csv(dsn, folder: Path) -> Path:
+    """The dataset's events as staged by our loader, flattened to CSV once (not timed)."""
+    path = folder.parent / f"{folder.name}.staging_events.csv"
+    if path.exists():
+        return path
+    log(f"flattening {folder.name} to CSV for the ceiling (once)...")
+    run_measure({"method": "loader", "dsn": dsn, "dataset": str(folder), "prefix": "log_data",
+                 "schema": "bench_prepare", "keep": True})
+    connection = psycopg2.connect(dsn)
+    try:
+        with connection.cursor() as cursor, open(f"{path}.part", "wb") as out:
+            cursor.copy_expert("COPY bench_prepare.staging_events TO STDOUT (FORMAT csv)", out)
+            cursor.execute("DROP SCHEMA bench_prepare CASCADE")
+        connection.commit()
+    finally:
+        connection.close()
+    os.replace(f"{path}.part", path)
+    return path
+
+
+# ---------------------------------------------------------------------------
+# Running a measurement
+# ---------------------------------------------------------------------------
+
+
+def run_child(command, env=None, stdout=None):
+    """Run ``command``; return (wall seconds, peak resident MB, exit code, output)."""
+    with tempfile.TemporaryFile() as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=PROJECT_DIR)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        output = out.read().decode("utf-8", "replace")
+    return seconds, usage.ru_maxrss / 1024, process.returncode, output
+
+
+def run_measure(args, env=None):
+    """One measurement in its own process: its JSON result, plus peak_mb."""
+    args = {"schema": f"bench_{args['method']}", **args}
+    _, peak_mb, code, output = run_child([sys.executable, str(MEASURE), json.dumps(args)], env=env)
+    if code != 0:
+        raise RuntimeError(f"measurement {args['method']} failed (exit {code}):\n{output[-3000:]}")
+    result = json.loads(output.strip().splitlines()[-1])
+    result["peak_mb"] = peak_mb
+    return result
+
+
+def checkpoint(dsn):
+    """Write out the previous measurement's dirty pages first, so that it does not bill the next one."""
+    connection = psycopg2.connect(dsn)
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute("CHECKPOINT")
+    finally:
+        connection.close()
+
+
+def end_to_end(dsn, folder):
+    """create_tables.py then etl.py, as the README runs them: wall time of both, peak memory of etl.py."""
+    python = sys.executable
+    create_seconds, _, code, output = run_child([python, "create_tables.py", "--dsn", dsn, "--quiet"])
+    if code != 0:
+        raise RuntimeError(f"create_tables.py failed:\n{output}")
+    etl_seconds, peak_mb, code, output = run_child(
+        [python, "etl.py", "--dsn", dsn, "--source", str(folder), "--quiet"]
+    )
+    if code != 0:
+        raise RuntimeError(f"etl.py failed:\n{output[-3000:]}")
+    return {"seconds": create_seconds + etl_seconds, "etl_seconds": etl_seconds, "peak_mb": peak_mb}
+
+
+# ---------------------------------------------------------------------------
+# S3
+# ---------------------------------------------------------------------------
+
+
+def s3_env(endpoint):
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    env.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
+    return env
+
+
+def measure_s3(folder, objects, repeat, latency):
+    """S3Source's read-ahead against one GET at a time, on a moto server with added latency."""
+    log(f"S3: moto on 127.0.0.1 with {latency * 1000:.0f} ms per request, {objects:,} objects")
+    server = subprocess.Popen(
+        [sys.executable, str(BENCH_DIR / "s3_server.py"), "--latency", str(latency)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=PROJECT_DIR,
+    )
+    try:
+        port = int(server.stdout.readline().split()[1])
+        endpoint = f"http://127.0.0.1:{port}"
+        env = s3_env(endpoint)
+        common = {"endpoint": endpoint, "bucket": "bench", "dataset": str(folder), "objects": objects}
+        run_measure({"method": "s3_setup", **common}, env)
+        results = {"s3_sequential": [], "s3_read_ahead": []}
+        for index in range(repeat):
+            for method in results:
+                result = run_measure({"method": method, **common}, env)
+                log(f"  {method} #{index + 1}: {result['seconds']:.2f} s")
+                results[method].append(result)
+        return results
+    finally:
+        server.stdin.close()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+# ---------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------
+
+
+def measure_dataset(dsn, e2e_dsn, events, repeat, subset):
+    folder = dataset(events)
+    csv_path = ceiling_csv(dsn, folder)
+    base = {"dsn": dsn, "dataset": str(folder)}
+    plan = [
+        ("ceiling", {"method": "ceiling", "csv": str(csv_path)}),
+        ("parse_orjson", {"method": "parse_orjson"}),
+        ("parse_json", {"method": "parse_json"}),
+        ("loader_events", {"method": "loader", "prefix": "log_data"}),
+        ("loader_songs", {"method": "loader", "prefix": "song_data"}),
+        ("insert_loop", {"method": "insert_loop", "subset": subset}),
+        ("to_sql", {"method": "to_sql", "subset": subset}),
+        ("etl_run", {"method": "etl_run"}),
+    ]
+    results = {name: [] for name, _ in plan}
+    results["end_to_end"] = []
+    for index in range(repeat):
+        for name, args in plan:
+            checkpoint(dsn)
+            result = run_measure({**base, **args})
+            log(f"{events:,} events, {name} #{index + 1}: {result['seconds']:.2f} s, {result['peak_mb']:.0f} MB")
+            results[name].append(result)
+        checkpoint(dsn)
+        result = end_to_end(e2e_dsn, folder)
+        log(f"{events:,} events, end_to_end #{index + 1}: {result['seconds']:.2f} s, {result['peak_mb']:.0f} MB")
+        results["end_to_end"].append(result)
+    return folder, results
+
+
+def median(results, key="seconds"):
+    return statistics.median(result[key] for result in results)
+
+
+def peak(results):
+    return max(result["peak_mb"] for result in results)
+
+
+def verdict(met, detail):
+    return f"{'met' if met else '**NOT met**'}: {detail}"
+
+
+def table_rows(events, results):
+    """The Markdown rows of one dataset."""
+    rows = []
+    label = f"{events:,} events"
+    ceiling = median(results["ceiling"])
+    staged = results["ceiling"][0]["rows"]
+
+    def add(method, seconds, rows_, unit="rows/s", ratio=True, peak_mb=None, target=""):
+        rate = f"{rows_ / seconds:,.0f} {unit}" if seconds and rows_ else ""
+        ratio_text = f"{seconds / ceiling:.2f}x" if ratio else ""
+        memory = f"{peak_mb:.0f}" if peak_mb is not None else ""
+        rows.append(f"| {label} | {method} | {seconds:.2f} | {rate} | {ratio_text} | {memory} | {target} |")
+
+    add("raw COPY ceiling (pre-flattened CSV, COPY FROM STDIN)", ceiling, staged, peak_mb=peak(results["ceiling"]))
+    for name, text in (("parse_orjson", "JSON parse alone: orjson.loads per line (no database)"),
+                       ("parse_json", "JSON parse alone: stdlib json.loads per line (no database)")):
+        add(text, median(results[name]), results[name][0]["rows"], peak_mb=peak(results[name]))
+    seconds = median(results["loader_events"])
+    ratio = seconds / ceiling
+    add("our loader: stage_source, events", seconds, results["loader_events"][0]["rows"],
+        peak_mb=peak(results["loader_events"]),
+        target=verdict(ratio <= CEILING_RATIO_TARGET, f"≤ {CEILING_RATIO_TARGET}x the ceiling, is {ratio:.2f}x"))
+    songs = median(results["loader_songs"])
+    files = results["loader_songs"][0]["rows"]
+    add(f"our loader: stage_source, {files:,} song files", songs, files, unit="files/s", ratio=False,
+        peak_mb=peak(results["loader_songs"]),
+        target=verdict(files / songs >= SONG_FILES_PER_SECOND_TARGET,
+                       f"≥ {SONG_FILES_PER_SECOND_TARGET:,} files/s"
+                       + ("" if files >= 100_000 else " (set for 100,000 files)")))
+    for name, text in (("insert_loop", "tutorial per-row INSERT loop (json.loads + cursor.execute)"),
+                       ("to_sql", "pandas DataFrame.to_sql (SQLAlchemy, chunksize 10,000)")):
+        measured = results[name][0]["rows"]
+        seconds = median(results[name]) * staged / measured
+        if measured < staged:
+            text += f", **extrapolated** from {measured:,} events"
+        add(text, seconds, staged, peak_mb=peak(results[name]))
+    runs = results["etl_run"]
+    parts = runs[0]["parts"]
+    part_rows = runs[0]["part_rows"]
+    for name in parts:
+        seconds = statistics.median(run["parts"][name] for run in runs)
+        count = part_rows.get(name)
+        target = ""
+        if name == "transform total":
+            applies = events == TARGET_EVENTS
+            target = verdict(seconds < TRANSFORM_TARGET_SECONDS, f"< {TRANSFORM_TARGET_SECONDS:.0f} s") if applies \
+                else f"(< {TRANSFORM_TARGET_SECONDS:.0f} s is set for 1,000,000 events)"
+        add(f"etl.run in process: {name}", seconds, count or 0, ratio=False, target=target)
+    e2e = results["end_to_end"]
+    seconds = median(e2e)
+    memory = peak(e2e)
+    target = (verdict(seconds < END_TO_END_TARGET_SECONDS, f"< {END_TO_END_TARGET_SECONDS:.0f} s")
+              if events == TARGET_EVENTS else f"(< {END_TO_END_TARGET_SECONDS:.0f} s is set for 1,000,000 events)")
+    target += "; " + verdict(memory < MEMORY_TARGET_MB, f"peak RSS of etl.py < {MEMORY_TARGET_MB} MB")
+    add("end to end: create_tables.py then etl.py (subprocesses; peak RSS of etl.py)", seconds, staged,
+        ratio=False, peak_mb=memory, target=target)
+    return rows
+
+
+def s3_rows(results, objects, latency):
+    sequential = median(results["s3_sequential"])
+    ahead = median(results["s3_read_ahead"])
+    speedup = sequential / ahead
+    label = f"{objects:,} S3 objects, +{latency * 1000:.0f} ms/request"
+    return [
+        f"| {label} | boto3, one GET after the other | {sequential:.2f} | {objects / sequential:,.0f} objects/s |  "
+        f"| {peak(results['s3_sequential']):.0f} |  |",
+        f"| {label} | S3Source read-ahead (64 threads) | {ahead:.2f} | {objects / ahead:,.0f} objects/s |  "
+        f"| {peak(results['s3_read_ahead']):.0f} | "
+        + verdict(speedup >= S3_SPEEDUP_TARGET, f"≥ {S3_SPEEDUP_TARGET:.0f}x one-at-a-time, is {speedup:.1f}x")
+        + " |",
+    ]
+
+
+def machine_line(dsn):
+    connection = psycopg2.connect(dsn)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT version()")
+            version = cursor.fetchone()[0].split(" on ")[0]
+    finally:
+        connection.close()
+    return (f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), "
+            f"Python {platform.python_version()}, {version} (embedded, default settings), {platform.system()}")
+
+
+def loadavg():
+    return "load average {:.2f}, {:.2f}, {:.2f}".format(*os.getloadavg())
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke check under a minute: 20,000 events, 1 repeat, small subsets, 200 S3 objects")
+    parser.add_argument("--sizes", help="event counts, comma-separated (default 100000,1000000)")
+    parser.add_argument("--repeat", type=int, help="times each measurement runs; the median is shown (default 3)")
+    parser.add_argument("--subset", type=int, help=f"events for the INSERT loop and to_sql (default {SUBSET:,})")
+    parser.add_argument("--s3-objects", type=int, help=f"objects for the S3 comparison (default {S3_OBJECTS:,}; "
+                        "0 skips it)")
+    parser.add_argument("--s3-latency", type=float, default=S3_LATENCY, help="seconds added to each S3 request")
+    parser.add_argument("--output", type=Path, default=CACHE / "results.md", help="also write the table here")
+    args = parser.parse_args(argv)
+    if args.quick:
+        defaults = {"sizes": "20000", "repeat": 1, "subset": 5_000, "s3_objects": 200}
+    else:
+        defaults = {"sizes": "100000,1000000", "repeat": 3, "subset": SUBSET, "s3_objects": S3_OBJECTS}
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.sizes = [int(size.replace("_", "")) for size in args.sizes.split(",") if size.strip()]
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    began = time.perf_counter()
+    started_at = datetime.datetime.now(datetime.UTC)
+    load_before = loadavg()
+    for events in args.sizes:
+        dataset(events)
+    log("starting the benchmark's embedded PostgreSQL in bench/.cache/pgdata...")
+    pgdata = CACHE / "pgdata"
+    dsn = local_postgres.start(pgdata, DATABASE)
+    e2e_dsn = local_postgres.start(pgdata, E2E_DATABASE)
+    rows = []
+    for events in args.sizes:
+        _, results = measure_dataset(dsn, e2e_dsn, events, args.repeat, min(args.subset, events))
+        rows += table_rows(events, results)
+    if args.s3_objects:
+        big_enough = [n for n in args.sizes if song_count(n) >= args.s3_objects]
+        folder = dataset(min(big_enough) if big_enough else max(args.sizes))
+        s3 = measure_s3(folder, args.s3_objects, args.repeat, args.s3_latency)
+        rows += s3_rows(s3, args.s3_objects, args.s3_latency)
+    header = [
+        f"Run {started_at:%Y-%m-%d %H:%M} UTC, `bench/run.py {' '.join(sys.argv[1:])}`, "
+        f"median of {args.repeat} run(s), {time.perf_counter() - began:.0f} s in all.",
+        f"Machine: {machine_line(dsn)}. Load: {load_before} at the start, {loadavg()} at the end.",
+        "",
+        "| dataset | method | median s | rows/s | ratio to ceiling | peak memory MB | target |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    text = "\n".join(header + rows) + "\n"
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
