@@ -16,6 +16,7 @@ its duration.
 """
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -287,7 +288,8 @@ def run(connection, engine, source, max_errors=0, reporter=None, config=None) ->
         result["committed"] = True
         return result
     except BaseException:
-        connection.rollback()
+        with contextlib.suppress(psycopg2.InterfaceError):  # a lost connection: the server rolled back
+            connection.rollback()
         raise
 
 
@@ -464,7 +466,11 @@ def main(argv=None) -> int:
         return 2
     except psycopg2.Error as error:
         message = str(error).strip() or type(error).__name__
-        print(f"error: the database said: {message}", file=sys.stderr)
+        if connection is not None and connection.closed:
+            print(f"error: the database connection was lost ({message.splitlines()[0]}): "
+                  "run etl.py again once the database is back", file=sys.stderr)
+        else:
+            print(f"error: the database said: {message}", file=sys.stderr)
         print("Nothing was committed: the previous warehouse is unchanged.", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

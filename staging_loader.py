@@ -18,10 +18,12 @@ text; more than ``max_errors`` of them fail the load (as COPY's MAXERROR).
 import io
 import math
 import re
+import sys
 import time
 from dataclasses import dataclass, field
 
 import orjson
+import psycopg2
 
 from json_records import Record, read_records
 from jsonpaths import JsonPathsError, extract, read_jsonpaths
@@ -293,15 +295,30 @@ class _RowStream:
 
 
 def copy_rows(cursor, table, column_names, lines):
-    """Stream an iterable of COPY text lines into ``table``."""
+    """Stream an iterable of COPY text lines into ``table``.
+
+    When the connection dies during the COPY, psycopg2 prints an internal
+    SystemError through sys.excepthook and raises it, so the person would see
+    a traceback and no word of the lost connection: the hook is muted for the
+    COPY, and the error raised is the OperationalError it is.
+    """
     stream = _RowStream(_chunked(lines))
     sql = f"COPY {table} ({', '.join(column_names)}) FROM STDIN"
+    excepthook, sys.excepthook = sys.excepthook, _ignore
     try:
         cursor.copy_expert(sql, stream, size=65536)
-    except Exception:
+    except Exception as error:
         if stream.error is not None:
             raise stream.error from None
+        if cursor.connection.closed and not isinstance(error, psycopg2.Error):
+            raise psycopg2.OperationalError(f"the connection was lost during COPY {table}") from None
         raise
+    finally:
+        sys.excepthook = excepthook
+
+
+def _ignore(*exc_info):
+    pass
 
 
 def _chunked(lines):

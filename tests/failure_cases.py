@@ -67,6 +67,14 @@ FAILURES = {
         Failure("a re-delivered file", 0, "duplicate events staged and counted once: 3",
                 "staged twice (as COPY would), counted once in the star schema"),
         Failure("a very large file", 0, "All 14 checks passed", "streamed in blocks: memory stays bounded"),
+        # --- faults ---
+        Failure("the database connection dies mid-run", 1, "error: the database connection was lost"),
+        Failure("Ctrl-C (SIGINT) during the load", 130,
+                "interrupted: nothing was committed, the previous warehouse is unchanged."),
+        Failure("two etl.py runs at once on one database", 0,
+                "Another etl.py run is loading this database: waiting for it to finish..."),
+        Failure("the embedded PostgreSQL was killed hard", 0, "All 14 checks passed"),
+        Failure("the database cannot be reached at start", 2, "after 3 attempts"),
     ]
 }
 

@@ -1,0 +1,276 @@
+"""Faults: a killed connection, Ctrl-C, a server killed hard, two runs at once, a flaky start.
+
+etl.py runs as a subprocess, as a person runs it, on the test module's schema.
+To fault it at a known point, a trigger makes the run wait on an advisory lock
+the test holds (``paused_at``): the test then sees the run's backend waiting
+(``application_name = 'sparkify-etl'``) and kills it, or interrupts the
+process, for real. Whatever happens, the previous warehouse stays as it was
+and a rerun succeeds.
+"""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psycopg2
+import pytest
+from conftest import PROJECT_DIR, event, song, write_source
+from failure_cases import FAILURES
+
+import connection
+import etl
+
+PAUSE_KEY = 0x5041_5553  # "PAUS": the advisory lock the trigger waits on
+
+
+EVENTS = [event(itemInSession=item, ts=1541106106796 + item * 1000) for item in range(5)]
+
+
+@pytest.fixture
+def good_source(tmp_path):
+    return write_source(tmp_path / "good", events=EVENTS, songs=[song()])
+
+
+@pytest.fixture
+def next_source(tmp_path):
+    """The same records in another folder: whatever the ledger holds, a run stages it all again."""
+    return write_source(tmp_path / "next", events=EVENTS, songs=[song()])
+
+
+@pytest.fixture
+def previous(warehouse, good_source):
+    """The warehouse as the last good run left it."""
+    warehouse.load(good_source)
+    return state(warehouse)
+
+
+def state(warehouse):
+    return warehouse.snapshot(), warehouse.table("rejected_records")
+
+
+def start_etl(warehouse, source, *options):
+    return subprocess.Popen(
+        [sys.executable, "etl.py", "--dsn", warehouse.dsn, "--source", str(source), *options],
+        cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def finish(process, timeout=60):
+    out, err = process.communicate(timeout=timeout)
+    return process.returncode, out, err
+
+
+@contextlib.contextmanager
+def paused_at(warehouse, table, when="FOR EACH STATEMENT"):
+    """Make any etl.py run wait when it inserts into ``table``, until the block ends."""
+    holder = psycopg2.connect(warehouse.dsn)
+    holder.autocommit = True
+    with holder.cursor() as cursor:
+        cursor.execute(f"""
+            CREATE OR REPLACE FUNCTION pause_here() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN PERFORM pg_advisory_xact_lock({PAUSE_KEY}); RETURN NEW; END $$
+        """)
+        cursor.execute(f"CREATE TRIGGER pause BEFORE INSERT ON {table} {when} EXECUTE FUNCTION pause_here()")
+        cursor.execute("SELECT pg_advisory_lock(%s)", (PAUSE_KEY,))
+    try:
+        yield holder
+    finally:
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock_all()")
+            cursor.execute(f"DROP TRIGGER pause ON {table}")
+            cursor.execute("DROP FUNCTION pause_here()")
+        holder.close()
+
+
+def release(holder):
+    with holder.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s)", (PAUSE_KEY,))
+
+
+def waiting_backends(warehouse, process, count=1, timeout=30):
+    """The pids of etl.py backends waiting on an advisory lock, once ``count`` of them are."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids = [pid for (pid,) in warehouse.query(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'sparkify-etl' "
+            "AND wait_event_type = 'Lock' AND wait_event = 'advisory' ORDER BY backend_start"
+        )]
+        if len(pids) >= count:
+            return pids
+        if process.poll() is not None:
+            pytest.fail(f"etl.py ended before it got there: {process.communicate()}")
+        time.sleep(0.02)
+    pytest.fail("etl.py never got there")
+
+
+def assert_rerun_succeeds(warehouse, source, previous):
+    rerun = start_etl(warehouse, source)
+    code, out, err = finish(rerun)
+    assert code == 0, err
+    assert state(warehouse) == previous
+
+
+# ---------------------------------------------------------------------------
+# The connection dies
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "table, when",
+    [
+        pytest.param("staging_events", "FOR EACH ROW WHEN (NEW.item_in_session >= 2)", id="during the staging load"),
+        pytest.param("songplay_table", "FOR EACH STATEMENT", id="during the transform"),
+    ],
+)
+def test_a_killed_connection_fails_clearly_and_leaves_the_previous_warehouse(
+    warehouse, next_source, previous, table, when
+):
+    with paused_at(warehouse, table, when):
+        process = start_etl(warehouse, next_source)
+        [pid] = waiting_backends(warehouse, process)
+        assert warehouse.query("SELECT pg_terminate_backend(%s)", (pid,)) == [(True,)]
+        code, out, err = finish(process)
+    failure = FAILURES["the database connection dies mid-run"]
+    assert code == failure.exit_code == 1
+    assert failure.message in err
+    assert "Traceback" not in err
+    assert state(warehouse) == previous
+    assert_rerun_succeeds(warehouse, next_source, previous)
+
+
+# ---------------------------------------------------------------------------
+# Ctrl-C
+# ---------------------------------------------------------------------------
+
+
+def test_ctrl_c_during_the_load_rolls_back_and_leaves_nothing_behind(warehouse, next_source, previous):
+    with paused_at(warehouse, "staging_events", "FOR EACH ROW WHEN (NEW.item_in_session >= 2)") as holder:
+        process = start_etl(warehouse, next_source)
+        waiting_backends(warehouse, process)
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.2)  # let the signal land while the run is still in the COPY
+        release(holder)
+        code, out, err = finish(process)
+    failure = FAILURES["Ctrl-C (SIGINT) during the load"]
+    assert code == failure.exit_code == 130
+    assert failure.message in err
+    assert "Traceback" not in err
+    assert state(warehouse) == previous
+    leftovers = warehouse.query(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = 'sparkify-etl'"
+    )
+    assert leftovers == [(0,)], "no session of the interrupted run is left holding anything"
+    assert_rerun_succeeds(warehouse, next_source, previous)
+
+
+# ---------------------------------------------------------------------------
+# Two runs at once
+# ---------------------------------------------------------------------------
+
+
+def test_a_second_run_waits_for_the_first_and_they_never_interleave(warehouse, next_source, previous):
+    with paused_at(warehouse, "staging_events", "FOR EACH ROW WHEN (NEW.item_in_session >= 2)") as holder:
+        first = start_etl(warehouse, next_source)
+        waiting_backends(warehouse, first)
+        second = start_etl(warehouse, next_source)
+        waiting_backends(warehouse, second, count=2)  # the second waits on the warehouse lock
+        assert warehouse.count("staging_events") == len(previous[0]["staging_events"])
+        release(holder)
+        results = [finish(first), finish(second)]
+    for code, _, err in results:
+        assert code == 0, err
+    failure = FAILURES["two etl.py runs at once on one database"]
+    assert failure.message in results[1][1]
+    assert failure.message not in results[0][1]
+    assert state(warehouse) == previous, "two whole runs, one after the other: as one run"
+
+
+# ---------------------------------------------------------------------------
+# The embedded server was killed hard
+# ---------------------------------------------------------------------------
+
+HOLD_SERVER = """
+import sys, time
+import local_postgres
+local_postgres.start(sys.argv[1])
+print(open(sys.argv[1] + "/postmaster.pid").readline().strip(), flush=True)
+time.sleep(600)
+"""
+
+
+def gone(pid, timeout=10):
+    """Wait until the process has died and been reaped, as it has by the time a person reruns."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"process {pid} is still there {timeout} s after SIGKILL")
+
+
+def test_an_embedded_server_killed_hard_is_recovered_by_the_next_run(tmp_path, good_source):
+    pgdata = tmp_path / "pgdata"
+    created = subprocess.run(
+        [sys.executable, "create_tables.py", "--pgdata", str(pgdata)],
+        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120,
+    )
+    assert created.returncode == 0, created.stderr
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_SERVER, str(pgdata)], cwd=PROJECT_DIR, stdout=subprocess.PIPE, text=True,
+    )
+    postmaster = int(holder.stdout.readline())
+    os.kill(postmaster, signal.SIGKILL)  # no shutdown: postmaster.pid and the socket lock stay behind
+    holder.kill()
+    holder.communicate()
+    gone(postmaster)
+    assert (pgdata / "postmaster.pid").exists()
+
+    loaded = subprocess.run(
+        [sys.executable, "etl.py", "--pgdata", str(pgdata), "--source", str(good_source)],
+        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120,
+    )
+    assert loaded.returncode == FAILURES["the embedded PostgreSQL was killed hard"].exit_code == 0, loaded.stderr
+    assert FAILURES["the embedded PostgreSQL was killed hard"].message in loaded.stdout
+
+
+# ---------------------------------------------------------------------------
+# A flaky start
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pauses(monkeypatch):
+    """The pauses connect() makes between attempts, recorded instead of slept."""
+    slept = []
+    monkeypatch.setattr(connection.time, "sleep", slept.append)
+    return slept
+
+
+def test_a_transient_connection_failure_is_retried_with_backoff(warehouse, good_source, pauses, monkeypatch, capsys):
+    real_connect = psycopg2.connect
+    failures = iter([psycopg2.OperationalError("could not connect: the server is starting up")] * 2)
+
+    def flaky_connect(*args, **kwargs):
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        return real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(connection.psycopg2, "connect", flaky_connect)
+    assert etl.main(["--dsn", warehouse.dsn, "--source", str(good_source)]) == 0
+    assert pauses == [1, 2]
+
+
+def test_a_connection_that_keeps_failing_gives_up_with_a_clear_error(pauses, good_source, capsys):
+    code = etl.main(["--dsn", "host=127.0.0.1 port=1 dbname=sparkify user=etl", "--source", str(good_source)])
+    out, err = capsys.readouterr()
+    failure = FAILURES["the database cannot be reached at start"]
+    assert code == failure.exit_code == 2
+    assert failure.message in err
+    assert len(err.strip().splitlines()) == 1
+    assert pauses == [1, 2]
