@@ -68,7 +68,7 @@ def main(argv=None) -> int:
         require_tls(connection, engine)
         create_tables(connection, engine)
         if not args.quiet:
-            created = ", ".join(q.staging_tables + ["rejected_records"] + q.star_tables)
+            created = ", ".join(q.staging_tables + ["rejected_records"] + q.star_tables + ["loaded_files"])
             print(f"Created ({engine}): {created}.")
         return 0
     except TargetError as error:

@@ -19,10 +19,12 @@ import argparse
 import contextlib
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import psycopg2
 
+import incremental
 import redshift_errors
 import sql_queries as q
 from connection import (
@@ -64,20 +66,30 @@ def lock_warehouse(cursor, reporter) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
 
 
-def stage_local(cursor, source, max_errors, reporter) -> list[TableLoad]:
-    """Stage a local folder with the project's loader (PostgreSQL targets)."""
-    for statement in q.clear_staging_queries:
+def stage_local(cursor, source, max_errors, reporter, choice=None) -> list[TableLoad]:
+    """Stage a local folder with the project's loader (PostgreSQL targets).
+
+    A full load empties staging first. An incremental run (``choice`` not
+    full) stages only its new files, into temporary tables, which
+    incremental.update_star() then appends to staging.
+    """
+    only_new = choice is not None and not choice.full
+    for statement in incremental.work_tables_create() if only_new else q.clear_staging_queries:
         cursor.execute(statement)
+    into = incremental.WORK_TABLES if only_new else {}
     progress = reporter.progress("staging")
     try:
-        loads = stage_source(cursor, source, max_errors=max_errors, progress=progress)
+        loads = stage_source(
+            cursor, source, max_errors=max_errors, progress=progress,
+            files=choice.files if choice else None, into=into,
+        )
     finally:
         progress.close()
     rejected = [record for load in loads for record in load.rejected]
     if rejected:
         save_rejected(cursor, rejected)
     for load in loads:
-        cursor.execute(f"ANALYZE {load.table}")
+        cursor.execute(f"ANALYZE {into.get(load.table, load.table)}")
     return loads
 
 
@@ -252,13 +264,16 @@ def figure(cursor, statement) -> int:
     return cursor.fetchone()[0]
 
 
-def run(connection, engine, source, max_errors=0, reporter=None, config=None) -> dict:
+def run(connection, engine, source, max_errors=0, reporter=None, config=None,
+        full=True, since=None, until=None) -> dict:
     """The whole ETL in one transaction. Returns what happened; raises on failure.
 
     The transaction is committed only if every check passes; otherwise it is
     rolled back and CheckFailed is raised, leaving the previous warehouse.
     ``source`` is a folder, an S3 URL or a source object on PostgreSQL; on
     Redshift, an ``s3://`` root or None for the [S3] paths of ``config``.
+    ``full=False`` stages only the files the ledger does not hold
+    (incremental.py); ``since``/``until`` (dates) restrict the log files.
     """
     reporter = reporter or Reporter(quiet=True)
     started = time.perf_counter()
@@ -269,12 +284,29 @@ def run(connection, engine, source, max_errors=0, reporter=None, config=None) ->
             cursor = StatementLog(raw_cursor, reporter.line) if engine == "redshift" else raw_cursor
             if engine == "postgres":
                 lock_warehouse(cursor, reporter)
-                loads = stage_local(cursor, source, max_errors, reporter)
+                source = open_source(source)
+                choice = result["files"] = incremental.choose(
+                    incremental.list_source(source), incremental.read_ledger(cursor, full),
+                    incremental.source_identity(source), full, since, until,
+                )
+                if choice.nothing_new:
+                    connection.rollback()
+                    result.update(committed=False, seconds=time.perf_counter() - started)
+                    return result
+                loads = stage_local(cursor, source, max_errors, reporter, choice)
             else:
+                choice = None
                 loads = stage_redshift(cursor, config, max_errors, reporter, source)
             result["loads"] = loads
-            reporter.line("building the star schema...")
-            result["transform"] = transform(cursor, engine)
+            if choice is not None and not choice.full:
+                reporter.line("updating the star schema with the new files...")
+                result["transform"] = incremental.update_star(cursor, engine)
+            else:
+                reporter.line("building the star schema...")
+                result["transform"] = transform(cursor, engine)
+            if choice is not None:
+                for statement in incremental.ledger_statements(choice, loads):
+                    cursor.execute(statement)
             result["checks"] = run_checks(cursor)
             result["matched_plays"] = figure(cursor, q.count_matched_plays)
             result["duplicate_events"] = figure(cursor, q.count_duplicate_events)
@@ -334,6 +366,12 @@ def planned_statements(engine, config=None, max_errors=0, source=None) -> list[s
 
 def summary(result) -> str:
     lines = []
+    choice = result.get("files")
+    if choice is not None:
+        lines.append(choice.describe())
+        if choice.nothing_new:
+            return "\n".join(lines)
+        lines.append("")
     rows = []
     for load in result.get("loads", []):
         rows.append((load.table, load.files or None, load.rows, len(load.rejected), load.seconds))
@@ -343,6 +381,7 @@ def summary(result) -> str:
     lines.append("")
     rejected = [record for load in result.get("loads", []) for record in load.rejected]
     plays = next((count for name, count, _ in result.get("transform", []) if name == "songplay_table"), 0)
+    plays = next((actual for name, _, actual in result.get("checks", []) if name.startswith("songplays =")), plays)
     lines.append(
         f"plays matched to the catalogue: {result.get('matched_plays', 0):,} of {plays:,}; "
         f"duplicate events staged and counted once: {result.get('duplicate_events', 0):,}; "
@@ -373,6 +412,13 @@ def summary(result) -> str:
 # ---------------------------------------------------------------------------
 
 
+def _day(text):
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date as YYYY-MM-DD") from None
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         prog="etl.py",
@@ -397,6 +443,24 @@ def parse_args(argv=None):
         "(default 0: the first rejected record fails the load, as COPY's MAXERROR 0)",
     )
     parser.add_argument(
+        "--full",
+        action="store_true",
+        help="reload every source file and rebuild the star schema (default: stage only the files "
+        "that are new since the last run, as the loaded_files ledger says, and update the star)",
+    )
+    parser.add_argument(
+        "--since",
+        type=_day,
+        metavar="YYYY-MM-DD",
+        help="only the log files of this day or later (by the date in their path), for backfills",
+    )
+    parser.add_argument(
+        "--until",
+        type=_day,
+        metavar="YYYY-MM-DD",
+        help="only the log files of this day or earlier (by the date in their path)",
+    )
+    parser.add_argument(
         "--engine",
         choices=["redshift", "postgres"],
         help="the SQL dialect of the target (default: asked of the server with version())",
@@ -411,6 +475,8 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.max_errors < 0:
         parser.error("--max-errors must be 0 or more")
+    if args.since and args.until and args.since > args.until:
+        parser.error("--since is after --until")
     return args
 
 
@@ -451,7 +517,10 @@ def main(argv=None) -> int:
                 region=s3_setting(target.config, "REGION"),
             )
             reporter.line(f"Source: {source.label}")
-            result = run(connection, engine, source, args.max_errors, reporter, target.config)
+            result = run(
+                connection, engine, source, args.max_errors, reporter, target.config,
+                full=args.full, since=args.since, until=args.until,
+            )
         reporter.always(summary(result))
         return 0
     except CheckFailed as failure:

@@ -16,6 +16,7 @@ of this file is the order in which the scripts run the statements.
 staging_events_table_drop = "DROP TABLE IF EXISTS staging_events"
 staging_songs_table_drop = "DROP TABLE IF EXISTS staging_songs"
 rejected_records_table_drop = "DROP TABLE IF EXISTS rejected_records"
+loaded_files_table_drop = "DROP TABLE IF EXISTS loaded_files"
 songplay_table_drop = "DROP TABLE IF EXISTS songplay_table"
 user_table_drop = "DROP TABLE IF EXISTS user_table"
 song_table_drop = "DROP TABLE IF EXISTS song_table"
@@ -83,6 +84,25 @@ CREATE TABLE rejected_records (
     raw_record   VARCHAR(65535)
 )
 DISTSTYLE EVEN
+"""
+
+# The ledger of incremental loads (incremental.py): one row per source file
+# staged. file_key is the file's path below the source (log_data/2018/11/...);
+# version is its S3 ETag, or its modification time in nanoseconds for a folder.
+loaded_files_table_create = """
+CREATE TABLE loaded_files (
+    file_key       VARCHAR(1024) NOT NULL,
+    source         VARCHAR(1024) NOT NULL,
+    table_name     VARCHAR(64) NOT NULL,
+    size           BIGINT NOT NULL,
+    version        VARCHAR(256) NOT NULL,
+    rows_staged    BIGINT,
+    rows_rejected  BIGINT NOT NULL,
+    loaded_at      TIMESTAMP NOT NULL,
+    PRIMARY KEY (file_key)
+)
+DISTSTYLE ALL
+SORTKEY (file_key)
 """
 
 # ---------------------------------------------------------------------------
@@ -553,6 +573,7 @@ drop_table_queries = [
     staging_events_table_drop,
     staging_songs_table_drop,
     rejected_records_table_drop,
+    loaded_files_table_drop,
 ]
 
 create_table_queries = [
@@ -564,6 +585,7 @@ create_table_queries = [
     song_table_create,
     time_table_create,
     songplay_table_create,
+    loaded_files_table_create,
 ]
 
 clear_staging_queries = [
@@ -609,3 +631,199 @@ check_queries = {
 
 star_tables = ["songplay_table", "user_table", "song_table", "artist_table", "time_table"]
 staging_tables = ["staging_events", "staging_songs"]
+
+# ---------------------------------------------------------------------------
+# Incremental loads (incremental.py)
+#
+# The ledger says which source files are staged. A daily run stages only the
+# new files, into temporary tables (*_new) that it then appends to staging:
+# the staging tables keep every record ever loaded, so each dimension can be
+# recomputed from its whole history. Only the keys the new records touch are
+# recomputed, by the full load's own SELECTs (above) run on the staging rows
+# of those keys, into temporary *_changes tables:
+#
+# - the dimensions are upserted with MERGE (PostgreSQL 15+, Redshift): a row
+#   is updated in place, so the fact's foreign keys stay valid throughout;
+# - the fact is replaced by event identity, DELETE then INSERT: MERGE matches
+#   only on equalities, and an identity part may be NULL;
+# - time_table gains the start times it lacks.
+# ---------------------------------------------------------------------------
+
+loaded_files_clear = "DELETE FROM loaded_files"
+
+loaded_files_exists = """
+SELECT COUNT(*)
+FROM information_schema.tables
+WHERE table_schema = current_schema() AND table_name = 'loaded_files'
+"""
+
+loaded_files_select = """
+SELECT file_key, source, size, version
+FROM loaded_files
+"""
+
+staging_events_new_create = "CREATE TEMP TABLE staging_events_new (LIKE staging_events)"
+staging_songs_new_create = "CREATE TEMP TABLE staging_songs_new (LIKE staging_songs)"
+
+staging_events_append = "INSERT INTO staging_events SELECT * FROM staging_events_new"
+staging_songs_append = "INSERT INTO staging_songs SELECT * FROM staging_songs_new"
+
+
+def _same(column, left, right):
+    """Equal, NULL equal to NULL: how PARTITION BY groups an event's copies."""
+    return (
+        f"({left}.{column} = {right}.{column}"
+        f" OR ({left}.{column} IS NULL AND {right}.{column} IS NULL))"
+    )
+
+
+# Every staged copy of each play that the new records touch: the new events,
+# and the events whose song and artist a new song record names (the
+# catalogue match may change for them).
+staging_events_affected_create = "CREATE TEMP TABLE staging_events_affected (LIKE staging_events)"
+
+staging_events_affected_insert = f"""
+INSERT INTO staging_events_affected
+SELECT events.*
+FROM staging_events AS events
+JOIN (
+    SELECT session_id, item_in_session, ts
+    FROM staging_events_new
+    WHERE page = 'NextSong'
+    UNION
+    SELECT plays.session_id, plays.item_in_session, plays.ts
+    FROM staging_events AS plays
+    JOIN staging_songs_new AS songs
+        ON songs.title = plays.song
+        AND songs.artist_name = plays.artist
+    WHERE plays.page = 'NextSong'
+) AS affected
+    ON affected.ts = events.ts
+    AND {_same("session_id", "affected", "events")}
+    AND {_same("item_in_session", "affected", "events")}
+WHERE events.page = 'NextSong'
+"""
+
+STAR_COLUMNS = {
+    "artist_table": ["artist_id", "name", "location", "latitude", "longitude"],
+    "song_table": ["song_id", "title", "artist_id", "year", "duration"],
+    "user_table": ["user_id", "first_name", "last_name", "gender", "level"],
+    "songplay_table": [
+        "start_time", "user_id", "level", "song_id", "artist_id",
+        "session_id", "item_in_session", "location", "user_agent",
+    ],
+}
+
+
+def _changes_create(table):
+    """An empty temporary table with the columns the full load inserts into ``table``."""
+    return f"""
+CREATE TEMP TABLE {table}_changes AS
+SELECT {", ".join(STAR_COLUMNS[table])}
+FROM {table}
+WHERE 1 = 0
+"""
+
+
+def _changes_insert(table, staging, scope):
+    """The full load's INSERT for ``table``, into ``table``_changes, reading
+    only the ``staging`` rows that ``scope`` keeps."""
+    statement = insert_table_queries[table]
+    if f"FROM {staging}\n" not in statement:
+        raise ValueError(f"{table}'s INSERT no longer reads FROM {staging}: its scoped form needs a new look")
+    statement = statement.replace(f"INSERT INTO {table} ", f"INSERT INTO {table}_changes ", 1)
+    return statement.replace(f"FROM {staging}\n", f"FROM ({scope}) AS {staging}\n")
+
+
+def _merge(table, key):
+    """Upsert ``table`` from ``table``_changes by ``key``."""
+    changes = f"{table}_changes"
+    columns = STAR_COLUMNS[table]
+    updates = ",\n    ".join(f"{column} = {changes}.{column}" for column in columns if column != key)
+    values = ",\n    ".join(f"{changes}.{column}" for column in columns)
+    return f"""
+MERGE INTO {table}
+USING {changes}
+ON {table}.{key} = {changes}.{key}
+WHEN MATCHED THEN UPDATE SET
+    {updates}
+WHEN NOT MATCHED THEN INSERT ({", ".join(columns)})
+VALUES (
+    {values}
+)
+"""
+
+
+artist_table_changes_insert = _changes_insert(
+    "artist_table", "staging_songs",
+    "SELECT * FROM staging_songs WHERE artist_id IN (SELECT artist_id FROM staging_songs_new)",
+)
+song_table_changes_insert = _changes_insert(
+    "song_table", "staging_songs",
+    "SELECT * FROM staging_songs WHERE song_id IN (SELECT song_id FROM staging_songs_new)",
+)
+user_table_changes_insert = _changes_insert(
+    "user_table", "staging_events",
+    "SELECT * FROM staging_events WHERE user_id IN (SELECT user_id FROM staging_events_new)",
+)
+songplay_table_changes_insert = _changes_insert(
+    "songplay_table", "staging_events", "SELECT * FROM staging_events_affected",
+)
+
+artist_table_merge = _merge("artist_table", "artist_id")
+song_table_merge = _merge("song_table", "song_id")
+user_table_merge = _merge("user_table", "user_id")
+
+time_table_append = time_table_insert.replace("FROM staging_events\n", "FROM staging_events_new\n") + """\
+WHERE NOT EXISTS (
+    SELECT 1 FROM time_table WHERE time_table.start_time = plays.start_time
+)
+"""
+
+songplay_table_replace_delete = f"""
+DELETE FROM songplay_table
+USING songplay_table_changes AS changes
+WHERE changes.start_time = songplay_table.start_time
+    AND {_same("session_id", "changes", "songplay_table")}
+    AND {_same("item_in_session", "changes", "songplay_table")}
+"""
+
+songplay_table_replace_insert = f"""
+INSERT INTO songplay_table ({", ".join(STAR_COLUMNS["songplay_table"])})
+SELECT {", ".join(STAR_COLUMNS["songplay_table"])}
+FROM songplay_table_changes
+"""
+
+# What an incremental run does after staging the new files into *_new, in
+# order: (step, statement). The dimensions first, so that every foreign key
+# of the fact finds its row.
+incremental_star_queries = [
+    ("staging_events", staging_events_append),
+    ("staging_songs", staging_songs_append),
+    ("artist_table", _changes_create("artist_table")),
+    ("artist_table", artist_table_changes_insert),
+    ("artist_table", artist_table_merge),
+    ("song_table", _changes_create("song_table")),
+    ("song_table", song_table_changes_insert),
+    ("song_table", song_table_merge),
+    ("user_table", _changes_create("user_table")),
+    ("user_table", user_table_changes_insert),
+    ("user_table", user_table_merge),
+    ("time_table", time_table_append),
+    ("songplay_table", staging_events_affected_create),
+    ("songplay_table", staging_events_affected_insert),
+    ("songplay_table", _changes_create("songplay_table")),
+    ("songplay_table", songplay_table_changes_insert),
+    ("songplay_table", songplay_table_replace_delete),
+    ("songplay_table", songplay_table_replace_insert),
+]
+
+incremental_work_tables = [
+    "staging_events_new",
+    "staging_songs_new",
+    "staging_events_affected",
+    "artist_table_changes",
+    "song_table_changes",
+    "user_table_changes",
+    "songplay_table_changes",
+]

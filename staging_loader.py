@@ -75,6 +75,7 @@ class TableLoad:
     rows: int = 0
     rejected: list = field(default_factory=list)
     seconds: float = 0.0
+    file_rows: dict = field(default_factory=dict)  # rows staged from each file, for the ledger
 
 
 @dataclass
@@ -372,10 +373,12 @@ class _Prefixed:
         return self._stream.read(size)
 
 
-def stage_table(cursor, table, files, paths_for, max_errors, progress=None) -> TableLoad:
+def stage_table(cursor, table, files, paths_for, max_errors, progress=None, into=None) -> TableLoad:
     """Stage every record of ``files`` (SourceFile objects) into ``table``.
 
-    ``paths_for(columns)`` gives the JSON path of each column.
+    ``paths_for(columns)`` gives the JSON path of each column. ``into`` names
+    another table with ``table``'s columns to copy into instead (an
+    incremental run's temporary table).
     """
     started = time.perf_counter()
     columns = table_columns(cursor, table)
@@ -386,6 +389,7 @@ def stage_table(cursor, table, files, paths_for, max_errors, progress=None) -> T
         for source_file in files:
             name = source_file.name
             result.files += 1
+            rows_before = result.rows
             with source_file.open() as stream:
                 for item in file_records(stream):
                     if type(item) is Record:
@@ -405,10 +409,11 @@ def stage_table(cursor, table, files, paths_for, max_errors, progress=None) -> T
                             table, name, item.line, None, item.reason, None, item.raw,
                         ))
             result.bytes += source_file.size
+            result.file_rows[name] = result.rows - rows_before
             if progress is not None:
                 progress(source_file.size)
 
-    copy_rows(cursor, table, [column.name for column in columns], lines())
+    copy_rows(cursor, into or table, [column.name for column in columns], lines())
     result.seconds = time.perf_counter() - started
     return result
 
@@ -426,20 +431,24 @@ def _rejected(result, max_errors, record):
         )
 
 
-def stage_source(cursor, location, max_errors=0, progress=None) -> list[TableLoad]:
+def stage_source(cursor, location, max_errors=0, progress=None, files=None, into=None) -> list[TableLoad]:
     """Stage a whole source (song_data/, log_data/, log_json_path.json).
 
     ``location`` is a folder or a source object (sources.py). ``progress``,
     if given, is told the total size (``progress.total``) and each file's size
-    as it is read (``progress.update(bytes)``), as tqdm is.
+    as it is read (``progress.update(bytes)``), as tqdm is. ``files``, if
+    given, maps "log_data" and "song_data" to the files to stage instead of
+    all of them; ``into`` maps a staging table to the table to copy into.
     """
     source = open_source(location)
     try:
         source.check()
     except FileNotFoundError as error:
         raise LoadError(str(error)) from None
-    event_files = source.files("log_data")
-    song_files = source.files("song_data")
+    if files is not None:
+        event_files, song_files = files["log_data"], files["song_data"]
+    else:
+        event_files, song_files = source.files("log_data"), source.files("song_data")
     if not event_files and not song_files:
         raise LoadError(
             f"{source.label} holds no log_data/**.json and no song_data/**.json: "
@@ -471,9 +480,13 @@ def stage_source(cursor, location, max_errors=0, progress=None) -> list[TableLoa
     def songs_paths(columns):  # as JSON 'auto': the key is the column name
         return [(column.name,) for column in columns]
 
+    into = into or {}
     return [
-        stage_table(cursor, "staging_events", event_files, events_paths, max_errors, update),
-        stage_table(cursor, "staging_songs", song_files, songs_paths, max_errors, update),
+        stage_table(cursor, table, table_files, paths, max_errors, update, into.get(table))
+        for table, table_files, paths in (
+            ("staging_events", event_files, events_paths),
+            ("staging_songs", song_files, songs_paths),
+        )
     ]
 
 

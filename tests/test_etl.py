@@ -169,4 +169,4 @@ def test_dry_run_prints_redshift_sql_without_connecting():
     result = run_script("create_tables.py", "--dry-run", "--dsn", "postgresql://nobody@127.0.0.1:1/none")
     assert result.returncode == 0
     assert "DISTSTYLE ALL" in result.stdout
-    assert result.stdout.count("CREATE TABLE") == 8
+    assert result.stdout.count("CREATE TABLE") == 9

@@ -98,7 +98,7 @@ def test_quote_literal_keeps_hostile_values_inside_one_literal(value, literal):
 
 def test_create_tables_runs_drops_before_creates_with_the_fact_dropped_first():
     names = [_normalise(statement).split(" ")[0] for statement in create_statements("postgres")]
-    assert names == ["DROP"] * 8 + ["CREATE"] * 8
+    assert names == ["DROP"] * 9 + ["CREATE"] * 9
     assert "songplay_table" in create_statements("postgres")[0]
 
 

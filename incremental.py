@@ -1,0 +1,235 @@
+"""Incremental loads: the ledger of loaded files, and which files a run stages.
+
+Sparkify's logs grow by one file a day. A daily run stages only the files that
+are new since the ledger (the ``loaded_files`` table) was last written, and
+updates the star schema from them, with the same result as a full reload
+(the statements, and why they are shaped so, are in sql_queries.py).
+
+A run reloads everything instead, and says why, when:
+
+- ``--full`` asks for it;
+- the ledger is empty (the first run, or after create_tables.py);
+- the ledger holds another source's files;
+- a file it holds has changed (another size or version): the rows it staged
+  before cannot be told apart from the others, so they are all restaged.
+
+``--since`` and ``--until`` restrict the log files by the date in their path
+(``log_data/2018/11/2018-11-05-events.json`` is of 2018-11-05), for
+backfills. Song files have no date and are never restricted.
+"""
+
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import sql_queries as q
+from sources import is_s3
+from sql_dialect import quote_literal, render
+from staging_loader import LoadError
+
+PREFIXES = {"log_data": "staging_events", "song_data": "staging_songs"}
+WORK_TABLES = {"staging_events": "staging_events_new", "staging_songs": "staging_songs_new"}
+LEDGER_ROWS_PER_INSERT = 500
+_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+
+@dataclass
+class Choice:
+    """What a run stages, and whether it rebuilds the star (``full``) or updates it."""
+
+    source: str
+    full: bool
+    reason: str
+    files: dict = field(default_factory=dict)  # prefix -> SourceFiles to stage
+    new: int = 0
+    changed: int = 0
+    skipped: int = 0  # already loaded, unchanged
+    outside: int = 0  # log files outside --since/--until
+    recorded: bool = True  # whether the warehouse has a ledger to write
+
+    @property
+    def staged_files(self) -> list:
+        return [item for files in self.files.values() for item in files]
+
+    @property
+    def nothing_new(self) -> bool:
+        return not self.full and not self.staged_files
+
+    def describe(self) -> str:
+        parts = [f"{self.new:,} new", f"{self.changed:,} changed", f"{self.skipped:,} skipped (already loaded)"]
+        if self.outside:
+            parts.append(f"{self.outside:,} outside --since/--until")
+        return f"files: {', '.join(parts)}; {self.reason}"
+
+
+def source_identity(source) -> str:
+    """The source as the ledger names it: its S3 URL, or its folder's absolute path."""
+    label = source.label
+    return label.rstrip("/") if is_s3(label) else str(Path(label).resolve())
+
+
+def log_date(name: str) -> date | None:
+    """The date in a log file's path, or None."""
+    found = _DATE.search(name.rsplit("/", 1)[-1]) or _DATE.search(name)
+    if not found:
+        return None
+    try:
+        return date(*(int(part) for part in found.groups()))
+    except ValueError:
+        return None
+
+
+def in_window(name: str, since: date | None, until: date | None) -> bool:
+    """Whether a log file falls within --since/--until (inclusive); a file with no date only without them."""
+    if since is None and until is None:
+        return True
+    day = log_date(name)
+    if day is None:
+        return False
+    return (since is None or day >= since) and (until is None or day <= until)
+
+
+def list_source(source) -> dict:
+    """prefix -> the source's SourceFiles; a missing source is a LoadError, as for a full load."""
+    try:
+        source.check()
+    except FileNotFoundError as error:
+        raise LoadError(str(error)) from None
+    return {prefix: source.files(prefix) for prefix in PREFIXES}
+
+
+def read_ledger(cursor, full=False) -> dict[str, tuple] | None:
+    """file_key -> (source, size, version) of every file the ledger holds.
+
+    None when a --full run finds no ledger: a warehouse created before it
+    existed still reloads as it always did, without one.
+    """
+    cursor.execute(q.loaded_files_exists)
+    if not cursor.fetchone()[0]:
+        if full:
+            return None
+        raise LoadError(
+            "the warehouse has no loaded_files ledger (it was created before incremental loads): "
+            "run create_tables.py, which empties it, or etl.py --full"
+        )
+    cursor.execute(q.loaded_files_select)
+    return {key: (source, size, version) for key, source, size, version in cursor.fetchall()}
+
+
+def choose(listing: dict, ledger: dict | None, source: str, full=False, since=None, until=None) -> Choice:
+    """Which files to stage. ``listing`` maps each prefix to the source's SourceFiles."""
+    recorded = ledger is not None
+    ledger = ledger or {}
+    wanted = {
+        prefix: [item for item in files if prefix != "log_data" or in_window(item.name, since, until)]
+        for prefix, files in listing.items()
+    }
+    choice = Choice(source=source, full=full, reason="--full: everything reloaded", recorded=recorded)
+    choice.outside = sum(len(files) for files in listing.values()) - sum(len(files) for files in wanted.values())
+    changed = []
+    for files in wanted.values():
+        for item in files:
+            known = ledger.get(item.name)
+            if known is None:
+                choice.new += 1
+            elif known[1:] != (item.size, item.version):
+                choice.changed += 1
+                changed.append(item.name)
+            else:
+                choice.skipped += 1
+    if not full:
+        if not ledger:
+            choice.full, choice.reason = True, "the ledger is empty: everything loaded"
+        elif any(known[0] != source for known in ledger.values()):
+            choice.full, choice.reason = True, "the ledger holds another source's files: everything reloaded"
+        elif changed:
+            choice.full = True
+            choice.reason = f"{changed[0]} changed since it was loaded: everything reloaded"
+    if choice.full:
+        # A reload keeps the days loaded before, even outside --since/--until.
+        choice.files = {
+            prefix: [item for item in files if item in wanted[prefix] or (not full and item.name in ledger)]
+            for prefix, files in listing.items()
+        }
+    else:
+        choice.files = {
+            prefix: [item for item in files if item.name not in ledger] for prefix, files in wanted.items()
+        }
+        choice.reason = "only the new files staged" if choice.new else "nothing new: the warehouse is unchanged"
+    return choice
+
+
+def ledger_statements(choice: Choice, loads, now=None) -> list[str]:
+    """What records this run's files in the ledger: all anew after a reload, else the new ones."""
+    if not choice.recorded:
+        return []
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    file_rows, rejected = {}, {}
+    for load in loads:
+        file_rows.update(load.file_rows)
+        for record in load.rejected:
+            rejected[record.source_file] = rejected.get(record.source_file, 0) + 1
+    rows = [
+        ", ".join([
+            quote_literal(item.name),
+            quote_literal(choice.source),
+            quote_literal(PREFIXES[prefix]),
+            str(int(item.size)),
+            quote_literal(item.version),
+            str(file_rows[item.name]) if item.name in file_rows else "NULL",
+            str(rejected.get(item.name, 0)),
+            quote_literal(now.isoformat(sep=" ", timespec="seconds")),
+        ])
+        for prefix, files in choice.files.items()
+        for item in files
+    ]
+    statements = [q.loaded_files_clear] if choice.full else []
+    for start in range(0, len(rows), LEDGER_ROWS_PER_INSERT):
+        values = ",\n    ".join(f"({row})" for row in rows[start:start + LEDGER_ROWS_PER_INSERT])
+        statements.append(
+            "INSERT INTO loaded_files (file_key, source, table_name, size, version, "
+            f"rows_staged, rows_rejected, loaded_at)\nVALUES\n    {values}"
+        )
+    return statements
+
+
+def work_tables_create() -> list[str]:
+    return [q.staging_events_new_create, q.staging_songs_new_create]
+
+
+def work_tables_drop() -> list[str]:
+    return [f"DROP TABLE {name}" for name in q.incremental_work_tables]
+
+
+# The statements whose row counts the summary shows, and what it calls them.
+COUNTED = {
+    q.staging_events_append: "staging_events: rows appended",
+    q.staging_songs_append: "staging_songs: rows appended",
+    q.artist_table_merge: "artist_table: rows upserted",
+    q.song_table_merge: "song_table: rows upserted",
+    q.user_table_merge: "user_table: rows upserted",
+    q.time_table_append: "time_table: rows added",
+    q.songplay_table_replace_delete: "songplay_table: plays re-matched",
+    q.songplay_table_replace_insert: "songplay_table: plays added",
+}
+
+
+def update_star(cursor, engine) -> list[tuple[str, int, float]]:
+    """Append the staged new records to staging and bring the star up to date.
+
+    Returns (step, rows, seconds) for the summary: the rows each step added,
+    upserted or re-matched, and each table's time on its first line.
+    """
+    rows, seconds = {}, {}
+    for table_name, statement in q.incremental_star_queries:
+        started = time.perf_counter()
+        cursor.execute(render(statement, engine))
+        seconds[table_name] = seconds.get(table_name, 0.0) + time.perf_counter() - started
+        if statement in COUNTED:
+            rows[COUNTED[statement]] = max(cursor.rowcount, 0)
+    for statement in work_tables_drop():
+        cursor.execute(statement)
+    rows["songplay_table: plays added"] -= rows["songplay_table: plays re-matched"]
+    return [(label, count, seconds.pop(label.split(":")[0], 0.0)) for label, count in rows.items()]

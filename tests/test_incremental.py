@@ -1,0 +1,373 @@
+"""Incremental loads: a daily run stages only the new files, with the result of a full reload.
+
+Each test starts from empty tables, loads a source folder in batches (copying
+day files into it between runs, as the app's delivery would), and compares
+every row of every star and staging table with one full load of the same
+final folder (songplay_id left out).
+"""
+
+import json
+import os
+import shutil
+from datetime import date
+
+import pytest
+import sqlglot
+from conftest import event, write_source
+from sqlglot import exp
+from test_etl import run_script
+
+import etl
+import incremental
+import sql_queries as q
+from sources import SourceFile
+
+DAYS = 30
+
+
+@pytest.fixture(scope="module")
+def month(tmp_path_factory):
+    """A generated month of logs and its catalogue."""
+    sample_data = pytest.importorskip("sample_data")
+    folder = tmp_path_factory.mktemp("month")
+    sample_data.generate(folder, songs=300, events=6_000, days=DAYS, seed=11, start="2018-11-01")
+    return folder
+
+
+@pytest.fixture
+def delivery(month, tmp_path):
+    """The folder the daily runs read, empty but for log_json_path.json; deliver() copies files into it."""
+    folder = tmp_path / "source"
+    folder.mkdir()
+    shutil.copy(month / "log_json_path.json", folder)
+    return Delivery(month, folder)
+
+
+class Delivery:
+    def __init__(self, month, folder):
+        self.month = month
+        self.folder = folder
+        self.logs = sorted((month / "log_data").rglob("*.json"))
+        self.songs = sorted((month / "song_data").rglob("*.json"))
+
+    def deliver(self, files):
+        for path in files:
+            target = self.folder / path.relative_to(self.month)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, target)
+
+    def days(self, first, last):
+        """Log files of days ``first`` to ``last`` of the month (1-based, inclusive)."""
+        return self.logs[first - 1:last]
+
+
+def full_load_of(warehouse, folder):
+    """Every row of one full load of ``folder``; the warehouse is emptied again after."""
+    warehouse.create()
+    warehouse.load(folder)
+    expected = warehouse.snapshot()
+    warehouse.create()
+    return expected
+
+
+def daily_run(warehouse, folder, **options):
+    return etl.run(warehouse.connection, "postgres", folder, full=False, **options)
+
+
+def assert_equals_a_full_load(warehouse, folder):
+    """Every star and staging table holds exactly the rows of one full load of ``folder``."""
+    actual = warehouse.snapshot()
+    expected = full_load_of(warehouse, folder)
+    for table in expected:
+        assert actual[table] == expected[table], f"{table} differs from a full load"
+
+
+# ---------------------------------------------------------------------------
+# The same tables as one full load
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "batches",
+    [
+        pytest.param([(1, 15), (16, 30)], id="days 1-15 then 16-30"),
+        pytest.param([(1, 3), (4, 20), (21, 30)], id="three uneven batches"),
+        pytest.param([(1, 1), (2, 2), (3, 3), (4, 30)], id="day by day, then the rest"),
+    ],
+)
+def test_loading_in_batches_equals_one_full_load(warehouse, delivery, batches):
+    delivery.deliver(delivery.songs)
+    for first, last in batches:
+        delivery.deliver(delivery.days(first, last))
+        result = daily_run(warehouse, delivery.folder)
+        assert result["committed"]
+    assert_equals_a_full_load(warehouse, delivery.folder)
+
+
+def test_only_the_new_files_are_staged(warehouse, delivery):
+    warehouse.create()
+    delivery.deliver(delivery.songs + delivery.days(1, 15))
+    first = daily_run(warehouse, delivery.folder)
+    assert first["files"].full and first["files"].reason == "the ledger is empty: everything loaded"
+    delivery.deliver(delivery.days(16, 16))
+    second = daily_run(warehouse, delivery.folder)
+    choice = second["files"]
+    assert (choice.full, choice.new, choice.changed, choice.skipped) == (False, 1, 0, 15 + len(delivery.songs))
+    assert [load.files for load in second["loads"]] == [1, 0]
+    steps = dict((name, rows) for name, rows, _ in second["transform"])
+    assert steps["staging_events: rows appended"] == second["loads"][0].rows > 0
+    assert steps["songplay_table: plays added"] > 0
+    assert steps["songplay_table: plays re-matched"] == 0
+
+
+def test_song_files_arriving_late_rematch_the_plays(warehouse, delivery):
+    warehouse.create()
+    half = len(delivery.songs) // 2
+    delivery.deliver(delivery.songs[:half] + delivery.days(1, 20))
+    daily_run(warehouse, delivery.folder)
+    matched_before = warehouse.query("SELECT COUNT(*) FROM songplay_table WHERE song_id IS NOT NULL")[0][0]
+    delivery.deliver(delivery.songs[half:] + delivery.days(21, 30))
+    result = daily_run(warehouse, delivery.folder)
+    steps = dict((name, rows) for name, rows, _ in result["transform"])
+    assert steps["songplay_table: plays re-matched"] > 0
+    assert result["matched_plays"] > matched_before
+    assert_equals_a_full_load(warehouse, delivery.folder)
+
+
+def test_a_day_delivered_again_under_another_name_counts_each_event_once(warehouse, delivery):
+    warehouse.create()
+    delivery.deliver(delivery.songs + delivery.days(1, 10))
+    daily_run(warehouse, delivery.folder)
+    plays = warehouse.count("songplay_table")
+    day_five = delivery.days(5, 5)[0]
+    copy = delivery.folder / day_five.relative_to(delivery.month).with_name("2018-11-05-events-resent.json")
+    shutil.copy(day_five, copy)
+    result = daily_run(warehouse, delivery.folder)
+    assert (result["files"].new, result["files"].full) == (1, False)
+    assert result["duplicate_events"] > 0
+    assert warehouse.count("songplay_table") == plays
+    assert_equals_a_full_load(warehouse, delivery.folder)
+
+
+def test_a_day_file_written_again_reloads_everything_and_says_why(warehouse, delivery):
+    warehouse.create()
+    delivery.deliver(delivery.songs + delivery.days(1, 10))
+    daily_run(warehouse, delivery.folder)
+    day_five = delivery.folder / delivery.days(5, 5)[0].relative_to(delivery.month)
+    stat = day_five.stat()
+    os.utime(day_five, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    result = daily_run(warehouse, delivery.folder)
+    choice = result["files"]
+    assert (choice.full, choice.changed) == (True, 1)
+    assert choice.reason == "log_data/2018/11/2018-11-05-events.json changed since it was loaded: everything reloaded"
+    assert_equals_a_full_load(warehouse, delivery.folder)
+
+
+def test_a_backfill_by_date_then_the_rest(warehouse, delivery):
+    warehouse.create()
+    delivery.deliver(delivery.songs + delivery.logs)
+    first = daily_run(warehouse, delivery.folder, until=date(2018, 11, 12))
+    assert first["loads"][0].files == 12 and first["files"].outside == DAYS - 12
+    second = daily_run(warehouse, delivery.folder, since=date(2018, 11, 20))
+    assert second["loads"][0].files == DAYS - 19 and second["files"].outside == 19
+    third = daily_run(warehouse, delivery.folder)
+    assert third["loads"][0].files == 7
+    assert_equals_a_full_load(warehouse, delivery.folder)
+
+
+# ---------------------------------------------------------------------------
+# Nothing new; a failure; the ledger
+# ---------------------------------------------------------------------------
+
+
+def test_a_run_with_nothing_new_changes_nothing_and_says_so(warehouse, delivery):
+    warehouse.create()
+    delivery.deliver(delivery.songs + delivery.days(1, 5))
+    daily_run(warehouse, delivery.folder)
+    before = warehouse.snapshot()
+    ledger = warehouse.table("loaded_files")
+    result = daily_run(warehouse, delivery.folder)
+    assert result["files"].nothing_new and not result["committed"]
+    assert warehouse.snapshot() == before and warehouse.table("loaded_files") == ledger
+    assert etl.summary(result) == (
+        f"files: 0 new, 0 changed, {5 + len(delivery.songs)} skipped (already loaded); "
+        "nothing new: the warehouse is unchanged"
+    )
+
+
+def test_a_failure_mid_run_leaves_star_and_ledger_and_the_rerun_completes(warehouse, delivery, monkeypatch):
+    warehouse.create()
+    delivery.deliver(delivery.songs + delivery.days(1, 15))
+    daily_run(warehouse, delivery.folder)
+    before, ledger = warehouse.snapshot(), warehouse.table("loaded_files")
+    delivery.deliver(delivery.days(16, 16))
+    steps = list(q.incremental_star_queries)
+    steps.insert(steps.index(("songplay_table", q.songplay_table_replace_delete)), ("songplay_table", "SELECT 1 / 0"))
+    monkeypatch.setattr(q, "incremental_star_queries", steps)
+    with pytest.raises(Exception, match="division by zero"):
+        daily_run(warehouse, delivery.folder)
+    assert warehouse.snapshot() == before
+    assert warehouse.table("loaded_files") == ledger
+    monkeypatch.undo()
+    result = daily_run(warehouse, delivery.folder)
+    assert result["files"].new == 1 and result["committed"]
+    assert_equals_a_full_load(warehouse, delivery.folder)
+
+
+def test_the_ledger_holds_each_file_with_its_rows(warehouse, tmp_path):
+    warehouse.create()
+    source = write_source(
+        tmp_path / "bad", log_files={
+            "2018-11-01-events.json": f'{json.dumps(event())}\n"oops"\n{json.dumps(event(itemInSession=2))}\n',
+        },
+    )
+    daily_run(warehouse, source, max_errors=1)
+    rows = warehouse.table("loaded_files", "file_key, table_name, size, rows_staged, rows_rejected")
+    path = source / "log_data/2018/11/2018-11-01-events.json"
+    assert rows == [("log_data/2018/11/2018-11-01-events.json", "staging_events", path.stat().st_size, 2, 1)]
+    [(version, where)] = warehouse.query("SELECT version, source FROM loaded_files")
+    assert version == str(path.stat().st_mtime_ns) and where == str(source.resolve())
+
+
+def test_another_source_is_a_full_reload(warehouse, tmp_path):
+    warehouse.create()
+    daily_run(warehouse, write_source(tmp_path / "a", events=[event()]))
+    result = daily_run(warehouse, write_source(tmp_path / "b", events=[event(itemInSession=7)]))
+    assert result["files"].reason == "the ledger holds another source's files: everything reloaded"
+    assert warehouse.table("songplay_table", "item_in_session") == [(7,)]
+
+
+def test_full_reloads_and_rewrites_the_ledger(warehouse, delivery):
+    warehouse.create()
+    delivery.deliver(delivery.songs + delivery.days(1, 3))
+    daily_run(warehouse, delivery.folder)
+    result = etl.run(warehouse.connection, "postgres", delivery.folder)
+    assert result["files"].full and result["files"].reason == "--full: everything reloaded"
+    assert warehouse.count("loaded_files") == 3 + len(delivery.songs)
+
+
+# ---------------------------------------------------------------------------
+# Choosing files, without a database
+# ---------------------------------------------------------------------------
+
+
+def source_file(name, size=10, version="1"):
+    return SourceFile(name=name, size=size, open=lambda: None, version=version)
+
+
+def test_the_date_of_a_log_file_is_in_its_path():
+    assert incremental.log_date("log_data/2018/11/2018-11-05-events.json") == date(2018, 11, 5)
+    assert incremental.log_date("log_data/2018/11/events.json") is None
+    assert incremental.in_window("log_data/2018/11/2018-11-05-events.json", date(2018, 11, 5), date(2018, 11, 5))
+    assert not incremental.in_window("log_data/2018/11/2018-11-05-events.json", date(2018, 11, 6), None)
+    assert not incremental.in_window("log_data/x.json", None, date(2018, 12, 1))
+    assert incremental.in_window("log_data/x.json", None, None)
+
+
+def test_choose_stages_new_files_and_skips_the_rest():
+    listing = {
+        "log_data": [source_file("log_data/2018-11-01.json"), source_file("log_data/2018-11-02.json")],
+        "song_data": [source_file("song_data/A.json")],
+    }
+    ledger = {"log_data/2018-11-01.json": ("/s", 10, "1"), "song_data/A.json": ("/s", 10, "1")}
+    choice = incremental.choose(listing, ledger, "/s")
+    assert [item.name for item in choice.staged_files] == ["log_data/2018-11-02.json"]
+    assert choice.describe() == "files: 1 new, 0 changed, 2 skipped (already loaded); only the new files staged"
+
+
+def test_a_reload_keeps_the_days_loaded_outside_the_window():
+    listing = {"log_data": [source_file(f"log_data/2018-11-0{day}.json") for day in (1, 2, 3)], "song_data": []}
+    ledger = {"log_data/2018-11-01.json": ("/s", 10, "1"), "log_data/2018-11-03.json": ("/s", 10, "0")}
+    choice = incremental.choose(listing, ledger, "/s", since=date(2018, 11, 3))
+    assert choice.full and [item.name for item in choice.staged_files] == [
+        "log_data/2018-11-01.json", "log_data/2018-11-03.json",
+    ]
+
+
+# ---------------------------------------------------------------------------
+# The statements
+# ---------------------------------------------------------------------------
+
+
+def test_every_incremental_statement_parses_with_a_redshift_grammar():
+    statements = [statement for _, statement in q.incremental_star_queries]
+    statements += incremental.work_tables_create() + incremental.work_tables_drop()
+    statements += [q.loaded_files_table_create, q.loaded_files_select, q.loaded_files_clear]
+    for statement in statements:
+        [parsed] = sqlglot.parse(statement, read="redshift")
+        assert not isinstance(parsed, exp.Command), f"not understood: {statement[:80]}"
+
+
+def test_the_dimensions_are_upserted_with_merge_and_the_fact_replaced_by_identity():
+    assert q.user_table_merge == """
+MERGE INTO user_table
+USING user_table_changes
+ON user_table.user_id = user_table_changes.user_id
+WHEN MATCHED THEN UPDATE SET
+    first_name = user_table_changes.first_name,
+    last_name = user_table_changes.last_name,
+    gender = user_table_changes.gender,
+    level = user_table_changes.level
+WHEN NOT MATCHED THEN INSERT (user_id, first_name, last_name, gender, level)
+VALUES (
+    user_table_changes.user_id,
+    user_table_changes.first_name,
+    user_table_changes.last_name,
+    user_table_changes.gender,
+    user_table_changes.level
+)
+"""
+    assert "FROM (SELECT * FROM staging_events WHERE user_id IN (SELECT user_id FROM staging_events_new))" in (
+        q.user_table_changes_insert
+    )
+    assert q.songplay_table_replace_delete.startswith("\nDELETE FROM songplay_table\nUSING songplay_table_changes")
+
+
+def test_the_ledger_is_created_and_dropped_with_the_other_tables():
+    assert q.loaded_files_table_create in q.create_table_queries
+    assert q.loaded_files_table_drop in q.drop_table_queries
+
+
+# ---------------------------------------------------------------------------
+# The script
+# ---------------------------------------------------------------------------
+
+
+def test_the_daily_command_says_what_it_loaded_then_that_nothing_is_new(warehouse, delivery):
+    warehouse.create()
+    delivery.deliver(delivery.songs + delivery.days(1, 2))
+    first = run_script("etl.py", "--dsn", warehouse.dsn, "--source", str(delivery.folder), "--quiet")
+    assert first.returncode == 0, first.stderr
+    assert "the ledger is empty: everything loaded" in first.stdout
+    delivery.deliver(delivery.days(3, 3))
+    second = run_script("etl.py", "--dsn", warehouse.dsn, "--source", str(delivery.folder), "--quiet")
+    assert second.returncode == 0, second.stderr
+    assert f"files: 1 new, 0 changed, {2 + len(delivery.songs)} skipped (already loaded)" in second.stdout
+    assert "songplay_table: plays added" in second.stdout
+    assert second.stdout.splitlines()[-1].startswith("All 14 checks passed")
+    third = run_script("etl.py", "--dsn", warehouse.dsn, "--source", str(delivery.folder), "--quiet")
+    assert third.returncode == 0, third.stderr
+    assert third.stdout.splitlines()[-1].endswith("nothing new: the warehouse is unchanged")
+
+
+def test_since_after_until_is_refused():
+    result = run_script("etl.py", "--since", "2018-11-20", "--until", "2018-11-10", "--dry-run")
+    assert result.returncode == 2 and "--since is after --until" in result.stderr
+
+
+def test_the_ledger_names_an_s3_source_by_its_url_and_a_folder_by_its_absolute_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert incremental.source_identity(type("S3", (), {"label": "s3://bucket/prefix/"})()) == "s3://bucket/prefix"
+    assert incremental.source_identity(type("Folder", (), {"label": "data"})()) == str(tmp_path / "data")
+
+
+def test_a_warehouse_created_before_the_ledger_still_reloads_in_full(warehouse, tmp_path):
+    warehouse.create()
+    with warehouse.connection.cursor() as cursor:
+        cursor.execute("DROP TABLE loaded_files")
+    warehouse.connection.commit()
+    source = write_source(tmp_path / "a", events=[event()])
+    assert etl.run(warehouse.connection, "postgres", source)["committed"]
+    with pytest.raises(etl.LoadError, match="no loaded_files ledger .* run create_tables.py"):
+        daily_run(warehouse, source)
+    warehouse.create()
