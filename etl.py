@@ -122,13 +122,9 @@ def copy_locations(config, source=None) -> dict[str, str]:
     return locations
 
 
-def redshift_copy_statements(config, max_errors: int, source=None) -> list[str]:
-    """The two COPY statements for a Redshift target.
-
-    Every value from the config or the command line enters as a quoted literal
-    (sql_dialect.quote_literal), so a quote or a semicolon in it cannot change
-    the statement.
-    """
+def copy_values(config, max_errors: int, source=None) -> dict:
+    """The values the COPY statements hold, each a quoted literal (sql_dialect.quote_literal),
+    so a quote or a semicolon in the config or the command line cannot change a statement."""
     if not 0 <= int(max_errors) <= MAX_REDSHIFT_ERRORS:
         raise TargetError(f"--max-errors must be between 0 and {MAX_REDSHIFT_ERRORS:,} on Redshift (COPY's MAXERROR)")
     values = {name: quote_literal(value) for name, value in copy_locations(config, source).items()}
@@ -138,24 +134,83 @@ def redshift_copy_statements(config, max_errors: int, source=None) -> list[str]:
             raise TargetError(f"the config has no [{section}] {key}: set it (see dwh.cfg.example)")
         values[name] = quote_literal(value)
     values["max_errors"] = int(max_errors)
+    return values
+
+
+def redshift_copy_statements(config, max_errors: int, source=None) -> list[str]:
+    """The two COPY statements for a Redshift target (copy_values() quotes every value)."""
+    values = copy_values(config, max_errors, source)
     return [statement.format(**values) for statement in q.copy_table_queries]
+
+
+def manifest_copies(config, max_errors, choice, manifests, source=None) -> list[tuple[str, str, str]]:
+    """(staging table, COPY statement, manifest URL) for each table with files to stage.
+
+    An incremental run (``choice`` not full) copies into the temporary tables.
+    """
+    values = copy_values(config, max_errors, source)
+    formats = {"staging_events": values["log_jsonpath"], "staging_songs": "'auto'"}
+    copies = []
+    for table_name, url in manifests.items():
+        into = incremental.WORK_TABLES[table_name] if not choice.full else table_name
+        statement = q.staging_copy_manifest.format(
+            table=into, manifest=quote_literal(url), format=formats[table_name], **values,
+        )
+        copies.append((table_name, statement, url))
+    return copies
 
 
 def stage_redshift(cursor, config, max_errors, reporter, source=None) -> list[TableLoad]:
     """Stage with COPY from S3: Redshift reads the files itself.
 
-    After each COPY, Redshift says how many rows it loaded and (with
-    --max-errors) which records it skipped. A COPY that loads no row is an
-    error: the prefix is wrong, or its files hold nothing.
+    A COPY that loads no row is an error: the prefix is wrong, or its files
+    hold nothing.
     """
     for statement in q.clear_staging_queries:
         cursor.execute(statement)
     locations = copy_locations(config, source)
     statements = redshift_copy_statements(config, max_errors, source)
+    prefixes = [locations["log_data"], locations["song_data"]]
+    return run_copies(cursor, list(zip(q.staging_tables, statements, prefixes)), max_errors)
+
+
+def stage_redshift_files(cursor, config, max_errors, s3_source, choice, source=None) -> list[TableLoad]:
+    """Stage exactly the chosen files, with one COPY per table from a manifest that lists them.
+
+    A full reload empties staging first; an incremental run copies into
+    temporary tables, which incremental.update_star() appends to staging.
+    """
+    only_new = not choice.full
+    for statement in incremental.work_tables_create() if only_new else q.clear_staging_queries:
+        cursor.execute(statement)
+    manifests = incremental.write_manifests(s3_source, manifest_prefix(config), choice)
+    copies = manifest_copies(config, max_errors, choice, manifests, source)
+    loads = run_copies(cursor, copies, max_errors, empty_is_error=False)
+    for load in loads:
+        load.files = len(choice.files[incremental.PREFIX_OF[load.table]])
+    return loads
+
+
+def manifest_prefix(config) -> str:
+    prefix = s3_setting(config, "MANIFEST_PREFIX")
+    if prefix is None or not is_s3(prefix):
+        raise TargetError(
+            "the config has no [S3] MANIFEST_PREFIX: an incremental run on Redshift writes the list of "
+            "new files there for COPY (an s3:// prefix you can write and the cluster's role can read); "
+            "set it, or run etl.py --full"
+        )
+    return prefix
+
+
+def run_copies(cursor, copies, max_errors, empty_is_error=True) -> list[TableLoad]:
+    """Run each (table, COPY, where) and say what it loaded.
+
+    After each COPY, Redshift says how many rows it loaded and (with
+    --max-errors) which records it skipped; those are kept in rejected_records.
+    """
     loads = []
     last_copy = -1  # pg_last_copy_id() before any COPY of this session
-    prefixes = [locations["log_data"], locations["song_data"]]
-    for table_name, statement, where in zip(q.staging_tables, statements, prefixes):
+    for table_name, statement, where in copies:
         started = time.perf_counter()
         try:
             cursor.execute(statement)
@@ -164,7 +219,7 @@ def stage_redshift(cursor, config, max_errors, reporter, source=None) -> list[Ta
         cursor.execute(COPY_RESULT)
         last_copy, rows = cursor.fetchone()
         skipped = redshift_errors.load_errors(cursor, table_name) if max_errors else []
-        if rows == 0:
+        if rows == 0 and empty_is_error:
             raise LoadError(
                 f"{table_name}: COPY loaded no rows from {where}: no record there, "
                 "check the path in the config (or --source) and that its files are not empty",
@@ -284,18 +339,31 @@ def run(connection, engine, source, max_errors=0, reporter=None, config=None,
             cursor = StatementLog(raw_cursor, reporter.line) if engine == "redshift" else raw_cursor
             if engine == "postgres":
                 lock_warehouse(cursor, reporter)
-                source = open_source(source)
+                source = listed = open_source(source)
+            elif not full:
+                listed = open_source(
+                    incremental.redshift_root(copy_locations(config, source), source),
+                    endpoint_url=s3_setting(config, "ENDPOINT_URL"), region=s3_setting(config, "REGION"),
+                )
+            elif since or until:
+                raise TargetError("--since and --until choose the files of an incremental run on Redshift: "
+                                  "--full copies the whole prefixes")
+            choice = None
+            if engine == "postgres" or not full:
                 choice = result["files"] = incremental.choose(
-                    incremental.list_source(source), incremental.read_ledger(cursor, full),
-                    incremental.source_identity(source), full, since, until,
+                    incremental.list_source(listed), incremental.read_ledger(cursor, full),
+                    incremental.source_identity(listed), full, since, until,
                 )
                 if choice.nothing_new:
                     connection.rollback()
                     result.update(committed=False, seconds=time.perf_counter() - started)
                     return result
+            if engine == "postgres":
                 loads = stage_local(cursor, source, max_errors, reporter, choice)
+            elif choice is not None:
+                loads = stage_redshift_files(cursor, config, max_errors, listed, choice, source)
             else:
-                choice = None
+                incremental.forget_ledger(cursor)
                 loads = stage_redshift(cursor, config, max_errors, reporter, source)
             result["loads"] = loads
             if choice is not None and not choice.full:
@@ -325,35 +393,68 @@ def run(connection, engine, source, max_errors=0, reporter=None, config=None,
         raise
 
 
-def planned_statements(engine, config=None, max_errors=0, source=None) -> list[str]:
+def planned_statements(engine, config=None, max_errors=0, source=None, full=True) -> list[str]:
     """Every statement run() sends to ``engine``, in order, for --dry-run.
 
     A ``--`` line says what happens there that is not plain SQL (the local
     loader's rows, records known only at run time). On Redshift the list is
-    exactly what run() executes (a test holds it to that).
+    exactly what run() executes (a test holds it to that), but for the
+    ledger's rows in an incremental run (``full=False``).
     """
     plan = ["BEGIN"]
     if engine == "postgres":
         plan.append(f"SELECT pg_try_advisory_xact_lock({LOCK_KEY})")
-        plan += q.clear_staging_queries
+    if engine == "postgres" or not full:
+        plan += [q.loaded_files_exists, q.loaded_files_select]
+    if not full:
+        plan.append(
+            "-- the source's files are listed and compared with the ledger; with nothing new the run stops "
+            "here. When the ledger is empty, holds another source or a file changed, the run reloads "
+            "everything instead: the statements of --full, staging the files listed"
+        )
+    staging = q.clear_staging_queries if full else incremental.work_tables_create()
+    if engine == "postgres":
+        plan += staging
         plan.append(
             f"-- staging_events, staging_songs: the project's loader reads {source} "
+            f"{'' if full else '(only the new files, into staging_events_new and staging_songs_new) '}"
             "and sends the rows with COPY ... FROM STDIN\n"
             "-- rejected records, if any (with --max-errors): COPY rejected_records FROM STDIN"
         )
-        plan += [f"ANALYZE {table_name}" for table_name in q.staging_tables]
+        plan += [f"ANALYZE {table_name}" for table_name in q.staging_tables if full]
+        plan += [f"ANALYZE {table_name}" for table_name in incremental.WORK_TABLES.values() if not full]
     else:
-        plan += q.clear_staging_queries
-        for statement in redshift_copy_statements(config, max_errors, source):
+        if full:
+            plan += [q.loaded_files_exists, q.loaded_files_clear] + staging
+            statements = redshift_copy_statements(config, max_errors, source)
+        else:
+            plan += staging
+            plan.append(
+                f"-- the new files of each table are listed in a manifest, written below {manifest_prefix(config)}"
+            )
+            folder = manifest_prefix(config).rstrip("/")
+            manifests = {table: f"{folder}/<run time>-{table}.manifest" for table in q.staging_tables}
+            choice = incremental.Choice(source="", full=False, reason="")
+            statements = [copy for _, copy, _ in manifest_copies(config, max_errors, choice, manifests, source)]
+        for statement in statements:
             plan += [statement, COPY_RESULT]
             if max_errors:
                 plan.append(redshift_errors.load_errors_query())
         plan.append("-- the records COPY skipped, if any: INSERT INTO rejected_records ... VALUES ...")
-    plan += clear_star_statements(engine)
-    if engine == "postgres":
-        plan += POSTGRES_TRANSFORM_SETTINGS
-        plan.append("-- songplay_table's foreign keys: dropped here, added back (validated) after the INSERTs")
-    plan += [render(statement, engine) for statement in q.insert_table_queries.values()]
+    if full:
+        plan += clear_star_statements(engine)
+        if engine == "postgres":
+            plan += POSTGRES_TRANSFORM_SETTINGS
+            plan.append("-- songplay_table's foreign keys: dropped here, added back (validated) after the INSERTs")
+        plan += [render(statement, engine) for statement in q.insert_table_queries.values()]
+    else:
+        plan += [render(statement, engine) for _, statement in q.incremental_star_queries]
+        plan += incremental.work_tables_drop()
+    if engine == "postgres" or not full:
+        plan.append(
+            f"-- the ledger: {'DELETE FROM loaded_files, then ' if full else ''}"
+            "INSERT INTO loaded_files ... VALUES, one row per file staged"
+        )
     plan += list(q.check_queries.values()) + [q.count_matched_plays, q.count_duplicate_events]
     plan.append("COMMIT")
     return plan
@@ -442,11 +543,18 @@ def parse_args(argv=None):
         help="load the good records and keep up to N rejected ones in rejected_records "
         "(default 0: the first rejected record fails the load, as COPY's MAXERROR 0)",
     )
-    parser.add_argument(
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
         "--full",
         action="store_true",
         help="reload every source file and rebuild the star schema (default: stage only the files "
         "that are new since the last run, as the loaded_files ledger says, and update the star)",
+    )
+    mode.add_argument(
+        "--incremental",
+        action="store_true",
+        help="stage only the new files: what a run does by default. --dry-run, which cannot read "
+        "the ledger, prints the statements of --full unless given --incremental",
     )
     parser.add_argument(
         "--since",
@@ -485,7 +593,7 @@ def dry_run(args) -> int:
     try:
         config = read_config(args.config)
         source = args.source or (None if engine == "redshift" else DEFAULT_SOURCE)
-        plan = planned_statements(engine, config, args.max_errors, source)
+        plan = planned_statements(engine, config, args.max_errors, source, full=not args.incremental)
     except TargetError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -18,6 +18,7 @@ A run reloads everything instead, and says why, when:
 backfills. Song files have no date and are never restricted.
 """
 
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from sql_dialect import quote_literal, render
 from staging_loader import LoadError
 
 PREFIXES = {"log_data": "staging_events", "song_data": "staging_songs"}
+PREFIX_OF = {table: prefix for prefix, table in PREFIXES.items()}
 WORK_TABLES = {"staging_events": "staging_events_new", "staging_songs": "staging_songs_new"}
 LEDGER_ROWS_PER_INSERT = 500
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
@@ -100,6 +102,53 @@ def list_source(source) -> dict:
     return {prefix: source.files(prefix) for prefix in PREFIXES}
 
 
+def redshift_root(locations: dict, source=None) -> str:
+    """The S3 root an incremental run on Redshift lists: ``--source``, or the
+    folder above the config's [S3] LOG_DATA and SONG_DATA when they share one."""
+    if source:
+        return str(source).rstrip("/")
+    log_data, song_data = (locations[name].rstrip("/") for name in ("log_data", "song_data"))
+    root = log_data.rsplit("/", 1)[0]
+    if log_data != f"{root}/log_data" or song_data != f"{root}/song_data":
+        raise LoadError(
+            f"[S3] LOG_DATA and SONG_DATA are not log_data/ and song_data/ of one folder ({log_data}, {song_data}): "
+            "an incremental run lists one source; give --source s3://bucket/prefix, or run etl.py --full"
+        )
+    return root
+
+
+def manifest(source, files) -> bytes:
+    """A COPY manifest naming exactly ``files`` of the S3 ``source``, each mandatory."""
+    entries = [{"url": f"s3://{source.bucket}/{source.key(item.name)}", "mandatory": True} for item in files]
+    return json.dumps({"entries": entries}, indent=1).encode("utf-8")
+
+
+def write_manifests(source, prefix: str, choice: Choice, now=None) -> dict[str, str]:
+    """Write one manifest per staging table with files to stage below ``prefix``; table -> its URL.
+
+    The names carry the run's time, so a manifest is never overwritten and
+    stays as the record of what that run asked COPY to read.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError  # only S3 runs pay for boto3
+
+    from s3_source import explain, parse_s3_url
+
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
+    urls = {}
+    for prefix_name, files in choice.files.items():
+        if not files:
+            continue
+        table = PREFIXES[prefix_name]
+        url = f"{prefix.rstrip('/')}/{stamp}-{table}.manifest"
+        bucket, key = parse_s3_url(url)
+        try:
+            source.client.put_object(Bucket=bucket, Key=key, Body=manifest(source, files))
+        except (ClientError, BotoCoreError) as error:
+            raise explain(error, url) from None
+        urls[table] = url
+    return urls
+
+
 def read_ledger(cursor, full=False) -> dict[str, tuple] | None:
     """file_key -> (source, size, version) of every file the ledger holds.
 
@@ -161,16 +210,26 @@ def choose(listing: dict, ledger: dict | None, source: str, full=False, since=No
     return choice
 
 
+def forget_ledger(cursor) -> None:
+    """Empty the ledger, if the warehouse has one: a --full run on Redshift copies whole
+    prefixes and knows no file list, so the next daily run reloads and records them."""
+    cursor.execute(q.loaded_files_exists)
+    if cursor.fetchone()[0]:
+        cursor.execute(q.loaded_files_clear)
+
+
 def ledger_statements(choice: Choice, loads, now=None) -> list[str]:
     """What records this run's files in the ledger: all anew after a reload, else the new ones."""
     if not choice.recorded:
         return []
     now = now or datetime.now(UTC).replace(tzinfo=None)
     file_rows, rejected = {}, {}
+    root = choice.source + "/"
     for load in loads:
         file_rows.update(load.file_rows)
         for record in load.rejected:
-            rejected[record.source_file] = rejected.get(record.source_file, 0) + 1
+            name = record.source_file.removeprefix(root)  # COPY names the whole s3:// URL
+            rejected[name] = rejected.get(name, 0) + 1
     rows = [
         ", ".join([
             quote_literal(item.name),

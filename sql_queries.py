@@ -227,6 +227,23 @@ COMPUPDATE OFF
 STATUPDATE OFF
 """
 
+# An incremental run on Redshift (incremental.py) stages exactly the new
+# files: a manifest lists them, each mandatory, so COPY reads those objects and
+# no other, and fails if one has gone. {table} is staging_events_new or
+# staging_songs_new (staging_* itself when the run reloads everything);
+# {format} is the JSONPaths file, or 'auto' for the songs.
+staging_copy_manifest = """
+COPY {table}
+FROM {manifest}
+IAM_ROLE {iam_role}
+REGION {region}
+FORMAT AS JSON {format}
+MANIFEST
+MAXERROR {max_errors}
+COMPUPDATE OFF
+STATUPDATE OFF
+"""
+
 # ---------------------------------------------------------------------------
 # Transform: staging -> star schema, in one transaction.
 #

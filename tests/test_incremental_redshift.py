@@ -1,0 +1,219 @@
+"""Incremental loads on Redshift, which cannot run here: the statements, the manifests, the sequence.
+
+A fake Redshift connection (test_redshift_path.py's, answering the ledger's
+queries too) receives what run() sends; moto's S3 holds the source and
+receives the manifests, whose entries are checked one by one.
+"""
+
+import json
+import re
+
+import pytest
+import sqlglot
+from conftest import event, song, write_source
+from s3_fixtures import FAKE_AWS, environment, make_bucket, moto_server, s3, upload
+from sqlglot import exp
+from test_etl import run_script
+from test_redshift_path import FakeCursor, FakeRedshift, redshift_config, statements_of, write_config
+
+import etl
+import incremental
+import sql_queries as q
+from connection import TargetError
+from staging_loader import LoadError
+
+BUCKET = "sparkify-incremental"
+ROOT = f"s3://{BUCKET}/source"
+MANIFESTS = f"s3://{BUCKET}/manifests/"
+
+
+def config(**values):
+    return redshift_config(S3__MANIFEST_PREFIX=MANIFESTS, **values)
+
+
+@pytest.fixture(scope="module")
+def aws(tmp_path_factory):
+    """moto's S3, with a bucket whose source/ holds two days of logs and one song."""
+    with environment(FAKE_AWS), moto_server() as endpoint, environment({"AWS_ENDPOINT_URL": endpoint}):
+        make_bucket(endpoint, BUCKET)
+        folder = write_source(
+            tmp_path_factory.mktemp("s3source"), songs=[song()],
+            log_files={name: json.dumps(event()) + "\n" for name in ("2018-11-01-events.json",
+                                                                      "2018-11-02-events.json")},
+        )
+        upload(endpoint, folder, BUCKET, "source")
+        yield endpoint
+
+
+def listing(endpoint):
+    return {item["Key"]: item["ETag"].strip('"') for item in s3(endpoint).list_objects_v2(
+        Bucket=BUCKET, Prefix="source/")["Contents"]}
+
+
+class LedgerRedshift(FakeRedshift):
+    """A fake Redshift whose loaded_files holds ``ledger``: (file_key, source, size, version) rows."""
+
+    def __init__(self, ledger=(), **options):
+        super().__init__(**options)
+        self.ledger = list(ledger)
+        self.rows.update(staging_events_new=1, staging_songs_new=1)
+
+    def cursor(self):
+        return LedgerCursor(self)
+
+
+class LedgerCursor(FakeCursor):
+    def execute(self, statement, params=None):
+        super().execute(statement, params)
+        if statement == q.loaded_files_select:
+            self._rows = list(self.connection.ledger)
+
+
+def ledger_of(endpoint, *names):
+    """Ledger rows saying that ``names`` (below source/) were loaded as they are now."""
+    client = s3(endpoint)
+    rows = []
+    for name in names:
+        head = client.head_object(Bucket=BUCKET, Key=f"source/{name}")
+        rows.append((name, ROOT, head["ContentLength"], head["ETag"].strip('"')))
+    return rows
+
+
+def manifest_entries(endpoint, url):
+    bucket, key = url.removeprefix("s3://").split("/", 1)
+    return json.loads(s3(endpoint).get_object(Bucket=bucket, Key=key)["Body"].read())["entries"]
+
+
+# ---------------------------------------------------------------------------
+# The statements
+# ---------------------------------------------------------------------------
+
+
+def test_the_copy_of_the_new_events_reads_a_manifest():
+    choice = incremental.Choice(source=ROOT, full=False, reason="")
+    manifests = {"staging_events": f"{MANIFESTS}20181102T000000000000Z-staging_events.manifest"}
+    [(table, statement, url)] = etl.manifest_copies(config(), 5, choice, manifests, ROOT)
+    assert (table, url) == ("staging_events", manifests["staging_events"])
+    assert statement == f"""
+COPY staging_events_new
+FROM '{MANIFESTS}20181102T000000000000Z-staging_events.manifest'
+IAM_ROLE 'arn:aws:iam::123456789012:role/dwhRole'
+REGION 'us-west-2'
+FORMAT AS JSON '{ROOT}/log_json_path.json'
+MANIFEST
+MAXERROR 5
+COMPUPDATE OFF
+STATUPDATE OFF
+"""
+
+
+def test_a_reload_copies_the_manifest_into_staging_itself_and_songs_by_name():
+    choice = incremental.Choice(source=ROOT, full=True, reason="")
+    [(_, statement, _)] = etl.manifest_copies(config(), 0, choice, {"staging_songs": "s3://b/m"}, ROOT)
+    assert statement.startswith("\nCOPY staging_songs\nFROM 's3://b/m'\n")
+    assert "FORMAT AS JSON 'auto'\nMANIFEST\n" in statement
+
+
+def test_the_daily_plan_parses_with_a_redshift_grammar_and_commits_nothing_implicitly():
+    plan = statements_of(etl.planned_statements("redshift", config(), 5, None, full=False))
+    for statement in plan:
+        [parsed] = sqlglot.parse(statement, read="redshift")
+        assert not isinstance(parsed, exp.Command), f"not understood: {statement[:80]}"
+    text = " ".join(plan)
+    for unwanted in ("TRUNCATE", "VACUUM", "FROM STDIN", "COLLATE", "GENERATED", "ON CONFLICT"):
+        assert unwanted.lower() not in text.lower()
+    assert text.count("MANIFEST\n") == 2 and text.count("MERGE INTO") == 3
+
+
+def test_the_root_is_the_folder_of_log_data_and_song_data():
+    locations = etl.copy_locations(redshift_config())
+    assert incremental.redshift_root(locations) == "s3://udacity-dend"
+    assert incremental.redshift_root(locations, "s3://b/p/") == "s3://b/p"
+    apart = etl.copy_locations(redshift_config(S3__SONG_DATA="s3://other/song_data"))
+    with pytest.raises(LoadError, match="give --source s3://bucket/prefix, or run etl.py --full"):
+        incremental.redshift_root(apart)
+
+
+def test_a_daily_run_needs_a_manifest_prefix():
+    with pytest.raises(TargetError, match=r"no \[S3\] MANIFEST_PREFIX"):
+        etl.planned_statements("redshift", redshift_config(), 0, None, full=False)
+
+
+def test_the_dry_run_of_a_daily_run_on_the_command_line(tmp_path):
+    path = write_config(tmp_path / "dwh.cfg", config())
+    result = run_script("etl.py", "--dry-run", "--incremental", "--config", path)
+    assert result.returncode == 0, result.stderr
+    assert "COPY staging_events_new\nFROM 's3://sparkify-incremental/manifests/<run time>-staging_events.manifest'" in (
+        result.stdout
+    )
+    assert "MERGE INTO user_table" in result.stdout and result.stdout.rstrip().endswith("COMMIT;")
+
+
+def test_full_on_redshift_empties_the_ledger_so_the_next_daily_run_records_all():
+    plan = statements_of(etl.planned_statements("redshift", redshift_config(), 0))
+    assert plan[1:3] == [q.loaded_files_exists, q.loaded_files_clear]
+
+
+# ---------------------------------------------------------------------------
+# Runs against a fake Redshift and moto's S3
+# ---------------------------------------------------------------------------
+
+
+def test_a_daily_run_copies_exactly_the_new_day_through_a_manifest(aws):
+    fake = LedgerRedshift(ledger=ledger_of(aws, "log_data/2018/11/2018-11-01-events.json",
+                                           "song_data/A/B/C/TRABC0000000000000.json"))
+    result = etl.run(fake, "redshift", ROOT, 0, config=config(), full=False)
+    assert result["committed"]
+    choice = result["files"]
+    assert (choice.full, choice.new, choice.skipped) == (False, 1, 2)
+    [copy] = [statement for statement in fake.sent if statement.lstrip().startswith("COPY")]
+    url = re.search(r"FROM '([^']+)'", copy).group(1)
+    assert re.fullmatch(rf"{MANIFESTS}\d{{8}}T\d{{12}}Z-staging_events\.manifest", url)
+    assert manifest_entries(aws, url) == [
+        {"url": f"{ROOT}/log_data/2018/11/2018-11-02-events.json", "mandatory": True},
+    ]
+    [ledger_insert] = [statement for statement in fake.sent if statement.startswith("INSERT INTO loaded_files")]
+    etag = listing(aws)["source/log_data/2018/11/2018-11-02-events.json"]
+    assert f"('log_data/2018/11/2018-11-02-events.json', '{ROOT}', 'staging_events', " in ledger_insert
+    assert f"'{etag}', NULL, 0, " in ledger_insert
+    sent = [re.sub(r"/\d{8}T\d{12}Z-", "/<run time>-", statement) for statement in fake.sent]
+    sent = [statement for statement in sent if not statement.startswith("INSERT INTO loaded_files")]
+    planned = statements_of(etl.planned_statements("redshift", config(), 0, ROOT, full=False))
+    assert sent == _without_songs_copy(planned)
+
+
+def _without_songs_copy(planned):
+    """The plan without the songs' COPY and its COPY_RESULT: the run had no new song file."""
+    kept, skip_next = [], False
+    for statement in planned:
+        if skip_next:
+            skip_next = False
+            continue
+        if statement.lstrip().startswith("COPY staging_songs_new"):
+            skip_next = True
+            continue
+        kept.append(statement)
+    return kept
+
+
+def test_a_daily_run_with_nothing_new_sends_no_copy(aws):
+    fake = LedgerRedshift(ledger=ledger_of(aws, "log_data/2018/11/2018-11-01-events.json",
+                                           "log_data/2018/11/2018-11-02-events.json",
+                                           "song_data/A/B/C/TRABC0000000000000.json"))
+    result = etl.run(fake, "redshift", ROOT, 0, config=config(), full=False)
+    assert result["files"].nothing_new and not result["committed"]
+    assert not any(statement.lstrip().startswith(("COPY", "INSERT", "MERGE", "DELETE")) for statement in fake.sent)
+
+
+def test_an_empty_ledger_reloads_everything_from_manifests(aws):
+    fake = LedgerRedshift()
+    result = etl.run(fake, "redshift", ROOT, 0, config=config(), full=False)
+    assert result["files"].full and result["files"].reason == "the ledger is empty: everything loaded"
+    copies = [statement for statement in fake.sent if statement.lstrip().startswith("COPY")]
+    assert [copy.split()[1] for copy in copies] == ["staging_events", "staging_songs"]
+    events_manifest = re.search(r"FROM '([^']+)'", copies[0]).group(1)
+    assert [entry["url"].rsplit("/", 1)[-1] for entry in manifest_entries(aws, events_manifest)] == [
+        "2018-11-01-events.json", "2018-11-02-events.json",
+    ]
+    assert "DELETE FROM loaded_files" in fake.sent
+    assert "DELETE FROM songplay_table" in fake.sent  # the full transform
