@@ -20,6 +20,7 @@ the server refused the login (trying again would not help).
 
 import configparser
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,8 +65,44 @@ def read_config(config_file=None) -> configparser.ConfigParser:
     try:
         config.read(path, encoding="utf-8")
     except configparser.Error as error:
-        raise TargetError(f"{path} could not be read: {error}".replace("\n", " ")) from None
+        raise TargetError(f"{path}: {parse_problem(error)}: compare it with dwh.cfg.example") from None
+    warn_if_others_can_read(path, config)
     return config
+
+
+def parse_problem(error: configparser.Error) -> str:
+    """Where the config file is malformed, without quoting the line: it may hold a password."""
+    if isinstance(error, configparser.MissingSectionHeaderError):
+        return f"line {error.lineno} comes before any [SECTION] header"
+    if isinstance(error, configparser.ParsingError):
+        return f"line {error.errors[0][0]} is not KEY=value"
+    if isinstance(error, configparser.DuplicateOptionError):
+        return f"[{error.section}] {error.option} is set twice (line {error.lineno})"
+    if isinstance(error, configparser.DuplicateSectionError):
+        return f"[{error.section}] appears twice (line {error.lineno})"
+    return f"it cannot be read ({type(error).__name__})"
+
+
+SECRETS = (("CLUSTER", "DB_PASSWORD"), ("AWS", "KEY"), ("AWS", "SECRET"))
+_warned = set()
+
+
+def warn_if_others_can_read(path: Path, config: configparser.ConfigParser) -> None:
+    """Warn, once, when a config that holds a password or an AWS key can be read by other users.
+
+    A config without secrets (the password in DWH_DB_PASSWORD, the keys found
+    by boto3) is harmless to share, so it gets no warning.
+    """
+    mode = path.stat().st_mode & 0o777
+    if not mode & 0o044 or path in _warned:
+        return
+    if any(config.has_section(section) and config[section].get(key, "").strip() for section, key in SECRETS):
+        _warned.add(path)
+        print(
+            f"warning: {path} holds a password or an AWS key and other users can read it "
+            f"(mode {mode:o}): run chmod 600 {path}, or move the secret to {PASSWORD_ENV} / your AWS profile",
+            file=sys.stderr,
+        )
 
 
 def choose_target(dsn=None, config_file=None, pgdata=None) -> Target:
@@ -97,8 +134,13 @@ def cluster_dsn(config: configparser.ConfigParser, path: Path) -> str:
 
     port = key("DB_PORT", "5439")
     if not port.isdigit():
-        raise TargetError(f"{path}: [CLUSTER] DB_PORT must be a number, not {port!r}")
-    password = os.environ.get(PASSWORD_ENV) or key("DB_PASSWORD")
+        raise TargetError(f"{path}: [CLUSTER] DB_PORT must be a number, not {port!r} (see dwh.cfg.example)")
+    password = os.environ.get(PASSWORD_ENV) or cluster.get("DB_PASSWORD", "").strip()
+    if not password:
+        raise TargetError(
+            f"{path}: [CLUSTER] DB_PASSWORD is missing: export {PASSWORD_ENV}=... (better: it stays out of "
+            "the file), or set it in the file (see dwh.cfg.example)"
+        )
     tls = tls_settings(cluster.get("SSLMODE", "").strip(), cluster.get("SSLROOTCERT", "").strip(), path)
     return psycopg2.extensions.make_dsn(
         host=key("HOST"),
@@ -156,6 +198,11 @@ def connect(target: Target, attempts: int = 3, timeout: int = 10):
             return psycopg2.connect(
                 target.dsn, connect_timeout=timeout, application_name="sparkify-etl"
             )
+        except psycopg2.ProgrammingError:  # libpq's message quotes the DSN, password and all
+            raise TargetError(
+                "the DSN (--dsn or DWH_DSN) cannot be parsed: write it as key=value pairs "
+                "(host=... dbname=... user=...) or as postgresql://user@host:port/dbname"
+            ) from None
         except psycopg2.OperationalError as error:
             reason = str(error).strip().splitlines()[0] if str(error).strip() else "no answer"
             if any(refusal in reason for refusal in REFUSALS):

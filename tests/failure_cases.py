@@ -22,7 +22,7 @@ class Failure:
     case: str
     exit_code: int  # with the default --max-errors 0
     message: str  # a fragment of what is printed (stderr for errors, stdout for the summary)
-    with_max_errors: str = ""  # what --max-errors N changes, if anything
+    note: str = ""  # what --max-errors N changes, or what else to know
 
 
 FAILURES = {
@@ -30,31 +30,31 @@ FAILURES = {
     for failure in [
         # --- bad input: records (events and songs alike) ---
         Failure("malformed JSON: cut mid-object", 1, f"{EVENTS_FILE}:2: invalid JSON",
-                "loaded, the record kept in rejected_records"),
+                "with `--max-errors N`: the rest loaded, the record kept in `rejected_records`"),
         Failure("malformed JSON: trailing comma", 1, f"{EVENTS_FILE}:2: invalid JSON",
-                "loaded, the record kept in rejected_records"),
+                "with `--max-errors N`: the rest loaded, the record kept in `rejected_records`"),
         Failure("malformed JSON: a stray line of text", 1, f"{EVENTS_FILE}:2: invalid JSON",
-                "loaded, the record kept in rejected_records"),
+                "with `--max-errors N`: the rest loaded, the record kept in `rejected_records`"),
         Failure("wrong type: \"sessionId\": \"abc\"", 1,
                 f"{EVENTS_FILE}:2, column session_id: session_id 'abc' is not an integer",
-                "loaded, the record kept in rejected_records"),
+                "with `--max-errors N`: the rest loaded, the record kept in `rejected_records`"),
         Failure("wrong type: a string duration", 1,
                 f"{SONG_FILE}:1, column duration: duration 'long' is not a number",
-                "loaded, the record kept in rejected_records"),
+                "with `--max-errors N`: the rest loaded, the record kept in `rejected_records`"),
         Failure("missing key `ts` (NOT NULL)", 1, f"{EVENTS_FILE}:2, column ts: ts no value for NOT NULL column ts",
-                "loaded, the record kept in rejected_records"),
+                "with `--max-errors N`: the rest loaded, the record kept in `rejected_records`"),
         Failure("missing optional key", 0, "All 14 checks passed", "the value is NULL, as COPY loads it"),
         Failure("extra keys", 0, "All 14 checks passed", "ignored, as COPY ignores them"),
         Failure("a string longer than its column", 1,
                 f"{EVENTS_FILE}:2, column song: song is 2000 bytes long, more than the column's 1024",
-                "loaded, the record kept in rejected_records"),
+                "with `--max-errors N`: the rest loaded, the record kept in `rejected_records`"),
         Failure("bytes that are not UTF-8", 1, f"{EVENTS_FILE}:2: not valid UTF-8 (byte 13 of the line)",
-                "loaded, the record kept in rejected_records"),
+                "with `--max-errors N`: the rest loaded, the record kept in `rejected_records`"),
         Failure("a UTF-8 byte-order mark", 0, "All 14 checks passed", "skipped (RFC 8259 allows it)"),
         Failure("an empty file", 0, "All 14 checks passed", "nothing to load from it"),
         Failure("more rejected records than --max-errors N", 1,
                 "The load stopped: 3 rejected record(s), more than --max-errors 2",
-                "fails past N, as COPY's MAXERROR"),
+                "fails past N, as COPY's MAXERROR does"),
         # --- bad input: the source ---
         Failure("an empty source folder", 1, "holds no log_data/**.json and no song_data/**.json: "
                 "is it the right source?"),
@@ -75,6 +75,22 @@ FAILURES = {
                 "Another etl.py run is loading this database: waiting for it to finish..."),
         Failure("the embedded PostgreSQL was killed hard", 0, "All 14 checks passed"),
         Failure("the database cannot be reached at start", 2, "after 3 attempts"),
+        # --- configuration and secrets ---
+        Failure("a missing config file (`--config`)", 2,
+                "not found: copy dwh.cfg.example to"),
+        Failure("a missing section", 2, "the config has no [S3] LOG_DATA: set it (see dwh.cfg.example)"),
+        Failure("a missing key", 2, "[CLUSTER] DB_NAME is missing: set it (see dwh.cfg.example)"),
+        Failure("no password in the config or the environment", 2,
+                "[CLUSTER] DB_PASSWORD is missing: export DWH_DB_PASSWORD=..."),
+        Failure("a wrong type (port \"abc\")", 2,
+                "[CLUSTER] DB_PORT must be a number, not 'abc' (see dwh.cfg.example)"),
+        Failure("a config file that is not KEY=value", 2,
+                "line 1 comes before any [SECTION] header: compare it with dwh.cfg.example"),
+        Failure("a DSN that cannot be parsed", 2, "the DSN (--dsn or DWH_DSN) cannot be parsed"),
+        Failure("`dwh.cfg` with a secret, readable by other users", 0,
+                "holds a password or an AWS key and other users can read it"),
+        Failure("any output, error or `--dry-run`", 0, "password ***",
+                "passwords and AWS keys are never printed; DSNs are shown redacted"),
     ]
 }
 
@@ -91,12 +107,12 @@ def render() -> str:
         "Exit codes: 0 loaded, 1 the load failed (bad input, database error), 2 the",
         "configuration or the connection is wrong, 130 interrupted.",
         "",
-        "| case | exit code | what you see (an excerpt) | with `--max-errors N` |",
+        "| case | exit code | what you see (an excerpt) | notes |",
         "| --- | --- | --- | --- |",
     ]
     for failure in FAILURES.values():
         message = failure.message.replace("|", "\\|")
-        lines.append(f"| {failure.case} | {failure.exit_code} | `{message}` | {failure.with_max_errors} |")
+        lines.append(f"| {failure.case} | {failure.exit_code} | `{message}` | {failure.note} |")
     return "\n".join(lines) + "\n"
 
 
