@@ -128,8 +128,9 @@ def read_settings(config_file=None) -> Settings:
         return value in ("yes", "true", "1")
 
     s3 = config["S3"] if config.has_section("S3") else {}
+    # MANIFEST_PREFIX: the lists of new files an incremental etl.py run has COPY read
     sources = tuple(
-        text(s3, key) for key in ("LOG_DATA", "LOG_JSONPATH", "SONG_DATA") if text(s3, key)
+        text(s3, key) for key in ("LOG_DATA", "LOG_JSONPATH", "SONG_DATA", "MANIFEST_PREFIX") if text(s3, key)
     )
     settings = Settings(
         config_path=path,

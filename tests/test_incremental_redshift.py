@@ -217,3 +217,14 @@ def test_an_empty_ledger_reloads_everything_from_manifests(aws):
     ]
     assert "DELETE FROM loaded_files" in fake.sent
     assert "DELETE FROM songplay_table" in fake.sent  # the full transform
+
+
+def test_the_cluster_role_may_read_the_manifests(tmp_path):
+    import cluster
+
+    settings = config()
+    settings["DWH"] = {"REGION": "us-west-2"}
+    path = write_config(tmp_path / "dwh.cfg", settings)
+    assert MANIFESTS in cluster.read_settings(path).sources
+    policy = cluster.read_policy(cluster.read_settings(path).sources)
+    assert f"arn:aws:s3:::{BUCKET}/manifests/*" in policy["Statement"][0]["Resource"]
