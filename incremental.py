@@ -198,10 +198,10 @@ def choose(listing: dict, ledger: dict | None, source: str, full=False, since=No
             choice.reason = f"{changed[0]} changed since it was loaded: everything reloaded"
     if choice.full:
         # A reload keeps the days loaded before, even outside --since/--until.
-        choice.files = {
-            prefix: [item for item in files if item in wanted[prefix] or (not full and item.name in ledger)]
-            for prefix, files in listing.items()
-        }
+        keep = {item.name for files in wanted.values() for item in files}
+        if not full:
+            keep.update(ledger)
+        choice.files = {prefix: [item for item in files if item.name in keep] for prefix, files in listing.items()}
     else:
         choice.files = {
             prefix: [item for item in files if item.name not in ledger] for prefix, files in wanted.items()

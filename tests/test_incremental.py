@@ -9,6 +9,7 @@ final folder (songplay_id left out).
 import json
 import os
 import shutil
+import time
 from datetime import date
 
 import pytest
@@ -371,3 +372,13 @@ def test_a_warehouse_created_before_the_ledger_still_reloads_in_full(warehouse, 
     with pytest.raises(etl.LoadError, match="no loaded_files ledger .* run create_tables.py"):
         daily_run(warehouse, source)
     warehouse.create()
+
+
+def test_choosing_among_a_hundred_thousand_files_takes_well_under_a_second():
+    songs = [source_file(f"song_data/{number}.json") for number in range(100_000)]
+    listing = {"log_data": [source_file("log_data/2018-11-01.json")], "song_data": songs}
+    started = time.perf_counter()
+    for ledger in ({}, {item.name: ("/s", 10, "1") for item in songs}):
+        for full in (False, True):
+            incremental.choose(listing, ledger, "/s", full=full)
+    assert time.perf_counter() - started < 1.0
