@@ -31,6 +31,7 @@ from connection import (
     StatementLog,
     TargetError,
     add_target_arguments,
+    cancel_on_interrupt,
     choose_target,
     connect,
     detect_engine,
@@ -335,7 +336,7 @@ def run(connection, engine, source, max_errors=0, reporter=None, config=None,
     label = getattr(source, "label", None) or (str(source) if source is not None else "the [S3] paths of the config")
     result = {"engine": engine, "source": label}
     try:
-        with connection.cursor() as raw_cursor:
+        with connection.cursor() as raw_cursor, cancel_on_interrupt(connection):
             cursor = StatementLog(raw_cursor, reporter.line) if engine == "redshift" else raw_cursor
             if engine == "postgres":
                 lock_warehouse(cursor, reporter)

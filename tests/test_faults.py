@@ -180,6 +180,23 @@ def test_ctrl_c_during_the_load_rolls_back_and_leaves_nothing_behind(warehouse, 
     assert_rerun_succeeds(warehouse, next_source)
 
 
+def test_ctrl_c_during_a_long_statement_stops_the_run_at_once(warehouse, next_source, previous):
+    """The statement is cancelled on the server: the run does not wait for it to end."""
+    with paused_at(warehouse, "songplay_table"):
+        process = start_etl(warehouse, next_source)
+        try:
+            waiting_backends(warehouse, process)
+            process.send_signal(signal.SIGINT)
+            code, out, err = finish(process, timeout=10)  # the statement would wait for the test for ever
+        finally:
+            process.kill()
+    failure = FAILURES["Ctrl-C (SIGINT) during the load"]
+    assert code == failure.exit_code == 130
+    assert err.strip() == failure.message
+    assert state(warehouse) == previous
+    assert_rerun_succeeds(warehouse, next_source)
+
+
 # ---------------------------------------------------------------------------
 # Two runs at once
 # ---------------------------------------------------------------------------
