@@ -249,7 +249,9 @@ def clear_star_statements(engine) -> list[str]:
 # PostgreSQL only, for this transaction. The planner estimates the
 # deduplicated events and the catalogue matches at a few rows, and a nested
 # loop over a million of them runs for hours: hash and merge joins only. The
-# sorts of a million rows fit in memory instead of spilling to disk.
+# sorts of a million rows fit in memory instead of spilling to disk. A daily
+# run sets them too: with a nested loop, re-matching one day's plays against
+# a month took 10 s instead of 0.1 s.
 POSTGRES_TRANSFORM_SETTINGS = [
     "SET LOCAL enable_nestloop = off",
     "SET LOCAL work_mem = '128MB'",
@@ -369,6 +371,8 @@ def run(connection, engine, source, max_errors=0, reporter=None, config=None,
             result["loads"] = loads
             if choice is not None and not choice.full:
                 reporter.line("updating the star schema with the new files...")
+                for statement in POSTGRES_TRANSFORM_SETTINGS if engine == "postgres" else []:
+                    cursor.execute(statement)
                 result["transform"] = incremental.update_star(cursor, engine)
             else:
                 reporter.line("building the star schema...")
@@ -449,6 +453,7 @@ def planned_statements(engine, config=None, max_errors=0, source=None, full=True
             plan.append("-- songplay_table's foreign keys: dropped here, added back (validated) after the INSERTs")
         plan += [render(statement, engine) for statement in q.insert_table_queries.values()]
     else:
+        plan += POSTGRES_TRANSFORM_SETTINGS if engine == "postgres" else []
         plan += [render(statement, engine) for _, statement in q.incremental_star_queries]
         plan += incremental.work_tables_drop()
     if engine == "postgres" or not full:
