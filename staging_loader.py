@@ -131,7 +131,7 @@ def converter(column: Column):
     def not_null(value):
         text = convert(value)
         if text == "\\N":
-            raise _Reject(f"no value for NOT NULL column {column.name}")
+            raise _Reject("has no value, and the column is NOT NULL")
         return text
 
     return not_null

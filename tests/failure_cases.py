@@ -42,7 +42,7 @@ FAILURES = {
         Failure("wrong type: a string duration", 1,
                 f"{SONG_FILE}:1, column duration: duration 'long' is not a number",
                 "with `--max-errors N`: the rest loaded, the record kept in `rejected_records`"),
-        Failure("missing key `ts` (NOT NULL)", 1, f"{EVENTS_FILE}:2, column ts: ts no value for NOT NULL column ts",
+        Failure("missing key `ts` (NOT NULL)", 1, f"{EVENTS_FILE}:2, column ts: ts has no value, and the column is NOT NULL",
                 "with `--max-errors N`: the rest loaded, the record kept in `rejected_records`"),
         Failure("missing optional key", 0, "All 14 checks passed", "the value is NULL, as COPY loads it"),
         Failure("extra keys", 0, "All 14 checks passed", "ignored, as COPY ignores them"),

@@ -122,7 +122,7 @@ BAD_RECORDS = [
     ("wrong type: a string duration", "songs", dumps(song(duration="long")), 1,
      "column duration: duration 'long' is not a number"),
     ("missing key `ts` (NOT NULL)", "events", with_second_line(dumps(event_without("ts"))), 2,
-     "column ts: ts no value for NOT NULL column ts"),
+     "column ts: ts has no value, and the column is NOT NULL"),
     ("a string longer than its column", "events", with_second_line(dumps(event(song="x" * 2000))), 2,
      "column song: song is 2000 bytes long, more than the column's 1024"),
     ("a string longer than its column", "songs", dumps(song(title="\u00e9" * 600)), 1,

@@ -58,7 +58,7 @@ BAD_EVENT_LINES = [
     pytest.param('{"artist": "x", "ts": 1541106106796', "invalid JSON", id="cut mid-object"),
     pytest.param(json.dumps(event(sessionId="abc")), "session_id 'abc' is not an integer", id="wrong type"),
     pytest.param(json.dumps(event(length="long")), "length 'long' is not a number", id="string duration"),
-    pytest.param(json.dumps(event(ts=None)), "no value for NOT NULL column ts", id="missing ts"),
+    pytest.param(json.dumps(event(ts=None)), "ts has no value, and the column is NOT NULL", id="missing ts"),
     pytest.param(json.dumps(event(song="x" * 2000)), "song is 2000 bytes long", id="too long"),
     pytest.param(json.dumps(event(song="\u00e9" * 600)), "song is 1200 bytes long", id="too long in bytes"),
 ]
