@@ -388,6 +388,16 @@ def machine_line(dsn):
             f"Python {platform.python_version()}, {version} (embedded, default settings), {platform.system()}")
 
 
+def revision():
+    """The project's commit, and whether the working tree differs from it."""
+    try:
+        described = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=PROJECT_DIR,
+                                   capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return described.stdout.strip() or "not a git checkout"
+
+
 def loadavg():
     return "load average {:.2f}, {:.2f}, {:.2f}".format(*os.getloadavg())
 
@@ -443,8 +453,8 @@ def main(argv=None):
         s3 = measure_s3(folder, args.s3_objects, args.repeat, args.s3_latency)
         rows += s3_rows(s3, args.s3_objects, args.s3_latency)
     header = [
-        f"Run {started_at:%Y-%m-%d %H:%M} UTC, `bench/run.py {' '.join(sys.argv[1:])}`, "
-        f"median of {args.repeat} run(s), {time.perf_counter() - began:.0f} s in all.",
+        f"Run {started_at:%Y-%m-%d %H:%M} UTC, `{' '.join(['bench/run.py', *sys.argv[1:]])}` "
+        f"on {revision()}, median of {args.repeat} run(s), {time.perf_counter() - began:.0f} s in all.",
         f"Machine: {machine_line(dsn)}. Load: {load_before} at the start, {loadavg()} at the end.",
         "",
         "| dataset | method | median s | rows/s | ratio to ceiling | peak memory MB | target |",
