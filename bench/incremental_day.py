@@ -1,0 +1,113 @@
+"""What a daily run costs: one new day on a warehouse holding a month, against a full reload.
+
+    .venv/bin/python bench/incremental_day.py                  # 1,000,000 events over 30 days
+    .venv/bin/python bench/incremental_day.py --events 100000 --repeat 3
+
+It is not part of the test suite. It uses the month of bench/run.py
+(generated once into bench/.cache/data/), starts an embedded PostgreSQL of its own in
+bench/.cache/pgdata-incremental, and times, on a fresh schema each repeat:
+
+1. a full load of all 30 days (``etl.run(..., full=True)``);
+2. a full load of days 1-29, then, timed alone, the incremental run that
+   stages day 30 (``etl.run(..., full=False)``);
+
+and checks that the two warehouses hold the same rows. It prints the medians
+and their ratio.
+"""
+
+import argparse
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import psycopg2  # noqa: E402
+import psycopg2.extensions  # noqa: E402
+from run import CACHE, DAYS, dataset  # noqa: E402  (bench/run.py: its generated months)
+
+import etl  # noqa: E402
+import local_postgres  # noqa: E402
+from create_tables import create_tables  # noqa: E402
+
+
+def first_days(folder, days, into):
+    """A copy of ``folder`` holding its songs and its first ``days`` log files."""
+    if not (into / "song_data").exists():
+        into.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(folder / "log_json_path.json", into)
+        shutil.copytree(folder / "song_data", into / "song_data", copy_function=shutil.copy2)
+    shutil.rmtree(into / "log_data", ignore_errors=True)
+    for path in sorted((folder / "log_data").rglob("*.json"))[:days]:
+        target = into / path.relative_to(folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+    return into
+
+
+def fresh_schema(dsn, name):
+    admin = psycopg2.connect(dsn)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+        cursor.execute(f"CREATE SCHEMA {name}")
+    admin.close()
+    connection = psycopg2.connect(psycopg2.extensions.make_dsn(dsn, options=f"-c search_path={name}"))
+    create_tables(connection, "postgres")
+    return connection
+
+
+def timed_run(connection, folder, full):
+    started = time.perf_counter()
+    result = etl.run(connection, "postgres", folder, full=full)
+    return time.perf_counter() - started, result
+
+
+def star_rows(connection):
+    rows = {}
+    with connection.cursor() as cursor:
+        for table, columns in [
+            ("songplay_table", "start_time, user_id, level, song_id, artist_id, session_id, item_in_session, "
+                               "location, user_agent"),
+            ("user_table", "*"), ("song_table", "*"), ("artist_table", "*"), ("time_table", "*"),
+        ]:
+            cursor.execute(f"SELECT {columns} FROM {table} ORDER BY 1, 2, 3, 4, 5")
+            rows[table] = cursor.fetchall()
+    connection.rollback()
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    folder = dataset(args.events)
+    dsn = local_postgres.start(CACHE / "pgdata-incremental")
+    daily = CACHE / "data" / f"events-{args.events}-daily"
+    full_seconds, day_seconds = [], []
+    for _ in range(args.repeat):
+        full = fresh_schema(dsn, "bench_full")
+        seconds, _ = timed_run(full, folder, full=True)
+        full_seconds.append(seconds)
+        warehouse = fresh_schema(dsn, "bench_daily")
+        first_days(folder, DAYS - 1, daily)
+        etl.run(warehouse, "postgres", daily, full=True)
+        first_days(folder, DAYS, daily)
+        seconds, result = timed_run(warehouse, daily, full=False)
+        assert result["committed"] and result["files"].new == 1, result["files"].describe()
+        day_seconds.append(seconds)
+        assert star_rows(warehouse) == star_rows(full), "the daily run differs from a full reload"
+        full.close()
+        warehouse.close()
+    full_median, day_median = statistics.median(full_seconds), statistics.median(day_seconds)
+    print(f"{args.events:,} events over {DAYS} days, {args.repeat} repeats (medians):")
+    print(f"  full reload of the month:          {full_median:7.2f} s")
+    print(f"  daily run adding day {DAYS} to 29 days: {day_median:7.2f} s")
+    print(f"  ratio: {day_median / full_median:.1%} of a full reload; the warehouses hold the same rows")
+
+
+if __name__ == "__main__":
+    main()
