@@ -16,7 +16,7 @@ ALL_STATEMENTS = (
     + q.clear_star_queries
     + list(q.insert_table_queries.values())
     + list(q.check_queries.values())
-    + [q.count_duplicate_events, q.count_matched_plays]
+    + [q.count_nextsong_events, q.count_matched_plays]
 )
 
 
