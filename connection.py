@@ -309,6 +309,11 @@ def cancel_on_interrupt(connection):
 def add_target_arguments(parser) -> None:
     """The options both scripts share."""
     parser.add_argument(
+        "--engine",
+        choices=["redshift", "postgres"],
+        help="the SQL dialect of the target (default: asked of the server with version())",
+    )
+    parser.add_argument(
         "--dsn",
         help="connect to this libpq DSN or URI (PostgreSQL or Redshift); default: $DWH_DSN, "
         "then [CLUSTER] in the config, then the embedded PostgreSQL",

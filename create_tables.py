@@ -38,11 +38,6 @@ def parse_args(argv=None):
     )
     add_target_arguments(parser)
     parser.add_argument(
-        "--engine",
-        choices=["redshift", "postgres"],
-        help="the SQL dialect of the target (default: asked of the server with version())",
-    )
-    parser.add_argument(
         "--dry-run",
         action="store_true",
         help="print the statements for --engine (default redshift) instead of running them; "

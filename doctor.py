@@ -296,8 +296,6 @@ def parse_args(argv=None):
         description="Check the target and the source before a load: one line per check, saying what to fix.",
     )
     add_target_arguments(parser)
-    parser.add_argument("--engine", choices=["redshift", "postgres"],
-                        help="the target's engine (default: asked of the server with version())")
     parser.add_argument("--source", metavar="DIR|S3",
                         help="the source etl.py will read (default: as etl.py: the bundled sample for "
                         "PostgreSQL, the [S3] paths of the config for Redshift)")

@@ -576,11 +576,6 @@ def parse_args(argv=None):
         help="only the log files of this day or earlier (by the date in their path)",
     )
     parser.add_argument(
-        "--engine",
-        choices=["redshift", "postgres"],
-        help="the SQL dialect of the target (default: asked of the server with version())",
-    )
-    parser.add_argument(
         "--dry-run",
         action="store_true",
         help="print every statement the run would send to --engine (default redshift), in order, "
