@@ -306,6 +306,23 @@ def cancel_on_interrupt(connection):
         reader.close()
 
 
+def fresh_schema(dsn: str, schema: str) -> str:
+    """A DSN for ``schema``, dropped and created anew, in the database of ``dsn``.
+
+    A warehouse of its own inside one database, for the tests, the benchmark
+    and the README's plot, so that none of them touches another's tables.
+    """
+    admin = psycopg2.connect(dsn)
+    try:
+        admin.autocommit = True
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            cursor.execute(f'CREATE SCHEMA "{schema}"')
+    finally:
+        admin.close()
+    return psycopg2.extensions.make_dsn(dsn, options=f"-c search_path={schema}")
+
+
 def add_target_arguments(parser) -> None:
     """The options both scripts share."""
     parser.add_argument(

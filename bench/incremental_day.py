@@ -30,6 +30,7 @@ from run import CACHE, DAYS, dataset  # noqa: E402  (bench/run.py: its generated
 
 import etl  # noqa: E402
 import local_postgres  # noqa: E402
+from connection import fresh_schema  # noqa: E402
 from create_tables import create_tables  # noqa: E402
 
 
@@ -47,14 +48,8 @@ def first_days(folder, days, into):
     return into
 
 
-def fresh_schema(dsn, name):
-    admin = psycopg2.connect(dsn)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
-        cursor.execute(f"CREATE SCHEMA {name}")
-    admin.close()
-    connection = psycopg2.connect(psycopg2.extensions.make_dsn(dsn, options=f"-c search_path={name}"))
+def fresh_warehouse(dsn, name):
+    connection = psycopg2.connect(fresh_schema(dsn, name))
     create_tables(connection, "postgres")
     return connection
 
@@ -89,10 +84,10 @@ def main(argv=None):
     daily = CACHE / "data" / f"events-{args.events}-daily"
     full_seconds, day_seconds = [], []
     for _ in range(args.repeat):
-        full = fresh_schema(dsn, "bench_full")
+        full = fresh_warehouse(dsn, "bench_full")
         seconds, _ = timed_run(full, folder, full=True)
         full_seconds.append(seconds)
-        warehouse = fresh_schema(dsn, "bench_daily")
+        warehouse = fresh_warehouse(dsn, "bench_daily")
         first_days(folder, DAYS - 1, daily)
         etl.run(warehouse, "postgres", daily, full=True)
         first_days(folder, DAYS, daily)

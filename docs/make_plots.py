@@ -28,6 +28,7 @@ sys.path.insert(0, str(PROJECT_DIR))
 import analytics_queries as analytics  # noqa: E402
 import etl  # noqa: E402
 import local_postgres  # noqa: E402
+from connection import fresh_schema  # noqa: E402
 from create_tables import create_tables  # noqa: E402
 
 SCHEMA = "sparkify_make_plots"
@@ -36,13 +37,7 @@ DEFAULT_QUESTIONS = ["plays_by_hour"]
 
 def load_sample(dsn: str, source: Path):
     """A connection to a fresh schema holding the star schema of ``source``."""
-    admin = psycopg2.connect(dsn)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-        cursor.execute(f"CREATE SCHEMA {SCHEMA}")
-    admin.close()
-    connection = psycopg2.connect(psycopg2.extensions.make_dsn(dsn, options=f"-c search_path={SCHEMA}"))
+    connection = psycopg2.connect(fresh_schema(dsn, SCHEMA))
     create_tables(connection, "postgres")
     etl.run(connection, "postgres", source)
     return connection

@@ -20,6 +20,7 @@ sys.path.insert(0, str(PROJECT_DIR))
 
 import etl  # noqa: E402
 import local_postgres  # noqa: E402
+from connection import fresh_schema  # noqa: E402
 from create_tables import create_tables  # noqa: E402
 
 UDACITY_SAMPLE = PROJECT_DIR.parent / "shared" / "data" / "udacity-sample"
@@ -95,14 +96,7 @@ class Warehouse:
 def warehouse(dsn, request):
     """A fresh schema for this test module, with the tables created."""
     schema = "test_" + re.sub(r"\W", "_", request.module.__name__.rsplit(".", 1)[-1])
-    admin = psycopg2.connect(dsn)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        cursor.execute(f"CREATE SCHEMA {schema}")
-    admin.close()
-    schema_dsn = psycopg2.extensions.make_dsn(dsn, options=f"-c search_path={schema}")
-    warehouse = Warehouse(schema_dsn)
+    warehouse = Warehouse(fresh_schema(dsn, schema))
     warehouse.create()
     yield warehouse
     warehouse.connection.close()
