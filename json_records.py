@@ -47,11 +47,15 @@ def _no_constants(name):
 _decoder = json.JSONDecoder(parse_constant=_no_constants)
 
 
-def read_records(stream: BinaryIO, block_bytes: int = BLOCK_BYTES) -> Iterator[Record | Rejected]:
-    """Every record of a binary stream, in order, as Record or Rejected."""
-    first_line = 1
+def read_records(
+    stream: BinaryIO, block_bytes: int = BLOCK_BYTES, first_line: int = 1, at_start: bool = True
+) -> Iterator[Record | Rejected]:
+    """Every record of a binary stream, in order, as Record or Rejected.
+
+    ``first_line`` and ``at_start`` say where the stream starts in its file:
+    only the start of a file may hold a byte order mark.
+    """
     carry = b""
-    at_start = True
     while True:
         block = stream.read(block_bytes)
         final = not block

@@ -40,6 +40,7 @@ class SourceFile:
     size: int
     open: Callable[[], BinaryIO]
     version: str = ""  # what says the file changed: mtime for a folder, ETag on S3
+    path: str | None = None  # on this machine's disk: worker processes may open it themselves
 
 
 class LocalSource:
@@ -70,6 +71,7 @@ class LocalSource:
                 size=stat.st_size,
                 open=partial(open, path, "rb"),
                 version=str(stat.st_mtime_ns),
+                path=path,
             ))
         found.sort(key=lambda item: item.name)
         return found

@@ -1,4 +1,4 @@
-"""Stage a local source folder into PostgreSQL: what Redshift's COPY does, done here.
+"""Stage a source into PostgreSQL: what Redshift's COPY does, done here.
 
 The loader reads the source files itself and streams the rows into the staging
 tables with ``COPY ... FROM STDIN`` (never a per-row INSERT):
@@ -8,42 +8,56 @@ tables with ``COPY ... FROM STDIN`` (never a per-row INSERT):
 - ``staging_songs`` from ``song_data/**.json`` by column name (as
   ``FORMAT AS JSON 'auto'``).
 
-Each value is converted to its column's type as the table in the database
-declares it, with Redshift's rules: a number in a JSON string is a valid number,
-an empty string in a numeric column is NULL, VARCHAR(n) holds n *bytes*. A
-record that does not fit is a rejected record with its file, line, column and
-text; more than ``max_errors`` of them fail the load (as COPY's MAXERROR).
+Values are converted as row_encoder.py says, with Redshift's rules; a record
+that does not fit is a rejected record with its file, line, column and text;
+more than ``max_errors`` of them fail the load (as COPY's MAXERROR).
+
+A large source is read by worker processes (see ``stage_table``): a task is a
+4 MB stretch of a log file or a batch of small song files, the workers parse
+and encode the tasks while this process sends the finished rows, in order, to
+the one COPY. PostgreSQL parses the rows on its own core meanwhile.
 """
 
 import io
-import math
+import os
 import re
+import signal
 import sys
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from multiprocessing import get_context
 
 import orjson
 import psycopg2
 
-from json_records import Record, read_records
-from jsonpaths import JsonPathsError, extract, read_jsonpaths
+from json_records import UTF8_BOM, Record, read_records
+from jsonpaths import JsonPathsError, read_jsonpaths
+from row_encoder import COPY_OPTIONS, Column, RowEncoder, UnsupportedColumn, json_text
 from sources import open_source
 
-ROWS_PER_CHUNK = 256  # small chunks let Python build the next while PostgreSQL copies this one
-
-INTEGER_RANGES = {
-    "smallint": (-(2**15), 2**15 - 1),
-    "integer": (-(2**31), 2**31 - 1),
-    "bigint": (-(2**63), 2**63 - 1),
-}
-FLOAT_TYPES = {"double precision", "real", "numeric"}
-TEXT_TYPES = {"character varying", "character", "text"}
-
-_INTEGER_TEXT = re.compile(r"\s*[+-]?\d+\s*\Z")
-_NUMBER_TEXT = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*\Z")
+ROWS_PER_CHUNK = 256  # rejected records: small chunks, written while the next are built
+TASK_BYTES = 4 * 1024 * 1024  # a log file is cut into tasks of this many bytes
+PARSE_BYTES = 256 * 1024  # a task is parsed and encoded in pieces of this many bytes
+SMALL_FILE_BYTES = 64 * 1024  # a file smaller than this is read whole, in a batch
+SMALL_FILES_PER_TASK = 256
+PARALLEL_MIN_BYTES = 32 * 1024 * 1024  # a smaller source is staged in this process
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def default_workers() -> int:
+    """Worker processes for a large source: one per core, up to four.
+
+    PostgreSQL's COPY takes a core of its own; on two cores the workers and the
+    server share them, which still beats one process that parses while the
+    server waits.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4))
 
 
 class LoadError(Exception):
@@ -80,22 +94,6 @@ class TableLoad:
     file_rows: dict = field(default_factory=dict)  # rows staged from each file, for the ledger
 
 
-@dataclass
-class Column:
-    name: str
-    type: str
-    max_length: int | None
-    nullable: bool
-
-
-class _Reject(Exception):
-    """A value that does not fit its column."""
-
-
-# ---------------------------------------------------------------------------
-# Values -> COPY text fields
-# ---------------------------------------------------------------------------
-
 
 def table_columns(cursor, table: str) -> list[Column]:
     """The table's columns as the database declares them: the DDL is the truth."""
@@ -114,163 +112,430 @@ def table_columns(cursor, table: str) -> list[Column]:
     return columns
 
 
-def converter(column: Column):
-    """A function from a JSON value to the COPY text of ``column`` (or _Reject)."""
-    if column.type in TEXT_TYPES:
-        convert = _text_converter(column.max_length)
-    elif column.type in INTEGER_RANGES:
-        convert = _integer_converter(*INTEGER_RANGES[column.type])
-    elif column.type in FLOAT_TYPES:
-        convert = _float
-    else:
-        raise LoadError(f"the loader cannot stage column {column.name} of type {column.type}")
-
-    if column.nullable:
-        return convert
-
-    def not_null(value):
-        text = convert(value)
-        if text == "\\N":
-            raise _Reject("has no value, and the column is NOT NULL")
-        return text
-
-    return not_null
+# ---------------------------------------------------------------------------
+# Tasks: what a worker process does
+# ---------------------------------------------------------------------------
 
 
-def _text_converter(max_bytes):
-    def text(value):
-        if value is None:
-            return "\\N"
-        kind = type(value)
-        if kind is not str:
-            if kind is bool:
-                value = "true" if value else "false"
-            elif kind is int or kind is float:
-                value = repr(value)
+@dataclass(frozen=True)
+class TableSpec:
+    table: str
+    columns: tuple
+    paths: tuple
+
+
+@dataclass
+class FilesTask:
+    """Whole small files, each (name, path, data): data is None when the worker reads path."""
+
+    files: list
+
+
+@dataclass
+class RangeTask:
+    """The lines of one file that start in [start, end): read from path, or given as data."""
+
+    name: str
+    path: str | None
+    start: int
+    end: int
+    data: bytes | None = None
+    last: bool = False  # the file's last task
+
+
+@dataclass
+class Outcome:
+    data: bytes = b""  # the COPY rows
+    rows: int = 0
+    rejected: list = field(default_factory=list)
+    file_rows: list = field(default_factory=list)  # FilesTask: (name, rows) of each file
+    lines: int = 0  # RangeTask: the lines it held; rejected records count lines from its start
+    clean: bool = True  # RangeTask: every line held one whole object
+    start: int = 0  # RangeTask: where its first line starts in the file
+
+
+_encoders = {}
+
+
+def _encoder(spec: TableSpec) -> RowEncoder:
+    encoder = _encoders.get(spec)
+    if encoder is None:
+        encoder = _encoders[spec] = RowEncoder(spec.columns, spec.paths)
+    return encoder
+
+
+def run_task(spec: TableSpec, task) -> Outcome:
+    """Parse and encode one task (in a worker process, or in this one)."""
+    if isinstance(task, FilesTask):
+        return _run_files(spec, task)
+    return _run_range(spec, task)
+
+
+def _run_files(spec, task):
+    """Small files are read whole by the exact reader: nothing is cut, so nothing can go wrong at a cut."""
+    values = []
+    where = []  # (file index, line) of each value
+    rejected = []  # ((file index, line), RejectedRecord)
+    for index, (name, path, data) in enumerate(task.files):
+        if data is None:
+            with open(path, "rb") as stream:
+                data = stream.read()
+        for item in file_records(io.BytesIO(data)):
+            if type(item) is Record:
+                values.append(item.value)
+                where.append((index, item.line))
             else:
-                value = orjson.dumps(value).decode()
-        if "\x00" in value:
-            raise _Reject("contains a NUL character, which a VARCHAR cannot hold")
-        if max_bytes is not None and len(value) * 4 > max_bytes:
-            try:
-                size = len(value.encode("utf-8"))
-            except UnicodeEncodeError:
-                raise _Reject("holds an unpaired UTF-16 surrogate (an invalid \\u escape)") from None
-            if size > max_bytes:
-                raise _Reject(f"is {size} bytes long, more than the column's {max_bytes}")
-        elif not value.isascii():
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                raise _Reject("holds an unpaired UTF-16 surrogate (an invalid \\u escape)") from None
-        return value.translate(_COPY_ESCAPES)
-
-    return text
-
-
-def _integer_converter(low, high):
-    def integer(value):
-        kind = type(value)
-        if kind is int:
-            number = value
-        elif value is None:
-            return "\\N"
-        elif kind is str:
-            if value == "":
-                return "\\N"  # Redshift loads an empty numeric field as NULL
-            if not _INTEGER_TEXT.match(value):
-                raise _Reject(f"{value!r} is not an integer")
-            number = int(value)
-        else:
-            raise _Reject(f"{_json_text(value)} is not an integer")
-        if not low <= number <= high:
-            raise _Reject(f"{number} is out of range [{low}, {high}]")
-        return str(number)
-
-    return integer
+                rejected.append(((index, item.line), RejectedRecord(
+                    spec.table, name, item.line, None, item.reason, None, item.raw,
+                )))
+    data, rejections = _encoder(spec).encode(values)
+    rows = [0] * len(task.files)
+    for index, _ in where:
+        rows[index] += 1
+    for position, rejection in rejections:
+        index, line = where[position]
+        rows[index] -= 1
+        rejected.append(((index, line), _value_rejected(spec.table, task.files[index][0], line, values[position],
+                                                        rejection)))
+    rejected.sort(key=lambda item: item[0])
+    return Outcome(
+        data=data,
+        rows=sum(rows),
+        rejected=[record for _, record in rejected],
+        file_rows=[(name, count) for (name, _, _), count in zip(task.files, rows)],
+    )
 
 
-def _float(value):
-    kind = type(value)
-    if value is None:
-        return "\\N"
-    if kind is float:
-        number = value
-    elif kind is int or kind is str:
-        if value == "":
-            return "\\N"
-        if kind is str and not _NUMBER_TEXT.match(value):
-            raise _Reject(f"{value!r} is not a number")
-        try:
-            number = float(value)
-        except OverflowError:
-            number = math.inf
-    else:
-        raise _Reject(f"{_json_text(value)} is not a number")
-    if not math.isfinite(number):
-        raise _Reject(f"{str(value)[:40]} is out of range for a double precision")
-    return repr(number)
+def _value_rejected(table, name, line, record, rejection):
+    return RejectedRecord(
+        table, name, line, rejection.column, f"{rejection.column} {rejection}",
+        None if rejection.value is None else json_text(rejection.value, ascii_only=True)[:1024],
+        json_text(record, ascii_only=True)[:65535],
+    )
 
 
-def _json_text(value):
-    return orjson.dumps(value).decode() if value is not None else "null"
+def _run_range(spec, task):
+    start, data = task.start, task.data
+    if data is None:
+        start, data = _read_lines(task.path, task.start, task.end)
+    lines = _count_lines(data)
+    if start == 0 and data.startswith(UTF8_BOM):
+        data = data[len(UTF8_BOM):]
+    encoder = _encoder(spec)
+    encoded, rejected, rows = [], [], 0
+    line = 0  # lines before this piece
+    for piece in _pieces(data, PARSE_BYTES):
+        count = _count_lines(piece)
+        values = whole_line_objects(piece[:-1] if piece.endswith(b"\n") else piece, count)
+        if values is None:
+            return Outcome(lines=lines, clean=False, start=start)
+        data, rejections = encoder.encode(values)
+        encoded.append(data)
+        rows += len(values) - len(rejections)
+        rejected.extend(
+            _value_rejected(spec.table, task.name, line + position + 1, values[position], rejection)
+            for position, rejection in rejections
+        )
+        line += count
+    return Outcome(data=b"".join(encoded), rows=rows, rejected=rejected, lines=lines, start=start)
 
 
-# ---------------------------------------------------------------------------
-# Records -> rows
-# ---------------------------------------------------------------------------
+def _count_lines(data):
+    return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
 
 
-def row_builder(columns, paths):
-    """A function from a JSON object to its COPY line.
+def _pieces(data, size):
+    """``data`` in pieces of whole lines, each about ``size`` bytes: parsed objects take 18 times their text."""
+    position = 0
+    while position < len(data):
+        end = data.find(b"\n", position + size - 1)
+        end = len(data) if end < 0 else end + 1
+        yield data[position:end]
+        position = end
 
-    The converters above define what each value becomes. This compiles one
-    function per table that handles the common cases inline (an ASCII string
-    that fits, an int in range, a finite float, a null) and hands every other
-    value to the column's converter: the same result, without a Python call
-    per field on the hot path.
+
+def _read_lines(path, start, end):
+    """(offset, bytes) of the lines of ``path`` that start in [start, end)."""
+    with open(path, "rb") as stream:
+        if start > 0:
+            stream.seek(start - 1)
+            if stream.read(1) != b"\n":
+                stream.readline()  # this line started in the task before
+        first = stream.tell()
+        if first >= end:
+            return first, b""
+        data = stream.read(end - first)
+        if data and not data.endswith(b"\n"):
+            data += stream.readline()
+    return first, data
+
+
+# a line holding two objects: "}" then "," then "{" with only JSON whitespace between
+_TWO_ON_A_LINE = re.compile(rb"\}[ \t\r]*,[ \t\r]*\{")
+
+
+def whole_line_objects(text: bytes, lines: int) -> list[dict] | None:
+    """The objects of ``text`` if each of its ``lines`` lines is one whole JSON object, else None.
+
+    Then the exact reader (json_records.py) would read them the same way, one
+    record per line, whatever came before. The fast way parses the lines as one
+    JSON array (a newline becomes a comma): fewer values than lines would mean
+    an object spread over lines, more a line with two; as a second object on a
+    line needs "}," before it, a block without that holds one per line.
     """
-    converters = [converter(column) for column in columns]
-    names = [column.name for column in columns]
-
-    def slow(index, value):
+    if not text:
+        return None
+    values = None
+    if not _TWO_ON_A_LINE.search(text):
         try:
-            return converters[index](value)
-        except _Reject as reject:
-            reject.column = names[index]
-            reject.value = value
-            raise
+            values = orjson.loads(b"[" + text.replace(b"\n", b",") + b"]")
+        except orjson.JSONDecodeError:
+            return None  # some line is not one whole value
+        if len(values) != lines:
+            return None
+    else:
+        try:
+            values = list(map(orjson.loads, text.split(b"\n")))
+        except orjson.JSONDecodeError:
+            return None
+    if set(map(type, values)) != {dict}:
+        return None
+    return values
 
-    namespace = {"slow": slow, "extract": extract, "ESCAPES": _COPY_ESCAPES, "isfinite": math.isfinite}
-    body = ["def build(record):", "    get = record.get"]
-    for index, (column, path) in enumerate(zip(columns, paths)):
-        if len(path) == 1 and isinstance(path[0], str):
-            body.append(f"    v = get({path[0]!r})")
-        else:
-            namespace[f"PATH{index}"] = path
-            body.append(f"    v = extract(record, PATH{index})")
-        null = "'\\\\N'" if column.nullable else f"slow({index}, v)"
-        body.append(f"    if v is None: f{index} = {null}")
-        if column.type in TEXT_TYPES:
-            limit = f" and len(v) <= {column.max_length}" if column.max_length else ""
-            needs_escape = "'\\\\' in v or '\\t' in v or '\\n' in v or '\\r' in v"
-            body.append(
-                f"    elif type(v) is str and v.isascii(){limit} and '\\x00' not in v:\n"
-                f"        f{index} = v.translate(ESCAPES) if ({needs_escape}) else v"
-            )
-        elif column.type in INTEGER_RANGES:
-            low, high = INTEGER_RANGES[column.type]
-            body.append(f"    elif type(v) is int and {low} <= v <= {high}: f{index} = str(v)")
-            # the app sends userId as a string of digits
-            digits = "type(v) is str and 0 < len(v) < 10 and v.isascii() and v.isdigit()"
-            body.append(f"    elif {digits}: f{index} = str(int(v))")
-        elif column.type in FLOAT_TYPES:
-            body.append(f"    elif type(v) is float and isfinite(v): f{index} = repr(v)")
-        body.append(f"    else: f{index} = slow({index}, v)")
-    fields = "\\t".join(f"{{f{index}}}" for index in range(len(columns)))
-    body.append(f'    return f"{fields}\\n"')
-    exec("\n".join(body), namespace)
-    return namespace["build"]
+
+# ---------------------------------------------------------------------------
+# Planning the tasks and running them in order
+# ---------------------------------------------------------------------------
+
+
+def plan_tasks(files):
+    """The tasks that stage ``files`` (SourceFile objects), in file order."""
+    batch = []
+    for source_file in files:
+        if source_file.size < SMALL_FILE_BYTES:
+            batch.append(source_file)
+            if len(batch) >= SMALL_FILES_PER_TASK:
+                yield _files_task(batch)
+                batch = []
+            continue
+        if batch:
+            yield _files_task(batch)
+            batch = []
+        yield from _range_tasks(source_file)
+    if batch:
+        yield _files_task(batch)
+
+
+def _files_task(batch):
+    return FilesTask([
+        (item.name, item.path, None) if item.path else (item.name, None, _read_whole(item))
+        for item in batch
+    ])
+
+
+def _read_whole(source_file):
+    with source_file.open() as stream:
+        return stream.read()
+
+
+def _range_tasks(source_file):
+    if source_file.path:
+        tasks = (
+            RangeTask(source_file.name, source_file.path, start, min(start + TASK_BYTES, source_file.size))
+            for start in range(0, source_file.size, TASK_BYTES)
+        )
+    else:
+        tasks = _streamed_tasks(source_file)
+    previous = None
+    for task in tasks:
+        if previous is not None:
+            yield previous
+        previous = task
+    if previous is None:
+        previous = RangeTask(source_file.name, None, 0, 0, data=b"")
+    previous.last = True
+    yield previous
+
+
+def _streamed_tasks(source_file):
+    """Tasks of whole lines read here from a stream (an S3 object, say)."""
+    with source_file.open() as stream:
+        carry = b""
+        offset = 0  # where carry starts in the file
+        while True:
+            block = stream.read(TASK_BYTES)
+            if not block:
+                break
+            data = carry + block
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                carry = data  # a line longer than a task: read on
+                continue
+            yield RangeTask(source_file.name, None, offset, offset + cut, data=data[:cut])
+            carry = data[cut:]
+            offset += cut
+        if carry:
+            yield RangeTask(source_file.name, None, offset, offset + len(carry), data=carry)
+
+
+def run_tasks(spec, tasks, workers):
+    """(task, outcome) of each task, in order; ``workers`` processes run them ahead."""
+    if not workers:
+        for task in tasks:
+            yield task, run_task(spec, task)
+        return
+    pool = ProcessPoolExecutor(workers, mp_context=_context(), initializer=_worker_start)
+    try:
+        pending = deque()
+        tasks = iter(tasks)
+        while True:
+            while len(pending) < 2 * workers + 2:
+                task = next(tasks, None)
+                if task is None:
+                    break
+                pending.append((task, pool.submit(run_task, spec, task)))
+            if not pending:
+                return
+            task, future = pending.popleft()
+            yield task, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _context():
+    """Workers fork from a clean server process, never from this one with its threads and connection."""
+    try:
+        context = get_context("forkserver")
+    except ValueError:  # no forkserver on this platform
+        return get_context("spawn")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
+def _worker_start():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the main process: it cancels the COPY
+
+
+# ---------------------------------------------------------------------------
+# Staging one table
+# ---------------------------------------------------------------------------
+
+
+def stage_table(cursor, table, files, paths_for, max_errors, progress=None, into=None, workers=None) -> TableLoad:
+    """Stage every record of ``files`` (SourceFile objects) into ``table``.
+
+    ``paths_for(columns)`` gives the JSON path of each column. ``into`` names
+    another table with ``table``'s columns to copy into instead (an
+    incremental run's temporary table). ``workers`` is the number of worker
+    processes; by default, none for a source under PARALLEL_MIN_BYTES, else
+    default_workers().
+    """
+    started = time.perf_counter()
+    columns = table_columns(cursor, table)
+    try:
+        spec = TableSpec(table, tuple(columns), tuple(tuple(path) for path in paths_for(columns)))
+        encoder = RowEncoder(spec.columns, spec.paths)
+    except UnsupportedColumn as error:
+        raise LoadError(str(error)) from None
+    if workers is None:
+        workers = default_workers() if sum(item.size for item in files) >= PARALLEL_MIN_BYTES else 0
+    result = TableLoad(table=table)
+    by_name = {item.name: item for item in files}
+    lines_before = {}  # file name -> lines held by its tasks so far
+    rows_of = {}  # file name -> rows staged from it so far
+    read_here = set()  # files whose rest the exact reader read in this process
+
+    def file_done(name, rows):
+        source_file = by_name[name]
+        result.files += 1
+        result.bytes += source_file.size
+        result.file_rows[name] = rows
+        if progress is not None:
+            progress(source_file.size)
+
+    def blocks():
+        for task, outcome in run_tasks(spec, plan_tasks(files), workers):
+            if isinstance(task, FilesTask):
+                for record in outcome.rejected:
+                    _rejected(result, max_errors, record)
+                result.rows += outcome.rows
+                yield outcome.data
+                for name, rows in outcome.file_rows:
+                    file_done(name, rows)
+                continue
+            name = task.name
+            if name in read_here:
+                continue
+            offset = lines_before.get(name, 0)
+            if not outcome.clean:
+                # a line that is not one whole object: read the rest of the file exactly, here
+                read_here.add(name)
+                rows = rows_of.pop(name, 0)
+                for data, count in _read_rest(spec, encoder, by_name[name], outcome.start, offset, result, max_errors):
+                    rows += count
+                    yield data
+                file_done(name, rows)
+                continue
+            for record in outcome.rejected:
+                _rejected(result, max_errors, replace(record, line_number=record.line_number + offset))
+            lines_before[name] = offset + outcome.lines
+            rows_of[name] = rows_of.get(name, 0) + outcome.rows
+            result.rows += outcome.rows
+            yield outcome.data
+            if task.last:
+                file_done(name, rows_of.pop(name))
+
+    copy_rows(cursor, into or table, [column.name for column in columns], blocks(), options=COPY_OPTIONS)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+READ_HERE_BATCH = 4096  # records encoded at a time by _read_rest
+
+
+def _read_rest(spec, encoder, source_file, start, lines_before, result, max_errors):
+    """(COPY rows, rows) of ``source_file`` from byte ``start`` on, read by the exact reader."""
+    with source_file.open() as stream:
+        _skip(stream, start)
+        values, lines, rejected = [], [], []
+        items = read_records(stream, first_line=lines_before + 1, at_start=start == 0)
+        for item in items:
+            if type(item) is Record:
+                values.append(item.value)
+                lines.append(item.line)
+            else:
+                rejected.append(RejectedRecord(spec.table, source_file.name, item.line, None, item.reason, None,
+                                               item.raw))
+            if len(values) >= READ_HERE_BATCH:
+                yield _encode_here(spec, encoder, source_file.name, values, lines, rejected, result, max_errors)
+                values, lines, rejected = [], [], []
+        yield _encode_here(spec, encoder, source_file.name, values, lines, rejected, result, max_errors)
+
+
+def _encode_here(spec, encoder, name, values, lines, rejected, result, max_errors):
+    data, rejections = encoder.encode(values)
+    rejected = rejected + [
+        _value_rejected(spec.table, name, lines[position], values[position], rejection)
+        for position, rejection in rejections
+    ]
+    for record in sorted(rejected, key=lambda record: record.line_number):
+        _rejected(result, max_errors, record)
+    rows = len(values) - len(rejections)
+    result.rows += rows
+    return data, rows
+
+
+def _skip(stream, start):
+    if not start:
+        return
+    try:
+        stream.seek(start)
+    except (AttributeError, OSError, io.UnsupportedOperation):  # a stream that only reads on
+        while start > 0:
+            skipped = stream.read(min(start, TASK_BYTES))
+            if not skipped:
+                return
+            start -= len(skipped)
 
 
 # ---------------------------------------------------------------------------
@@ -291,22 +556,29 @@ class _RowStream:
 
     def read(self, size=-1):
         try:
-            return next(self._chunks, b"")
+            for chunk in self._chunks:
+                if chunk:  # an empty one would tell psycopg2 the data had ended
+                    return chunk
+            return b""
         except BaseException as error:
             self.error = error
             raise
 
 
-def copy_rows(cursor, table, column_names, lines):
-    """Stream an iterable of COPY text lines into ``table``.
+def copy_rows(cursor, table, column_names, chunks, options=None):
+    """Stream an iterable of bytes, COPY rows, into ``table``.
+
+    ``options`` are COPY's, as "FORMAT csv, ..."; without, COPY's text format.
 
     When the connection dies during the COPY, psycopg2 prints an internal
     SystemError through sys.excepthook and raises it, so the person would see
     a traceback and no word of the lost connection: the hook is muted for the
     COPY, and the error raised is the OperationalError it is.
     """
-    stream = _RowStream(_chunked(lines))
+    stream = _RowStream(iter(chunks))
     sql = f"COPY {table} ({', '.join(column_names)}) FROM STDIN"
+    if options:
+        sql += f" ({options})"
     excepthook, sys.excepthook = sys.excepthook, _ignore
     try:
         cursor.copy_expert(sql, stream, size=65536)
@@ -325,6 +597,7 @@ def _ignore(*exc_info):
 
 
 def _chunked(lines):
+    """Text lines joined into chunks of bytes."""
     batch = []
     for line in lines:
         batch.append(line)
@@ -333,9 +606,6 @@ def _chunked(lines):
             batch = []
     if batch:
         yield "".join(batch).encode("utf-8")
-
-
-SMALL_FILE_BYTES = 64 * 1024
 
 
 def file_records(stream):
@@ -361,51 +631,6 @@ def file_records(stream):
     return read_records(_Prefixed(head, stream))
 
 
-READ_AHEAD_BATCH = 128  # small files read per task
-READ_AHEAD_BATCHES = 8  # tasks in flight: at most 8 x 128 x 64 KB = 64 MB held
-
-
-def read_ahead(files):
-    """(SourceFile, open stream) for each file, in order; small files are read ahead.
-
-    A catalogue is hundreds of thousands of small files, and opening and
-    reading each costs more than parsing it, a lot more when the disk cache
-    is cold. Threads read the next small files (the GIL is released while
-    they wait on the disk) while this thread converts the current ones.
-    Larger files are opened in turn and streamed.
-    """
-    groups = []
-    for source_file in files:
-        if source_file.size < SMALL_FILE_BYTES:
-            if not groups or not isinstance(groups[-1], list) or len(groups[-1]) >= READ_AHEAD_BATCH:
-                groups.append([])
-            groups[-1].append(source_file)
-        else:
-            groups.append(source_file)
-    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="read-ahead") as pool:
-        pending = deque()
-        position = 0
-        while pending or position < len(groups):
-            while position < len(groups) and len(pending) < READ_AHEAD_BATCHES:
-                group = groups[position]
-                position += 1
-                pending.append((group, pool.submit(_read_all, group) if isinstance(group, list) else None))
-            group, future = pending.popleft()
-            if future is None:
-                yield group, group.open()
-            else:
-                for source_file, data in zip(group, future.result()):
-                    yield source_file, io.BytesIO(data)
-
-
-def _read_all(group):
-    contents = []
-    for source_file in group:
-        with source_file.open() as stream:
-            contents.append(stream.read())
-    return contents
-
-
 class _Prefixed:
     """A stream that first returns bytes already read from it."""
 
@@ -418,51 +643,6 @@ class _Prefixed:
             head, self._head = self._head, b""
             return head
         return self._stream.read(size)
-
-
-def stage_table(cursor, table, files, paths_for, max_errors, progress=None, into=None) -> TableLoad:
-    """Stage every record of ``files`` (SourceFile objects) into ``table``.
-
-    ``paths_for(columns)`` gives the JSON path of each column. ``into`` names
-    another table with ``table``'s columns to copy into instead (an
-    incremental run's temporary table).
-    """
-    started = time.perf_counter()
-    columns = table_columns(cursor, table)
-    build = row_builder(columns, paths_for(columns))
-    result = TableLoad(table=table)
-
-    def lines():
-        for source_file, stream in read_ahead(files):
-            name = source_file.name
-            result.files += 1
-            rows_before = result.rows
-            with stream:
-                for item in file_records(stream):
-                    if type(item) is Record:
-                        try:
-                            line = build(item.value)
-                        except _Reject as reject:
-                            _rejected(result, max_errors, RejectedRecord(
-                                table, name, item.line, reject.column, f"{reject.column} {reject}",
-                                None if reject.value is None else _json_text(reject.value)[:1024],
-                                orjson.dumps(item.value).decode()[:65535],
-                            ))
-                            continue
-                        result.rows += 1
-                        yield line
-                    else:
-                        _rejected(result, max_errors, RejectedRecord(
-                            table, name, item.line, None, item.reason, None, item.raw,
-                        ))
-            result.bytes += source_file.size
-            result.file_rows[name] = result.rows - rows_before
-            if progress is not None:
-                progress(source_file.size)
-
-    copy_rows(cursor, into or table, [column.name for column in columns], lines())
-    result.seconds = time.perf_counter() - started
-    return result
 
 
 def _rejected(result, max_errors, record):
@@ -478,7 +658,9 @@ def _rejected(result, max_errors, record):
         )
 
 
-def stage_source(cursor, location, max_errors=0, progress=None, files=None, into=None) -> list[TableLoad]:
+def stage_source(
+    cursor, location, max_errors=0, progress=None, files=None, into=None, workers=None
+) -> list[TableLoad]:
     """Stage a whole source (song_data/, log_data/, log_json_path.json).
 
     ``location`` is a folder or a source object (sources.py). ``progress``,
@@ -486,6 +668,7 @@ def stage_source(cursor, location, max_errors=0, progress=None, files=None, into
     as it is read (``progress.update(bytes)``), as tqdm is. ``files``, if
     given, maps "log_data" and "song_data" to the files to stage instead of
     all of them; ``into`` maps a staging table to the table to copy into.
+    ``workers``: see stage_table().
     """
     source = open_source(location)
     try:
@@ -529,7 +712,7 @@ def stage_source(cursor, location, max_errors=0, progress=None, files=None, into
 
     into = into or {}
     return [
-        stage_table(cursor, table, table_files, paths, max_errors, update, into.get(table))
+        stage_table(cursor, table, table_files, paths, max_errors, update, into.get(table), workers)
         for table, table_files, paths in (
             ("staging_events", event_files, events_paths),
             ("staging_songs", song_files, songs_paths),
@@ -553,5 +736,5 @@ def save_rejected(cursor, records) -> None:
         cursor,
         "rejected_records",
         ["table_name", "source_file", "line_number", "column_name", "reason", "raw_value", "raw_record"],
-        lines,
+        _chunked(lines),
     )

@@ -6,6 +6,11 @@ exit code is 1, the message names the file and the line, no traceback is
 printed, the previous warehouse is unchanged, and a rerun on the fixed source
 succeeds. The rows of docs/failures.md come from tests/failure_cases.py and are
 checked here against the real output.
+
+The record cases run three ways (``staging_mode``): as a small source is
+staged (each file whole, in this process), with every file cut into tasks of
+a few bytes (so that a bad record lands at a cut, or spreads over several
+tasks), and with those tasks run by worker processes, as a large source is.
 """
 
 import io
@@ -64,6 +69,18 @@ def song_without(key):
 # ---------------------------------------------------------------------------
 # Running etl.py
 # ---------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["whole files", "cut into tasks", "worker processes"])
+def staging_mode(request, monkeypatch):
+    """How the loader splits its work: the result must not depend on it."""
+    if request.param != "whole files":
+        monkeypatch.setattr(staging_loader, "SMALL_FILE_BYTES", 0)  # every file is cut into ranges
+        monkeypatch.setattr(staging_loader, "TASK_BYTES", 97)  # a few lines each, cut anywhere
+    if request.param == "worker processes":
+        monkeypatch.setattr(staging_loader, "PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr(staging_loader, "default_workers", lambda: 2)
+    return request.param
 
 
 @pytest.fixture
@@ -146,7 +163,7 @@ def place(table, line):
     [pytest.param(*row, id=f"{row[1]}: {row[0]}") for row in BAD_RECORDS],
 )
 def test_a_bad_record_fails_the_load_with_its_place_and_a_fixed_rerun_succeeds(
-    warehouse, etl_main, previous, tmp_path, case, table, content, line, reason
+    warehouse, etl_main, previous, tmp_path, case, table, content, line, reason, staging_mode
 ):
     code, out, err = etl_main(bad_source(tmp_path / "bad", table, content))
     assert_clear_failure(code, err, f"{place(table, line)}", reason, f"staging_{table}: ")
@@ -165,7 +182,7 @@ def test_a_bad_record_fails_the_load_with_its_place_and_a_fixed_rerun_succeeds(
     [pytest.param(*row, id=f"{row[1]}: {row[0]}") for row in BAD_RECORDS],
 )
 def test_with_max_errors_a_bad_record_is_kept_and_the_rest_loads(
-    warehouse, etl_main, tmp_path, case, table, content, line, reason
+    warehouse, etl_main, tmp_path, case, table, content, line, reason, staging_mode
 ):
     code, out, err = etl_main(bad_source(tmp_path / "bad", table, content), "--max-errors", "1")
     assert code == 0, err
@@ -181,7 +198,7 @@ def test_with_max_errors_a_bad_record_is_kept_and_the_rest_loads(
     assert warehouse.count("staging_songs") == good["songs"]
 
 
-def test_more_rejected_records_than_max_errors_still_fails(warehouse, etl_main, previous, tmp_path):
+def test_more_rejected_records_than_max_errors_still_fails(warehouse, etl_main, previous, tmp_path, staging_mode):
     lines = [b"oops", dumps(EVENTS[0]), b"oops again", b"and again"]
     code, out, err = etl_main(make_source(tmp_path / "bad", events_file=b"\n".join(lines)), "--max-errors", "2")
     failure = FAILURES["more rejected records than --max-errors N"]
@@ -214,7 +231,7 @@ HARMLESS = [
 )
 @pytest.mark.parametrize("max_errors", ["0", "5"])
 def test_harmless_oddities_load_as_copy_would(etl_main, warehouse, tmp_path, case, table, content, query, expected,
-                                              max_errors):
+                                              max_errors, staging_mode):
     code, out, err = etl_main(bad_source(tmp_path / "odd", table, content), "--max-errors", max_errors)
     assert code == FAILURES[case].exit_code == 0, err
     assert FAILURES[case].message in out
@@ -223,7 +240,7 @@ def test_harmless_oddities_load_as_copy_would(etl_main, warehouse, tmp_path, cas
 
 
 @pytest.mark.parametrize("max_errors", ["0", "5"])
-def test_empty_files_load_nothing_and_fail_nothing(etl_main, warehouse, tmp_path, max_errors):
+def test_empty_files_load_nothing_and_fail_nothing(etl_main, warehouse, tmp_path, max_errors, staging_mode):
     source = make_source(tmp_path / "empty-files", extra={
         "log_data/2018/11/2018-11-02-events.json": b"",
         "song_data/A/B/C/TRABC0000000000002.json": b"",
@@ -305,9 +322,12 @@ def test_a_redelivered_file_is_staged_twice_and_counted_once(etl_main, warehouse
 def test_a_very_large_file_is_streamed_with_bounded_memory(warehouse, tmp_path, monkeypatch):
     """Peak memory stays a small part of the file's size: it is never read whole.
 
-    The reader's block is shrunk to 256 KB so that an 8 MB file shows it.
+    The loader's tasks and the reader's block are shrunk to 256 KB, and the
+    pieces parsed at once to 32 KB, so that an 8 MB file shows it.
     """
     monkeypatch.setattr(staging_loader, "read_records", partial(json_records.read_records, block_bytes=256 * 1024))
+    monkeypatch.setattr(staging_loader, "TASK_BYTES", 256 * 1024)
+    monkeypatch.setattr(staging_loader, "PARSE_BYTES", 32 * 1024)
     line = json.dumps(event(song="x" * 200)).encode()
     count = 8 * 1024 * 1024 // len(line)
     content = io.BytesIO()

@@ -1,0 +1,366 @@
+"""Turn JSON records into the rows of a ``COPY ... FROM STDIN (FORMAT csv)``.
+
+Each value is converted to its column's type as the table in the database
+declares it, with Redshift's rules: a number in a JSON string is a valid number,
+an empty string in a numeric column is NULL, VARCHAR(n) holds n *bytes*, a
+number or a boolean in a text column is stored as its JSON text. A value that
+does not fit makes its record a rejected record (``Rejection``).
+
+There are two paths to the same rows:
+
+- ``encode()`` checks a whole block of records at once, column by column, with
+  loops that run in C (the set of types in a column, its longest string, its
+  smallest and largest number), and then writes the block with one
+  ``orjson.dumps``. A JSON array of values is, with brackets and commas trimmed,
+  a CSV row that PostgreSQL reads with ``NULL 'null'`` and ``ESCAPE '\\'``:
+  strings come quoted, ``\\"`` and ``\\\\`` are the only escapes, null is the
+  unquoted word ``null``.
+- A block that fails any check is split in two until the records that need it
+  go one by one through ``convert_row()``: the exact converters below, which
+  say what is wrong with a value. The fast path only ever takes records whose
+  values these converters would accept as they are; the tests hold the two
+  paths to the same rows.
+"""
+
+import json
+import math
+import operator
+import re
+from dataclasses import dataclass
+from itertools import repeat
+
+import orjson
+
+from jsonpaths import extract
+
+COPY_OPTIONS = "FORMAT csv, NULL 'null', ESCAPE '\\'"
+
+INTEGER_RANGES = {
+    "smallint": (-(2**15), 2**15 - 1),
+    "integer": (-(2**31), 2**31 - 1),
+    "bigint": (-(2**63), 2**63 - 1),
+}
+# the most digits a string of digits may have and always fit the type
+SAFE_DIGITS = {"smallint": 4, "integer": 9, "bigint": 18}
+FLOAT_TYPES = {"double precision", "real", "numeric"}
+TEXT_TYPES = {"character varying", "character", "text"}
+
+_INTEGER_TEXT = re.compile(r"\s*[+-]?\d+\s*\Z")
+_NUMBER_TEXT = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*\Z")
+# orjson writes a control character as one of these escapes; CSV needs it raw
+_CONTROL_ESCAPE = re.compile(rb"\\[bfnrtu]")
+
+_NONE = type(None)
+_TEXT_VALUES = frozenset({str, _NONE})
+_INTEGER_VALUES = frozenset({int, _NONE})
+_FLOAT_VALUES = frozenset({float, int, _NONE})
+_LENGTH, _RANGE, _DIGITS = "length", "range", "digits"  # the checks a column's values may need
+_UNKNOWN = object()
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    max_length: int | None
+    nullable: bool
+
+
+class Rejection(Exception):
+    """A value that does not fit its column."""
+
+    column = None
+    value = None
+
+
+class UnsupportedColumn(Exception):
+    """A column type the loader does not know how to stage."""
+
+
+# ---------------------------------------------------------------------------
+# The exact converters: one JSON value -> the text of one field (None: NULL)
+# ---------------------------------------------------------------------------
+
+
+def converter(column: Column):
+    """A function from a JSON value to the text ``column`` stores, or None for NULL."""
+    if column.type in TEXT_TYPES:
+        convert = _text_converter(column.max_length)
+    elif column.type in INTEGER_RANGES:
+        convert = _integer_converter(*INTEGER_RANGES[column.type])
+    elif column.type in FLOAT_TYPES:
+        convert = _float
+    else:
+        raise UnsupportedColumn(f"the loader cannot stage column {column.name} of type {column.type}")
+
+    if column.nullable:
+        return convert
+
+    def not_null(value):
+        text = convert(value)
+        if text is None:
+            raise Rejection("has no value, and the column is NOT NULL")
+        return text
+
+    return not_null
+
+
+def _text_converter(max_bytes):
+    def text(value):
+        if value is None:
+            return None
+        kind = type(value)
+        if kind is not str:
+            if kind is bool:
+                value = "true" if value else "false"
+            elif kind is int or kind is float:
+                value = repr(value)
+            else:
+                value = json_text(value)
+        if "\x00" in value:
+            raise Rejection("contains a NUL character, which a VARCHAR cannot hold")
+        try:
+            size = len(value.encode("utf-8")) if not value.isascii() else len(value)
+        except UnicodeEncodeError:
+            raise Rejection("holds an unpaired UTF-16 surrogate (an invalid \\u escape)") from None
+        if max_bytes is not None and size > max_bytes:
+            raise Rejection(f"is {size} bytes long, more than the column's {max_bytes}")
+        return value
+
+    return text
+
+
+def _integer_converter(low, high):
+    def integer(value):
+        kind = type(value)
+        if kind is int:
+            number = value
+        elif value is None:
+            return None
+        elif kind is str:
+            if value == "":
+                return None  # Redshift loads an empty numeric field as NULL
+            if not _INTEGER_TEXT.match(value):
+                raise Rejection(f"{value!r} is not an integer")
+            number = int(value)
+        else:
+            raise Rejection(f"{json_text(value)} is not an integer")
+        if not low <= number <= high:
+            raise Rejection(f"{number} is out of range [{low}, {high}]")
+        return str(number)
+
+    return integer
+
+
+def _float(value):
+    kind = type(value)
+    if value is None:
+        return None
+    if kind is float:
+        number = value
+    elif kind is int or kind is str:
+        if value == "":
+            return None
+        if kind is str and not _NUMBER_TEXT.match(value):
+            raise Rejection(f"{value!r} is not a number")
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+    else:
+        raise Rejection(f"{json_text(value)} is not a number")
+    if not math.isfinite(number):
+        raise Rejection(f"{str(value)[:40]} is out of range for a double precision")
+    return repr(number)
+
+
+def json_text(value, ascii_only=False) -> str:
+    """``value`` as compact JSON text.
+
+    The exact reader may hand over what orjson cannot write (it parses a record
+    that orjson refused with the standard library): an integer beyond 64 bits,
+    a string with an unpaired surrogate. ``ascii_only`` escapes the latter, for
+    text that must be stored as it is (a rejected record).
+    """
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, ensure_ascii=ascii_only, separators=(",", ":"))
+
+
+def csv_field(text):
+    """One field of a row in COPY_OPTIONS' CSV: NULL is the bare word null."""
+    if text is None:
+        return "null"
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# ---------------------------------------------------------------------------
+# Blocks of records -> COPY rows
+# ---------------------------------------------------------------------------
+
+
+class RowEncoder:
+    """Encodes records for one table: its columns and the JSON path of each."""
+
+    def __init__(self, columns: list[Column], paths):
+        self.columns = list(columns)
+        self.converters = [converter(column) for column in self.columns]
+        self.paths = [tuple(path) for path in paths]
+        keys = [path[0] for path in self.paths if len(path) == 1 and isinstance(path[0], str)]
+        if len(keys) == len(self.paths) and len(keys) > 1:
+            self._getter = operator.itemgetter(*keys)
+        else:
+            self._getter = None
+        self._keys = keys
+        self._checks = {}  # frozenset of shapes -> the checks they need (see _plan)
+
+    def values(self, records: list[dict]) -> list[tuple]:
+        """The value at each column's path, for each record (None where absent)."""
+        if self._getter is not None:
+            try:
+                return list(map(self._getter, records))
+            except KeyError:  # a record lacks a key: look each one up with a default
+                keys = self._keys
+                return [tuple(map(record.get, keys)) for record in records]
+        return [tuple(extract(record, path) for path in self.paths) for record in records]
+
+    def encode(self, records: list[dict]) -> tuple[bytes, list[tuple[int, Rejection]]]:
+        """(COPY rows, [(index of a rejected record, why)]) for ``records``."""
+        rows = self.values(records)
+        out = []
+        rejected = []
+        self._encode(rows, 0, out, rejected)
+        return b"".join(out), rejected
+
+    def _encode(self, rows, offset, out, rejected):
+        if not rows:
+            return
+        data = self._fast(rows)
+        if data is not None:
+            out.append(data)
+        elif len(rows) == 1:
+            try:
+                out.append(self.convert_row(rows[0]))
+            except Rejection as rejection:
+                rejected.append((offset, rejection))
+        else:
+            half = len(rows) // 2
+            self._encode(rows[:half], offset, out, rejected)
+            self._encode(rows[half:], offset + half, out, rejected)
+
+    def convert_row(self, row) -> bytes:
+        """One row through the exact converters (raises Rejection)."""
+        fields = []
+        for column, convert, value in zip(self.columns, self.converters, row):
+            try:
+                fields.append(csv_field(convert(value)))
+            except Rejection as rejection:
+                rejection.column = column.name
+                rejection.value = value
+                raise
+        return (",".join(fields) + "\n").encode("utf-8")
+
+    def _fast(self, rows):
+        """The block's COPY rows, or None if any value needs the exact converters."""
+        # the distinct tuples of value types ("shapes"): a handful per block, whatever its size
+        shapes = frozenset(map(tuple, map(map, repeat(type, len(rows)), rows)))
+        checks = self._checks.get(shapes, _UNKNOWN)
+        if checks is _UNKNOWN:
+            checks = self._plan(shapes)
+            if len(self._checks) < 1024:
+                self._checks[shapes] = checks
+        if checks is None:
+            return None
+        if checks:
+            columns = list(zip(*rows))
+            for check, index, limit, nulls in checks:
+                values = columns[index]
+                if check is _LENGTH:
+                    if not _strings_fit(values, nulls, limit):
+                        return None
+                elif check is _RANGE:
+                    numbers = filter(None, values) if nulls else values
+                    if max(map(abs, numbers), default=0) > limit:
+                        return None
+                else:  # _DIGITS: digits in a string, as the app sends userId
+                    digits = list(filter(None, values))
+                    if digits:
+                        joined = "".join(digits)
+                        if not (joined.isascii() and joined.isdigit()) or max(map(len, digits)) > limit:
+                            return None
+                    if "" in values:  # an empty numeric field is NULL
+                        if not self.columns[index].nullable:
+                            return None
+                        _blank_to_null(rows, values, index)
+        try:
+            data = orjson.dumps(rows)
+        except TypeError:  # a string with an unpaired surrogate
+            return None
+        if _CONTROL_ESCAPE.search(data):
+            return None
+        # [[a,b],[c,d]] -> a,b\nc,d\n, unless a string holds "],[" itself
+        body = data[2:-2].replace(b"],[", b"\n")
+        if len(body) != len(data) - 4 - 2 * (len(rows) - 1):
+            return None
+        return body + b"\n"
+
+    def _plan(self, shapes):
+        """The checks a block with these shapes needs (None: it cannot take the fast path)."""
+        checks = []
+        for index, column in enumerate(self.columns):
+            types = {shape[index] for shape in shapes}
+            nulls = _NONE in types
+            if nulls and not column.nullable:
+                return None
+            kind = column.type
+            if kind in TEXT_TYPES:
+                if not types <= _TEXT_VALUES:
+                    return None
+                if column.max_length is not None and types != {_NONE}:
+                    checks.append((_LENGTH, index, column.max_length, nulls))
+            elif kind in INTEGER_RANGES:
+                if types <= _INTEGER_VALUES:
+                    if types != {_NONE}:
+                        low, high = INTEGER_RANGES[kind]
+                        checks.append((_RANGE, index, min(-low, high), nulls))
+                elif types <= _TEXT_VALUES:
+                    checks.append((_DIGITS, index, SAFE_DIGITS[kind], nulls))
+                else:
+                    return None
+            elif kind in FLOAT_TYPES:
+                if not types <= _FLOAT_VALUES:
+                    return None
+            else:
+                return None
+        return checks
+
+
+def _blank_to_null(rows, values, index):
+    """Put None for "" in column ``index`` of ``rows`` (only the few rows that hold one are rebuilt)."""
+    position = values.index("")
+    while True:
+        row = rows[position]
+        rows[position] = row[:index] + (None,) + row[index + 1:]
+        try:
+            position = values.index("", position + 1)
+        except ValueError:
+            return
+
+
+def _strings_fit(values, nulls, max_bytes):
+    """Every string of ``values`` is at most ``max_bytes`` long in UTF-8."""
+    strings = list(filter(None, values)) if nulls else values
+    if not strings:
+        return True
+    longest = max(map(len, strings))
+    if longest > max_bytes:
+        return False
+    if longest * 4 <= max_bytes:
+        return True  # four bytes is the most a character takes
+    if "".join(strings).isascii():
+        return True
+    try:
+        return max(map(len, map(str.encode, strings))) <= max_bytes
+    except UnicodeEncodeError:
+        return False

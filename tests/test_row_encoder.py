@@ -1,0 +1,252 @@
+"""The loader's fast paths give exactly what its exact paths give.
+
+- row_encoder.py checks and writes a whole block of records at once, and hands
+  the records it is unsure of to the exact converters one by one: whatever the
+  values, the rows PostgreSQL stores and the records rejected are the same as
+  when every record goes through the exact converters.
+- staging_loader.py parses a block of lines as one JSON array when each line
+  holds one whole object: then the exact reader (json_records.py) reads those
+  lines the same way, and where a line does not, the exact reader takes over.
+- A file cut into tasks at any size stages the same rows, and rejects the same
+  records at the same lines, as the file read whole.
+"""
+
+import io
+import json
+
+import pytest
+from conftest import JSONPATHS, event
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import staging_loader
+from json_records import Record, read_records
+from jsonpaths import read_jsonpaths
+from row_encoder import COPY_OPTIONS, Column, Rejection, RowEncoder
+from sources import LocalSource
+from staging_loader import TableSpec, copy_rows, stage_table, whole_line_objects
+
+# ---------------------------------------------------------------------------
+# Blocks of records: fast path == exact converters
+# ---------------------------------------------------------------------------
+
+COLUMNS = [
+    Column("short_text", "character varying", 8, True),
+    Column("long_text", "character varying", 1024, True),
+    Column("small", "smallint", None, True),
+    Column("number", "integer", None, True),
+    Column("big", "bigint", None, True),
+    Column("real_number", "double precision", None, True),
+    Column("required", "bigint", None, False),
+]
+KEYS = [column.name for column in COLUMNS]
+DDL = """
+CREATE TEMPORARY TABLE encoded (
+    short_text VARCHAR(8), long_text VARCHAR(1024), small SMALLINT, number INTEGER,
+    big BIGINT, real_number DOUBLE PRECISION, required BIGINT NOT NULL,
+    position SERIAL
+)
+"""
+
+# strings that exercise every escape and every check of the fast path
+awkward_text = st.one_of(
+    st.sampled_from([
+        "", "null", "],[", '"', '\\"', "\\", "a,b", "tab\there", "new\nline", "\r", "\x00", "\x7f", "\u2028",
+        "é" * 3, "é" * 5, "💃" * 2, "💃" * 3, "12", "007", " 12", "-5", "0x1F", "1_000", "1e3", "NaN",
+        "x" * 8, "x" * 9, "\ud800", "²", "１２",
+    ]),
+    st.text(max_size=12),
+)
+numbers = st.one_of(
+    st.integers(-(2**15) - 2, 2**15 + 2),
+    st.sampled_from([2**31 - 1, 2**31, -(2**31), -(2**31) - 1, 2**63 - 1, -(2**63), 2**63, 2**64 - 1, 0]),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([0.0, -0.0, 1e16, 5e-324, 1.5, 246.30812, 1e300]),
+)
+ABSENT = object()  # the key is left out of the record
+values = st.one_of(
+    st.none(), st.just(ABSENT), st.booleans(), numbers, awkward_text,
+    st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+)
+
+
+def typical(column):
+    """Mostly the values a column usually holds, so that whole blocks take the fast path."""
+    if column.name.endswith("text"):
+        usual = st.one_of(st.none(), st.text(alphabet="abcé ,\"\\[]\n\t\x00💃", max_size=10))
+    elif column.type == "double precision":
+        usual = st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False, width=32))
+    else:
+        usual = st.one_of(st.integers(0, 100), st.sampled_from(["", "42"]) if column.name == "number" else st.none())
+    return st.one_of(usual, usual, usual, values)
+
+
+records = st.lists(
+    st.fixed_dictionaries({column.name: typical(column) for column in COLUMNS}).map(
+        lambda record: {key: value for key, value in record.items() if value is not ABSENT}
+    ),
+    max_size=40,
+)
+
+
+def stored(connection, data):
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE encoded")
+        copy_rows(cursor, "encoded", KEYS, [data], options=COPY_OPTIONS)
+        cursor.execute(f"SELECT {', '.join(KEYS)} FROM encoded ORDER BY position")
+        return cursor.fetchall()
+
+
+def exactly(encoder, records):
+    """Every record through the exact converters, one at a time."""
+    rows, rejected = [], []
+    for index, values in enumerate(encoder.values(records)):
+        try:
+            rows.append(encoder.convert_row(values))
+        except Rejection as rejection:
+            rejected.append((index, rejection.column, str(rejection)))
+    return b"".join(rows), rejected
+
+
+@pytest.fixture(scope="module")
+def encoded_table(warehouse):
+    with warehouse.connection.cursor() as cursor:
+        cursor.execute(DDL)
+    warehouse.connection.commit()
+    return warehouse.connection
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records=records)
+def test_a_block_is_stored_and_rejected_as_record_by_record(encoded_table, records):
+    encoder = RowEncoder(COLUMNS, [(key,) for key in KEYS])
+    data, rejections = encoder.encode(records)
+    expected_data, expected_rejected = exactly(encoder, records)
+    assert [(index, rejection.column, str(rejection)) for index, rejection in rejections] == expected_rejected
+    assert stored(encoded_table, data) == stored(encoded_table, expected_data)
+
+
+def test_typical_blocks_take_the_fast_path(monkeypatch):
+    """The check above would pass if nothing took the fast path: this one would not."""
+    encoder = RowEncoder(COLUMNS, [(key,) for key in KEYS])
+    block = [
+        {"short_text": "abc", "long_text": 'say "hi", \\o/ é', "small": 3, "number": "", "big": 2**40,
+         "real_number": 1.5, "required": 7},
+        {"short_text": None, "long_text": "a, [b]", "small": None, "number": "42", "big": None,
+         "real_number": 2, "required": 8},
+    ]
+    monkeypatch.setattr(encoder, "convert_row", lambda row: pytest.fail(f"slow path for {row}"))
+    data, rejections = encoder.encode(block * 100)
+    assert rejections == []
+    assert data.count(b"\n") == 200
+
+
+# ---------------------------------------------------------------------------
+# Lines: one whole object each, or the exact reader's turn
+# ---------------------------------------------------------------------------
+
+LINES = [
+    b'{"a": 1}', b'{"b": "x},{y"}', b"{}", b' {"c": [1, 2]} \r', b"", b"   ", b"[1]", b"2", b"null",
+    b'{"a": 1}, {"b": 2}', b'{"a": 1} {"b": 2}', b'{"a": 1},{"b": 2}', b'{"a": [{"x": 1}', b'{"y": 2}]}',
+    b'{"a": [1', b"2]}", b'{"a":', b"1}", b'{"bad": tru}', b"\xef\xbb\xbf{}", b'{"d": "\\u00e9"}', b"}", b"{",
+]
+
+
+def exact_reading(text):
+    return [(item.line, item.value) if isinstance(item, Record) else (item.line, None) for item in
+            read_records(io.BytesIO(text))]
+
+
+@pytest.mark.parametrize("lines", [
+    pytest.param([b'{"a": [{"x": 1}', b'{"y": 2}]}', b'{"b": 1},{"c": 2}'], id="a split and a merge that even out"),
+    pytest.param([b'{"a": [1', b'2]}'], id="an object over two lines that a comma would join"),
+    pytest.param([b'{"a": 1}, {"b": 2}'], id="two objects on a line"),
+    pytest.param([b'{"a": 1}', b""], id="a blank line"),
+    pytest.param([b'{"b": "x},{y"}', b'{"a": 1}'], id="a string that looks like a cut"),
+    pytest.param([b'{"a": 1}\r', b'{"b": 2}\r'], id="CRLF line ends"),
+])
+def test_whole_line_objects_agree_with_the_exact_reader_on_tricky_lines(lines):
+    text = b"\n".join(lines)
+    objects = whole_line_objects(text, len(lines))
+    if objects is not None:
+        assert [(number, value) for number, value in enumerate(objects, 1)] == exact_reading(text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(LINES), min_size=1, max_size=8))
+def test_whole_line_objects_agree_with_the_exact_reader_on_any_lines(lines):
+    text = b"\n".join(lines)
+    objects = whole_line_objects(text, len(lines))
+    if objects is not None:
+        assert [(number, value) for number, value in enumerate(objects, 1)] == exact_reading(text)
+
+
+def test_whole_line_objects_take_plain_lines():
+    lines = [json.dumps(event(itemInSession=item)).encode() for item in range(50)]
+    assert whole_line_objects(b"\n".join(lines), 50) == [json.loads(line) for line in lines]
+
+
+# ---------------------------------------------------------------------------
+# A file cut into tasks of any size: the same rows, the same rejections
+# ---------------------------------------------------------------------------
+
+GOOD = json.dumps(event()).encode()
+FILE_LINES = [
+    GOOD, GOOD.replace(b'"Kaylee"', b'"K\\u00e4the"'), json.dumps(event(sessionId="abc")).encode(),
+    b'{"artist": "cut', b"", b"not json", b"{", b'  "ts": 1541106106796', b"}",
+    json.dumps(event(song="x" * 1100)).encode(), b'{"ts": 1} {"ts": 2}',
+]
+
+
+def staged(connection, tmp_path, content, task_bytes, workers, monkeypatch):
+    path = tmp_path / "log_data" / "events.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    monkeypatch.setattr(staging_loader, "SMALL_FILE_BYTES", 0)
+    monkeypatch.setattr(staging_loader, "TASK_BYTES", task_bytes)
+    files = LocalSource(tmp_path).files("log_data")
+    paths = read_jsonpaths(json.dumps(JSONPATHS))
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM staging_events")
+            result = stage_table(cursor, "staging_events", files, lambda columns: paths, max_errors=100,
+                                 workers=workers)
+            cursor.execute("SELECT * FROM staging_events")
+            rows = sorted(cursor.fetchall(), key=repr)
+    finally:
+        connection.rollback()
+    rejected = [(record.line_number, record.column_name, record.reason) for record in result.rejected]
+    return rows, rejected, result.file_rows
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    lines=st.lists(st.sampled_from(FILE_LINES), min_size=1, max_size=30),
+    task_bytes=st.integers(1, 3000),
+    bom=st.booleans(),
+    trailing_newline=st.booleans(),
+)
+def test_a_file_cut_into_tasks_stages_as_the_whole_file(warehouse, tmp_path_factory, monkeypatch, lines, task_bytes,
+                                                        bom, trailing_newline):
+    content = (b"\xef\xbb\xbf" if bom else b"") + b"\n".join(lines) + (b"\n" if trailing_newline else b"")
+    assume(content.strip())
+    folder = tmp_path_factory.mktemp("cut")
+    with monkeypatch.context() as patch:
+        whole = staged(warehouse.connection, folder, content, 1 << 30, 0, patch)
+    with monkeypatch.context() as patch:
+        assert staged(warehouse.connection, folder, content, task_bytes, 0, patch) == whole
+
+
+def test_worker_processes_stage_as_this_process(warehouse, tmp_path, monkeypatch):
+    content = b"\n".join(FILE_LINES * 20)
+    with monkeypatch.context() as patch:
+        whole = staged(warehouse.connection, tmp_path, content, 1 << 30, 0, patch)
+    with monkeypatch.context() as patch:
+        assert staged(warehouse.connection, tmp_path, content, 500, 2, patch) == whole
+    assert whole[1], "the file holds bad records: the check above compares their rejection too"
+
+
+def test_a_worker_keeps_one_encoder_per_table():
+    spec = TableSpec("t", tuple(COLUMNS), tuple((key,) for key in KEYS))
+    same = TableSpec("t", tuple(COLUMNS), tuple((key,) for key in KEYS))
+    assert staging_loader._encoder(spec) is staging_loader._encoder(same)
