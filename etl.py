@@ -254,7 +254,7 @@ def clear_star_statements(engine) -> list[str]:
 # a month took 10 s instead of 0.1 s.
 POSTGRES_TRANSFORM_SETTINGS = [
     "SET LOCAL enable_nestloop = off",
-    "SET LOCAL work_mem = '128MB'",
+    "SET LOCAL work_mem = '256MB'",
 ]
 
 

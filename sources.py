@@ -57,17 +57,18 @@ class LocalSource:
     def files(self, prefix: str) -> list[SourceFile]:
         """Every ``.json`` file below ``prefix``, sorted by name.
 
-        os.scandir rather than Path.rglob: a catalogue of 100,000 song files is
-        listed in a fraction of the time, as no Path object is made per entry.
+        os.scandir rather than Path.rglob, and names cut from the paths rather
+        than os.path.relpath: a catalogue of 100,000 song files is listed in a
+        fraction of the time.
         """
         folder = self.root / prefix
         if not folder.is_dir():
             return []
         found = []
-        root = str(self.root)
+        skip = len(os.path.join(str(self.root), ""))  # the paths below start with the root and a separator
         for path, stat in _walk_json(str(folder)):
             found.append(SourceFile(
-                name=os.path.relpath(path, root).replace(os.sep, "/"),
+                name=path[skip:].replace(os.sep, "/"),
                 size=stat.st_size,
                 open=partial(open, path, "rb"),
                 version=str(stat.st_mtime_ns),
