@@ -526,11 +526,9 @@ SELECT
 
 
 def _check_unique_not_null(table, key):
-    # DISTINCT in a subquery rather than COUNT(DISTINCT ...): PostgreSQL can hash it, not only sort
     return f"""
-SELECT
-    (SELECT COUNT(*) FROM {table}),
-    (SELECT COUNT(*) FROM (SELECT DISTINCT {key} FROM {table} WHERE {key} IS NOT NULL) AS keys)
+SELECT COUNT(*), COUNT(DISTINCT {key})
+FROM {table}
 """
 
 
@@ -786,9 +784,21 @@ song_table_changes_insert = _changes_insert(
     "song_table", "staging_songs",
     "SELECT * FROM staging_songs WHERE song_id IN (SELECT song_id FROM staging_songs_new)",
 )
+# A user's row comes from their latest event, and ts is the first sort key: an
+# event older than the user's latest new one cannot be it. Only the events from
+# that one on are ranked again, not the user's whole history.
 user_table_changes_insert = _changes_insert(
     "user_table", "staging_events",
-    "SELECT * FROM staging_events WHERE user_id IN (SELECT user_id FROM staging_events_new)",
+    """SELECT events.*
+    FROM staging_events AS events
+    JOIN (
+        SELECT user_id, MAX(ts) AS latest
+        FROM staging_events_new
+        WHERE user_id IS NOT NULL
+        GROUP BY user_id
+    ) AS new_users
+        ON new_users.user_id = events.user_id
+        AND events.ts >= new_users.latest""",
 )
 songplay_table_changes_insert = _changes_insert(
     "songplay_table", "staging_events", "SELECT * FROM staging_events_affected",

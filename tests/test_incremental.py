@@ -94,6 +94,7 @@ def assert_equals_a_full_load(warehouse, folder):
         pytest.param([(1, 15), (16, 30)], id="days 1-15 then 16-30"),
         pytest.param([(1, 3), (4, 20), (21, 30)], id="three uneven batches"),
         pytest.param([(1, 1), (2, 2), (3, 3), (4, 30)], id="day by day, then the rest"),
+        pytest.param([(20, 30), (1, 19)], id="the earlier days last: no user gets an older level"),
     ],
 )
 def test_loading_in_batches_equals_one_full_load(warehouse, delivery, batches):
@@ -318,9 +319,8 @@ VALUES (
     user_table_changes.level
 )
 """
-    assert "FROM (SELECT * FROM staging_events WHERE user_id IN (SELECT user_id FROM staging_events_new))" in (
-        q.user_table_changes_insert
-    )
+    # a user's events from their latest new one on are ranked again, not their whole history
+    assert "AND events.ts >= new_users.latest) AS staging_events" in q.user_table_changes_insert
     assert q.songplay_table_replace_delete.startswith("\nDELETE FROM songplay_table\nUSING songplay_table_changes")
 
 
