@@ -41,7 +41,7 @@ from connection import (
 from report import Reporter, table
 from sources import SourceError, is_s3, open_source
 from sql_dialect import as_script, quote_literal, render
-from staging_loader import LoadError, TableLoad, save_rejected, stage_source
+from staging_loader import LoadError, TableLoad, default_workers, save_rejected, stage_source
 
 PROJECT_DIR = Path(__file__).resolve().parent
 DEFAULT_SOURCE = PROJECT_DIR / "data" / "sample"
@@ -67,7 +67,7 @@ def lock_warehouse(cursor, reporter) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
 
 
-def stage_local(cursor, source, max_errors, reporter, choice=None) -> list[TableLoad]:
+def stage_local(cursor, source, max_errors, reporter, choice=None, workers=None) -> list[TableLoad]:
     """Stage a local folder with the project's loader (PostgreSQL targets).
 
     A full load empties staging first. An incremental run (``choice`` not
@@ -82,7 +82,7 @@ def stage_local(cursor, source, max_errors, reporter, choice=None) -> list[Table
     try:
         loads = stage_source(
             cursor, source, max_errors=max_errors, progress=progress,
-            files=choice.files if choice else None, into=into,
+            files=choice.files if choice else None, into=into, workers=workers,
         )
     finally:
         progress.close()
@@ -323,7 +323,7 @@ def figure(cursor, statement) -> int:
 
 
 def run(connection, engine, source, max_errors=0, reporter=None, config=None,
-        full=True, since=None, until=None) -> dict:
+        full=True, since=None, until=None, workers=None) -> dict:
     """The whole ETL in one transaction. Returns what happened; raises on failure.
 
     The transaction is committed only if every check passes; otherwise it is
@@ -332,6 +332,7 @@ def run(connection, engine, source, max_errors=0, reporter=None, config=None,
     Redshift, an ``s3://`` root or None for the [S3] paths of ``config``.
     ``full=False`` stages only the files the ledger does not hold
     (incremental.py); ``since``/``until`` (dates) restrict the log files.
+    ``workers``: the local loader's worker processes (staging_loader.py).
     """
     reporter = reporter or Reporter(quiet=True)
     started = time.perf_counter()
@@ -362,7 +363,7 @@ def run(connection, engine, source, max_errors=0, reporter=None, config=None,
                     result.update(committed=False, seconds=time.perf_counter() - started)
                     return result
             if engine == "postgres":
-                loads = stage_local(cursor, source, max_errors, reporter, choice)
+                loads = stage_local(cursor, source, max_errors, reporter, choice, workers)
             elif choice is not None:
                 loads = stage_redshift_files(cursor, config, max_errors, listed, choice, source)
             else:
@@ -581,8 +582,17 @@ def parse_args(argv=None):
         help="print every statement the run would send to --engine (default redshift), in order, "
         "as SQL a client can run; connects to nothing",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="processes that parse a large local source (32 MB or more) for a PostgreSQL target "
+        f"(default: one per core, up to four: {default_workers()} here; 0: all in this process)",
+    )
     parser.add_argument("--quiet", action="store_true", help="print only the target, the summary and errors")
     args = parser.parse_args(argv)
+    if args.workers is not None and args.workers < 0:
+        parser.error("--workers must be 0 or more")
     if args.max_errors < 0:
         parser.error("--max-errors must be 0 or more")
     if args.since and args.until and args.since > args.until:
@@ -629,7 +639,7 @@ def main(argv=None) -> int:
             reporter.line(f"Source: {source.label}")
             result = run(
                 connection, engine, source, args.max_errors, reporter, target.config,
-                full=args.full, since=args.since, until=args.until,
+                full=args.full, since=args.since, until=args.until, workers=args.workers,
             )
         reporter.always(summary(result))
         return 0

@@ -26,6 +26,7 @@ import sys
 import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 
@@ -397,7 +398,14 @@ def run_tasks(spec, tasks, workers):
             if not pending:
                 return
             task, future = pending.popleft()
-            yield task, future.result()
+            try:
+                outcome = future.result()
+            except BrokenProcessPool:
+                raise LoadError(
+                    "a worker process of the loader died (killed, or out of memory?): "
+                    "run etl.py again, with --workers 1 or --workers 0 to use less memory"
+                ) from None
+            yield task, outcome
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 

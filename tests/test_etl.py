@@ -135,7 +135,7 @@ def run_script(*args):
     "script, options",
     [
         ("create_tables.py", ["--dsn", "--config", "--pgdata", "--engine", "--dry-run", "--quiet"]),
-        ("etl.py", ["--dsn", "--config", "--pgdata", "--source", "--max-errors", "--engine", "--quiet"]),
+        ("etl.py", ["--dsn", "--config", "--pgdata", "--source", "--max-errors", "--engine", "--workers", "--quiet"]),
     ],
 )
 def test_help_explains_every_option(script, options):

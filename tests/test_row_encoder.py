@@ -13,6 +13,7 @@
 
 import io
 import json
+import os
 
 import pytest
 from conftest import JSONPATHS, event
@@ -24,7 +25,7 @@ from json_records import Record, read_records
 from jsonpaths import read_jsonpaths
 from row_encoder import COPY_OPTIONS, Column, Rejection, RowEncoder
 from sources import LocalSource
-from staging_loader import TableSpec, copy_rows, stage_table, whole_line_objects
+from staging_loader import LoadError, TableSpec, copy_rows, stage_table, whole_line_objects
 
 # ---------------------------------------------------------------------------
 # Blocks of records: fast path == exact converters
@@ -250,3 +251,16 @@ def test_a_worker_keeps_one_encoder_per_table():
     spec = TableSpec("t", tuple(COLUMNS), tuple((key,) for key in KEYS))
     same = TableSpec("t", tuple(COLUMNS), tuple((key,) for key in KEYS))
     assert staging_loader._encoder(spec) is staging_loader._encoder(same)
+
+
+class DiesInTheWorker:
+    """A task whose unpickling ends the worker process, as the kernel's OOM killer would."""
+
+    def __reduce__(self):
+        return (os._exit, (1,))
+
+
+def test_a_worker_process_that_dies_fails_the_load_with_a_message():
+    spec = TableSpec("t", tuple(COLUMNS), tuple((key,) for key in KEYS))
+    with pytest.raises(LoadError, match="a worker process of the loader died .* --workers 0"):
+        list(staging_loader.run_tasks(spec, [DiesInTheWorker()], workers=1))
