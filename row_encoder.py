@@ -45,16 +45,20 @@ SAFE_DIGITS = {"smallint": 4, "integer": 9, "bigint": 18}
 FLOAT_TYPES = {"double precision", "real", "numeric"}
 TEXT_TYPES = {"character varying", "character", "text"}
 
-_INTEGER_TEXT = re.compile(r"\s*[+-]?\d+\s*\Z")
-_NUMBER_TEXT = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*\Z")
+# ASCII digits and blanks only: "١٢" (Arabic-Indic digits) is not a number to COPY
+_INTEGER_TEXT = re.compile(r"\s*[+-]?\d+\s*\Z", re.ASCII)
+_NUMBER_TEXT = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*\Z", re.ASCII)
 # orjson writes a control character as one of these escapes; CSV needs it raw
-_CONTROL_ESCAPE = re.compile(rb"\\[bfnrtu]")
+# (after an odd run of backslashes: in \\n the backslash is escaped, and n is a letter)
+_CONTROL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\[bfnrtu]")
 
 _NONE = type(None)
 _TEXT_VALUES = frozenset({str, _NONE})
 _INTEGER_VALUES = frozenset({int, _NONE})
 _FLOAT_VALUES = frozenset({float, int, _NONE})
-_LENGTH, _RANGE, _DIGITS = "length", "range", "digits"  # the checks a column's values may need
+_FLOAT_ONLY = frozenset({float, _NONE})
+# the checks a column's values may need
+_LENGTH, _RANGE, _DIGITS, _FINITE = "length", "range", "digits", "finite"
 _UNKNOWN = object()
 
 
@@ -279,6 +283,9 @@ class RowEncoder:
                 if check is _LENGTH:
                     if not _strings_fit(values, nulls, limit):
                         return None
+                elif check is _FINITE:  # the standard library reads 1e400 as inf; orjson would write null
+                    if math.inf in values or -math.inf in values:
+                        return None
                 elif check is _RANGE:
                     numbers = filter(None, values) if nulls else values
                     if max(map(abs, numbers), default=0) > limit:
@@ -329,8 +336,11 @@ class RowEncoder:
                 else:
                     return None
             elif kind in FLOAT_TYPES:
-                if not types <= _FLOAT_VALUES:
+                # an int goes through float() on the exact path: only double precision stores the same
+                if not types <= (_FLOAT_VALUES if kind == "double precision" else _FLOAT_ONLY):
                     return None
+                if float in types:
+                    checks.append((_FINITE, index, None, nulls))
             else:
                 return None
         return checks

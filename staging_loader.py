@@ -33,7 +33,7 @@ from multiprocessing import get_context
 import orjson
 import psycopg2
 
-from json_records import UTF8_BOM, Record, read_records
+from json_records import MAX_RECORD_BYTES, UTF8_BOM, Record, read_records
 from jsonpaths import JsonPathsError, read_jsonpaths
 from row_encoder import COPY_OPTIONS, Column, RowEncoder, UnsupportedColumn, json_text
 from sources import open_source
@@ -140,7 +140,7 @@ class RangeTask:
     path: str | None
     start: int
     end: int
-    data: bytes | None = None
+    data: bytes | None = None  # None without a path: a line too long to hold starts here
     last: bool = False  # the file's last task
 
 
@@ -175,8 +175,8 @@ def run_task(spec: TableSpec, task) -> Outcome:
 def _run_files(spec, task):
     """Small files are read whole by the exact reader: nothing is cut, so nothing can go wrong at a cut."""
     values = []
-    where = []  # (file index, line) of each value
-    rejected = []  # ((file index, line), RejectedRecord)
+    where = []  # (file index, line, place in the reading order) of each value
+    rejected = []  # (place in the reading order, RejectedRecord): the order the exact path rejects them in
     for index, (name, path, data) in enumerate(task.files):
         if data is None:
             with open(path, "rb") as stream:
@@ -184,23 +184,23 @@ def _run_files(spec, task):
         for item in file_records(io.BytesIO(data)):
             if type(item) is Record:
                 values.append(item.value)
-                where.append((index, item.line))
+                where.append((index, item.line, len(where) + len(rejected)))
             else:
-                rejected.append(((index, item.line), RejectedRecord(
+                rejected.append((len(where) + len(rejected), RejectedRecord(
                     spec.table, name, item.line, None, item.reason, None, item.raw,
                 )))
-    data, rejections = _encoder(spec).encode(values)
+    encoded, rejections = _encoder(spec).encode(values)
     rows = [0] * len(task.files)
-    for index, _ in where:
+    for index, _, _ in where:
         rows[index] += 1
     for position, rejection in rejections:
-        index, line = where[position]
+        index, line, place = where[position]
         rows[index] -= 1
-        rejected.append(((index, line), _value_rejected(spec.table, task.files[index][0], line, values[position],
-                                                        rejection)))
+        name = task.files[index][0]
+        rejected.append((place, _value_rejected(spec.table, name, line, values[position], rejection)))
     rejected.sort(key=lambda item: item[0])
     return Outcome(
-        data=data,
+        data=encoded,
         rows=sum(rows),
         rejected=[record for _, record in rejected],
         file_rows=[(name, count) for (name, _, _), count in zip(task.files, rows)],
@@ -216,16 +216,18 @@ def _value_rejected(table, name, line, record, rejection):
 
 
 def _run_range(spec, task):
-    start, data = task.start, task.data
-    if data is None:
-        start, data = _read_lines(task.path, task.start, task.end)
-    lines = _count_lines(data)
-    if start == 0 and data.startswith(UTF8_BOM):
-        data = data[len(UTF8_BOM):]
+    start, text = task.start, task.data
+    if text is None and task.path is not None:
+        start, text = _read_lines(task.path, task.start, task.end)
+    if text is None:  # a line too long to hold: the exact reader takes it
+        return Outcome(clean=False, start=start)
+    lines = _count_lines(text)
+    if start == 0 and text.startswith(UTF8_BOM):
+        text = text[len(UTF8_BOM):]
     encoder = _encoder(spec)
     encoded, rejected, rows = [], [], 0
     line = 0  # lines before this piece
-    for piece in _pieces(data, PARSE_BYTES):
+    for piece in _pieces(text, PARSE_BYTES):
         count = _count_lines(piece)
         values = whole_line_objects(piece[:-1] if piece.endswith(b"\n") else piece, count)
         if values is None:
@@ -256,18 +258,35 @@ def _pieces(data, size):
 
 
 def _read_lines(path, start, end):
-    """(offset, bytes) of the lines of ``path`` that start in [start, end)."""
+    """(offset, bytes) of the lines of ``path`` that start in [start, end).
+
+    The bytes are None when the last of them is longer than MAX_RECORD_BYTES:
+    the exact reader, which rejects such a line, reads on from ``offset``.
+    Finding the first line reads no further than ``end``, so a long line is
+    read once, by the task it starts in, not by every task it spans.
+    """
     with open(path, "rb") as stream:
+        first = start
         if start > 0:
             stream.seek(start - 1)
-            if stream.read(1) != b"\n":
-                stream.readline()  # this line started in the task before
-        first = stream.tell()
+            while True:  # the line that started before ``start`` belongs to the task before
+                chunk = stream.read(min(64 * 1024, end - first + 1))
+                newline = chunk.find(b"\n")
+                if newline >= 0:
+                    first += newline
+                    break
+                first += len(chunk)
+                if not chunk or first >= end:
+                    return first, b""
+            stream.seek(first)
         if first >= end:
             return first, b""
         data = stream.read(end - first)
         if data and not data.endswith(b"\n"):
-            data += stream.readline()
+            rest = stream.readline(MAX_RECORD_BYTES + 1)
+            if len(rest) > MAX_RECORD_BYTES and not rest.endswith(b"\n"):
+                return first, None
+            data += rest
     return first, data
 
 
@@ -370,6 +389,10 @@ def _streamed_tasks(source_file):
             data = carry + block
             cut = data.rfind(b"\n") + 1
             if cut == 0:
+                if len(data) > MAX_RECORD_BYTES + TASK_BYTES:
+                    # a line too long to hold: the exact reader reads the rest of the file
+                    yield RangeTask(source_file.name, None, offset, offset + len(data), data=None)
+                    return
                 carry = data  # a line longer than a task: read on
                 continue
             yield RangeTask(source_file.name, None, offset, offset + cut, data=data[:cut])
@@ -383,31 +406,42 @@ def run_tasks(spec, tasks, workers):
     """(task, outcome) of each task, in order; ``workers`` processes run them ahead."""
     if not workers:
         for task in tasks:
-            yield task, run_task(spec, task)
+            try:
+                outcome = run_task(spec, task)
+            except OSError as error:
+                raise _unreadable(error) from None
+            yield task, outcome
         return
     pool = ProcessPoolExecutor(workers, mp_context=_context(), initializer=_worker_start)
     try:
         pending = deque()
         tasks = iter(tasks)
         while True:
-            while len(pending) < 2 * workers + 2:
-                task = next(tasks, None)
-                if task is None:
-                    break
-                pending.append((task, pool.submit(run_task, spec, task)))
-            if not pending:
-                return
-            task, future = pending.popleft()
             try:
+                while len(pending) < 2 * workers + 2:
+                    task = next(tasks, None)
+                    if task is None:
+                        break
+                    pending.append((task, pool.submit(run_task, spec, task)))
+                if not pending:
+                    return
+                task, future = pending.popleft()
                 outcome = future.result()
             except BrokenProcessPool:
                 raise LoadError(
                     "a worker process of the loader died (killed, or out of memory?): "
                     "run etl.py again, with --workers 1 or --workers 0 to use less memory"
                 ) from None
+            except OSError as error:
+                raise _unreadable(error) from None
             yield task, outcome
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _unreadable(error):
+    where = error.filename or "a source file"
+    return LoadError(f"cannot read {where}: {error.strerror or error} (did it change during the run?)")
 
 
 def _context():
@@ -453,13 +487,20 @@ def stage_table(cursor, table, files, paths_for, max_errors, progress=None, into
     rows_of = {}  # file name -> rows staged from it so far
     read_here = set()  # files whose rest the exact reader read in this process
 
+    shown = {}  # file name -> bytes of it the progress bar has been told of
+
+    def advance(name, size):
+        shown[name] = shown.get(name, 0) + size
+        if progress is not None:
+            progress(size)
+
     def file_done(name, rows):
         source_file = by_name[name]
         result.files += 1
         result.bytes += source_file.size
         result.file_rows[name] = rows
         if progress is not None:
-            progress(source_file.size)
+            progress(source_file.size - shown.pop(name, 0))
 
     def blocks():
         for task, outcome in run_tasks(spec, plan_tasks(files), workers):
@@ -492,6 +533,8 @@ def stage_table(cursor, table, files, paths_for, max_errors, progress=None, into
             yield outcome.data
             if task.last:
                 file_done(name, rows_of.pop(name))
+            else:
+                advance(name, min(task.end, by_name[name].size) - task.start)  # a large file shows progress as it goes
 
     copy_rows(cursor, into or table, [column.name for column in columns], blocks(), options=COPY_OPTIONS)
     result.seconds = time.perf_counter() - started
@@ -505,32 +548,32 @@ def _read_rest(spec, encoder, source_file, start, lines_before, result, max_erro
     """(COPY rows, rows) of ``source_file`` from byte ``start`` on, read by the exact reader."""
     with source_file.open() as stream:
         _skip(stream, start)
-        values, lines, rejected = [], [], []
+        values, places, rejected = [], [], []  # places: (line, place in the reading order) of each value
         items = read_records(stream, first_line=lines_before + 1, at_start=start == 0)
         for item in items:
             if type(item) is Record:
+                places.append((item.line, len(values) + len(rejected)))
                 values.append(item.value)
-                lines.append(item.line)
             else:
-                rejected.append(RejectedRecord(spec.table, source_file.name, item.line, None, item.reason, None,
-                                               item.raw))
+                rejected.append((len(values) + len(rejected), RejectedRecord(
+                    spec.table, source_file.name, item.line, None, item.reason, None, item.raw,
+                )))
             if len(values) >= READ_HERE_BATCH:
-                yield _encode_here(spec, encoder, source_file.name, values, lines, rejected, result, max_errors)
-                values, lines, rejected = [], [], []
-        yield _encode_here(spec, encoder, source_file.name, values, lines, rejected, result, max_errors)
+                yield _encode_here(spec, encoder, source_file.name, values, places, rejected, result, max_errors)
+                values, places, rejected = [], [], []
+        yield _encode_here(spec, encoder, source_file.name, values, places, rejected, result, max_errors)
 
 
-def _encode_here(spec, encoder, name, values, lines, rejected, result, max_errors):
-    data, rejections = encoder.encode(values)
-    rejected = rejected + [
-        _value_rejected(spec.table, name, lines[position], values[position], rejection)
-        for position, rejection in rejections
-    ]
-    for record in sorted(rejected, key=lambda record: record.line_number):
+def _encode_here(spec, encoder, name, values, places, rejected, result, max_errors):
+    encoded, rejections = encoder.encode(values)
+    for position, rejection in rejections:
+        line, place = places[position]
+        rejected.append((place, _value_rejected(spec.table, name, line, values[position], rejection)))
+    for _, record in sorted(rejected, key=lambda item: item[0]):
         _rejected(result, max_errors, record)
     rows = len(values) - len(rejections)
     result.rows += rows
-    return data, rows
+    return encoded, rows
 
 
 def _skip(stream, start):

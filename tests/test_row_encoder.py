@@ -13,7 +13,9 @@
 
 import io
 import json
+import math
 import os
+import time
 
 import pytest
 from conftest import JSONPATHS, event
@@ -38,13 +40,15 @@ COLUMNS = [
     Column("number", "integer", None, True),
     Column("big", "bigint", None, True),
     Column("real_number", "double precision", None, True),
+    Column("single", "real", None, True),
+    Column("decimal", "numeric", None, True),
     Column("required", "bigint", None, False),
 ]
 KEYS = [column.name for column in COLUMNS]
 DDL = """
 CREATE TEMPORARY TABLE encoded (
     short_text VARCHAR(8), long_text VARCHAR(1024), small SMALLINT, number INTEGER,
-    big BIGINT, real_number DOUBLE PRECISION, required BIGINT NOT NULL,
+    big BIGINT, real_number DOUBLE PRECISION, single REAL, decimal NUMERIC, required BIGINT NOT NULL,
     position SERIAL
 )
 """
@@ -62,7 +66,8 @@ numbers = st.one_of(
     st.integers(-(2**15) - 2, 2**15 + 2),
     st.sampled_from([2**31 - 1, 2**31, -(2**31), -(2**31) - 1, 2**63 - 1, -(2**63), 2**63, 2**64 - 1, 0]),
     st.floats(allow_nan=False, allow_infinity=False),
-    st.sampled_from([0.0, -0.0, 1e16, 5e-324, 1.5, 246.30812, 1e300]),
+    st.sampled_from([0.0, -0.0, 1e16, 5e-324, 1.5, 246.30812, 1e300, 2**60 + 2**36 + 1]),
+    st.sampled_from([math.inf, -math.inf]),  # the standard library reads 1e400 as inf
 )
 ABSENT = object()  # the key is left out of the record
 values = st.one_of(
@@ -74,12 +79,15 @@ values = st.one_of(
 def typical(column):
     """Mostly the values a column usually holds, so that whole blocks take the fast path."""
     if column.name.endswith("text"):
-        usual = st.one_of(st.none(), st.text(alphabet="abcé ,\"\\[]\n\t\x00💃", max_size=10))
-    elif column.type == "double precision":
+        plain = st.text(alphabet="abcé ,\"\\[]💃", max_size=6)
+        usual = st.one_of(st.none(), plain, plain, st.text(alphabet="ab\\\n\t\x00", max_size=4))
+    elif column.type in ("double precision", "real", "numeric"):
         usual = st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False, width=32))
+    elif not column.nullable:
+        usual = st.integers(0, 100)
     else:
         usual = st.one_of(st.integers(0, 100), st.sampled_from(["", "42"]) if column.name == "number" else st.none())
-    return st.one_of(usual, usual, usual, values)
+    return st.one_of(usual, usual, usual, usual, usual, values)
 
 
 records = st.lists(
@@ -133,7 +141,7 @@ def test_typical_blocks_take_the_fast_path(monkeypatch):
     block = [
         {"short_text": "abc", "long_text": 'say "hi", \\o/ é', "small": 3, "number": "", "big": 2**40,
          "real_number": 1.5, "required": 7},
-        {"short_text": None, "long_text": "a, [b]", "small": None, "number": "42", "big": None,
+        {"short_text": None, "long_text": "a, [b] C:\\new", "small": None, "number": "42", "big": None,
          "real_number": 2, "required": 8},
     ]
     monkeypatch.setattr(encoder, "convert_row", lambda row: pytest.fail(f"slow path for {row}"))
@@ -196,6 +204,8 @@ FILE_LINES = [
     GOOD, GOOD.replace(b'"Kaylee"', b'"K\\u00e4the"'), json.dumps(event(sessionId="abc")).encode(),
     b'{"artist": "cut', b"", b"not json", b"{", b'  "ts": 1541106106796', b"}",
     json.dumps(event(song="x" * 1100)).encode(), b'{"ts": 1} {"ts": 2}',
+    json.dumps(event(sessionId="abc")).encode() + b" 5",  # two rejections on one line: a value, then a number
+    b'{"ts": 1541106106796, "length": 1e400}',  # orjson refuses it; the standard library reads inf
 ]
 
 
@@ -210,7 +220,7 @@ def staged(connection, tmp_path, content, task_bytes, workers, monkeypatch):
     try:
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM staging_events")
-            result = stage_table(cursor, "staging_events", files, lambda columns: paths, max_errors=100,
+            result = stage_table(cursor, "staging_events", files, lambda columns: paths, max_errors=10**6,
                                  workers=workers)
             cursor.execute("SELECT * FROM staging_events")
             rows = sorted(cursor.fetchall(), key=repr)
@@ -218,6 +228,32 @@ def staged(connection, tmp_path, content, task_bytes, workers, monkeypatch):
         connection.rollback()
     rejected = [(record.line_number, record.column_name, record.reason) for record in result.rejected]
     return rows, rejected, result.file_rows
+
+
+def exactly_staged(connection, content):
+    """The reference: the exact reader, then each record through the exact converters, in order."""
+    paths = read_jsonpaths(json.dumps(JSONPATHS))
+    try:
+        with connection.cursor() as cursor:
+            columns = staging_loader.table_columns(cursor, "staging_events")
+            encoder = RowEncoder(columns, paths)
+            data, rejected, rows = [], [], 0
+            for item in read_records(io.BytesIO(content)):
+                if not isinstance(item, Record):
+                    rejected.append((item.line, None, item.reason))
+                    continue
+                try:
+                    data.append(encoder.convert_row(encoder.values([item.value])[0]))
+                    rows += 1
+                except Rejection as rejection:
+                    rejected.append((item.line, rejection.column, f"{rejection.column} {rejection}"))
+            cursor.execute("DELETE FROM staging_events")
+            copy_rows(cursor, "staging_events", [column.name for column in columns], data, options=COPY_OPTIONS)
+            cursor.execute("SELECT * FROM staging_events")
+            stored = sorted(cursor.fetchall(), key=repr)
+    finally:
+        connection.rollback()
+    return stored, rejected, {"log_data/events.json": rows}
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -232,19 +268,29 @@ def test_a_file_cut_into_tasks_stages_as_the_whole_file(warehouse, tmp_path_fact
     content = (b"\xef\xbb\xbf" if bom else b"") + b"\n".join(lines) + (b"\n" if trailing_newline else b"")
     assume(content.strip())
     folder = tmp_path_factory.mktemp("cut")
+    exact = exactly_staged(warehouse.connection, content)
     with monkeypatch.context() as patch:
-        whole = staged(warehouse.connection, folder, content, 1 << 30, 0, patch)
+        assert staged(warehouse.connection, folder, content, 1 << 30, 0, patch) == exact
     with monkeypatch.context() as patch:
-        assert staged(warehouse.connection, folder, content, task_bytes, 0, patch) == whole
+        assert staged(warehouse.connection, folder, content, task_bytes, 0, patch) == exact
+
+
+def test_a_line_too_long_to_hold_goes_to_the_exact_reader(warehouse, tmp_path, monkeypatch):
+    content = b"\n".join([GOOD, json.dumps(event(song="y" * 900)).encode(), GOOD, b"x" * 5000, GOOD])
+    monkeypatch.setattr(staging_loader, "MAX_RECORD_BYTES", 300)  # the fast path holds lines up to this
+    exact = exactly_staged(warehouse.connection, content)
+    assert [reason for _, _, reason in exact[1]] == ["invalid JSON: Expecting value (column 1)"]
+    for task_bytes in (1 << 30, 200, 37):
+        with monkeypatch.context() as patch:
+            assert staged(warehouse.connection, tmp_path, content, task_bytes, 0, patch) == exact
 
 
 def test_worker_processes_stage_as_this_process(warehouse, tmp_path, monkeypatch):
     content = b"\n".join(FILE_LINES * 20)
+    exact = exactly_staged(warehouse.connection, content)
     with monkeypatch.context() as patch:
-        whole = staged(warehouse.connection, tmp_path, content, 1 << 30, 0, patch)
-    with monkeypatch.context() as patch:
-        assert staged(warehouse.connection, tmp_path, content, 500, 2, patch) == whole
-    assert whole[1], "the file holds bad records: the check above compares their rejection too"
+        assert staged(warehouse.connection, tmp_path, content, 500, 2, patch) == exact
+    assert exact[1], "the file holds bad records: the check above compares their rejection too"
 
 
 def test_a_worker_keeps_one_encoder_per_table():
@@ -260,7 +306,10 @@ class DiesInTheWorker:
         return (os._exit, (1,))
 
 
-def test_a_worker_process_that_dies_fails_the_load_with_a_message():
+@pytest.mark.parametrize("before", [0, 1], ids=["while its result is awaited", "while more tasks are sent"])
+def test_a_worker_process_that_dies_fails_the_load_with_a_message(before):
     spec = TableSpec("t", tuple(COLUMNS), tuple((key,) for key in KEYS))
+    tasks = [staging_loader.FilesTask([])] * before + [DiesInTheWorker()] * 6
     with pytest.raises(LoadError, match="a worker process of the loader died .* --workers 0"):
-        list(staging_loader.run_tasks(spec, [DiesInTheWorker()], workers=1))
+        for _ in staging_loader.run_tasks(spec, tasks, workers=1):
+            time.sleep(0.5)  # the COPY takes its time: the worker dies meanwhile
