@@ -42,7 +42,8 @@ INTEGER_RANGES = {
 }
 # the most digits a string of digits may have and always fit the type
 SAFE_DIGITS = {"smallint": 4, "integer": 9, "bigint": 18}
-FLOAT_TYPES = {"double precision", "real", "numeric"}
+# only double precision: a REAL's range and a NUMERIC's scale would need checks of their own
+FLOAT_TYPES = {"double precision"}
 TEXT_TYPES = {"character varying", "character", "text"}
 
 # ASCII digits and blanks only: "١٢" (Arabic-Indic digits) is not a number to COPY
@@ -55,7 +56,6 @@ _NONE = type(None)
 _TEXT_VALUES = frozenset({str, _NONE})
 _INTEGER_VALUES = frozenset({int, _NONE})
 _FLOAT_VALUES = frozenset({float, int, _NONE})
-_FLOAT_ONLY = frozenset({float, _NONE})
 # the checks a column's values may need
 _LENGTH, _RANGE, _DIGITS, _FINITE = "length", "range", "digits", "finite"
 _UNKNOWN = object()
@@ -335,8 +335,7 @@ class RowEncoder:
                 else:
                     return None
             elif kind in FLOAT_TYPES:
-                # an int goes through float() on the exact path: only double precision stores the same
-                if not types <= (_FLOAT_VALUES if kind == "double precision" else _FLOAT_ONLY):
+                if not types <= _FLOAT_VALUES:
                     return None
                 if float in types:
                     checks.append((_FINITE, index, None, nulls))

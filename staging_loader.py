@@ -15,7 +15,10 @@ more than ``max_errors`` of them fail the load (as COPY's MAXERROR).
 A large source is read by worker processes (see ``stage_table``): a task is a
 4 MB stretch of a log file or a batch of small song files, the workers parse
 and encode the tasks while this process sends the finished rows, in order, to
-the one COPY. PostgreSQL parses the rows on its own core meanwhile.
+the one COPY. PostgreSQL parses the rows on its own core meanwhile. The
+workers fork from multiprocessing's server process, which imports the main
+script again: a script that stages a large source needs the usual
+``if __name__ == "__main__":`` guard.
 """
 
 import io
