@@ -20,10 +20,9 @@ loader reports a missing source as it reports a missing folder.
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 
 class SourceError(Exception):
@@ -34,8 +33,10 @@ class SourceNotFound(SourceError, FileNotFoundError):
     """The source, or the part of it asked for, is not there."""
 
 
-@dataclass(frozen=True)
-class SourceFile:
+class SourceFile(NamedTuple):
+    """One file of a source. A named tuple: a catalogue lists 100,000 of them,
+    and a frozen dataclass takes ten times as long to make."""
+
     name: str  # relative to the source, with forward slashes: log_data/2018/11/...
     size: int
     open: Callable[[], BinaryIO]
@@ -68,7 +69,7 @@ class LocalSource:
         skip = len(os.path.join(str(self.root), ""))  # the paths below start with the root and a separator
         for path, stat in _walk_json(str(folder)):
             found.append(SourceFile(
-                name=path[skip:].replace(os.sep, "/"),
+                name=path[skip:] if os.sep == "/" else path[skip:].replace(os.sep, "/"),
                 size=stat.st_size,
                 open=partial(open, path, "rb"),
                 version=str(stat.st_mtime_ns),
@@ -82,13 +83,19 @@ class LocalSource:
 
 
 def _walk_json(folder):
-    """(path, stat) of every regular ``.json`` file below ``folder``."""
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if entry.is_dir():
-                yield from _walk_json(entry.path)
-            elif entry.name.endswith(".json") and entry.is_file():
-                yield entry.path, entry.stat()
+    """(path, stat) of every regular ``.json`` file below ``folder``, in no particular order.
+
+    A stack rather than recursion: nested generators cost more per file than
+    the directory reads themselves, with 100,000 files in 17,000 folders.
+    """
+    folders = [folder]
+    while folders:
+        with os.scandir(folders.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir():
+                    folders.append(entry.path)
+                elif entry.name.endswith(".json") and entry.is_file():
+                    yield entry.path, entry.stat()
 
 
 def is_s3(location) -> bool:
