@@ -31,6 +31,7 @@ from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
+from itertools import islice
 from multiprocessing import get_context
 
 import orjson
@@ -177,36 +178,46 @@ def run_task(spec: TableSpec, task) -> Outcome:
 
 def _run_files(spec, task):
     """Small files are read whole by the exact reader: nothing is cut, so nothing can go wrong at a cut."""
-    values = []
-    where = []  # (file index, line, place in the reading order) of each value
-    rejected = []  # (place in the reading order, RejectedRecord): the order the exact path rejects them in
-    for index, (name, path, data) in enumerate(task.files):
-        if data is None:
-            data = _read_file(path)
-        for item in small_file_records(data):
-            if type(item) is Record:
-                values.append(item.value)
-                where.append((index, item.line, len(where) + len(rejected)))
-            else:
-                rejected.append((len(where) + len(rejected), RejectedRecord(
-                    spec.table, name, item.line, None, item.reason, None, item.raw,
-                )))
-    encoded, rejections = _encoder(spec).encode(values)
-    rows = [0] * len(task.files)
-    for index, _, _ in where:
-        rows[index] += 1
-    for position, rejection in rejections:
-        index, line, place = where[position]
-        rows[index] -= 1
-        name = task.files[index][0]
-        rejected.append((place, _value_rejected(spec.table, name, line, values[position], rejection)))
-    rejected.sort(key=lambda item: item[0])
+    files = (
+        (name, small_file_records(data if data is not None else _read_file(path)))
+        for name, path, data in task.files
+    )
+    encoded, rejected, rows = _encode_read(spec, _encoder(spec), files)
     return Outcome(
         data=encoded,
-        rows=sum(rows),
-        rejected=[record for _, record in rejected],
-        file_rows=[(name, count) for (name, _, _), count in zip(task.files, rows)],
+        rows=sum(rows.values()),
+        rejected=rejected,
+        file_rows=[(name, rows[name]) for name, _, _ in task.files],
     )
+
+
+def _encode_read(spec, encoder, files):
+    """What the exact reader read, encoded: (COPY rows, rejected records, rows per file name).
+
+    ``files`` are (file name, its Records and Rejecteds in reading order)
+    pairs; the rejected records come out in reading order, the reader's and
+    the converters' together, as the exact path rejects them one by one.
+    """
+    values, where, rejected, rows = [], [], [], {}  # where: (name, line, place in the reading order)
+    for name, items in files:
+        count = 0
+        for item in items:
+            place = len(values) + len(rejected)
+            if type(item) is Record:
+                values.append(item.value)
+                where.append((name, item.line, place))
+                count += 1
+            else:
+                rejected.append((place, RejectedRecord(spec.table, name, item.line, None, item.reason, None,
+                                                       item.raw)))
+        rows[name] = rows.get(name, 0) + count
+    encoded, rejections = encoder.encode(values)
+    for position, rejection in rejections:
+        name, line, place = where[position]
+        rows[name] -= 1
+        rejected.append((place, _value_rejected(spec.table, name, line, values[position], rejection)))
+    rejected.sort(key=lambda item: item[0])
+    return encoded, [record for _, record in rejected], rows
 
 
 def _read_file(path):
@@ -560,39 +571,21 @@ def stage_table(cursor, table, files, paths_for, max_errors, progress=None, into
     return result
 
 
-READ_HERE_BATCH = 4096  # records encoded at a time by _read_rest
+READ_HERE_BATCH = 4096  # records read and encoded at a time by _read_rest
 
 
 def _read_rest(spec, encoder, source_file, start, lines_before, result, max_errors):
     """(COPY rows, rows) of ``source_file`` from byte ``start`` on, read by the exact reader."""
+    name = source_file.name
     with source_file.open() as stream:
         _skip(stream, start)
-        values, places, rejected = [], [], []  # places: (line, place in the reading order) of each value
         items = read_records(stream, first_line=lines_before + 1, at_start=start == 0)
-        for item in items:
-            if type(item) is Record:
-                places.append((item.line, len(values) + len(rejected)))
-                values.append(item.value)
-            else:
-                rejected.append((len(values) + len(rejected), RejectedRecord(
-                    spec.table, source_file.name, item.line, None, item.reason, None, item.raw,
-                )))
-            if len(values) >= READ_HERE_BATCH:
-                yield _encode_here(spec, encoder, source_file.name, values, places, rejected, result, max_errors)
-                values, places, rejected = [], [], []
-        yield _encode_here(spec, encoder, source_file.name, values, places, rejected, result, max_errors)
-
-
-def _encode_here(spec, encoder, name, values, places, rejected, result, max_errors):
-    encoded, rejections = encoder.encode(values)
-    for position, rejection in rejections:
-        line, place = places[position]
-        rejected.append((place, _value_rejected(spec.table, name, line, values[position], rejection)))
-    for _, record in sorted(rejected, key=lambda item: item[0]):
-        _rejected(result, max_errors, record)
-    rows = len(values) - len(rejections)
-    result.rows += rows
-    return encoded, rows
+        while batch := list(islice(items, READ_HERE_BATCH)):
+            encoded, rejected, rows = _encode_read(spec, encoder, [(name, batch)])
+            for record in rejected:
+                _rejected(result, max_errors, record)
+            result.rows += rows[name]
+            yield encoded, rows[name]
 
 
 def _skip(stream, start):
