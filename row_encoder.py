@@ -299,17 +299,7 @@ class RowEncoder:
                         if not self.columns[index].nullable:
                             return None
                         _blank_to_null(rows, values, index)
-        try:
-            data = orjson.dumps(rows)
-        except TypeError:  # a string with an unpaired surrogate
-            return None
-        if _has_control_escape(data):
-            return None
-        # [[a,b],[c,d]] -> a,b\nc,d\n, unless a string holds "],[" itself
-        body = data[2:-2].replace(b"],[", b"\n")
-        if len(body) != len(data) - 4 - 2 * (len(rows) - 1):
-            return None
-        return body + b"\n"
+        return csv_rows(rows)
 
     def _plan(self, shapes):
         """The checks a block with these shapes needs (None: it cannot take the fast path)."""
@@ -342,6 +332,25 @@ class RowEncoder:
             else:
                 return None
         return checks
+
+
+def csv_rows(rows: list[tuple]) -> bytes | None:
+    """``rows`` of JSON-ready values as COPY_OPTIONS' CSV, in one ``orjson.dumps``.
+
+    None if orjson cannot write them so: a string with an unpaired surrogate,
+    or a control character (which orjson escapes and CSV needs raw).
+    """
+    try:
+        data = orjson.dumps(rows)
+    except TypeError:  # a string with an unpaired surrogate
+        return None
+    if _has_control_escape(data):
+        return None
+    # [[a,b],[c,d]] -> a,b\nc,d\n, unless a string holds "],[" itself
+    body = data[2:-2].replace(b"],[", b"\n")
+    if len(body) != len(data) - 4 - 2 * (len(rows) - 1):
+        return None
+    return body + b"\n"
 
 
 def _has_control_escape(data):

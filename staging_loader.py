@@ -8,9 +8,11 @@ tables with ``COPY ... FROM STDIN`` (never a per-row INSERT):
 - ``staging_songs`` from ``song_data/**.json`` by column name (as
   ``FORMAT AS JSON 'auto'``).
 
-Values are converted as row_encoder.py says, with Redshift's rules; a record
-that does not fit is a rejected record with its file, line, column and text;
-more than ``max_errors`` of them fail the load (as COPY's MAXERROR).
+A block of log lines is decoded straight into typed rows where it can be
+(typed_decoder.py), else parsed and converted as row_encoder.py says, with
+Redshift's rules. A record that does not fit is a rejected record with its
+file, line, column and text; more than ``max_errors`` of them fail the load
+(as COPY's MAXERROR).
 
 A large source is read by worker processes (see ``stage_table``): a task is a
 4 MB stretch of a log file or a batch of small song files, the workers parse
@@ -41,6 +43,7 @@ from json_records import MAX_RECORD_BYTES, UTF8_BOM, Record, read_records
 from jsonpaths import JsonPathsError, read_jsonpaths
 from row_encoder import COPY_OPTIONS, Column, RowEncoder, UnsupportedColumn, json_text
 from sources import open_source
+from typed_decoder import TypedDecoder
 
 ROWS_PER_CHUNK = 256  # rejected records: small chunks, written while the next are built
 TASK_BYTES = 4 * 1024 * 1024  # a log file is cut into tasks of this many bytes
@@ -160,6 +163,7 @@ class Outcome:
 
 
 _encoders = {}
+_typed_decoders = {}
 
 
 def _encoder(spec: TableSpec) -> RowEncoder:
@@ -167,6 +171,14 @@ def _encoder(spec: TableSpec) -> RowEncoder:
     if encoder is None:
         encoder = _encoders[spec] = RowEncoder(spec.columns, spec.paths)
     return encoder
+
+
+def _typed(spec: TableSpec) -> TypedDecoder:
+    """A worker keeps one per table: it learns which numeric columns hold strings."""
+    decoder = _typed_decoders.get(spec)
+    if decoder is None:
+        decoder = _typed_decoders[spec] = TypedDecoder(spec.columns, spec.paths)
+    return decoder
 
 
 def run_task(spec: TableSpec, task) -> Outcome:
@@ -247,17 +259,24 @@ def _run_range(spec, task):
         start, text = _read_lines(task.path, task.start, task.end)
     if text is None:  # a line too long to hold: the exact reader takes it
         return Outcome(clean=False, start=start)
-    lines = _count_lines(text)
     if start == 0 and text.startswith(UTF8_BOM):
         text = text[len(UTF8_BOM):]
-    encoder = _encoder(spec)
+    encoder, typed = _encoder(spec), _typed(spec)
     encoded, rejected, rows = [], [], 0
     line = 0  # lines before this piece
     for piece in _pieces(text, PARSE_BYTES):
         count = _count_lines(piece)
-        values = whole_line_objects(piece[:-1] if piece.endswith(b"\n") else piece, count)
+        body = piece[:-1] if piece.endswith(b"\n") else piece
+        data = None if _TWO_ON_A_LINE.search(body) else typed.encode(body, count)
+        if data is not None:
+            encoded.append(data)
+            rows += count
+            line += count
+            continue
+        values = whole_line_objects(body, count)
         if values is None:
-            return Outcome(lines=lines, clean=False, start=start)
+            return Outcome(clean=False, start=start)
+        typed.learn(values)
         data, rejections = encoder.encode(values)
         encoded.append(data)
         rows += len(values) - len(rejections)
@@ -266,7 +285,7 @@ def _run_range(spec, task):
             for position, rejection in rejections
         )
         line += count
-    return Outcome(data=b"".join(encoded), rows=rows, rejected=rejected, lines=lines, start=start)
+    return Outcome(data=b"".join(encoded), rows=rows, rejected=rejected, lines=line, start=start)
 
 
 def _count_lines(data):

@@ -28,6 +28,7 @@ from jsonpaths import read_jsonpaths
 from row_encoder import COPY_OPTIONS, Column, Rejection, RowEncoder, UnsupportedColumn
 from sources import LocalSource
 from staging_loader import LoadError, TableSpec, copy_rows, stage_table, whole_line_objects
+from typed_decoder import TypedDecoder
 
 # ---------------------------------------------------------------------------
 # Blocks of records: fast path == exact converters
@@ -146,6 +147,134 @@ def test_typical_blocks_take_the_fast_path(monkeypatch):
     data, rejections = encoder.encode(block * 100)
     assert rejections == []
     assert data.count(b"\n") == 200
+
+
+# ---------------------------------------------------------------------------
+# Lines decoded typed (typed_decoder.py): the rows of the exact converters
+# ---------------------------------------------------------------------------
+
+PATHS = [(key,) for key in KEYS]
+
+
+def typed_decoder(learned_from=()):
+    decoder = TypedDecoder(COLUMNS, PATHS)
+    decoder.learn(list(learned_from))
+    return decoder
+
+
+def as_lines(records, ascii_only=True):
+    """JSON lines; a lone surrogate written raw is not UTF-8, and inf is Infinity: no path takes those."""
+    return [json.dumps(record, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass") for record in records]
+
+
+def typed_and_exact(decoder, text, lines):
+    """(the typed decoder's rows, the exact converters' rows) for ``text``, or None if it is not typed."""
+    data = decoder.encode(text, lines)
+    if data is None:
+        return None
+    read = exact_reading(text)
+    assert all(value is not None for _, value in read), "typed, but the exact reader rejects a line"
+    expected, rejected = exactly(RowEncoder(COLUMNS, PATHS), [value for _, value in read])
+    assert rejected == [], "typed, but the exact converters reject a record"
+    return data, expected
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records=records, ascii_only=st.booleans(), learned=st.booleans())
+def test_typed_lines_are_stored_as_record_by_record(encoded_table, records, ascii_only, learned):
+    lines = as_lines(records, ascii_only)
+    taught = records if learned else ()
+    typed, exact = [], []
+    for line in lines:  # each line alone: most of them decode typed or not, whatever the others hold
+        both = typed_and_exact(typed_decoder(taught), line, 1)
+        if both:
+            typed.append(both[0])
+            exact.append(both[1])
+    both = typed_and_exact(typed_decoder(taught), b"\n".join(lines), len(lines))
+    if both:
+        typed.append(both[0])
+        exact.append(both[1])
+    assert stored(encoded_table, b"".join(typed)) == stored(encoded_table, b"".join(exact))
+
+
+TRICKY_LINES = [  # JSON escapes written as such (rb''), raw bytes where the comment says
+    rb'{"required": 1, "real_number": 1e400}', rb'{"required": 1, "real_number": -1e-400}',
+    rb'{"required": 1, "real_number": 2.4703282292062328e-324}', rb'{"required": 1, "real_number": -0}',
+    rb'{"required": 1, "real_number": 123456789012345678901234567890}',
+    rb'{"required": 1, "real_number": 1' + b"0" * 400 + b"}",
+    rb'{"required": 1, "real_number": 0.1000000000000000055511151231257827021181583404541015625}',
+    rb'{"required": 1, "real_number": NaN}', rb'{"required": 1, "real_number": "1.5"}',
+    rb'{"required": 1, "required": 2}', rb'{"required": 1, "number": "", "big": ""}', rb'{"required": ""}',
+    rb'{"required": "007"}', rb'{"required": " 7"}', rb'{"required": "-7"}', rb'{"required": "\u0661"}',
+    rb'{"required": 9223372036854775807}', rb'{"required": 9223372036854775808}',
+    rb'{"required": "9223372036854775807"}', rb'{"required": "99999999999999999999"}',
+    rb'{"required": 1, "small": 32767}', rb'{"required": 1, "small": -32769}', rb'{"required": 1, "small": 1.0}',
+    rb'{"required": 1, "small": true}', rb'{"required": 1, "long_text": 5}', rb'{"required": 1, "long_text": null}',
+    rb'{"required": 1, "short_text": "\u00e9\u00e9\u00e9\u00e9"}',
+    rb'{"required": 1, "short_text": "\u00e9\u00e9\u00e9\u00e9\u00e9"}',
+    rb'{"required": 1, "short_text": "\ud83d\udc83\ud83d\udc83"}',
+    rb'{"required": 1, "short_text": "\ud83d\udc83\ud83d\udc83\ud83d\udc83"}',
+    rb'{"required": 1, "short_text": "a\u0000"}', rb'{"required": 1, "short_text": "a\nb"}',
+    rb'{"required": 1, "short_text": "a\tb"}', rb'{"required": 1, "short_text": "a\u2028"}',
+    b'{"required": 1, "short_text": "a\tb"}',  # a raw tab: not JSON
+    rb'{"required": 1, "long_text": "\ud800"}', rb'{"required": 1, "long_text": "\\\"],["}',
+    rb'{"required": 1, "long_text": "' + rb"\u00e9" * 256 + b'"}',
+    rb'{"required": 1, "long_text": "' + rb"\u00e9" * 257 + b'"}',
+    rb'{"required": 1, "long_text": "' + "é".encode() * 300 + b'"}',  # raw UTF-8
+    rb'{"required": 1, "long_text": "' + "é".encode() * 600 + b'"}',  # 600 characters, 1,200 bytes
+    rb'{"required": 1, "long_text": "' + rb"\u00e9" * 600 + b'"}',
+    rb'{"required": 1}, {"required": 2}', rb'{"required": 1} {"required": 2}',
+    b'{"required": 1, "long_text": "\xff"}',  # not UTF-8
+    rb'{"required": 1, "extra": {"deep": [1, 2, {"x": null}]}}',
+    rb'{"required": 1, "extra": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+    b'{"required": 1}\r', b' {"required": 1} ', b'{"required": 1,}', b"[1]", b"{}",
+]
+
+
+@pytest.mark.parametrize("line", TRICKY_LINES, ids=[line[:60].decode("utf-8", "replace") for line in TRICKY_LINES])
+def test_typed_lines_agree_with_the_exact_converters_on_tricky_lines(encoded_table, line):
+    digits = [{"required": "1", "number": "1", "big": "1", "small": "1"}]
+    long_strings = [{"short_text": "x" * 8, "long_text": "x" * 1024}]
+    for decoder in (typed_decoder(), typed_decoder(learned_from=digits), typed_decoder(learned_from=long_strings)):
+        both = typed_and_exact(decoder, line, 1)
+        if both:
+            assert stored(encoded_table, both[0]) == stored(encoded_table, both[1])
+
+
+def test_typical_lines_decode_typed_once_a_block_has_shown_what_their_columns_hold(encoded_table):
+    """The checks above would pass if nothing decoded typed: this one would not."""
+    records = [
+        {"short_text": "abc", "long_text": 'say "hi", \\o/ é 💃', "small": 3, "number": "", "big": 2**40,
+         "real_number": 1.5, "required": 7},
+        {"short_text": None, "long_text": "a, [b] C:\\new", "small": None, "number": "42", "big": None,
+         "real_number": 2, "required": 8},
+    ] * 100
+    text = b"\n".join(as_lines(records, ascii_only=False))
+    decoder = typed_decoder()
+    assert decoder.encode(text, 200) is None  # "number" holds strings; "abc" is over 8/4 characters
+    decoder.learn(records)
+    assert decoder.digit_columns == {KEYS.index("number")}
+    assert decoder.long_columns == {KEYS.index("short_text")}
+    data = decoder.encode(text, 200)
+    assert data is not None
+    assert stored(encoded_table, data) == stored(encoded_table, RowEncoder(COLUMNS, PATHS).encode(records)[0])
+
+
+def test_a_log_file_is_decoded_typed_after_its_first_block(warehouse, monkeypatch):
+    lines = [json.dumps(event(itemInSession=item)).encode() for item in range(2000)]
+    with warehouse.connection.cursor() as cursor:
+        columns = staging_loader.table_columns(cursor, "staging_events")
+    warehouse.connection.rollback()
+    spec = TableSpec("staging_events", tuple(columns), tuple(read_jsonpaths(json.dumps(JSONPATHS))))
+    monkeypatch.setattr(staging_loader, "_typed_decoders", {})  # one that has learned nothing yet
+    monkeypatch.setattr(staging_loader, "PARSE_BYTES", 4096)
+    slow = []
+    encode = RowEncoder.encode
+    monkeypatch.setattr(RowEncoder, "encode", lambda self, values: slow.append(len(values)) or encode(self, values))
+    task = staging_loader.RangeTask("events.json", None, 0, 0, data=b"\n".join(lines) + b"\n", last=True)
+    outcome = staging_loader.run_task(spec, task)
+    assert outcome.rows == 2000 and not outcome.rejected
+    assert 0 < sum(slow) < 100, "the slower path encodes the first block only (userId holds strings)"
 
 
 # ---------------------------------------------------------------------------
