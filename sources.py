@@ -21,6 +21,7 @@ loader reports a missing source as it reports a missing folder.
 import os
 from collections.abc import Callable
 from functools import partial
+from operator import itemgetter
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
@@ -60,34 +61,30 @@ class LocalSource:
 
         os.scandir rather than Path.rglob, and names cut from the paths rather
         than os.path.relpath: a catalogue of 100,000 song files is listed in a
-        fraction of the time.
+        fraction of the time (see _list_json).
         """
         folder = self.root / prefix
         if not folder.is_dir():
             return []
-        found = []
         skip = len(os.path.join(str(self.root), ""))  # the paths below start with the root and a separator
-        for path, stat in _walk_json(str(folder)):
-            found.append(SourceFile(
-                name=path[skip:] if os.sep == "/" else path[skip:].replace(os.sep, "/"),
-                size=stat.st_size,
-                open=partial(open, path, "rb"),
-                version=str(stat.st_mtime_ns),
-                path=path,
-            ))
-        found.sort(key=lambda item: item.name)
+        found = _list_json(str(folder), skip)
+        found.sort(key=itemgetter(0))  # by name
         return found
 
     def read_bytes(self, name: str) -> bytes:
         return (self.root / name).read_bytes()
 
 
-def _walk_json(folder):
-    """(path, stat) of every regular ``.json`` file below ``folder``, in no particular order.
+def _list_json(folder, skip):
+    """A SourceFile for every regular ``.json`` file below ``folder``, in no particular order.
 
-    A stack rather than recursion: nested generators cost more per file than
-    the directory reads themselves, with 100,000 files in 17,000 folders.
+    One loop over a stack of folders, and each SourceFile made from a plain
+    tuple: generators, keyword arguments and a named tuple's own ``__new__``
+    cost more per file than the directory reads themselves, with 100,000
+    files in 17,000 folders.
     """
+    make = partial(tuple.__new__, SourceFile)
+    found = []
     folders = [folder]
     while folders:
         with os.scandir(folders.pop()) as entries:
@@ -95,7 +92,11 @@ def _walk_json(folder):
                 if entry.is_dir():
                     folders.append(entry.path)
                 elif entry.name.endswith(".json") and entry.is_file():
-                    yield entry.path, entry.stat()
+                    path = entry.path
+                    stat = entry.stat()
+                    name = path[skip:] if os.sep == "/" else path[skip:].replace(os.sep, "/")
+                    found.append(make((name, stat.st_size, partial(open, path, "rb"), str(stat.st_mtime_ns), path)))
+    return found
 
 
 def is_s3(location) -> bool:

@@ -30,7 +30,7 @@ import signal
 import sys
 import time
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from itertools import islice
@@ -189,11 +189,18 @@ def run_task(spec: TableSpec, task) -> Outcome:
 
 
 def _run_files(spec, task):
-    """Small files are read whole by the exact reader: nothing is cut, so nothing can go wrong at a cut."""
-    files = (
-        (name, small_file_records(data if data is not None else _read_file(path)))
-        for name, path, data in task.files
-    )
+    """Small files are read whole: nothing is cut, so nothing can go wrong at a cut.
+
+    A batch of files holding one object each is decoded typed; any other goes
+    to the exact reader, file by file.
+    """
+    texts = [data if data is not None else _read_file(path) for _, path, data in task.files]
+    typed = _typed(spec)
+    data = typed.encode_objects(texts)
+    if data is not None:
+        return Outcome(data=data, rows=len(texts), file_rows=[(name, 1) for name, _, _ in task.files])
+    files = [(name, list(small_file_records(text))) for (name, _, _), text in zip(task.files, texts)]
+    typed.learn([item.value for _, items in files for item in items if type(item) is Record])
     encoded, rejected, rows = _encode_read(spec, _encoder(spec), files)
     return Outcome(
         data=encoded,
@@ -450,12 +457,13 @@ def _streamed_tasks(source_file):
 def run_tasks(spec, tasks, workers):
     """(task, outcome) of each task, in order; ``workers`` processes run them ahead."""
     if not workers:
-        for task in tasks:
-            try:
-                outcome = run_task(spec, task)
-            except OSError as error:
-                raise _unreadable(error) from None
-            yield task, outcome
+        with ThreadPoolExecutor(2) as reader:
+            for task, read in _read_ahead(reader, tasks):
+                try:
+                    outcome = run_task(spec, read.result())
+                except OSError as error:
+                    raise _unreadable(error) from None
+                yield task, outcome
         return
     pool = ProcessPoolExecutor(workers, mp_context=_context(), initializer=_worker_start)
     try:
@@ -482,6 +490,29 @@ def run_tasks(spec, tasks, workers):
             yield task, outcome
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _read_ahead(reader, tasks, depth=4):
+    """(task, future of the task with its small files read) for each task, ``depth`` ahead.
+
+    The reading thread waits in open() and read() while this one parses: the
+    GIL is free then, so the two overlap.
+    """
+    pending = deque()
+    for task in tasks:
+        pending.append((task, reader.submit(_with_data, task)))
+        if len(pending) > depth:
+            yield pending.popleft()
+    while pending:
+        yield pending.popleft()
+
+
+def _with_data(task):
+    if not isinstance(task, FilesTask):
+        return task
+    return FilesTask([
+        (name, None, data if data is not None else _read_file(path)) for name, path, data in task.files
+    ])
 
 
 def _unreadable(error):

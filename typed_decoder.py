@@ -74,6 +74,7 @@ class TypedDecoder:
             "Row", fields, kw_only=True, gc=False,
             rename={f"c{index}": key for index, key in enumerate(self.keys)},
         )
+        self._one = msgspec.json.Decoder(row)
         return msgspec.json.Decoder(list[row])
 
     def _field_type(self, index, column):
@@ -108,6 +109,23 @@ class TypedDecoder:
         if len(structs) != lines:  # an object spread over lines, or a line of two
             return self._failed()
         rows = list(map(astuple, structs))
+        data = csv_rows(rows) if self._checked(rows) else None
+        if data is None:
+            return self._failed()
+        self._backoff = 1
+        return data
+
+    def encode_objects(self, texts: list[bytes]) -> bytes | None:
+        """COPY rows for ``texts``, each one JSON object (a song file), or None (see encode)."""
+        if self._decoder is None or not texts:
+            return None
+        if self._skip:
+            self._skip -= 1
+            return None
+        try:
+            rows = list(map(astuple, map(self._one.decode, texts)))
+        except (msgspec.DecodeError, ValueError, RecursionError):
+            return self._failed()
         data = csv_rows(rows) if self._checked(rows) else None
         if data is None:
             return self._failed()

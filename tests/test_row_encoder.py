@@ -18,7 +18,7 @@ import os
 import time
 
 import pytest
-from conftest import JSONPATHS, event
+from conftest import JSONPATHS, event, song
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -179,6 +179,18 @@ def typed_and_exact(decoder, text, lines):
     return data, expected
 
 
+def typed_and_exact_files(decoder, texts):
+    """As typed_and_exact, for whole files that each should hold one object (song files)."""
+    data = decoder.encode_objects(texts)
+    if data is None:
+        return None
+    read = [list(staging_loader.small_file_records(text)) for text in texts]
+    assert all(len(items) == 1 and isinstance(items[0], Record) for items in read), "typed, but not one object each"
+    expected, rejected = exactly(RowEncoder(COLUMNS, PATHS), [items[0].value for items in read])
+    assert rejected == [], "typed, but the exact converters reject a record"
+    return data, expected
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(records=records, ascii_only=st.booleans(), learned=st.booleans())
 def test_typed_lines_are_stored_as_record_by_record(encoded_table, records, ascii_only, learned):
@@ -190,10 +202,11 @@ def test_typed_lines_are_stored_as_record_by_record(encoded_table, records, asci
         if both:
             typed.append(both[0])
             exact.append(both[1])
-    both = typed_and_exact(typed_decoder(taught), b"\n".join(lines), len(lines))
-    if both:
-        typed.append(both[0])
-        exact.append(both[1])
+    for both in (typed_and_exact(typed_decoder(taught), b"\n".join(lines), len(lines)),
+                 typed_and_exact_files(typed_decoder(taught), lines)):  # the lines as files of one object each
+        if both:
+            typed.append(both[0])
+            exact.append(both[1])
     assert stored(encoded_table, b"".join(typed)) == stored(encoded_table, b"".join(exact))
 
 
@@ -235,10 +248,15 @@ TRICKY_LINES = [  # JSON escapes written as such (rb''), raw bytes where the com
 def test_typed_lines_agree_with_the_exact_converters_on_tricky_lines(encoded_table, line):
     digits = [{"required": "1", "number": "1", "big": "1", "small": "1"}]
     long_strings = [{"short_text": "x" * 8, "long_text": "x" * 1024}]
-    for decoder in (typed_decoder(), typed_decoder(learned_from=digits), typed_decoder(learned_from=long_strings)):
+    for decoder_lessons in ((), digits, long_strings):
+        decoder = typed_decoder(learned_from=decoder_lessons)
         both = typed_and_exact(decoder, line, 1)
         if both:
             assert stored(encoded_table, both[0]) == stored(encoded_table, both[1])
+        for text in (line, b"\n  " + line + b"\n\n", b"\xef\xbb\xbf" + line, line + b"\n" + line):  # as a file
+            both = typed_and_exact_files(typed_decoder(learned_from=decoder_lessons), [text])
+            if both:
+                assert stored(encoded_table, both[0]) == stored(encoded_table, both[1])
 
 
 def test_typical_lines_decode_typed_once_a_block_has_shown_what_their_columns_hold(encoded_table):
@@ -258,6 +276,24 @@ def test_typical_lines_decode_typed_once_a_block_has_shown_what_their_columns_ho
     data = decoder.encode(text, 200)
     assert data is not None
     assert stored(encoded_table, data) == stored(encoded_table, RowEncoder(COLUMNS, PATHS).encode(records)[0])
+
+
+def test_song_files_are_decoded_typed_after_their_first_batch(warehouse, monkeypatch):
+    songs = [json.dumps(song(song_id=f"SO{number:016d}")).encode() for number in range(600)]
+    with warehouse.connection.cursor() as cursor:
+        columns = staging_loader.table_columns(cursor, "staging_songs")
+    warehouse.connection.rollback()
+    spec = TableSpec("staging_songs", tuple(columns), tuple((column.name,) for column in columns))
+    monkeypatch.setattr(staging_loader, "_typed_decoders", {})
+    slow = []
+    encode = RowEncoder.encode
+    monkeypatch.setattr(RowEncoder, "encode", lambda self, values: slow.append(len(values)) or encode(self, values))
+    outcomes = [
+        staging_loader.run_task(spec, staging_loader.FilesTask([(f"f{n}", None, text) for n, text in enumerate(batch)]))
+        for batch in (songs[:200], songs[200:400], songs[400:])
+    ]
+    assert [outcome.rows for outcome in outcomes] == [200, 200, 200]
+    assert slow == [200], "the slower path encodes the first batch only (artist_id is over 32/4 characters)"
 
 
 def test_a_log_file_is_decoded_typed_after_its_first_block(warehouse, monkeypatch):
