@@ -97,36 +97,32 @@ class TypedDecoder:
         the slower path), and for a while after such a failure, so that data
         which never fits costs little.
         """
-        if self._decoder is None or not lines:
-            return None
-        if self._skip:
-            self._skip -= 1
-            return None
-        try:
-            structs = self._decoder.decode(b"[" + text.replace(b"\n", b",") + b"]")
-        except (msgspec.DecodeError, ValueError, RecursionError):  # not the types; not UTF-8; too deep
-            return self._failed()
-        if len(structs) != lines:  # an object spread over lines, or a line of two
-            return self._failed()
-        rows = list(map(astuple, structs))
-        data = csv_rows(rows) if self._checked(rows) else None
-        if data is None:
-            return self._failed()
-        self._backoff = 1
-        return data
+        return self._attempt(self._lines, text, lines) if lines else None
 
     def encode_objects(self, texts: list[bytes]) -> bytes | None:
         """COPY rows for ``texts``, each one JSON object (a song file), or None (see encode)."""
-        if self._decoder is None or not texts:
+        return self._attempt(self._objects, texts) if texts else None
+
+    def _lines(self, text, lines):
+        structs = self._decoder.decode(b"[" + text.replace(b"\n", b",") + b"]")
+        if len(structs) != lines:  # an object spread over lines, or a line of two
+            return None
+        return list(map(astuple, structs))
+
+    def _objects(self, texts):
+        return list(map(astuple, map(self._one.decode, texts)))
+
+    def _attempt(self, decode, *args):
+        if self._decoder is None:
             return None
         if self._skip:
             self._skip -= 1
             return None
         try:
-            rows = list(map(astuple, map(self._one.decode, texts)))
-        except (msgspec.DecodeError, ValueError, RecursionError):
-            return self._failed()
-        data = csv_rows(rows) if self._checked(rows) else None
+            rows = decode(*args)
+        except (msgspec.DecodeError, ValueError, RecursionError):  # not the types; not UTF-8; too deep
+            rows = None
+        data = csv_rows(rows) if rows is not None and self._checked(rows) else None
         if data is None:
             return self._failed()
         self._backoff = 1
