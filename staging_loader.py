@@ -30,7 +30,7 @@ import signal
 import sys
 import time
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from itertools import islice
@@ -50,7 +50,8 @@ TASK_BYTES = 4 * 1024 * 1024  # a log file is cut into tasks of this many bytes
 PARSE_BYTES = 256 * 1024  # a task is parsed and encoded in pieces of this many bytes
 SMALL_FILE_BYTES = 64 * 1024  # a file smaller than this is read whole, in a batch
 SMALL_FILES_PER_TASK = 256
-PARALLEL_MIN_BYTES = 32 * 1024 * 1024  # a smaller source is staged in this process
+PARALLEL_MIN_BYTES = 32 * 1024 * 1024  # a smaller source is staged in this process...
+PARALLEL_MIN_FILES = 10_000  # ...unless it has this many files: opening each one is the cost then
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -457,13 +458,12 @@ def _streamed_tasks(source_file):
 def run_tasks(spec, tasks, workers):
     """(task, outcome) of each task, in order; ``workers`` processes run them ahead."""
     if not workers:
-        with ThreadPoolExecutor(2) as reader:
-            for task, read in _read_ahead(reader, tasks):
-                try:
-                    outcome = run_task(spec, read.result())
-                except OSError as error:
-                    raise _unreadable(error) from None
-                yield task, outcome
+        for task in tasks:
+            try:
+                outcome = run_task(spec, task)
+            except OSError as error:
+                raise _unreadable(error) from None
+            yield task, outcome
         return
     pool = ProcessPoolExecutor(workers, mp_context=_context(), initializer=_worker_start)
     try:
@@ -490,29 +490,6 @@ def run_tasks(spec, tasks, workers):
             yield task, outcome
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _read_ahead(reader, tasks, depth=4):
-    """(task, future of the task with its small files read) for each task, ``depth`` ahead.
-
-    The reading thread waits in open() and read() while this one parses: the
-    GIL is free then, so the two overlap.
-    """
-    pending = deque()
-    for task in tasks:
-        pending.append((task, reader.submit(_with_data, task)))
-        if len(pending) > depth:
-            yield pending.popleft()
-    while pending:
-        yield pending.popleft()
-
-
-def _with_data(task):
-    if not isinstance(task, FilesTask):
-        return task
-    return FilesTask([
-        (name, None, data if data is not None else _read_file(path)) for name, path, data in task.files
-    ])
 
 
 def _unreadable(error):
@@ -545,8 +522,8 @@ def stage_table(cursor, table, files, paths_for, max_errors, progress=None, into
     ``paths_for(columns)`` gives the JSON path of each column. ``into`` names
     another table with ``table``'s columns to copy into instead (an
     incremental run's temporary table). ``workers`` is the number of worker
-    processes; by default, none for a source under PARALLEL_MIN_BYTES, else
-    default_workers().
+    processes; by default, none for a source under PARALLEL_MIN_BYTES with
+    fewer than PARALLEL_MIN_FILES files, else default_workers().
     """
     started = time.perf_counter()
     columns = table_columns(cursor, table)
@@ -556,7 +533,8 @@ def stage_table(cursor, table, files, paths_for, max_errors, progress=None, into
     except UnsupportedColumn as error:
         raise LoadError(str(error)) from None
     if workers is None:
-        workers = default_workers() if sum(item.size for item in files) >= PARALLEL_MIN_BYTES else 0
+        large = sum(item.size for item in files) >= PARALLEL_MIN_BYTES or len(files) >= PARALLEL_MIN_FILES
+        workers = default_workers() if large else 0
     result = TableLoad(table=table)
     by_name = {item.name: item for item in files}
     lines_before = {}  # file name -> lines held by its tasks so far
