@@ -51,7 +51,7 @@ PARSE_BYTES = 256 * 1024  # a task is parsed and encoded in pieces of this many 
 SMALL_FILE_BYTES = 64 * 1024  # a file smaller than this is read whole, in a batch
 SMALL_FILES_PER_TASK = 256
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024  # a smaller source is staged in this process...
-PARALLEL_MIN_FILES = 10_000  # ...unless it has this many files: opening each one is the cost then
+PARALLEL_MIN_FILES = 20_000  # ...unless it has this many files: opening each one is the cost then
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
