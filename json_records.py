@@ -142,7 +142,7 @@ def _scan(lines, index, first_line, final):
         record_line = first_line + index + text.count("\n", 0, position)
         try:
             value, end = _decoder.raw_decode(text, position)
-        except (json.JSONDecodeError, ValueError) as error:
+        except (json.JSONDecodeError, ValueError, RecursionError) as error:
             error_position = getattr(error, "pos", position)
             at_end = error_position >= len(text.rstrip())
             if at_end and index + used < len(lines) and len(text) - position < MAX_RECORD_BYTES:
@@ -182,6 +182,8 @@ def _skip_whitespace(text, position):
 
 
 def _reason(error):
+    if isinstance(error, RecursionError):
+        return "invalid JSON: nested too deeply to read"
     if isinstance(error, json.JSONDecodeError):
         return f"invalid JSON: {error.msg} (column {error.colno})"
     return f"invalid JSON: {error}"

@@ -7,6 +7,9 @@ number, null where the column allows it. msgspec checks those while it
 parses, in C, and builds no dict per record; what is left to Python is
 little:
 
+- the block must be UTF-8. msgspec checks the strings it keeps, not the ones
+  it skips (a key that no column maps), which the exact reader rejects too.
+
 - a VARCHAR(n) holds n *bytes*. Its strings are decoded with at most n/4
   characters, which always fit. Once a block has shown longer ones in a
   column (``auth`` holds "Logged In", 9 characters of VARCHAR(32)), that
@@ -93,6 +96,11 @@ class TypedDecoder:
     def encode(self, text: bytes, lines: int) -> bytes | None:
         """COPY rows for ``text``, ``lines`` lines of one JSON object each, or None.
 
+        ``text`` is whole lines without the last newline, none of which holds
+        two objects: the caller checks that (staging_loader's
+        _TWO_ON_A_LINE), as a line of two and an object spread over two lines
+        would even out the count of values that this checks.
+
         None when a line does not decode to the types (the caller then takes
         the slower path), and for a while after such a failure, so that data
         which never fits costs little.
@@ -104,23 +112,27 @@ class TypedDecoder:
         return self._attempt(self._objects, texts) if texts else None
 
     def _lines(self, text, lines):
+        if not _utf8(text):
+            return None
         structs = self._decoder.decode(b"[" + text.replace(b"\n", b",") + b"]")
         if len(structs) != lines:  # an object spread over lines, or a line of two
             return None
         return list(map(astuple, structs))
 
     def _objects(self, texts):
+        if not all(map(_utf8, texts)):
+            return None
         return list(map(astuple, map(self._one.decode, texts)))
 
     def _attempt(self, decode, *args):
-        if self._decoder is None:
+        if not self.usable:
             return None
         if self._skip:
             self._skip -= 1
             return None
         try:
             rows = decode(*args)
-        except (msgspec.DecodeError, ValueError, RecursionError):  # not the types; not UTF-8; too deep
+        except (msgspec.DecodeError, ValueError, RecursionError):  # not the types or not JSON; too deep
             rows = None
         data = csv_rows(rows) if rows is not None and self._checked(rows) else None
         if data is None:
@@ -181,3 +193,12 @@ class TypedDecoder:
             self._decoder = self._build()
             self._skip, self._backoff = 0, 1
 
+
+def _utf8(data: bytes) -> bool:
+    if data.isascii():
+        return True
+    try:
+        data.decode("utf-8")  # strict: refuses encoded surrogates too, as orjson does
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -57,6 +57,8 @@ def test_reads_every_layout(data, expected):
         pytest.param(b'{"a": 1} junk\n{"a": 2}\n', [(1, {"a": 1}), (1, "REJECTED"), (2, {"a": 2})],
                      id="junk after an object"),
         pytest.param(b'{"a":\n', [(1, "REJECTED")], id="cut at the end of the file"),
+        pytest.param(b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b'}\n{"a": 1}\n', [(1, "REJECTED"), (2, {"a": 1})],
+                     id="nested deeper than Python's recursion limit"),
     ],
 )
 def test_rejects_bad_records_at_their_line_and_resumes(data, expected):

@@ -207,7 +207,12 @@ def test_typed_lines_are_stored_as_record_by_record(encoded_table, records, asci
         if both:
             typed.append(both[0])
             exact.append(both[1])
-    assert stored(encoded_table, b"".join(typed)) == stored(encoded_table, b"".join(exact))
+    assert signed(stored(encoded_table, b"".join(typed))) == signed(stored(encoded_table, b"".join(exact)))
+
+
+def signed(rows):
+    """``rows`` compared with the sign of zero: -0.0 == 0.0, but a double column stores either."""
+    return repr(rows)
 
 
 TRICKY_LINES = [  # JSON escapes written as such (rb''), raw bytes where the comment says
@@ -238,6 +243,8 @@ TRICKY_LINES = [  # JSON escapes written as such (rb''), raw bytes where the com
     rb'{"required": 1, "long_text": "' + rb"\u00e9" * 600 + b'"}',
     rb'{"required": 1}, {"required": 2}', rb'{"required": 1} {"required": 2}',
     b'{"required": 1, "long_text": "\xff"}',  # not UTF-8
+    b'{"required": 1, "extra": "\xff"}', b'{"required": 1, "ex\xfftra": 1}',  # not UTF-8, in a key no column maps
+    b'{"required": 1, "extra": "\xed\xa0\x80"}',  # a UTF-16 surrogate written as UTF-8
     rb'{"required": 1, "extra": {"deep": [1, 2, {"x": null}]}}',
     rb'{"required": 1, "extra": ' + b"[" * 5000 + b"]" * 5000 + b"}",
     b'{"required": 1}\r', b' {"required": 1} ', b'{"required": 1,}', b"[1]", b"{}",
@@ -252,11 +259,11 @@ def test_typed_lines_agree_with_the_exact_converters_on_tricky_lines(encoded_tab
         decoder = typed_decoder(learned_from=decoder_lessons)
         both = typed_and_exact(decoder, line, 1)
         if both:
-            assert stored(encoded_table, both[0]) == stored(encoded_table, both[1])
+            assert signed(stored(encoded_table, both[0])) == signed(stored(encoded_table, both[1]))
         for text in (line, b"\n  " + line + b"\n\n", b"\xef\xbb\xbf" + line, line + b"\n" + line):  # as a file
             both = typed_and_exact_files(typed_decoder(learned_from=decoder_lessons), [text])
             if both:
-                assert stored(encoded_table, both[0]) == stored(encoded_table, both[1])
+                assert signed(stored(encoded_table, both[0])) == signed(stored(encoded_table, both[1]))
 
 
 def test_typical_lines_decode_typed_once_a_block_has_shown_what_their_columns_hold(encoded_table):
