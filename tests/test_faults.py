@@ -261,12 +261,23 @@ def test_an_embedded_server_killed_hard_is_recovered_by_the_next_run(tmp_path, g
     gone(postmaster)
     assert (pgdata / "postmaster.pid").exists()
 
-    loaded = subprocess.run(
-        [sys.executable, "etl.py", "--pgdata", str(pgdata), "--source", str(good_source)],
-        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120,
-    )
+    try:
+        loaded = subprocess.run(
+            [sys.executable, "etl.py", "--pgdata", str(pgdata), "--source", str(good_source)],
+            cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120,
+        )
+    finally:
+        stop_server(pgdata)  # etl.py leaves the server it started running, as it does for .pgdata
     assert loaded.returncode == FAILURES["the embedded PostgreSQL was killed hard"].exit_code == 0, loaded.stderr
     assert FAILURES["the embedded PostgreSQL was killed hard"].message in loaded.stdout
+
+
+def stop_server(pgdata):
+    """A fast shutdown of the server running on ``pgdata``, if one is."""
+    pid_file = pgdata / "postmaster.pid"
+    if pid_file.exists():
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)
 
 
 # ---------------------------------------------------------------------------
