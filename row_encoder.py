@@ -289,16 +289,8 @@ class RowEncoder:
                     numbers = filter(None, values) if nulls else values
                     if max(map(abs, numbers), default=0) > limit:
                         return None
-                else:  # _DIGITS: digits in a string, as the app sends userId
-                    digits = list(filter(None, values))
-                    if digits:
-                        joined = "".join(digits)
-                        if not (joined.isascii() and joined.isdigit()) or max(map(len, digits)) > limit:
-                            return None
-                    if "" in values:  # an empty numeric field is NULL
-                        if not self.columns[index].nullable:
-                            return None
-                        _blank_to_null(rows, values, index)
+                elif not digit_strings_fit(rows, values, values, index, limit, self.columns[index].nullable):
+                    return None  # _DIGITS: digits in a string, as the app sends userId
         return csv_rows(rows)
 
     def _plan(self, shapes):
@@ -371,6 +363,22 @@ def _has_control_escape(data):
         if run % 2:
             return True
     return False
+
+
+def digit_strings_fit(rows, values, strings, index, limit, nullable):
+    """Whether ``strings``, the strings among ``values`` (column ``index`` of
+    ``rows``), are ASCII digits of at most ``limit`` or blank; a blank becomes
+    NULL in ``rows``, as an empty numeric field does."""
+    digits = list(filter(None, strings))
+    if digits:
+        joined = "".join(digits)
+        if not (joined.isascii() and joined.isdigit()) or max(map(len, digits)) > limit:
+            return False
+    if "" in strings:
+        if not nullable:
+            return False
+        _blank_to_null(rows, values, index)
+    return True
 
 
 def _blank_to_null(rows, values, index):

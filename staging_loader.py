@@ -175,7 +175,7 @@ def _encoder(spec: TableSpec) -> RowEncoder:
 
 
 def _typed(spec: TableSpec) -> TypedDecoder:
-    """A worker keeps one per table: it learns which numeric columns hold strings."""
+    """A worker keeps one per table: it learns what the table's columns hold (typed_decoder.learn)."""
     decoder = _typed_decoders.get(spec)
     if decoder is None:
         decoder = _typed_decoders[spec] = TypedDecoder(spec.columns, spec.paths)

@@ -9,7 +9,6 @@ little:
 
 - the block must be UTF-8. msgspec checks the strings it keeps, not the ones
   it skips (a key that no column maps), which the exact reader rejects too.
-
 - a VARCHAR(n) holds n *bytes*. Its strings are decoded with at most n/4
   characters, which always fit. Once a block has shown longer ones in a
   column (``auth`` holds "Logged In", 9 characters of VARCHAR(32)), that
@@ -38,9 +37,9 @@ from row_encoder import (
     SAFE_DIGITS,
     TEXT_TYPES,
     Column,
-    _blank_to_null,
     _strings_fit,
     csv_rows,
+    digit_strings_fit,
 )
 
 MAX_BACKOFF = 64  # blocks skipped, at most, after the typed decode has failed
@@ -153,19 +152,11 @@ class TypedDecoder:
                 if not _strings_fit(values, True, self.columns[index].max_length):
                     return False
         for index in self.digit_columns:
+            column = self.columns[index]
             values = list(map(itemgetter(index), rows))
             strings = [value for value in values if value.__class__ is str]
-            if not strings:
-                continue
-            digits = "".join(strings)
-            if not (digits.isascii() and (digits.isdigit() or not digits)):
+            if not digit_strings_fit(rows, values, strings, index, SAFE_DIGITS[column.type], column.nullable):
                 return False
-            if max(map(len, strings)) > SAFE_DIGITS[self.columns[index].type]:
-                return False
-            if "" in strings:  # an empty numeric field is NULL
-                if not self.columns[index].nullable:
-                    return False
-                _blank_to_null(rows, values, index)
         return True
 
     def learn(self, records: list[dict]) -> None:
