@@ -529,7 +529,7 @@ def stage_table(cursor, table, files, paths_for, max_errors, progress=None, into
     columns = table_columns(cursor, table)
     try:
         spec = TableSpec(table, tuple(columns), tuple(tuple(path) for path in paths_for(columns)))
-        encoder = RowEncoder(spec.columns, spec.paths)
+        encoder = _encoder(spec)  # here first: a column it cannot stage fails before any work
     except UnsupportedColumn as error:
         raise LoadError(str(error)) from None
     if workers is None:
