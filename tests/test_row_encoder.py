@@ -445,6 +445,45 @@ def test_a_file_cut_into_tasks_stages_as_the_whole_file(warehouse, tmp_path_fact
         assert staged(warehouse.connection, folder, content, task_bytes, 0, patch) == exact
 
 
+@pytest.mark.parametrize(
+    "content",
+    [b"aa\nbbb\ncccc\n", b"aa\nbbb\ncccc", b"\n\nx\n\n", b"x", b"\n"],
+    ids=["lines", "no last newline", "blank lines", "one byte", "one newline"],
+)
+def test_tasks_cut_anywhere_hold_each_line_once(content):
+    """Every line of the file is in exactly one task: the one it starts in."""
+    for task_bytes in range(1, len(content) + 1):
+        bounds = [
+            staging_loader._line_bounds(content, start, min(start + task_bytes, len(content)))
+            for start in range(0, len(content), task_bytes)
+        ]
+        assert b"".join(content[first:stop] for first, stop in bounds) == content, task_bytes
+        for (first, stop), start in zip(bounds, range(0, len(content), task_bytes)):
+            assert first == stop or first == 0 or content[first - 1:first] == b"\n"  # a line's start
+            assert start <= first
+
+
+@pytest.mark.parametrize(
+    "start, end, expected",
+    [
+        (0, 3, (0, 3)),  # the cut falls just after a newline: the next line is the next task's
+        (0, 4, (0, 7)),  # the line cut in two is this task's, whole
+        (4, 7, (7, 7)),  # no line starts in the task
+        (3, 7, (3, 7)),
+        (8, 12, (12, 12)),
+    ],
+)
+def test_a_task_holds_the_lines_that_start_in_it(start, end, expected):
+    assert staging_loader._line_bounds(b"aa\nbbb\ncccc\n", start, end) == expected
+
+
+def test_a_line_longer_than_a_record_can_be_is_left_to_the_exact_reader(monkeypatch):
+    monkeypatch.setattr(staging_loader, "MAX_RECORD_BYTES", 10)
+    content = b"a\n" + b"x" * 50 + b"\n"
+    assert staging_loader._line_bounds(content, 0, 3) == (0, None)
+    assert staging_loader._line_bounds(content, 0, 50) == (0, 53)  # within 10 bytes of the cut: held
+
+
 def test_a_line_too_long_to_hold_goes_to_the_exact_reader(warehouse, tmp_path, monkeypatch):
     content = b"\n".join([GOOD, json.dumps(event(song="y" * 900)).encode(), GOOD, b"x" * 5000, GOOD])
     monkeypatch.setattr(staging_loader, "MAX_RECORD_BYTES", 300)  # the fast path holds lines up to this
