@@ -220,7 +220,7 @@ def etl_run(args):
         started = time.perf_counter()
         result = etl.run(connection, "postgres", args["dataset"])
         seconds = time.perf_counter() - started
-    failed = [check for check in result["checks"] if check[1] != check[2]]
+    failed = [check for check in result["checks"] if not check.passed]
     assert not failed, failed
     parts = {}
     rows = {}

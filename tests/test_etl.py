@@ -5,10 +5,11 @@ import subprocess
 import sys
 
 import pytest
-from conftest import BUNDLED_SAMPLE, PROJECT_DIR, event, song, write_source
+from conftest import BUNDLED_SAMPLE, PROJECT_DIR, Warehouse, event, song, write_source
 
 import etl
 import sql_queries as q
+from connection import fresh_schema
 from staging_loader import LoadError
 
 
@@ -37,7 +38,7 @@ def test_bundled_sample_loads_twice_identically_with_no_rejects(warehouse):
         pytest.skip("data/sample is not there")
     result = warehouse.load(BUNDLED_SAMPLE)
     assert [len(load.rejected) for load in result["loads"]] == [0, 0]
-    assert all(expected == actual for _, expected, actual in result["checks"])
+    assert all(check.passed for check in result["checks"])
     assert result["matched_plays"] > 0
     first = warehouse.snapshot()
     warehouse.load(BUNDLED_SAMPLE)
@@ -106,6 +107,57 @@ def test_a_failed_check_rolls_everything_back(warehouse, small_source, monkeypat
     with pytest.raises(etl.CheckFailed):
         warehouse.load(write_source(small_source.parent / "other", events=[event(ts=1541106999000)]))
     assert warehouse.snapshot() == before
+
+
+def test_postgres_enforces_keys_and_relationships_so_those_checks_name_the_constraint(warehouse, small_source):
+    checks = {check.name: check for check in warehouse.load(small_source)["checks"]}
+    assert checks["songplay_table key unique and not null"].enforced_by == "PRIMARY KEY (songplay_id)"
+    assert checks["songplay_table.user_id -> user_table present"].enforced_by == (
+        "FOREIGN KEY (user_id) REFERENCES user_table(user_id)"
+    )
+    assert sum(check.enforced_by is not None for check in checks.values()) == len(q.check_constraints)
+    plays = checks[q.PLAYS_CHECK]
+    assert plays.enforced_by is None and plays.expected == plays.actual == 3  # no constraint says it: counted
+
+
+@pytest.fixture
+def own_warehouse(dsn):
+    """A warehouse of this test's own: the test changes its constraints."""
+    warehouse = Warehouse(fresh_schema(dsn, "test_etl_constraints"))
+    warehouse.create()
+    yield warehouse
+    warehouse.connection.close()
+
+
+USER_FOREIGN_KEY = "FOREIGN KEY (user_id) REFERENCES user_table(user_id)"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param("", id="dropped"),
+        pytest.param(f"ADD CONSTRAINT user_fk {USER_FOREIGN_KEY} NOT VALID", id="not validated"),
+        pytest.param(f"ADD CONSTRAINT user_fk {USER_FOREIGN_KEY} NOT ENFORCED", id="not enforced"),
+    ],
+)
+def test_a_check_counts_where_its_constraint_is_missing_or_not_enforced(own_warehouse, small_source, change):
+    [(name, version)] = own_warehouse.query(
+        "SELECT conname, current_setting('server_version_num')::int FROM pg_constraint "
+        "WHERE conrelid = 'songplay_table'::regclass AND pg_get_constraintdef(oid) = %s",
+        (USER_FOREIGN_KEY,),
+    )
+    if "NOT ENFORCED" in change and version < 180000:
+        pytest.skip("NOT ENFORCED foreign keys are new in PostgreSQL 18")
+    with own_warehouse.connection.cursor() as cursor:
+        cursor.execute(f'ALTER TABLE songplay_table DROP CONSTRAINT "{name}"')
+        if change:
+            cursor.execute(f"ALTER TABLE songplay_table {change}")
+    own_warehouse.connection.commit()
+    checks = {check.name: check for check in own_warehouse.load(small_source)["checks"]}
+    counted = checks["songplay_table.user_id -> user_table present"]
+    assert counted.enforced_by is None
+    assert (counted.expected, counted.actual) == (0, 0)
+    assert checks["songplay_table.song_id -> song_table present"].enforced_by is not None
 
 
 def test_a_jsonpaths_file_that_does_not_fit_the_table_is_an_error(warehouse, tmp_path):
