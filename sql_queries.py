@@ -728,27 +728,35 @@ def _same(column, left, right):
     )
 
 
-# Every staged copy of each play that the new records touch: the new events,
-# and the events whose song and artist a new song record names (the
-# catalogue match may change for them).
+# The plays that the new records touch: the new events, and the events whose
+# song and artist a new song record names (the catalogue match may change for
+# them). A table of their own, analysed, so that the planner knows how few
+# they are: it hashed the whole of staging_events to join it with a subquery
+# of unknown size.
+affected_plays_create = """
+CREATE TEMP TABLE affected_plays AS
+SELECT session_id, item_in_session, ts
+FROM staging_events_new
+WHERE page = 'NextSong'
+UNION
+SELECT plays.session_id, plays.item_in_session, plays.ts
+FROM staging_events AS plays
+JOIN staging_songs_new AS songs
+    ON songs.title = plays.song
+    AND songs.artist_name = plays.artist
+WHERE plays.page = 'NextSong'
+"""
+
+affected_plays_analyze = "ANALYZE affected_plays"
+
+# Every staged copy of each affected play.
 staging_events_affected_create = "CREATE TEMP TABLE staging_events_affected (LIKE staging_events)"
 
 staging_events_affected_insert = f"""
 INSERT INTO staging_events_affected
 SELECT events.*
 FROM staging_events AS events
-JOIN (
-    SELECT session_id, item_in_session, ts
-    FROM staging_events_new
-    WHERE page = 'NextSong'
-    UNION
-    SELECT plays.session_id, plays.item_in_session, plays.ts
-    FROM staging_events AS plays
-    JOIN staging_songs_new AS songs
-        ON songs.title = plays.song
-        AND songs.artist_name = plays.artist
-    WHERE plays.page = 'NextSong'
-) AS affected
+JOIN affected_plays AS affected
     ON affected.ts = events.ts
     AND {_same("session_id", "affected", "events")}
     AND {_same("item_in_session", "affected", "events")}
@@ -877,10 +885,13 @@ incremental_star_queries = [
     ("user_table", user_table_changes_insert),
     ("user_table", user_table_merge),
     ("time_table", time_table_append),
+    ("songplay_table", affected_plays_create),
+    ("songplay_table", affected_plays_analyze),
     ("songplay_table", staging_events_affected_create),
     ("songplay_table", staging_events_affected_insert),
     ("songplay_table", _changes_create("songplay_table")),
     ("songplay_table", songplay_table_changes_insert),
+    ("songplay_table", "ANALYZE songplay_table_changes"),
     ("songplay_table", songplay_table_replace_delete),
     ("songplay_table", songplay_table_replace_insert),
 ]
@@ -888,6 +899,7 @@ incremental_star_queries = [
 incremental_work_tables = [
     "staging_events_new",
     "staging_songs_new",
+    "affected_plays",
     "staging_events_affected",
     "artist_table_changes",
     "song_table_changes",
