@@ -845,11 +845,19 @@ artist_table_merge = _merge("artist_table", "artist_id")
 song_table_merge = _merge("song_table", "song_id")
 user_table_merge = _merge("user_table", "user_id")
 
+# The start times the new events add. The lower bound repeats what the
+# equality implies, so that only the time rows from the new events' first
+# start time on are read, by the primary key's index, not the whole table.
 time_table_append = time_table_insert.replace("FROM staging_events\n", "FROM staging_events_new\n").replace(
     "ORDER BY start_time\n",
-    """\
+    f"""\
 WHERE NOT EXISTS (
-    SELECT 1 FROM time_table WHERE time_table.start_time = plays.start_time
+    SELECT 1
+    FROM time_table
+    WHERE time_table.start_time = plays.start_time
+        AND time_table.start_time >= (
+            SELECT MIN({START_TIME}) FROM staging_events_new WHERE page = 'NextSong'
+        )
 )
 ORDER BY start_time
 """,
