@@ -113,7 +113,7 @@ class TypedDecoder:
     def _lines(self, text, lines):
         if not _utf8(text):
             return None
-        structs = self._decoder.decode(b"[" + text.replace(b"\n", b",") + b"]")
+        structs = self._decoder.decode(b"".join((b"[", text.replace(b"\n", b","), b"]")))  # one copy, not two
         if len(structs) != lines:  # an object spread over lines, or a line of two
             return None
         return list(map(astuple, structs))
