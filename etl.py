@@ -380,10 +380,12 @@ def run(connection, engine, source, max_errors=0, reporter=None, config=None,
                                   "--full copies the whole prefixes")
             choice = None
             if engine == "postgres" or not full:
+                listing_started = time.perf_counter()
                 choice = result["files"] = incremental.choose(
                     incremental.list_source(listed), incremental.read_ledger(cursor, full),
                     incremental.source_identity(listed), full, since, until,
                 )
+                result["listing_seconds"] = time.perf_counter() - listing_started
                 if choice.nothing_new:
                     connection.rollback()
                     result.update(committed=False, seconds=time.perf_counter() - started)
@@ -407,10 +409,12 @@ def run(connection, engine, source, max_errors=0, reporter=None, config=None,
             if choice is not None:
                 for statement in incremental.ledger_statements(choice, loads):
                     cursor.execute(statement)
+            checks_started = time.perf_counter()
             result["checks"] = run_checks(cursor, engine)
             result["matched_plays"] = figure(cursor, q.count_matched_plays)
             distinct_plays = next(check.expected for check in result["checks"] if check.name == q.PLAYS_CHECK)
             result["duplicate_events"] = figure(cursor, q.count_nextsong_events) - distinct_plays
+            result["checks_seconds"] = time.perf_counter() - checks_started
             result["seconds"] = time.perf_counter() - started
             failed = [check for check in result["checks"] if not check.passed]
             if failed:
@@ -514,10 +518,15 @@ def summary(result) -> str:
             return "\n".join(lines)
         lines.append("")
     rows = []
+    if "listing_seconds" in result:
+        listed = choice.new + choice.changed + choice.skipped + choice.outside if choice is not None else None
+        rows.append(("listing", listed, None, None, result["listing_seconds"]))
     for load in result.get("loads", []):
         rows.append((load.table, load.files or None, load.rows, len(load.rejected), load.seconds))
     for table_name, count, seconds in result.get("transform", []):
         rows.append((table_name, None, count, None, seconds))
+    if "checks_seconds" in result:
+        rows.append(("checks", None, None, None, result["checks_seconds"]))
     lines.append(table(rows, ["step", "files", "rows", "rejected", "seconds"], ["<", ">", ">", ">", ">"]))
     lines.append("")
     rejected = [record for load in result.get("loads", []) for record in load.rejected]

@@ -100,8 +100,8 @@ def main(argv=None):
         assert result["committed"] and result["files"].new == 1, result["files"].describe()
         first_seconds.append(seconds)
         first_days(folder, DAYS, daily)
-        seconds, result = timed_run(warehouse, daily, full=False)
-        assert result["committed"] and result["files"].new == 1, result["files"].describe()
+        seconds, day_result = timed_run(warehouse, daily, full=False)
+        assert day_result["committed"] and day_result["files"].new == 1, day_result["files"].describe()
         day_seconds.append(seconds)
         assert star_rows(warehouse) == star_rows(full), "the daily run differs from a full reload"
         full.close()
@@ -112,6 +112,8 @@ def main(argv=None):
     print(f"  daily run adding day {DAYS} to {DAYS - 1} days: {day_median:7.2f} s")
     print(f"  (the first daily run after a full load, day {DAYS - 1}: {statistics.median(first_seconds):.2f} s)")
     print(f"  ratio: {day_median / full_median:.1%} of a full reload; the warehouses hold the same rows")
+    print(f"\nThe steps of the last daily run (day {DAYS}), from its summary:\n")
+    print(etl.summary(day_result).split("\n\n")[1])
 
 
 if __name__ == "__main__":

@@ -160,6 +160,15 @@ def test_a_check_counts_where_its_constraint_is_missing_or_not_enforced(own_ware
     assert checks["songplay_table.song_id -> song_table present"].enforced_by is not None
 
 
+def test_the_summary_times_the_listing_and_the_checks(warehouse, small_source):
+    result = warehouse.load(small_source)
+    steps = {line.split()[0]: line.split()[1:] for line in etl.summary(result).split("\n\n")[1].splitlines()[2:]}
+    files = result["files"]
+    assert steps["listing"][0] == str(files.new + files.changed + files.skipped)  # every file listed
+    assert float(steps["checks"][-1]) == round(result["checks_seconds"], 2)
+    assert 0 < result["checks_seconds"] < result["seconds"]
+
+
 def test_a_jsonpaths_file_that_does_not_fit_the_table_is_an_error(warehouse, tmp_path):
     source = write_source(tmp_path, events=[event()], jsonpaths={"jsonpaths": ["$['artist']"]})
     with pytest.raises(LoadError, match="has 1 paths but staging_events has 18 columns"):
