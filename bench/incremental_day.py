@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import psycopg2  # noqa: E402
 import psycopg2.extensions  # noqa: E402
-from run import CACHE, DAYS, dataset  # noqa: E402  (bench/run.py: its generated months)
+from run import CACHE, DAYS, checkpoint, dataset  # noqa: E402  (bench/run.py: its generated months)
 
 import etl  # noqa: E402
 import local_postgres  # noqa: E402
@@ -60,6 +60,7 @@ def fresh_warehouse(dsn, name):
 
 
 def timed_run(connection, folder, full):
+    checkpoint(connection.dsn)  # the previous run's writes reach the disk before this one starts
     started = time.perf_counter()
     result = etl.run(connection, "postgres", folder, full=full)
     return time.perf_counter() - started, result
