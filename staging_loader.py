@@ -267,12 +267,27 @@ def _run_range(spec, task):
         stop = None if task.data is None else len(task.data)
         return _encode_range(spec, task, task.start, task.data, 0, stop)
     with open(task.path, "rb") as stream:
-        if os.fstat(stream.fileno()).st_size == 0:
-            return _encode_range(spec, task, 0, b"", 0, 0)
-        # mapped, not read: each piece is copied out of the page cache once, as it is parsed
-        with mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        try:  # mapped, not read: each piece is copied out of the page cache once, as it is parsed
+            mapped = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):  # an empty file, or a file system that cannot map files
+            return _encode_read_range(spec, task, stream)
+        with mapped:
             first, stop = _line_bounds(mapped, task.start, min(task.end, len(mapped)))
             return _encode_range(spec, task, first, mapped, first, stop)
+
+
+def _encode_read_range(spec, task, stream):
+    """_run_range, reading the bytes the task may need instead of mapping the file.
+
+    The window reaches MAX_RECORD_BYTES past the task's end, so that
+    _line_bounds finds the end of its last line, or that it is too long, as
+    it does in the whole file.
+    """
+    base = max(task.start - 1, 0)
+    stream.seek(base)
+    window = stream.read(task.end - base + MAX_RECORD_BYTES + 1)
+    first, stop = _line_bounds(window, task.start - base, min(task.end - base, len(window)))
+    return _encode_range(spec, task, base + first, window, first, stop)
 
 
 def _encode_range(spec, task, start, text, begin, stop):

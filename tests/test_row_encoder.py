@@ -11,9 +11,11 @@
   records at the same lines, as the file read whole.
 """
 
+import errno
 import io
 import json
 import math
+import mmap
 import os
 import time
 
@@ -492,6 +494,31 @@ def test_a_line_too_long_to_hold_goes_to_the_exact_reader(warehouse, tmp_path, m
     for task_bytes in (1 << 30, 200, 37):
         with monkeypatch.context() as patch:
             assert staged(warehouse.connection, tmp_path, content, task_bytes, 0, patch) == exact
+
+
+DISTINCT_LINES = [json.dumps(event(itemInSession=item, ts=1541106106796 + item)).encode() for item in range(60)]
+
+
+@pytest.mark.parametrize("task_bytes", [1 << 30, 500, 37])
+@pytest.mark.parametrize(
+    "lines",
+    [DISTINCT_LINES, DISTINCT_LINES + [json.dumps(event(song="y" * 900)).encode(), GOOD], DISTINCT_LINES + FILE_LINES],
+    ids=["good lines", "a line too long for the fast path last", "bad lines last"],
+)
+def test_a_file_system_that_cannot_map_files_stages_the_same(warehouse, tmp_path, monkeypatch, task_bytes, lines):
+    """Log files are mapped into memory; where that fails, the loader reads the bytes instead."""
+    refused = []
+
+    def cannot_map(*args, **kwargs):
+        refused.append(args)
+        raise OSError(errno.ENODEV, "No such device")
+
+    content = b"\n".join(lines)
+    exact = exactly_staged(warehouse.connection, content)
+    monkeypatch.setattr(mmap, "mmap", cannot_map)
+    monkeypatch.setattr(staging_loader, "MAX_RECORD_BYTES", 300)  # lines longer go to the exact reader
+    assert staged(warehouse.connection, tmp_path, content, task_bytes, 0, monkeypatch) == exact
+    assert refused, "the test must take the path that reads"
 
 
 def test_worker_processes_stage_as_this_process(warehouse, tmp_path, monkeypatch):
