@@ -382,11 +382,13 @@ def table_rows(events, results):
     if "loader_songs" in results:
         seconds = median(results["loader_songs"])
         files = results["loader_songs"][0]["rows"]
+        target = f"≥ {SONG_FILES_PER_SECOND_TARGET:,} files/s"
+        if files >= 100_000:
+            target = verdict(files / seconds >= SONG_FILES_PER_SECOND_TARGET, target)
+        else:
+            target = f"({target} is set for 100,000 files)"
         add(f"our loader: stage_source, {files:,} song files", seconds, files, unit="files/s", ratio=False,
-            peak_mb=peak(results["loader_songs"]),
-            target=verdict(files / seconds >= SONG_FILES_PER_SECOND_TARGET,
-                           f"≥ {SONG_FILES_PER_SECOND_TARGET:,} files/s"
-                           + ("" if files >= 100_000 else " (set for 100,000 files)")))
+            peak_mb=peak(results["loader_songs"]), target=target)
     for name, text in (("insert_loop", "tutorial per-row INSERT loop (json.loads + cursor.execute)"),
                        ("to_sql", "pandas DataFrame.to_sql (SQLAlchemy, chunksize 10,000)")):
         if name in results:
