@@ -443,13 +443,14 @@ def s3_rows(results, objects, latency):
     ahead = median(results["s3_read_ahead"])
     speedup = sequential / ahead
     label = f"{objects:,} S3 objects, +{latency * 1000:.0f} ms/request"
+    target = verdict(speedup >= S3_SPEEDUP_TARGET, f"≥ {S3_SPEEDUP_TARGET:.0f}x one-at-a-time, is {speedup:.1f}x")
+    if objects != S3_OBJECTS:
+        target = f"(≥ {S3_SPEEDUP_TARGET:.0f}x one-at-a-time is set for {S3_OBJECTS:,} objects; is {speedup:.1f}x)"
     return [
         f"| {label} | boto3, one GET after the other | {sequential:.2f} | {objects / sequential:,.0f} objects/s |  "
         f"| {peak(results['s3_sequential']):.0f} |  |",
         f"| {label} | S3Source read-ahead (64 threads) | {ahead:.2f} | {objects / ahead:,.0f} objects/s |  "
-        f"| {peak(results['s3_read_ahead']):.0f} | "
-        + verdict(speedup >= S3_SPEEDUP_TARGET, f"≥ {S3_SPEEDUP_TARGET:.0f}x one-at-a-time, is {speedup:.1f}x")
-        + " |",
+        f"| {peak(results['s3_read_ahead']):.0f} | {target} |",
     ]
 
 
