@@ -540,7 +540,9 @@ UNIQUE_KEYS = [
     ("time_table", "start_time"),
 ]
 
-check_unique_not_null = {table: _check_unique_not_null(table, key) for table, key in UNIQUE_KEYS}
+check_unique_not_null = {
+    f"{table} key unique and not null": _check_unique_not_null(table, key) for table, key in UNIQUE_KEYS
+}
 
 
 def _check_relationship(column, dimension):
@@ -562,7 +564,7 @@ RELATIONSHIPS = [  # songplay_table's column -> the dimension it points at
 ]
 
 check_relationships = {
-    f"songplay_table.{column} -> {dimension}": _check_relationship(column, dimension)
+    f"songplay_table.{column} -> {dimension} present": _check_relationship(column, dimension)
     for column, dimension in RELATIONSHIPS
 }
 
@@ -582,14 +584,12 @@ WHERE connamespace = current_schema()::regnamespace
 
 check_constraints = {
     **{
-        f"{table} key unique and not null": (table, f"PRIMARY KEY ({key})")
-        for table, key in UNIQUE_KEYS
+        name: (table, f"PRIMARY KEY ({key})")
+        for name, (table, key) in zip(check_unique_not_null, UNIQUE_KEYS)
     },
     **{
-        f"songplay_table.{column} -> {dimension} present": (
-            "songplay_table", f"FOREIGN KEY ({column}) REFERENCES {dimension}({column})",
-        )
-        for column, dimension in RELATIONSHIPS
+        name: ("songplay_table", f"FOREIGN KEY ({column}) REFERENCES {dimension}({column})")
+        for name, (column, dimension) in zip(check_relationships, RELATIONSHIPS)
     },
 }
 
@@ -670,14 +670,8 @@ check_queries = {
     "songs = distinct staged song ids": check_songs_equal_staged_songs,
     "artists = distinct staged artist ids": check_artists_equal_staged_artists,
     "time rows = distinct play start times": check_time_equal_play_times,
-    **{
-        f"{table} key unique and not null": query
-        for table, query in check_unique_not_null.items()
-    },
-    **{
-        f"{name} present": query
-        for name, query in check_relationships.items()
-    },
+    **check_unique_not_null,
+    **check_relationships,
 }
 
 star_tables = ["songplay_table", "user_table", "song_table", "artist_table", "time_table"]

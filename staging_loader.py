@@ -333,10 +333,9 @@ def _count_lines(data):
     return newlines + (1 if data and not data.endswith(b"\n") else 0)
 
 
-def _pieces(data, size, position=0, stop=None):
+def _pieces(data, size, position, stop):
     """``data[position:stop]`` in pieces of whole lines, each about ``size`` bytes: parsed
     objects take 18 times their text."""
-    stop = len(data) if stop is None else stop
     while position < stop:
         end = data.find(b"\n", position + size - 1, stop)
         end = stop if end < 0 else end + 1
