@@ -21,13 +21,13 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
-from typing import NamedTuple
 
 import psycopg2
 
 import incremental
 import redshift_errors
 import sql_queries as q
+from checks import before_change, change_checks, run_checks
 from connection import (
     StatementLog,
     TargetError,
@@ -308,44 +308,13 @@ def restore_foreign_keys(cursor, table_name, foreign_keys) -> None:
         cursor.execute(f'ALTER TABLE {table_name} ADD CONSTRAINT "{name}" {definition}')
 
 
-class Check(NamedTuple):
-    """One reconciliation check: it passes when ``expected`` equals ``actual``.
-
-    ``enforced_by`` names the PostgreSQL constraint that holds it, when the
-    check read the catalogue instead of counting (sql_queries.check_constraints).
-    """
-
-    name: str
-    expected: int | None
-    actual: int | None
-    enforced_by: str | None = None
-
-    @property
-    def passed(self) -> bool:
-        return self.expected == self.actual
-
-
-def run_checks(cursor, engine="redshift") -> list[Check]:
-    """The reconciliation checks, in order (SPEC.md section 4)."""
-    enforced = set()
-    if engine == "postgres":
-        cursor.execute(q.constraint_definitions)
-        enforced = set(cursor.fetchall())
-    results = []
-    for name, statement in q.check_queries.items():
-        constraint = q.check_constraints.get(name)
-        if constraint in enforced:
-            results.append(Check(name, None, None, constraint[1]))
-            continue
-        cursor.execute(statement)
-        expected, actual = cursor.fetchone()
-        results.append(Check(name, expected, actual))
-    return results
+def figures(cursor, statement) -> tuple:
+    cursor.execute(statement)
+    return cursor.fetchone()
 
 
 def figure(cursor, statement) -> int:
-    cursor.execute(statement)
-    return cursor.fetchone()[0]
+    return figures(cursor, statement)[0]
 
 
 def run(connection, engine, source, max_errors=0, reporter=None, config=None,
@@ -398,23 +367,37 @@ def run(connection, engine, source, max_errors=0, reporter=None, config=None,
                 incremental.forget_ledger(cursor)
                 loads = stage_redshift(cursor, config, max_errors, reporter, source)
             result["loads"] = loads
-            if choice is not None and not choice.full:
+            daily = result["daily"] = choice is not None and not choice.full
+            if daily:
                 reporter.line("updating the star schema with the new files...")
                 for statement in POSTGRES_TRANSFORM_SETTINGS if engine == "postgres" else []:
                     cursor.execute(statement)
+                checks_started = time.perf_counter()
+                before = before_change(cursor)
+                checks_seconds = time.perf_counter() - checks_started
                 result["transform"] = incremental.update_star(cursor, engine)
             else:
                 reporter.line("building the star schema...")
                 result["transform"] = transform(cursor, engine)
+                checks_seconds = 0.0
             if choice is not None:
                 for statement in incremental.ledger_statements(choice, loads):
                     cursor.execute(statement)
             checks_started = time.perf_counter()
-            result["checks"] = run_checks(cursor, engine)
-            result["matched_plays"] = figure(cursor, q.count_matched_plays)
-            distinct_plays = next(check.expected for check in result["checks"] if check.name == q.PLAYS_CHECK)
-            result["duplicate_events"] = figure(cursor, q.count_nextsong_events) - distinct_plays
-            result["checks_seconds"] = time.perf_counter() - checks_started
+            if daily:
+                result["checks"] = change_checks(cursor, engine, before)
+                result["plays"], result["matched_plays"] = figures(cursor, q.written_plays_count)
+                new_plays = before["new_keys"][q.NEW_PLAYS_CHECK]
+                result["duplicate_events"] = figure(cursor, q.new_nextsong_events_count) - new_plays
+                for statement in incremental.work_tables_drop():
+                    cursor.execute(statement)
+            else:
+                result["checks"] = run_checks(cursor, engine)
+                result["plays"] = next(check.actual for check in result["checks"] if check.name == q.PLAYS_CHECK)
+                result["matched_plays"] = figure(cursor, q.count_matched_plays)
+                distinct_plays = next(check.expected for check in result["checks"] if check.name == q.PLAYS_CHECK)
+                result["duplicate_events"] = figure(cursor, q.count_nextsong_events) - distinct_plays
+            result["checks_seconds"] = checks_seconds + time.perf_counter() - checks_started
             result["seconds"] = time.perf_counter() - started
             failed = [check for check in result["checks"] if not check.passed]
             if failed:
@@ -428,6 +411,19 @@ def run(connection, engine, source, max_errors=0, reporter=None, config=None,
         with contextlib.suppress(psycopg2.InterfaceError):  # a lost connection: the server rolled back
             connection.rollback()
         raise
+
+
+def check_warehouse(connection, engine) -> dict:
+    """The whole-warehouse checks on the warehouse as it is, in one snapshot; changes nothing."""
+    started = time.perf_counter()
+    try:
+        with connection.cursor() as cursor:
+            if engine == "postgres":  # Redshift's transactions are serializable already
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            checks = run_checks(cursor, engine)
+    finally:
+        connection.rollback()
+    return {"engine": engine, "checks": checks, "seconds": time.perf_counter() - started}
 
 
 def planned_statements(engine, config=None, max_errors=0, source=None, full=True) -> list[str]:
@@ -486,20 +482,26 @@ def planned_statements(engine, config=None, max_errors=0, source=None, full=True
         plan += [render(statement, engine) for statement in q.insert_table_queries.values()]
     else:
         plan += POSTGRES_TRANSFORM_SETTINGS if engine == "postgres" else []
+        plan += [statement for _, statement in q.change_checks.values()] + [q.star_counts]
         plan += [render(statement, engine) for _, statement in q.incremental_star_queries]
-        plan += incremental.work_tables_drop()
     if engine == "postgres" or not full:
         plan.append(
             f"-- the ledger: {'DELETE FROM loaded_files, then ' if full else ''}"
             "INSERT INTO loaded_files ... VALUES, one row per file staged"
         )
+    if not full:
+        plan.append(q.star_counts)
     if engine == "postgres":
         plan.append(q.constraint_definitions)
         plan.append(
             "-- a key or relationship check whose constraint that query lists is not counted below: "
             "PostgreSQL enforces it"
         )
-    plan += list(q.check_queries.values()) + [q.count_matched_plays, q.count_nextsong_events]
+    if full:
+        plan += list(q.check_queries.values()) + [q.count_matched_plays, q.count_nextsong_events]
+    else:
+        plan += list(q.key_checks.values()) + [q.written_plays_count, q.new_nextsong_events_count]
+        plan += incremental.work_tables_drop()
     plan.append("COMMIT")
     return plan
 
@@ -531,9 +533,10 @@ def summary(result) -> str:
     lines.append("")
     rejected = [record for load in result.get("loads", []) for record in load.rejected]
     plays = next((count for name, count, _ in result.get("transform", []) if name == "songplay_table"), 0)
-    plays = next((check.actual for check in result.get("checks", []) if check.name == q.PLAYS_CHECK), plays)
+    plays = result.get("plays", plays)
+    written = " this run wrote (added or re-matched)" if result.get("daily") else ""
     lines.append(
-        f"plays matched to the catalogue: {result.get('matched_plays', 0):,} of {plays:,}; "
+        f"plays{written} matched to the catalogue: {result.get('matched_plays', 0):,} of {plays:,}; "
         f"duplicate events staged and counted once: {result.get('duplicate_events', 0):,}; "
         f"rejected records: {len(rejected):,}"
     )
@@ -543,22 +546,37 @@ def summary(result) -> str:
         lines.append(f"  ... and {len(rejected) - 20:,} more: SELECT * FROM rejected_records")
     lines.append("")
     checks = result.get("checks", [])
-    lines.append(table(
-        [
-            ("PASS" if check.passed else "FAIL", check.name, check.expected, check.actual,
-             f"enforced: {check.enforced_by.split(' (')[0]}" if check.enforced_by else "counted")
-            for check in checks
-        ],
-        ["check", "guarantee", "expected", "actual", "how"],
-        ["<", "<", ">", ">", "<"],
-    ))
+    lines.append(checks_table(checks))
     failed = sum(1 for check in checks if not check.passed)
     lines.append("")
     if failed:
         lines.append(f"{failed} of {len(checks)} checks FAILED: rolled back, the previous warehouse is unchanged.")
     else:
-        lines.append(f"All {len(checks)} checks passed; committed in {result.get('seconds', 0):.1f} s.")
+        on_change = (
+            f" ({len(q.change_checks)} of them on this run's change; etl.py --check checks the whole warehouse)"
+            if result.get("daily") else ""
+        )
+        lines.append(f"All {len(checks)} checks passed{on_change}; committed in {result.get('seconds', 0):.1f} s.")
     return "\n".join(lines)
+
+
+def check_summary(result) -> str:
+    checks = result["checks"]
+    failed = sum(1 for check in checks if not check.passed)
+    verdict = (
+        f"{failed} of {len(checks)} checks FAILED: the warehouse no longer matches its staging. "
+        "etl.py --full rebuilds it from the source."
+        if failed else f"All {len(checks)} checks passed on the whole warehouse, in {result['seconds']:.1f} s."
+    )
+    return "\n".join([checks_table(checks), "", verdict])
+
+
+def checks_table(checks) -> str:
+    return table(
+        [("PASS" if check.passed else "FAIL", check.name, check.expected, check.actual, check.how) for check in checks],
+        ["check", "guarantee", "expected", "actual", "how"],
+        ["<", "<", ">", ">", "<"],
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -602,6 +620,12 @@ def parse_args(argv=None):
         action="store_true",
         help="reload every source file and rebuild the star schema (default: stage only the files "
         "that are new since the last run, as the loaded_files ledger says, and update the star)",
+    )
+    mode.add_argument(
+        "--check",
+        action="store_true",
+        help="run the whole-warehouse checks and change nothing: a daily run checks only its change, "
+        "trusting the warehouse that the run before it left (exit status 1 when a check fails)",
     )
     mode.add_argument(
         "--incremental",
@@ -671,10 +695,17 @@ def main(argv=None) -> int:
         connection = connect(target)
         engine = args.engine or detect_engine(connection)
         require_tls(connection, engine)
+        if args.check:
+            result = check_warehouse(connection, engine)
+            reporter.always(check_summary(result))
+            return 0 if all(check.passed for check in result["checks"]) else 1
         if engine == "redshift":
             where = copy_locations(target.config, args.source)
             reporter.line(f"Source: {where['log_data']} and {where['song_data']}, read by Redshift's COPY")
-            result = run(connection, engine, args.source, args.max_errors, reporter, target.config)
+            result = run(
+                connection, engine, args.source, args.max_errors, reporter, target.config,
+                full=args.full, since=args.since, until=args.until,
+            )
         else:
             source = open_source(
                 args.source or DEFAULT_SOURCE,

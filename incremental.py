@@ -278,6 +278,9 @@ COUNTED = {
 def update_star(cursor, engine) -> list[tuple[str, int, float]]:
     """Append the staged new records to staging and bring the star up to date.
 
+    The work tables stay, for the run's checks and figures; work_tables_drop()
+    drops them.
+
     Returns (step, rows, seconds) for the summary: the rows each step added,
     upserted or re-matched, and each table's time on its first line.
     """
@@ -288,7 +291,5 @@ def update_star(cursor, engine) -> list[tuple[str, int, float]]:
         seconds[table_name] = seconds.get(table_name, 0.0) + time.perf_counter() - started
         if statement in COUNTED:
             rows[COUNTED[statement]] = max(cursor.rowcount, 0)
-    for statement in work_tables_drop():
-        cursor.execute(statement)
     rows["songplay_table: plays added"] -= rows["songplay_table: plays re-matched"]
     return [(label, count, seconds.pop(label.split(":")[0], 0.0)) for label, count in rows.items()]

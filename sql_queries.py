@@ -908,3 +908,113 @@ incremental_work_tables = [
     "user_table_changes",
     "songplay_table_changes",
 ]
+
+# ---------------------------------------------------------------------------
+# A daily run's checks (SPEC.md section 4, on the change)
+#
+# The run that committed the warehouse checked it. A daily run checks that its
+# change keeps the five counted checks true, at the cost of the day, not of the
+# month: "songplays = distinct NextSong events" becomes "songplays added =
+# new distinct NextSong events", and so on. The new keys are counted before
+# the new records are appended to staging, and each star table before and
+# after the change; a check passes when the table grew by its new keys.
+#
+# This is induction: it trusts the warehouse that the previous run left. A
+# warehouse changed by hand between runs is caught by `etl.py --check`, which
+# runs the whole checks above, as every --full run does.
+# ---------------------------------------------------------------------------
+
+# The ts range repeats what the equality implies, so that only the new days'
+# blocks of staging_events are read (its sort key: zone maps on Redshift, a
+# BRIN index on PostgreSQL), not the month.
+_NEW_DAYS = "(SELECT MIN(ts) FROM staging_events_new) AND (SELECT MAX(ts) FROM staging_events_new)"
+
+new_plays_count = f"""
+SELECT COUNT(*)
+FROM (
+    SELECT DISTINCT session_id, item_in_session, ts
+    FROM staging_events_new
+    WHERE page = 'NextSong'
+) AS plays
+WHERE NOT EXISTS (
+    SELECT 1
+    FROM staging_events AS staged
+    WHERE staged.page = 'NextSong'
+        AND staged.ts = plays.ts
+        AND staged.ts BETWEEN {_NEW_DAYS}
+        AND {_same("session_id", "staged", "plays")}
+        AND {_same("item_in_session", "staged", "plays")}
+)
+"""
+
+# One start time per distinct ts: TIMESTAMP 'epoch' + ts milliseconds.
+new_play_times_count = f"""
+SELECT COUNT(DISTINCT ts)
+FROM staging_events_new AS plays
+WHERE page = 'NextSong'
+    AND NOT EXISTS (
+        SELECT 1
+        FROM staging_events AS staged
+        WHERE staged.page = 'NextSong'
+            AND staged.ts = plays.ts
+            AND staged.ts BETWEEN {_NEW_DAYS}
+    )
+"""
+
+# A user's events are spread over the month, so user_table, which the
+# previous run checked against staging, says which user ids are known: its
+# primary key answers at once, where staging would be read whole.
+new_users_count = """
+SELECT COUNT(DISTINCT user_id)
+FROM staging_events_new AS events
+WHERE user_id IS NOT NULL
+    AND NOT EXISTS (
+        SELECT 1
+        FROM user_table
+        WHERE user_table.user_id = events.user_id
+    )
+"""
+
+
+def _new_song_keys_count(key):
+    return f"""
+SELECT COUNT(DISTINCT {key})
+FROM staging_songs_new AS songs
+WHERE {key} IS NOT NULL
+    AND NOT EXISTS (
+        SELECT 1
+        FROM staging_songs AS staged
+        WHERE staged.{key} = songs.{key}
+    )
+"""
+
+
+# The star's row counts, in star_tables order, before and after the change.
+star_counts = "SELECT\n" + ",\n".join(
+    f"    (SELECT COUNT(*) FROM {table}) AS {table}" for table in star_tables
+) + "\n"
+
+# check name -> (the star table that must grow by the new keys, what counts them)
+NEW_PLAYS_CHECK = "songplays added = new distinct NextSong events"
+
+change_checks = {
+    NEW_PLAYS_CHECK: ("songplay_table", new_plays_count),
+    "users added = new staged user ids": ("user_table", new_users_count),
+    "songs added = new staged song ids": ("song_table", _new_song_keys_count("song_id")),
+    "artists added = new staged artist ids": ("artist_table", _new_song_keys_count("artist_id")),
+    "time rows added = new play start times": ("time_table", new_play_times_count),
+}
+
+key_checks = {**check_unique_not_null, **check_relationships}
+
+# The summary's figures for a daily run, read before its work tables are
+# dropped: the plays it wrote (added or re-matched) and how many of them
+# match the catalogue; the NextSong events it staged.
+written_plays_count = """
+SELECT COUNT(*), COUNT(song_id)
+FROM songplay_table_changes
+"""
+
+new_nextsong_events_count = """
+SELECT COUNT(*) FROM staging_events_new WHERE page = 'NextSong'
+"""

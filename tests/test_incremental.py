@@ -8,6 +8,7 @@ final folder (songplay_id left out).
 
 import json
 import os
+import re
 import shutil
 import time
 from datetime import date
@@ -178,6 +179,84 @@ def test_a_backfill_by_date_then_the_rest(warehouse, delivery):
 
 
 # ---------------------------------------------------------------------------
+# The checks of a daily run: each table grew by its new keys
+# ---------------------------------------------------------------------------
+
+
+def checks_of(result):
+    return {check.name: check for check in result["checks"]}
+
+
+def test_a_daily_run_checks_that_each_table_grew_by_its_new_keys(warehouse, delivery):
+    warehouse.create()
+    half = len(delivery.songs) // 2
+    delivery.deliver(delivery.songs[:half] + delivery.days(1, 10))
+    daily_run(warehouse, delivery.folder)
+    before = {table: warehouse.count(table) for table in q.star_tables}
+    delivery.deliver(delivery.songs[half:] + delivery.days(11, 12))
+    day_five = delivery.folder / delivery.days(5, 5)[0].relative_to(delivery.month)
+    shutil.copy(day_five, day_five.with_name("2018-11-05-events-resent.json"))  # new to the ledger, not to staging
+    result = daily_run(warehouse, delivery.folder)
+    assert (result["files"].new, result["files"].full) == (len(delivery.songs) - half + 3, False)
+    checks = checks_of(result)
+    for name, (table, _) in q.change_checks.items():
+        grown = warehouse.count(table) - before[table]
+        assert checks[name].passed and checks[name].expected == grown > 0, name
+    assert len(checks) == 14 and all(check.passed for check in checks.values())
+
+
+@pytest.mark.parametrize("table, mistake, failing", [
+    pytest.param("songplay_table", "DELETE FROM songplay_table USING songplay_table_changes AS changes "
+                 "WHERE changes.start_time = songplay_table.start_time",
+                 "songplays added = new distinct NextSong events", id="new plays not written"),
+    pytest.param("songplay_table", "DELETE FROM songplay_table WHERE songplay_id = (SELECT MIN(songplay_id) "
+                 "FROM songplay_table)", "songplays added = new distinct NextSong events", id="an old play lost"),
+    pytest.param("user_table", "INSERT INTO user_table (user_id, level) VALUES (-1, 'free')",
+                 "users added = new staged user ids", id="a user no event has"),
+    pytest.param("song_table", "INSERT INTO song_table (song_id) VALUES ('SONOBODY')",
+                 "songs added = new staged song ids", id="a song no record has"),
+    pytest.param("artist_table", "INSERT INTO artist_table (artist_id) VALUES ('ARNOBODY')",
+                 "artists added = new staged artist ids", id="an artist no record has"),
+    pytest.param("time_table", "INSERT INTO time_table VALUES (TIMESTAMP '1999-12-31 23:59:59', 23, 31, 52, 12, "
+                 "1999, 5)", "time rows added = new play start times", id="a time no play has"),
+])
+def test_a_daily_run_that_changes_a_table_wrongly_fails_its_check_and_commits_nothing(
+    warehouse, delivery, monkeypatch, table, mistake, failing,
+):
+    warehouse.create()
+    delivery.deliver(delivery.songs + delivery.days(1, 10))
+    daily_run(warehouse, delivery.folder)
+    before, ledger = warehouse.snapshot(), warehouse.table("loaded_files")
+    delivery.deliver(delivery.days(11, 11))
+    monkeypatch.setattr(q, "incremental_star_queries", [*q.incremental_star_queries, (table, mistake)])
+    with pytest.raises(etl.CheckFailed) as failure:
+        daily_run(warehouse, delivery.folder)
+    assert [check.name for check in failure.value.args[0]["checks"] if not check.passed] == [failing]
+    assert warehouse.snapshot() == before and warehouse.table("loaded_files") == ledger
+
+
+def test_a_daily_run_trusts_the_warehouse_it_finds_and_check_looks_at_all_of_it(warehouse, delivery):
+    warehouse.create()
+    delivery.deliver(delivery.songs + delivery.days(1, 5))
+    daily_run(warehouse, delivery.folder)
+    whole = run_script("etl.py", "--dsn", warehouse.dsn, "--check")
+    assert whole.returncode == 0, whole.stderr
+    assert whole.stdout.splitlines()[-1].startswith("All 14 checks passed on the whole warehouse")
+    with warehouse.connection.cursor() as cursor:  # a hand edit between runs
+        cursor.execute("DELETE FROM songplay_table WHERE songplay_id = (SELECT MIN(songplay_id) FROM songplay_table)")
+    warehouse.connection.commit()
+    delivery.deliver(delivery.days(6, 6))
+    assert daily_run(warehouse, delivery.folder)["committed"]  # its change is right
+    whole = run_script("etl.py", "--dsn", warehouse.dsn, "--check")
+    assert whole.returncode == 1, whole.stdout
+    failed = re.findall(r"^FAIL +(.+?) +[\d,]+ +[\d,]+ +counted$", whole.stdout, re.M)
+    assert failed == ["songplays = distinct NextSong events", "time rows = distinct play start times"]
+    assert "2 of 14 checks FAILED" in whole.stdout and "etl.py --full" in whole.stdout
+    assert etl.run(warehouse.connection, "postgres", delivery.folder)["committed"]
+    assert run_script("etl.py", "--dsn", warehouse.dsn, "--check").returncode == 0
+
+
+# ---------------------------------------------------------------------------
 # Nothing new; a failure; the ledger
 # ---------------------------------------------------------------------------
 
@@ -295,6 +374,8 @@ def test_every_incremental_statement_parses_with_a_redshift_grammar():
     statements = [statement for _, statement in q.incremental_star_queries]
     statements += incremental.work_tables_create() + incremental.work_tables_drop()
     statements += [q.loaded_files_table_create, q.loaded_files_select, q.loaded_files_clear]
+    statements += [statement for _, statement in q.change_checks.values()]
+    statements += [q.star_counts, q.written_plays_count, q.new_nextsong_events_count]
     for statement in statements:
         [parsed] = sqlglot.parse(statement, read="redshift")
         assert not isinstance(parsed, exp.Command), f"not understood: {statement[:80]}"

@@ -182,6 +182,23 @@ def test_a_daily_run_copies_exactly_the_new_day_through_a_manifest(aws):
     assert sent == _without_songs_copy(planned)
 
 
+@pytest.mark.parametrize("options, copied", [
+    ([], ["staging_events_new"]),
+    (["--full"], ["staging_events", "staging_songs"]),
+])
+def test_etl_py_on_redshift_runs_daily_unless_told_full(aws, monkeypatch, capsys, tmp_path, options, copied):
+    fake = LedgerRedshift(ledger=ledger_of(aws, "log_data/2018/11/2018-11-01-events.json",
+                                           "song_data/A/B/C/TRABC0000000000000.json"))
+    fake.close = lambda: None
+    monkeypatch.setattr(etl, "connect", lambda target: fake)
+    monkeypatch.setattr(etl, "require_tls", lambda connection, engine: None)
+    path = write_config(tmp_path / "dwh.cfg", config())
+    argv = ["--dsn", "postgresql://fake/dev", "--engine", "redshift", "--config", str(path), "--source", ROOT]
+    assert etl.main(argv + options) == 0, capsys.readouterr()
+    copies = [statement.split()[1] for statement in fake.sent if statement.lstrip().startswith("COPY")]
+    assert copies == copied
+
+
 def _without_songs_copy(planned):
     """The plan without the songs' COPY and its COPY_RESULT: the run had no new song file."""
     kept, skip_next = [], False

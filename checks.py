@@ -1,0 +1,86 @@
+"""The reconciliation checks (SPEC.md section 4): of the whole warehouse, or of a daily run's change.
+
+A full load runs the whole checks: each compares a count of the star with the
+count of staging it must equal (``songplays = distinct NextSong events``).
+They read the whole month, so a daily run checks its change instead: that
+each star table grew by exactly the new keys its new records bring
+(``songplays added = new distinct NextSong events``). The warehouse before
+the change passed the checks of the run that committed it, so the two
+together are the whole checks again; ``etl.py --check`` runs the whole checks
+on demand, for a warehouse that may have been changed by hand since.
+
+On PostgreSQL the key and relationship checks are constraints of the DDL,
+which the database enforces on every row: they name the constraint instead
+of counting. On Redshift, where constraints are informational, they count.
+"""
+
+from typing import NamedTuple
+
+import sql_queries as q
+
+
+class Check(NamedTuple):
+    """One reconciliation check: it passes when ``expected`` equals ``actual``.
+
+    ``enforced_by`` names the PostgreSQL constraint that holds it, when the
+    check read the catalogue instead of counting (sql_queries.check_constraints).
+    """
+
+    name: str
+    expected: int | None
+    actual: int | None
+    enforced_by: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.expected == self.actual
+
+    @property
+    def how(self) -> str:
+        return f"enforced: {self.enforced_by.split(' (')[0]}" if self.enforced_by else "counted"
+
+
+def run_checks(cursor, engine="redshift", queries=None) -> list[Check]:
+    """The whole-warehouse checks, in order (default: all of sql_queries.check_queries)."""
+    enforced = set()
+    if engine == "postgres":
+        cursor.execute(q.constraint_definitions)
+        enforced = set(cursor.fetchall())
+    results = []
+    for name, statement in (q.check_queries if queries is None else queries).items():
+        constraint = q.check_constraints.get(name)
+        if constraint in enforced:
+            results.append(Check(name, None, None, constraint[1]))
+            continue
+        cursor.execute(statement)
+        expected, actual = cursor.fetchone()
+        results.append(Check(name, expected, actual))
+    return results
+
+
+def star_counts(cursor) -> dict[str, int]:
+    """Each star table's row count."""
+    cursor.execute(q.star_counts)
+    return dict(zip(q.star_tables, cursor.fetchone()))
+
+
+def before_change(cursor) -> dict:
+    """What a daily run's checks need from before its change: the new keys
+    each check expects (counted against staging before the new records join
+    it) and the star's row counts."""
+    new_keys = {}
+    for name, (_, statement) in q.change_checks.items():
+        cursor.execute(statement)
+        new_keys[name] = cursor.fetchone()[0]
+    return {"new_keys": new_keys, "counts": star_counts(cursor)}
+
+
+def change_checks(cursor, engine, before) -> list[Check]:
+    """A daily run's checks: each star table grew by its new keys; then the
+    key and relationship checks, as in a full run."""
+    after = star_counts(cursor)
+    grown = [
+        Check(name, before["new_keys"][name], after[table] - before["counts"][table])
+        for name, (table, _) in q.change_checks.items()
+    ]
+    return grown + run_checks(cursor, engine, q.key_checks)
