@@ -15,12 +15,17 @@ import psycopg2
 
 import sql_queries as q
 from connection import TargetError, add_target_arguments, choose_target, connect, detect_engine, require_tls
-from sql_dialect import as_script, render
+from sql_dialect import as_script, render, sort_key_index
 
 
 def statements(engine: str) -> list[str]:
     """Every statement create_tables.py runs, in order, for ``engine``."""
-    return [render(statement, engine) for statement in q.drop_table_queries + q.create_table_queries]
+    result = [render(statement, engine) for statement in q.drop_table_queries]
+    for statement in q.create_table_queries:
+        result.append(render(statement, engine))
+        if engine == "postgres" and sort_key_index(statement):
+            result.append(sort_key_index(statement))
+    return result
 
 
 def create_tables(connection, engine: str) -> None:

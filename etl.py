@@ -78,6 +78,8 @@ def stage_local(cursor, source, max_errors, reporter, choice=None, workers=None)
     only_new = choice is not None and not choice.full
     for statement in incremental.work_tables_create() if only_new else q.clear_staging_queries:
         cursor.execute(statement)
+    if not only_new:
+        cursor.execute(q.staging_events_sortkey_drop)
     into = incremental.WORK_TABLES if only_new else {}
     progress = reporter.progress("staging")
     try:
@@ -91,7 +93,9 @@ def stage_local(cursor, source, max_errors, reporter, choice=None, workers=None)
     if rejected:
         save_rejected(cursor, rejected)
     for load in loads:
-        cursor.execute(f"ANALYZE {into.get(load.table, load.table)}")
+        cursor.execute(q.work_tables_analyze[into[load.table]] if only_new else f"ANALYZE {load.table}")
+    if not only_new:
+        cursor.execute(q.staging_events_sortkey_create)
     return loads
 
 
@@ -447,7 +451,7 @@ def planned_statements(engine, config=None, max_errors=0, source=None, full=True
         )
     staging = q.clear_staging_queries if full else incremental.work_tables_create()
     if engine == "postgres":
-        plan += staging
+        plan += staging + ([q.staging_events_sortkey_drop] if full else [])
         plan.append(
             f"-- staging_events, staging_songs: the project's loader reads {source} "
             f"{'' if full else '(only the new files, into staging_events_new and staging_songs_new) '}"
@@ -455,7 +459,8 @@ def planned_statements(engine, config=None, max_errors=0, source=None, full=True
             "-- rejected records, if any (with --max-errors): COPY rejected_records FROM STDIN"
         )
         plan += [f"ANALYZE {table_name}" for table_name in q.staging_tables if full]
-        plan += [f"ANALYZE {table_name}" for table_name in incremental.WORK_TABLES.values() if not full]
+        plan += [] if full else list(q.work_tables_analyze.values())
+        plan += [q.staging_events_sortkey_create] if full else []
     else:
         if full:
             plan += [q.loaded_files_exists, q.loaded_files_clear] + staging

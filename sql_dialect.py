@@ -14,6 +14,15 @@ PostgreSQL runs the same text after these mechanical changes, and no others
 
 Everything else, keys included, is passed through: PostgreSQL enforces the
 primary, unique and foreign keys that Redshift only records.
+
+One addition, in a statement of its own (``sort_key_index``): a table with a
+``SORTKEY`` and no primary key (staging) gets an index on its sort key.
+Redshift keeps each block's minimum and maximum of the sort key (zone maps)
+and reads only the blocks a range can match; on PostgreSQL an index does
+that. (BRIN, PostgreSQL's own zone maps, was tried and dropped: the rows a
+daily run appends fill the free space left in pages across the table, and
+each such row widens its block range until every range matches every day.)
+A table with a primary key has that key's index already.
 """
 
 import re
@@ -37,6 +46,23 @@ def to_postgres(statement: str) -> str:
     statement = _ENCODE.sub("", statement)
     statement = _VARCHAR.sub(r'VARCHAR(\1) COLLATE "C"', statement)
     return statement
+
+
+_CREATE_TABLE = re.compile(r"^\s*CREATE TABLE (\w+)", re.IGNORECASE)
+_SORTKEY = re.compile(r"^[ \t]*(?:COMPOUND[ \t]+)?SORTKEY\s*\(([^)]*)\)", re.IGNORECASE | re.MULTILINE)
+
+
+def sort_key_index_name(table: str) -> str:
+    return f"{table}_sortkey"
+
+
+def sort_key_index(statement: str) -> str | None:
+    """PostgreSQL's index for the sort key of a CREATE TABLE without a primary key, or None."""
+    table, sort_key = _CREATE_TABLE.match(statement), _SORTKEY.search(statement)
+    if not table or not sort_key or re.search(r"\bPRIMARY KEY\b", statement, re.IGNORECASE):
+        return None
+    columns = ", ".join(column.strip() for column in sort_key.group(1).split(","))
+    return f"CREATE INDEX {sort_key_index_name(table.group(1))} ON {table.group(1)} ({columns})"
 
 
 def render(statement: str, engine: str) -> str:

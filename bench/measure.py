@@ -39,6 +39,7 @@ def fresh_schema(args):
 
     The schema is dropped afterwards, unless ``args["keep"]``.
     """
+    import sql_queries as q
     from create_tables import create_tables
 
     name = args["schema"]
@@ -50,6 +51,9 @@ def fresh_schema(args):
             cursor.execute(f"SET search_path TO {name}")
         connection.commit()
         create_tables(connection, "postgres")
+        with connection.cursor() as cursor:  # etl.py's full load stages without it, and builds it after
+            cursor.execute(q.staging_events_sortkey_drop)
+        connection.commit()
         yield connection
     finally:
         connection.rollback()

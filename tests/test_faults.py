@@ -208,7 +208,9 @@ def test_a_second_run_waits_for_the_first_and_they_never_interleave(warehouse, n
         waiting_backends(warehouse, first)
         second = start_etl(warehouse, next_source)
         waiting_backends(warehouse, second, count=2)  # the second waits on the warehouse lock
-        assert warehouse.count("staging_events") == len(previous[0]["staging_events"])
+        # analysts still read the previous star (a full load holds staging_events to itself: it drops
+        # the table's ts index before staging and builds it after)
+        assert warehouse.count("songplay_table") == len(previous[0]["songplay_table"])
         release(holder)
         results = [finish(first), finish(second)]
     for code, _, err in results:

@@ -401,7 +401,11 @@ VALUES (
 )
 """
     # a user's events from their latest new one on are ranked again, not their whole history
-    assert "AND events.ts >= new_users.latest) AS staging_events" in q.user_table_changes_insert
+    assert "AND events.ts >= new_users.latest\n" in q.user_table_changes_insert
+    # and, for the sort key, only the staged blocks from the new days on are read
+    assert "WHERE events.ts >= (SELECT MIN(ts) FROM staging_events_new)) AS staging_events" in (
+        q.user_table_changes_insert
+    )
     assert q.songplay_table_replace_delete.startswith("\nDELETE FROM songplay_table\nUSING songplay_table_changes")
 
 
@@ -453,6 +457,18 @@ def test_a_warehouse_created_before_the_ledger_still_reloads_in_full(warehouse, 
     with pytest.raises(etl.LoadError, match="no loaded_files ledger .* run create_tables.py"):
         daily_run(warehouse, source)
     warehouse.create()
+
+
+def test_a_warehouse_created_before_the_sort_key_index_loads_in_full_and_daily(warehouse, delivery):
+    warehouse.create()
+    with warehouse.connection.cursor() as cursor:
+        cursor.execute("DROP INDEX staging_events_sortkey")
+    warehouse.connection.commit()
+    delivery.deliver(delivery.songs + delivery.days(1, 2))
+    assert etl.run(warehouse.connection, "postgres", delivery.folder)["committed"]
+    delivery.deliver(delivery.days(3, 3))
+    assert daily_run(warehouse, delivery.folder)["committed"]
+    assert_equals_a_full_load(warehouse, delivery.folder)
 
 
 def test_choosing_among_a_hundred_thousand_files_takes_well_under_a_second():

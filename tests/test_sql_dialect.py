@@ -7,7 +7,15 @@ import sqlglot
 
 import sql_queries as q
 from create_tables import statements as create_statements
-from sql_dialect import as_script, quote_literal, redact, render, summarise, to_postgres
+from sql_dialect import (
+    as_script,
+    quote_literal,
+    redact,
+    render,
+    sort_key_index,
+    summarise,
+    to_postgres,
+)
 
 ALL_STATEMENTS = (
     q.drop_table_queries
@@ -98,8 +106,19 @@ def test_quote_literal_keeps_hostile_values_inside_one_literal(value, literal):
 
 def test_create_tables_runs_drops_before_creates_with_the_fact_dropped_first():
     names = [_normalise(statement).split(" ")[0] for statement in create_statements("postgres")]
-    assert names == ["DROP"] * 9 + ["CREATE"] * 9
+    assert names == ["DROP"] * 9 + ["CREATE"] * 10  # nine tables and staging_events' sort key index
     assert "songplay_table" in create_statements("postgres")[0]
+
+
+@pytest.mark.parametrize("statement, index", [
+    (q.staging_events_table_create, "CREATE INDEX staging_events_sortkey ON staging_events (ts)"),
+    ("CREATE TABLE t (a INT, b INT)\nDISTSTYLE EVEN\nCOMPOUND SORTKEY (a,b)\n",
+     "CREATE INDEX t_sortkey ON t (a, b)"),
+    pytest.param(q.songplay_table_create, None, id="a primary key has its index already"),
+    pytest.param(q.staging_songs_table_create, None, id="no sort key"),
+])
+def test_a_sort_key_without_a_primary_key_becomes_an_index(statement, index):
+    assert sort_key_index(statement) == index
 
 
 @pytest.mark.parametrize(
