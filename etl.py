@@ -539,9 +539,13 @@ def summary(result) -> str:
     rejected = [record for load in result.get("loads", []) for record in load.rejected]
     plays = next((count for name, count, _ in result.get("transform", []) if name == "songplay_table"), 0)
     plays = result.get("plays", plays)
-    written = " this run wrote (added or re-matched)" if result.get("daily") else ""
+    matched = (
+        f"plays this run added or re-matched: {plays:,}, {result.get('matched_plays', 0):,} of them matched "
+        "to the catalogue" if result.get("daily")
+        else f"plays matched to the catalogue: {result.get('matched_plays', 0):,} of {plays:,}"
+    )
     lines.append(
-        f"plays{written} matched to the catalogue: {result.get('matched_plays', 0):,} of {plays:,}; "
+        f"{matched}; "
         f"duplicate events staged and counted once: {result.get('duplicate_events', 0):,}; "
         f"rejected records: {len(rejected):,}"
     )
@@ -707,9 +711,14 @@ def main(argv=None) -> int:
         if engine == "redshift":
             where = copy_locations(target.config, args.source)
             reporter.line(f"Source: {where['log_data']} and {where['song_data']}, read by Redshift's COPY")
+            full = args.full
+            if not full and not (args.since or args.until) and s3_setting(target.config, "MANIFEST_PREFIX") is None:
+                full = True
+                reporter.always("The config has no [S3] MANIFEST_PREFIX: the whole prefixes are copied, as with "
+                                "--full. Set it for daily runs that copy only the new files.")
             result = run(
                 connection, engine, args.source, args.max_errors, reporter, target.config,
-                full=args.full, since=args.since, until=args.until,
+                full=full, since=args.since, until=args.until,
             )
         else:
             source = open_source(

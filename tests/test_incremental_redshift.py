@@ -182,21 +182,27 @@ def test_a_daily_run_copies_exactly_the_new_day_through_a_manifest(aws):
     assert sent == _without_songs_copy(planned)
 
 
-@pytest.mark.parametrize("options, copied", [
-    ([], ["staging_events_new"]),
-    (["--full"], ["staging_events", "staging_songs"]),
+@pytest.mark.parametrize("options, settings, copied, told", [
+    pytest.param([], config(), ["staging_events_new"], False, id="daily"),
+    pytest.param(["--full"], config(), ["staging_events", "staging_songs"], False, id="--full"),
+    pytest.param([], redshift_config(), ["staging_events", "staging_songs"], True, id="no MANIFEST_PREFIX: as --full"),
 ])
-def test_etl_py_on_redshift_runs_daily_unless_told_full(aws, monkeypatch, capsys, tmp_path, options, copied):
+def test_etl_py_on_redshift_runs_daily_unless_told_full(
+    aws, monkeypatch, capsys, tmp_path, options, settings, copied, told,
+):
     fake = LedgerRedshift(ledger=ledger_of(aws, "log_data/2018/11/2018-11-01-events.json",
                                            "song_data/A/B/C/TRABC0000000000000.json"))
     fake.close = lambda: None
     monkeypatch.setattr(etl, "connect", lambda target: fake)
     monkeypatch.setattr(etl, "require_tls", lambda connection, engine: None)
-    path = write_config(tmp_path / "dwh.cfg", config())
+    path = write_config(tmp_path / "dwh.cfg", settings)
     argv = ["--dsn", "postgresql://fake/dev", "--engine", "redshift", "--config", str(path), "--source", ROOT]
-    assert etl.main(argv + options) == 0, capsys.readouterr()
+    code = etl.main(argv + options)
+    out, err = capsys.readouterr()
+    assert code == 0, err
     copies = [statement.split()[1] for statement in fake.sent if statement.lstrip().startswith("COPY")]
     assert copies == copied
+    assert ("The config has no [S3] MANIFEST_PREFIX: the whole prefixes are copied" in out) == told
 
 
 def _without_songs_copy(planned):
