@@ -540,7 +540,7 @@ def summary(result) -> str:
     plays = next((count for name, count, _ in result.get("transform", []) if name == "songplay_table"), 0)
     plays = result.get("plays", plays)
     matched = (
-        f"plays this run added or re-matched: {plays:,}, {result.get('matched_plays', 0):,} of them matched "
+        f"plays this run wrote (added or replaced): {plays:,}, {result.get('matched_plays', 0):,} of them matched "
         "to the catalogue" if result.get("daily")
         else f"plays matched to the catalogue: {result.get('matched_plays', 0):,} of {plays:,}"
     )

@@ -270,7 +270,7 @@ COUNTED = {
     q.song_table_merge: "song_table: rows upserted",
     q.user_table_merge: "user_table: rows upserted",
     q.time_table_append: "time_table: rows added",
-    q.songplay_table_replace_delete: "songplay_table: plays re-matched",
+    q.songplay_table_replace_delete: "songplay_table: plays replaced",
     q.songplay_table_replace_insert: "songplay_table: plays added",
 }
 
@@ -282,7 +282,7 @@ def update_star(cursor, engine) -> list[tuple[str, int, float]]:
     drops them.
 
     Returns (step, rows, seconds) for the summary: the rows each step added,
-    upserted or re-matched, and each table's time on its first line.
+    upserted or replaced, and each table's time on its first line.
     """
     rows, seconds = {}, {}
     for table_name, statement in q.incremental_star_queries:
@@ -291,5 +291,5 @@ def update_star(cursor, engine) -> list[tuple[str, int, float]]:
         seconds[table_name] = seconds.get(table_name, 0.0) + time.perf_counter() - started
         if statement in COUNTED:
             rows[COUNTED[statement]] = max(cursor.rowcount, 0)
-    rows["songplay_table: plays added"] -= rows["songplay_table: plays re-matched"]
+    rows["songplay_table: plays added"] -= rows["songplay_table: plays replaced"]
     return [(label, count, seconds.pop(label.split(":")[0], 0.0)) for label, count in rows.items()]

@@ -120,7 +120,7 @@ def test_only_the_new_files_are_staged(warehouse, delivery):
     steps = dict((name, rows) for name, rows, _ in second["transform"])
     assert steps["staging_events: rows appended"] == second["loads"][0].rows > 0
     assert steps["songplay_table: plays added"] > 0
-    assert steps["songplay_table: plays re-matched"] == 0
+    assert steps["songplay_table: plays replaced"] == 0
 
 
 def test_song_files_arriving_late_rematch_the_plays(warehouse, delivery):
@@ -132,7 +132,7 @@ def test_song_files_arriving_late_rematch_the_plays(warehouse, delivery):
     delivery.deliver(delivery.songs[half:] + delivery.days(21, 30))
     result = daily_run(warehouse, delivery.folder)
     steps = dict((name, rows) for name, rows, _ in result["transform"])
-    assert steps["songplay_table: plays re-matched"] > 0
+    assert steps["songplay_table: plays replaced"] > 0
     assert result["matched_plays"] > matched_before
     assert_equals_a_full_load(warehouse, delivery.folder)
 
