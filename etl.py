@@ -397,10 +397,9 @@ def run(connection, engine, source, max_errors=0, reporter=None, config=None,
                     cursor.execute(statement)
             else:
                 result["checks"] = run_checks(cursor, engine)
-                result["plays"] = next(check.actual for check in result["checks"] if check.name == q.PLAYS_CHECK)
-                result["matched_plays"] = figure(cursor, q.count_matched_plays)
-                distinct_plays = next(check.expected for check in result["checks"] if check.name == q.PLAYS_CHECK)
-                result["duplicate_events"] = figure(cursor, q.count_nextsong_events) - distinct_plays
+                plays = next(check for check in result["checks"] if check.name == q.PLAYS_CHECK)
+                result["plays"], result["matched_plays"] = plays.actual, figure(cursor, q.count_matched_plays)
+                result["duplicate_events"] = figure(cursor, q.count_nextsong_events) - plays.expected
             result["checks_seconds"] = checks_seconds + time.perf_counter() - checks_started
             result["seconds"] = time.perf_counter() - started
             failed = [check for check in result["checks"] if not check.passed]
@@ -537,8 +536,7 @@ def summary(result) -> str:
     lines.append(table(rows, ["step", "files", "rows", "rejected", "seconds"], ["<", ">", ">", ">", ">"]))
     lines.append("")
     rejected = [record for load in result.get("loads", []) for record in load.rejected]
-    plays = next((count for name, count, _ in result.get("transform", []) if name == "songplay_table"), 0)
-    plays = result.get("plays", plays)
+    plays = result.get("plays", 0)
     matched = (
         f"plays this run wrote (added or replaced): {plays:,}, {result.get('matched_plays', 0):,} of them matched "
         "to the catalogue" if result.get("daily")

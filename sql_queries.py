@@ -215,7 +215,8 @@ rejected_records_clear = "DELETE FROM rejected_records"
 # PostgreSQL only: a full load stages into staging_events without its sort
 # key's index (sql_dialect.sort_key_index), then builds it in one pass.
 # Kept up row by row, it cost the COPY of a million events 1.2 s; built
-# after, 0.3 s.
+# after, 0.3 s (0.8 s while the previous load's rows, deleted by the same
+# transaction, are still in the table).
 staging_events_sortkey_drop = f"DROP INDEX IF EXISTS {sort_key_index_name('staging_events')}"
 staging_events_sortkey_create = sort_key_index(staging_events_table_create)
 
@@ -725,8 +726,8 @@ staging_events_new_create = "CREATE TEMP TABLE staging_events_new (LIKE staging_
 staging_songs_new_create = "CREATE TEMP TABLE staging_songs_new (LIKE staging_songs)"
 
 # The planner's statistics for the new records, of the columns the daily
-# statements filter and join them on (ANALYZE of all eighteen took 2.5 times
-# as long, for no other plan).
+# statements filter and join them on: ANALYZE of all eighteen, long text
+# columns included, took three to five times as long.
 work_tables_analyze = {
     "staging_events_new": "ANALYZE staging_events_new (page, ts, session_id, item_in_session, user_id)",
     "staging_songs_new": "ANALYZE staging_songs_new",
