@@ -14,8 +14,15 @@ import sys
 import psycopg2
 
 import sql_queries as q
-from connection import TargetError, add_target_arguments, choose_target, connect, detect_engine, require_tls
-from sql_dialect import as_script, render, sort_key_index
+from sparkify.engines.connect import (
+    TargetError,
+    add_target_arguments,
+    choose_target,
+    connect,
+    detect_engine,
+    require_tls,
+)
+from sparkify.engines.dialect import as_script, render, sort_key_index
 
 
 def statements(engine: str) -> list[str]:

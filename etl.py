@@ -24,11 +24,10 @@ from pathlib import Path
 
 import psycopg2
 
-import incremental
-import redshift_errors
 import sql_queries as q
-from checks import before_change, change_checks, run_checks
-from connection import (
+from sparkify.checks.reconciliation import before_change, change_checks, run_checks
+from sparkify.engines import redshift_load_errors as redshift_errors
+from sparkify.engines.connect import (
     StatementLog,
     TargetError,
     add_target_arguments,
@@ -39,10 +38,11 @@ from connection import (
     read_config,
     require_tls,
 )
-from report import Reporter, table
-from sources import SourceError, is_s3, open_source
-from sql_dialect import as_script, quote_literal, render
-from staging_loader import LoadError, TableLoad, default_workers, save_rejected, stage_source
+from sparkify.engines.dialect import as_script, quote_literal, render
+from sparkify.engines.local_loader.staging import LoadError, TableLoad, default_workers, save_rejected, stage_source
+from sparkify.output.report import Reporter, table
+from sparkify.run import ledger as incremental
+from sparkify.sources import SourceError, is_s3, open_source
 
 PROJECT_DIR = Path(__file__).resolve().parent
 DEFAULT_SOURCE = PROJECT_DIR / "data" / "sample"

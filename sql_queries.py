@@ -9,7 +9,7 @@ Table and column names are those of SPEC.md. The order of the lists at the end
 of this file is the order in which the scripts run the statements.
 """
 
-from sql_dialect import sort_key_index, sort_key_index_name
+from sparkify.engines.dialect import sort_key_index, sort_key_index_name
 
 # ---------------------------------------------------------------------------
 # DROP

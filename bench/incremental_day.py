@@ -34,9 +34,9 @@ import psycopg2.extensions  # noqa: E402
 from run import CACHE, DAYS, checkpoint, dataset  # noqa: E402  (bench/run.py: its generated months)
 
 import etl  # noqa: E402
-import local_postgres  # noqa: E402
-from connection import fresh_schema  # noqa: E402
 from create_tables import create_tables  # noqa: E402
+from sparkify.engines import embedded as local_postgres  # noqa: E402
+from sparkify.engines.connect import fresh_schema  # noqa: E402
 
 
 def first_days(folder, days, into):

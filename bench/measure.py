@@ -23,7 +23,7 @@ sys.path.insert(0, str(PROJECT_DIR))
 
 import psycopg2  # noqa: E402
 
-from sources import LocalSource  # noqa: E402
+from sparkify.sources import LocalSource  # noqa: E402
 
 COPY_CHUNK = 64 * 1024
 
@@ -97,7 +97,7 @@ def event_lines(dataset, limit=None):
 
 def event_keys(dataset):
     """The JSON key of each staging_events column, from the source's log_json_path.json."""
-    from jsonpaths import read_jsonpaths
+    from sparkify.sources.jsonpaths import read_jsonpaths
 
     paths = read_jsonpaths((Path(dataset) / "log_json_path.json").read_bytes())
     assert all(len(path) == 1 and isinstance(path[0], str) for path in paths)
@@ -153,7 +153,7 @@ def loader(args):
     The time includes listing the files (the file-system walk), opening and
     reading each one, and the commit.
     """
-    from staging_loader import stage_source
+    from sparkify.engines.local_loader.staging import stage_source
 
     prefix = args["prefix"]
     with fresh_schema(args) as connection, connection.cursor() as cursor:
@@ -294,7 +294,7 @@ def s3_sequential(args):
 
 def s3_read_ahead(args):
     """The project's S3Source: the listing, then every file opened in order, fetched ahead by its pool."""
-    from s3_source import S3Source
+    from sparkify.sources.s3 import S3Source
 
     started = time.perf_counter()
     source = S3Source(f"s3://{args['bucket']}/src", endpoint_url=args["endpoint"], region="us-east-1")

@@ -25,11 +25,11 @@ import psycopg2.extensions  # noqa: E402
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-import analytics_queries as analytics  # noqa: E402
 import etl  # noqa: E402
-import local_postgres  # noqa: E402
-from connection import fresh_schema  # noqa: E402
 from create_tables import create_tables  # noqa: E402
+from sparkify.analytics import questions as analytics  # noqa: E402
+from sparkify.engines import embedded as local_postgres  # noqa: E402
+from sparkify.engines.connect import fresh_schema  # noqa: E402
 
 SCHEMA = "sparkify_make_plots"
 DEFAULT_QUESTIONS = ["plays_by_hour"]

@@ -10,8 +10,8 @@ import pytest
 import sqlglot
 from conftest import BUNDLED_SAMPLE, PROJECT_DIR, event, song, write_source
 
-import analytics_queries as analytics
-from sql_dialect import render
+from sparkify.analytics import questions as analytics
+from sparkify.engines.dialect import render
 
 matplotlib.use("Agg")
 

@@ -25,9 +25,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import etl
-import json_records
-import staging_loader
-from jsonpaths import extract, read_jsonpaths
+from sparkify.engines.local_loader import json_records
+from sparkify.engines.local_loader import staging as staging_loader
+from sparkify.sources.jsonpaths import extract, read_jsonpaths
 
 EVENTS = [event(itemInSession=item, ts=1541106106796 + item * 1000) for item in range(3)]
 SONGS = [song(), song(song_id="SOZZZZZ12A8C13B0F4", title="Other song", duration=200.5)]

@@ -12,8 +12,8 @@ import pytest
 from conftest import PROJECT_DIR
 from moto import mock_aws
 
-import cluster
-from connection import read_config
+from sparkify.aws import cluster
+from sparkify.engines.connect import read_config
 
 PASSWORD = "Sparkify2018ok"
 MY_CIDR = "203.0.113.7/32"

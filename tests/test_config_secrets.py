@@ -14,9 +14,9 @@ import pytest
 from conftest import PROJECT_DIR, event, song, write_source
 from failure_cases import FAILURES, render
 
-import connection
 import create_tables
 import etl
+from sparkify.engines import connect as connection
 
 PASSWORD = "Pw-sentinel-7f3a9"
 AWS_KEY = "AKIA" + "SENTINEL0000TEST"

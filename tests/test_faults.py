@@ -20,8 +20,8 @@ import pytest
 from conftest import PROJECT_DIR, event, song, write_source
 from failure_cases import FAILURES
 
-import connection
 import etl
+from sparkify.engines import connect as connection
 
 PAUSE_KEY = 0x5041_5553  # "PAUS": the advisory lock the trigger waits on
 
@@ -227,7 +227,7 @@ def test_a_second_run_waits_for_the_first_and_they_never_interleave(warehouse, n
 
 HOLD_SERVER = """
 import sys, time
-import local_postgres
+from sparkify.engines import embedded as local_postgres
 local_postgres.start(sys.argv[1])
 print(open(sys.argv[1] + "/postmaster.pid").readline().strip(), flush=True)
 time.sleep(600)

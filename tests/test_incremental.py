@@ -20,9 +20,9 @@ from sqlglot import exp
 from test_etl import run_script
 
 import etl
-import incremental
 import sql_queries as q
-from sources import SourceFile
+from sparkify.run import ledger as incremental
+from sparkify.sources import SourceFile
 
 DAYS = 30
 
@@ -30,7 +30,7 @@ DAYS = 30
 @pytest.fixture(scope="module")
 def month(tmp_path_factory):
     """A generated month of logs and its catalogue."""
-    sample_data = pytest.importorskip("sample_data")
+    from sparkify.sources import sample_data
     folder = tmp_path_factory.mktemp("month")
     sample_data.generate(folder, songs=300, events=6_000, days=DAYS, seed=11, start="2018-11-01")
     return folder

@@ -17,10 +17,10 @@ from test_etl import run_script
 from test_redshift_path import FakeCursor, FakeRedshift, redshift_config, statements_of, write_config
 
 import etl
-import incremental
 import sql_queries as q
-from connection import TargetError
-from staging_loader import LoadError
+from sparkify.engines.connect import TargetError
+from sparkify.engines.local_loader.staging import LoadError
+from sparkify.run import ledger as incremental
 
 BUCKET = "sparkify-incremental"
 ROOT = f"s3://{BUCKET}/source"
@@ -243,7 +243,7 @@ def test_an_empty_ledger_reloads_everything_from_manifests(aws):
 
 
 def test_the_cluster_role_may_read_the_manifests(tmp_path):
-    import cluster
+    from sparkify.aws import cluster
 
     settings = config()
     settings["DWH"] = {"REGION": "us-west-2"}

@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from json_records import Record, Rejected, read_records
+from sparkify.engines.local_loader.json_records import Record, Rejected, read_records
 
 
 def read(data: bytes, block_bytes=8 * 1024 * 1024):

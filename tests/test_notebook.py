@@ -18,7 +18,7 @@ from conftest import BUNDLED_SAMPLE, PROJECT_DIR
 from moto.server import ThreadedMotoServer
 from nbclient import NotebookClient
 
-import cluster
+from sparkify.aws import cluster
 
 NOTEBOOK = PROJECT_DIR / "creating_cluster.ipynb"
 STRIP = "nbstripout creating_cluster.ipynb (or `nbstripout --install` once, so git does it)"

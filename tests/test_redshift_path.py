@@ -24,14 +24,14 @@ from s3_fixtures import FAKE_AWS, environment, make_bucket, moto_server, s3, upl
 from sqlglot import exp
 from test_etl import run_script
 
-import connection as target_connection
-import doctor
 import etl
-import redshift_errors
 import sql_queries as q
 from create_tables import statements as create_statements
-from report import Reporter
-from staging_loader import LoadError, RejectedRecord
+from sparkify.checks import doctor
+from sparkify.engines import connect as target_connection
+from sparkify.engines import redshift_load_errors as redshift_errors
+from sparkify.engines.local_loader.staging import LoadError, RejectedRecord
+from sparkify.output.report import Reporter
 
 ROLE = "arn:aws:iam::123456789012:role/dwhRole"
 CHANGE_CHECK_QUERIES = {statement for _, statement in q.change_checks.values()}

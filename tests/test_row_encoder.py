@@ -24,13 +24,13 @@ from conftest import JSONPATHS, event, song
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-import staging_loader
-from json_records import Record, read_records
-from jsonpaths import read_jsonpaths
-from row_encoder import COPY_OPTIONS, Column, Rejection, RowEncoder, UnsupportedColumn
-from sources import LocalSource
-from staging_loader import LoadError, TableSpec, copy_rows, stage_table, whole_line_objects
-from typed_decoder import TypedDecoder
+from sparkify.engines.local_loader import staging as staging_loader
+from sparkify.engines.local_loader.json_records import Record, read_records
+from sparkify.engines.local_loader.row_encoder import COPY_OPTIONS, Column, Rejection, RowEncoder, UnsupportedColumn
+from sparkify.engines.local_loader.staging import LoadError, TableSpec, copy_rows, stage_table, whole_line_objects
+from sparkify.engines.local_loader.typed_decoder import TypedDecoder
+from sparkify.sources import LocalSource
+from sparkify.sources.jsonpaths import read_jsonpaths
 
 # ---------------------------------------------------------------------------
 # Blocks of records: fast path == exact converters

@@ -10,8 +10,8 @@ from s3_fixtures import FAKE_AWS, NO_CREDENTIALS, environment, make_bucket, moto
 from test_etl import run_script
 
 import etl
-from s3_source import STREAM_ABOVE, ReadAhead, S3Source, parse_s3_url
-from sources import LocalSource, open_source
+from sparkify.sources import LocalSource, open_source
+from sparkify.sources.s3 import STREAM_ABOVE, ReadAhead, S3Source, parse_s3_url
 
 BUCKET = "sparkify-s3-source"
 SAMPLES = {"bundled": BUNDLED_SAMPLE, "udacity": UDACITY_SAMPLE}

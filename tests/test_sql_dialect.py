@@ -7,7 +7,7 @@ import sqlglot
 
 import sql_queries as q
 from create_tables import statements as create_statements
-from sql_dialect import (
+from sparkify.engines.dialect import (
     as_script,
     quote_literal,
     redact,

@@ -113,7 +113,7 @@ def open_source(location, endpoint_url=None, region=None):
     if hasattr(location, "files"):
         return location
     if is_s3(location):
-        from s3_source import S3Source
+        from sparkify.sources.s3 import S3Source
 
         return S3Source(location, endpoint_url=endpoint_url, region=region)
     return LocalSource(location)

@@ -31,7 +31,7 @@ from typing import Annotated
 import msgspec
 from msgspec.structs import astuple
 
-from row_encoder import (
+from sparkify.engines.local_loader.row_encoder import (
     FLOAT_TYPES,
     INTEGER_RANGES,
     SAFE_DIGITS,

@@ -5,7 +5,7 @@ The statements are in Redshift's dialect and run unchanged on PostgreSQL
 Redshift parser, and the embedded PostgreSQL). They read the star schema
 only, never the staging tables, as an analyst would.
 
-    import analytics_queries as analytics
+    from sparkify.analytics import questions as analytics
     frame = analytics.ask(connection, "plays_by_hour")     # a pandas DataFrame
     analytics.chart("plays_by_hour", frame)                 # a matplotlib Axes
 

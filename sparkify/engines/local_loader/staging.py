@@ -40,11 +40,11 @@ from multiprocessing import get_context
 import orjson
 import psycopg2
 
-from json_records import MAX_RECORD_BYTES, UTF8_BOM, Record, read_records
-from jsonpaths import JsonPathsError, read_jsonpaths
-from row_encoder import COPY_OPTIONS, Column, RowEncoder, UnsupportedColumn, json_text
-from sources import open_source
-from typed_decoder import TypedDecoder
+from sparkify.engines.local_loader.json_records import MAX_RECORD_BYTES, UTF8_BOM, Record, read_records
+from sparkify.engines.local_loader.row_encoder import COPY_OPTIONS, Column, RowEncoder, UnsupportedColumn, json_text
+from sparkify.engines.local_loader.typed_decoder import TypedDecoder
+from sparkify.sources import open_source
+from sparkify.sources.jsonpaths import JsonPathsError, read_jsonpaths
 
 ROWS_PER_CHUNK = 256  # rejected records: small chunks, written while the next are built
 TASK_BYTES = 4 * 1024 * 1024  # a log file is cut into tasks of this many bytes

@@ -33,10 +33,10 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
 
-import local_postgres
-from sql_dialect import summarise
+from sparkify.engines import embedded as local_postgres
+from sparkify.engines.dialect import summarise
 
-PROJECT_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = PROJECT_DIR / "dwh.cfg"
 PASSWORD_ENV = "DWH_DB_PASSWORD"
 

@@ -31,7 +31,7 @@ from itertools import repeat
 
 import orjson
 
-from jsonpaths import extract
+from sparkify.sources.jsonpaths import extract
 
 COPY_OPTIONS = "FORMAT csv, NULL 'null', ESCAPE '\\'"
 

@@ -33,7 +33,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sources import SourceError, SourceFile, SourceNotFound
+from sparkify.sources import SourceError, SourceFile, SourceNotFound
 
 WORKERS = 64
 AHEAD_FILES = 1024

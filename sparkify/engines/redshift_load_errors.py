@@ -19,8 +19,8 @@ reads rows of either view.
 
 import psycopg2
 
-from sql_dialect import quote_literal
-from staging_loader import LoadError, RejectedRecord
+from sparkify.engines.dialect import quote_literal
+from sparkify.engines.local_loader.staging import LoadError, RejectedRecord
 
 SHOWN = 10  # rejected records written out in an error message
 KEPT = 1000  # rejected records fetched from Redshift at most

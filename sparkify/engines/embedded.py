@@ -25,7 +25,7 @@ from pathlib import Path
 
 import psycopg2
 
-PROJECT_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_PGDATA = PROJECT_DIR / ".pgdata"
 DATABASE = "sparkify"
 

@@ -26,9 +26,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import sql_queries as q
-from sources import is_s3
-from sql_dialect import quote_literal, render
-from staging_loader import LoadError
+from sparkify.engines.dialect import quote_literal, render
+from sparkify.engines.local_loader.staging import LoadError
+from sparkify.sources import is_s3
 
 PREFIXES = {"log_data": "staging_events", "song_data": "staging_songs"}
 PREFIX_OF = {table: prefix for prefix, table in PREFIXES.items()}
@@ -131,7 +131,7 @@ def write_manifests(source, prefix: str, choice: Choice, now=None) -> dict[str, 
     """
     from botocore.exceptions import BotoCoreError, ClientError  # only S3 runs pay for boto3
 
-    from s3_source import explain, parse_s3_url
+    from sparkify.sources.s3 import explain, parse_s3_url
 
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
     urls = {}

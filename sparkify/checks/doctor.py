@@ -1,0 +1,327 @@
+"""Check, before a load, what people most often get wrong: one line each, saying what to fix.
+
+    python doctor.py                                 # the target and S3 paths of dwh.cfg
+    python doctor.py --source s3://my-bucket/sparkify
+    python doctor.py --dsn postgresql://me@db.example.com/dwh --source ../my-data
+
+The checks, in order (one that cannot run says why, "skip", and the rest go on):
+
+1. the target answers, and what it is (asked of the server, as etl.py does);
+   a Redshift connection must be encrypted;
+2. the tables exist (create_tables.py has run);
+3. Redshift: the IAM role of ``[IAM_ROLE] ARN`` is attached to the cluster
+   (asked of the Redshift API: this one needs AWS credentials);
+4. Redshift: each source bucket is in the region ``[S3] REGION`` says, as
+   COPY needs;
+5. the source is there and not empty: log_data and song_data hold ``.json``
+   files, and the JSONPaths file has one path per staging_events column.
+
+Exit status 0 when no check failed, 1 otherwise.
+"""
+
+import argparse
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import psycopg2
+import psycopg2.extensions
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+import sql_queries as q
+from etl import DEFAULT_SOURCE, copy_locations, s3_setting
+from sparkify.engines.connect import (
+    TargetError,
+    add_target_arguments,
+    choose_target,
+    connect,
+    detect_engine,
+    require_tls,
+)
+from sparkify.sources import SourceError, is_s3
+from sparkify.sources.jsonpaths import JsonPathsError, read_jsonpaths
+from sparkify.sources.s3 import bucket_region, explain, s3_client
+
+# <cluster>.<id>.<region>.redshift.amazonaws.com, the form of a provisioned cluster's endpoint
+CLUSTER_ENDPOINT = re.compile(r"^([a-z][a-z0-9-]*)\.[a-z0-9]+\.([a-z]{2}(?:-[a-z]+)+-\d)\.redshift\.amazonaws\.com")
+TABLES = q.staging_tables + ["rejected_records"] + q.star_tables
+
+
+@dataclass
+class Finding:
+    status: str  # "ok", "FAIL" or "skip"
+    text: str
+
+    def __str__(self):
+        return f"{self.status:<5} {self.text}"
+
+
+def ok(text):
+    return Finding("ok", text)
+
+
+def fail(text):
+    return Finding("FAIL", text)
+
+
+def skip(text):
+    return Finding("skip", text)
+
+
+# ---------------------------------------------------------------------------
+# The target
+# ---------------------------------------------------------------------------
+
+
+def check_target(target, engine=None):
+    """(finding, connection or None, engine or None)."""
+    try:
+        connection = connect(target)
+    except TargetError as error:
+        return fail(
+            f"{error}: check [CLUSTER] HOST and DB_PORT, that the cluster is available, "
+            "and that its security group lets your address in"
+        ), None, engine
+    try:
+        engine = engine or detect_engine(connection)
+        require_tls(connection, engine)
+    except (TargetError, psycopg2.Error) as error:
+        connection.close()
+        return fail(str(error).strip()), None, engine
+    kind = "Amazon Redshift" if engine == "redshift" else "PostgreSQL"
+    tls = ", over TLS" if connection.info.ssl_in_use else ""
+    return ok(f"{target.label} answers: {kind}{tls}"), connection, engine
+
+
+def check_tables(connection):
+    """(finding, number of staging_events columns or None)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        )
+        found = {row[0] for row in cursor.fetchall()}
+        cursor.execute(
+            "SELECT COUNT(*) FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = 'staging_events'"
+        )
+        columns = cursor.fetchone()[0] or None
+    connection.rollback()
+    missing = [name for name in TABLES if name not in found]
+    if missing:
+        return fail(f"tables missing: {', '.join(missing)}: run python create_tables.py"), columns
+    return ok(f"the {len(TABLES)} tables exist"), columns
+
+
+# ---------------------------------------------------------------------------
+# Redshift: the IAM role
+# ---------------------------------------------------------------------------
+
+
+def cluster_identity(config, host):
+    """(cluster identifier, region): [DWH] CLUSTER_IDENTIFIER and REGION, else read from the endpoint."""
+    dwh = config["DWH"] if config.has_section("DWH") else {}
+    match = CLUSTER_ENDPOINT.match(host or "")
+    identifier = dwh.get("CLUSTER_IDENTIFIER", "").strip() or (match.group(1) if match else None)
+    region = dwh.get("REGION", "").strip() or (match.group(2) if match else None) or s3_setting(config, "REGION")
+    return identifier, region
+
+
+def check_iam_role(config, host):
+    arn = config["IAM_ROLE"].get("ARN", "").strip() if config.has_section("IAM_ROLE") else ""
+    if not arn:
+        return fail("[IAM_ROLE] ARN is empty: set it to the ARN of the role the cluster uses to read S3")
+    identifier, region = cluster_identity(config, host)
+    if not identifier:
+        return skip(f"cannot tell which cluster {host} is: set [DWH] CLUSTER_IDENTIFIER to check its IAM roles")
+    try:
+        client = boto3.client("redshift", region_name=region)
+        [cluster] = client.describe_clusters(ClusterIdentifier=identifier)["Clusters"]
+    except NoCredentialsError:
+        return skip(f"no AWS credentials here to ask which IAM roles cluster {identifier} has (the COPY will tell)")
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code == "ClusterNotFound":
+            return fail(f"cluster {identifier} not found in {region}: "
+                        "check [CLUSTER] HOST, or [DWH] CLUSTER_IDENTIFIER")
+        return skip(f"could not ask AWS which IAM roles cluster {identifier} has ({code})")
+    except BotoCoreError as error:
+        return skip(f"could not ask AWS which IAM roles cluster {identifier} has ({error})")
+    roles = {role["IamRoleArn"]: role.get("ApplyStatus", "") for role in cluster.get("IamRoles", [])}
+    if arn not in roles:
+        return fail(
+            f"the IAM role {arn} of [IAM_ROLE] ARN is not attached to cluster {identifier} "
+            f"(attached: {', '.join(roles) or 'none'}): attach it (aws redshift modify-cluster-iam-roles "
+            f"--cluster-identifier {identifier} --add-iam-roles {arn}) or set ARN to an attached role"
+        )
+    if roles[arn] != "in-sync":
+        return fail(f"the IAM role {arn} is still being attached to cluster {identifier} ({roles[arn]}): "
+                    "wait a minute and check again")
+    return ok(f"the IAM role {arn} is attached to cluster {identifier}")
+
+
+# ---------------------------------------------------------------------------
+# The source
+# ---------------------------------------------------------------------------
+
+
+def split(url):
+    """``s3://bucket/key/prefix`` -> (bucket, key prefix as COPY reads it, trailing slash kept)."""
+    bucket, _, key = url[len("s3://"):].partition("/")
+    return bucket, key
+
+
+def check_region(client, bucket, region):
+    try:
+        actual = bucket_region(client, bucket)
+    except (ClientError, BotoCoreError) as error:
+        return fail(str(explain(error, f"s3://{bucket}")))
+    if not region:
+        return fail(f"[S3] REGION is empty: set it to the region of s3://{bucket}, {actual}")
+    if actual and actual != region:
+        return fail(f"s3://{bucket} is in {actual}, but [S3] REGION is {region}: set REGION={actual}")
+    return ok(f"s3://{bucket} is in {region}, as [S3] REGION says")
+
+
+def check_prefix(client, url, anonymous=False):
+    """COPY reads every object whose key starts with the prefix: one at least must be a .json file."""
+    bucket, prefix = split(url)
+    seen = 0
+    try:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                seen += 1
+                if item["Key"].endswith(".json"):
+                    return ok(f"{url} holds .json files ({item['Key']}, ...)")
+    except (ClientError, BotoCoreError) as error:
+        return fail(str(explain(error, url, anonymous)))
+    if seen:
+        return fail(f"{url} holds {seen} object(s) but no .json file: check the path")
+    return fail(f"{url}: nothing is stored there: check the path")
+
+
+def check_folder(path):
+    path = Path(path)
+    if not path.is_dir():
+        return fail(f"{path}: no such folder: check --source")
+    first = next(iter(sorted(path.rglob("*.json"))), None)
+    if first is None:
+        return fail(f"{path} holds no .json file: check --source")
+    return ok(f"{path} holds .json files ({first.relative_to(path).as_posix()}, ...)")
+
+
+def check_jsonpaths(read, where, columns):
+    """``read()`` gives the JSONPaths file's bytes; ``columns`` is staging_events' width, if known."""
+    try:
+        paths = read_jsonpaths(read(), where)
+    except FileNotFoundError:
+        return fail(f"{where} not found: the JSONPaths file of the events must be there")
+    except (JsonPathsError, SourceError) as error:
+        return fail(str(error))
+    if columns and len(paths) != columns:
+        return fail(f"{where} has {len(paths)} paths but staging_events has {columns} columns: "
+                    "they must match one to one, in order")
+    return ok(f"{where} is a JSONPaths file with {len(paths)} paths")
+
+
+def s3_reader(client, url, anonymous):
+    def read():
+        bucket, key = split(url)
+        try:
+            return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except (ClientError, BotoCoreError) as error:
+            raise explain(error, url, anonymous) from None
+    return read
+
+
+def check_source(config, locations, columns, with_region):
+    """The S3 or folder locations {log_data, song_data, log_jsonpath}."""
+    findings = []
+    if not is_s3(locations["log_jsonpath"]):
+        findings += [check_folder(locations["log_data"]), check_folder(locations["song_data"])]
+        jsonpaths = Path(locations["log_jsonpath"])
+        findings.append(check_jsonpaths(jsonpaths.read_bytes, str(jsonpaths), columns))
+        return findings
+    client, anonymous = s3_client(s3_setting(config, "ENDPOINT_URL"), s3_setting(config, "REGION"))
+    if with_region:
+        buckets = sorted({split(url)[0] for url in locations.values()})
+        findings += [check_region(client, bucket, s3_setting(config, "REGION")) for bucket in buckets]
+    findings += [check_prefix(client, locations[name], anonymous) for name in ("log_data", "song_data")]
+    findings.append(check_jsonpaths(s3_reader(client, locations["log_jsonpath"], anonymous),
+                                    locations["log_jsonpath"], columns))
+    return findings
+
+
+def source_locations(config, source, engine):
+    """What etl.py would read: --source, else the bundled sample (PostgreSQL) or the [S3] paths."""
+    if source and not is_s3(source):
+        root = Path(source)
+    elif not source and engine == "postgres":
+        root = DEFAULT_SOURCE
+    else:
+        return copy_locations(config, source)
+    return {"log_data": str(root / "log_data"), "song_data": str(root / "song_data"),
+            "log_jsonpath": str(root / "log_json_path.json")}
+
+
+# ---------------------------------------------------------------------------
+# All of it
+# ---------------------------------------------------------------------------
+
+
+def diagnose(dsn=None, config_file=None, pgdata=None, engine=None, source=None) -> list[Finding]:
+    try:
+        target = choose_target(dsn, config_file, pgdata)
+    except TargetError as error:
+        return [fail(str(error))]
+    config = target.config
+    finding, connection, engine = check_target(target, engine)
+    findings = [finding]
+    columns = None
+    if connection is not None:
+        try:
+            finding, columns = check_tables(connection)
+            findings.append(finding)
+        finally:
+            connection.close()
+    if engine is None and target.local:
+        engine = "postgres"
+    if engine != "postgres" and not target.local:
+        host = psycopg2.extensions.parse_dsn(target.dsn).get("host", "")
+        findings.append(check_iam_role(config, host))
+    try:
+        locations = source_locations(config, source, engine)
+    except TargetError as error:
+        return findings + [fail(str(error))]
+    return findings + check_source(config, locations, columns, with_region=engine != "postgres")
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="doctor.py",
+        description="Check the target and the source before a load: one line per check, saying what to fix.",
+    )
+    add_target_arguments(parser)
+    parser.add_argument("--source", metavar="DIR|S3",
+                        help="the source etl.py will read (default: as etl.py: the bundled sample for "
+                        "PostgreSQL, the [S3] paths of the config for Redshift)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    print("Checking the target and the source before a load:", flush=True)
+    findings = diagnose(args.dsn, args.config, args.pgdata, args.engine, args.source)
+    for finding in findings:
+        print(finding, flush=True)
+    failed = sum(1 for finding in findings if finding.status == "FAIL")
+    if failed:
+        print(f"{failed} of {len(findings)} checks failed: fix them and run python doctor.py again.")
+        return 1
+    print(f"No problem found in {len(findings)} checks: python etl.py can run.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
