@@ -3,8 +3,8 @@
     python create_tables.py                 # the embedded PostgreSQL
     python create_tables.py --dry-run --engine redshift
 
-The statements come from sql_queries.py in Redshift's dialect and are rendered
-for the target's engine (sql_dialect.py). They run in one transaction: if one
+The statements come from sql_queries.py in Redshift's dialect, rendered for
+the target's engine (sparkify/engines/). They run in one transaction: if one
 fails, the tables are as they were.
 """
 
@@ -14,28 +14,23 @@ import sys
 import psycopg2
 
 import sql_queries as q
-from sparkify.engines.connect import (
-    TargetError,
-    add_target_arguments,
-    choose_target,
-    connect,
-    detect_engine,
-    require_tls,
-)
-from sparkify.engines.dialect import as_script, render, sort_key_index
+from sparkify.cli import add_target_arguments
+from sparkify.config import TargetError
+from sparkify.engines import detect_engine, engine_named
+from sparkify.engines.connect import choose_target, connect
+from sparkify.sqltext import as_script
 
 
-def statements(engine: str) -> list[str]:
-    """Every statement create_tables.py runs, in order, for ``engine``."""
-    result = [render(statement, engine) for statement in q.drop_table_queries]
+def statements(engine) -> list[str]:
+    """Every statement create_tables.py runs, in order, for ``engine`` (an Engine or its name)."""
+    engine = engine_named(engine) if isinstance(engine, str) else engine
+    result = [engine.render(statement) for statement in q.drop_table_queries]
     for statement in q.create_table_queries:
-        result.append(render(statement, engine))
-        if engine == "postgres" and sort_key_index(statement):
-            result.append(sort_key_index(statement))
+        result += engine.table_statements(statement)
     return result
 
 
-def create_tables(connection, engine: str) -> None:
+def create_tables(connection, engine) -> None:
     with connection.cursor() as cursor:
         for statement in statements(engine):
             cursor.execute(statement)
@@ -71,12 +66,11 @@ def main(argv=None) -> int:
         target = choose_target(args.dsn, args.config, args.pgdata)
         print(f"Target: {target.label}", flush=True)
         connection = connect(target)
-        engine = args.engine or detect_engine(connection)
-        require_tls(connection, engine)
+        engine = engine_named(args.engine or detect_engine(connection), target.config)
+        engine.check_connection(connection)
         create_tables(connection, engine)
         if not args.quiet:
-            created = ", ".join(q.staging_tables + ["rejected_records"] + q.star_tables + ["loaded_files"])
-            print(f"Created ({engine}): {created}.")
+            print(f"Created ({engine.name}): {', '.join(q.all_tables)}.")
         return 0
     except TargetError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -1,15 +1,13 @@
 """Every SQL statement of the pipeline, one statement per string.
 
 The statements are written in Amazon Redshift's dialect: that is the source of
-truth. ``sql_dialect.to_postgres()`` derives the PostgreSQL rendering from the
+truth. ``sparkify.engines.postgres.to_postgres()`` derives the PostgreSQL rendering from the
 same strings, mechanically, for the embedded database and CI (the README lists
 exactly what it changes).
 
-Table and column names are those of SPEC.md. The order of the lists at the end
+Table and column names are those of the data contract (docs/data-contract.md). The order of the lists at the end
 of this file is the order in which the scripts run the statements.
 """
-
-from sparkify.engines.dialect import sort_key_index, sort_key_index_name
 
 # ---------------------------------------------------------------------------
 # DROP
@@ -34,7 +32,7 @@ time_table_drop = "DROP TABLE IF EXISTS time_table"
 #
 # staging_events is sorted by ts, so that a daily run finds the new days' rows
 # among the month's by range: Redshift skips the blocks whose ts range
-# cannot match, PostgreSQL reads an index (sql_dialect.sort_key_index).
+# cannot match, PostgreSQL reads an index (sparkify.engines.postgres.sort_key_index).
 # ---------------------------------------------------------------------------
 
 staging_events_table_create = """
@@ -78,7 +76,7 @@ CREATE TABLE staging_songs (
 DISTSTYLE EVEN
 """
 
-# Source records the local loader could not stage (SPEC.md section 4), in the
+# Source records the local loader could not stage (docs/data-contract.md#accounting), in the
 # shape of Redshift's stl_load_errors: where, which column, why, and the text.
 rejected_records_table_create = """
 CREATE TABLE rejected_records (
@@ -177,7 +175,7 @@ SORTKEY (start_time)
 """
 
 # item_in_session is not in the original diagram: with session_id and
-# start_time it is the event's identity (SPEC.md section 3), which the UNIQUE
+# start_time it is the event's identity (docs/data-contract.md#event-identity), which the UNIQUE
 # key uses to prove that no play is doubled.
 songplay_table_create = """
 CREATE TABLE songplay_table (
@@ -203,7 +201,7 @@ SORTKEY (start_time)
 # Staging
 #
 # On Redshift, COPY reads the files from S3. On PostgreSQL the local loader
-# (staging_loader.py) reads them itself and streams the rows in with
+# (sparkify/engines/local_loader/) reads them itself and streams the rows in with
 # COPY ... FROM STDIN. {placeholders} are filled by sql_dialect.render_copy(),
 # which quotes every value as a literal.
 # ---------------------------------------------------------------------------
@@ -211,14 +209,6 @@ SORTKEY (start_time)
 staging_events_clear = "DELETE FROM staging_events"
 staging_songs_clear = "DELETE FROM staging_songs"
 rejected_records_clear = "DELETE FROM rejected_records"
-
-# PostgreSQL only: a full load stages into staging_events without its sort
-# key's index (sql_dialect.sort_key_index), then builds it in one pass.
-# Kept up row by row, it cost the COPY of a million events 1.2 s; built
-# after, 0.3 s (0.8 s while the previous load's rows, deleted by the same
-# transaction, are still in the table).
-staging_events_sortkey_drop = f"DROP INDEX IF EXISTS {sort_key_index_name('staging_events')}"
-staging_events_sortkey_create = sort_key_index(staging_events_table_create)
 
 staging_events_copy = """
 COPY staging_events
@@ -280,8 +270,7 @@ START_TIME = "TIMESTAMP 'epoch' + ts * INTERVAL '1 millisecond'"
 # Name: the shortest non-empty spelling, ties in code-point order. Location: the non-empty one
 # of the smallest song_id. Coordinates: both from the smallest song_id that has
 # both. Each is ranked on its own and joined back to the list of artists.
-artist_table_insert = """
-INSERT INTO artist_table (artist_id, name, location, latitude, longitude)
+ARTIST_TABLE_ROWS = """
 SELECT
     artists.artist_id,
     names.artist_name,
@@ -290,7 +279,7 @@ SELECT
     coordinates.artist_longitude
 FROM (
     SELECT DISTINCT artist_id
-    FROM staging_songs
+    FROM {songs}
     WHERE artist_id IS NOT NULL
 ) AS artists
 LEFT JOIN (
@@ -301,7 +290,7 @@ LEFT JOIN (
             PARTITION BY artist_id
             ORDER BY LENGTH(artist_name), artist_name
         ) AS choice
-    FROM staging_songs
+    FROM {songs}
     WHERE artist_name <> ''
 ) AS names
     ON names.artist_id = artists.artist_id AND names.choice = 1
@@ -313,7 +302,7 @@ LEFT JOIN (
             PARTITION BY artist_id
             ORDER BY song_id NULLS FIRST, artist_location
         ) AS choice
-    FROM staging_songs
+    FROM {songs}
     WHERE artist_location <> ''
 ) AS locations
     ON locations.artist_id = artists.artist_id AND locations.choice = 1
@@ -326,16 +315,20 @@ LEFT JOIN (
             PARTITION BY artist_id
             ORDER BY song_id NULLS FIRST, artist_latitude, artist_longitude
         ) AS choice
-    FROM staging_songs
+    FROM {songs}
     WHERE artist_latitude IS NOT NULL AND artist_longitude IS NOT NULL
 ) AS coordinates
     ON coordinates.artist_id = artists.artist_id AND coordinates.choice = 1
 """
 
+artist_table_insert = """
+INSERT INTO artist_table (artist_id, name, location, latitude, longitude)""" + ARTIST_TABLE_ROWS.format(
+    songs="staging_songs"
+)
+
 # Where one song_id has several records, the first in (title, artist_id,
 # duration) order wins. A year of 0 means "unknown".
-song_table_insert = """
-INSERT INTO song_table (song_id, title, artist_id, year, duration)
+SONG_TABLE_ROWS = """
 SELECT song_id, title, artist_id, NULLIF(year, 0), duration
 FROM (
     SELECT
@@ -352,17 +345,19 @@ FROM (
                 duration NULLS FIRST,
                 year NULLS FIRST
         ) AS choice
-    FROM staging_songs
+    FROM {songs}
     WHERE song_id IS NOT NULL
 ) AS records
 WHERE choice = 1
 """
 
+song_table_insert = """
+INSERT INTO song_table (song_id, title, artist_id, year, duration)""" + SONG_TABLE_ROWS.format(songs="staging_songs")
+
 # Each user's attributes come from their latest event (any page), so level is
 # the current level. The last four sort keys only make a tie between two
 # copies of one event deterministic.
-user_table_insert = """
-INSERT INTO user_table (user_id, first_name, last_name, gender, level)
+USER_TABLE_ROWS = """
 SELECT user_id, first_name, last_name, gender, level
 FROM (
     SELECT
@@ -382,16 +377,20 @@ FROM (
                 last_name DESC NULLS LAST,
                 gender DESC NULLS LAST
         ) AS recency
-    FROM staging_events
+    FROM {events}
     WHERE user_id IS NOT NULL
 ) AS events
 WHERE recency = 1
 """
 
+user_table_insert = """
+INSERT INTO user_table (user_id, first_name, last_name, gender, level)""" + USER_TABLE_ROWS.format(
+    events="staging_events"
+)
+
 # In start_time order: each row then goes to the right-hand end of the key's
 # index, which PostgreSQL appends to without searching the tree.
-time_table_insert = f"""
-INSERT INTO time_table (start_time, hour, day, week, month, year, weekday)
+TIME_TABLE_ROWS = f"""
 SELECT
     start_time,
     EXTRACT(HOUR FROM start_time),
@@ -402,11 +401,16 @@ SELECT
     EXTRACT(DOW FROM start_time)
 FROM (
     SELECT DISTINCT {START_TIME} AS start_time
-    FROM staging_events
+    FROM {{events}}
     WHERE page = 'NextSong'
 ) AS plays
-ORDER BY start_time
+{{new_start_times}}ORDER BY start_time
 """
+
+time_table_insert = """
+INSERT INTO time_table (start_time, hour, day, week, month, year, weekday)""" + TIME_TABLE_ROWS.format(
+    events="staging_events", new_start_times=""
+)
 
 # One row per distinct NextSong event (a re-delivered file stages an event
 # twice). The catalogue match is made once per distinct (song, artist, length)
@@ -414,22 +418,13 @@ ORDER BY start_time
 # with several candidate songs is not doubled: the smallest song_id wins.
 #
 # The match is exact: Redshift ignores trailing blanks when it compares
-# VARCHARs, so the byte lengths must agree too. "Less than 0.01 s" is decided
+# VARCHARs (and so when it groups them with DISTINCT), so the byte lengths
+# must agree too, in the candidates' join, in their DISTINCT and in the join
+# of the matches back to the events. "Less than 0.01 s" is decided
 # in decimal, as the source files write the numbers: in binary floating point
 # 246.31812 - 246.30812 comes out just under 0.01. The first two WHENs only
 # keep the decimal cast away from values too large for it.
-songplay_table_insert = f"""
-INSERT INTO songplay_table (
-    start_time,
-    user_id,
-    level,
-    song_id,
-    artist_id,
-    session_id,
-    item_in_session,
-    location,
-    user_agent
-)
+SONGPLAY_TABLE_ROWS = f"""
 SELECT
     {START_TIME},
     events.user_id,
@@ -454,32 +449,39 @@ FROM (
                 artist NULLS FIRST,
                 length NULLS FIRST
         ) AS copy_number
-    FROM staging_events
+    FROM {{events}}
     WHERE page = 'NextSong'
 ) AS events
 LEFT JOIN (
-    SELECT song, artist, length, song_id, artist_id
+    SELECT song, song_bytes, artist, artist_bytes, length, song_id, artist_id
     FROM (
         SELECT
             plays.song,
+            plays.song_bytes,
             plays.artist,
+            plays.artist_bytes,
             plays.length,
             songs.song_id,
             songs.artist_id,
             ROW_NUMBER() OVER (
-                PARTITION BY plays.song, plays.artist, plays.length
+                PARTITION BY plays.song, plays.song_bytes, plays.artist, plays.artist_bytes, plays.length
                 ORDER BY songs.song_id, songs.artist_id NULLS FIRST
             ) AS choice
         FROM (
-            SELECT DISTINCT song, artist, length
-            FROM staging_events
+            SELECT DISTINCT
+                song,
+                OCTET_LENGTH(song) AS song_bytes,
+                artist,
+                OCTET_LENGTH(artist) AS artist_bytes,
+                length
+            FROM {{events}}
             WHERE page = 'NextSong'
         ) AS plays
         JOIN staging_songs AS songs
             ON songs.title = plays.song
             AND songs.artist_name = plays.artist
-            AND OCTET_LENGTH(songs.title) = OCTET_LENGTH(plays.song)
-            AND OCTET_LENGTH(songs.artist_name) = OCTET_LENGTH(plays.artist)
+            AND OCTET_LENGTH(songs.title) = plays.song_bytes
+            AND OCTET_LENGTH(songs.artist_name) = plays.artist_bytes
             AND CASE
                 WHEN ABS(songs.duration - plays.length) >= 0.02 THEN FALSE
                 WHEN ABS(plays.length) >= 1e15 THEN FALSE
@@ -491,13 +493,28 @@ LEFT JOIN (
     WHERE choice = 1
 ) AS matches
     ON matches.song = events.song
+    AND matches.song_bytes = OCTET_LENGTH(events.song)
     AND matches.artist = events.artist
+    AND matches.artist_bytes = OCTET_LENGTH(events.artist)
     AND matches.length = events.length
 WHERE events.copy_number = 1
 """
 
+songplay_table_insert = """
+INSERT INTO songplay_table (
+    start_time,
+    user_id,
+    level,
+    song_id,
+    artist_id,
+    session_id,
+    item_in_session,
+    location,
+    user_agent
+)""" + SONGPLAY_TABLE_ROWS.format(events="staging_events")
+
 # ---------------------------------------------------------------------------
-# Checks (SPEC.md section 4). Each returns one row: (expected, actual). A check
+# Checks (docs/data-contract.md#accounting). Each returns one row: (expected, actual). A check
 # passes when the two are equal.
 # ---------------------------------------------------------------------------
 
@@ -540,23 +557,29 @@ SELECT
 """
 
 
-def _check_unique_not_null(table, key):
+# Redshift's planner takes a declared PRIMARY KEY as true ("Defining table
+# constraints") and may answer COUNT(DISTINCT key) with COUNT(key) without
+# looking: the very duplicate these checks exist to catch would pass. So each
+# counts the distinct values of an expression of the key (key + 0, key || '',
+# key + INTERVAL '0 seconds'), which no constraint describes.
+def _check_unique_not_null(table, key, expression):
     return f"""
-SELECT COUNT(*), COUNT(DISTINCT {key})
+SELECT COUNT(*), COUNT(DISTINCT {expression})
 FROM {table}
 """
 
 
-UNIQUE_KEYS = [
-    ("songplay_table", "songplay_id"),
-    ("user_table", "user_id"),
-    ("song_table", "song_id"),
-    ("artist_table", "artist_id"),
-    ("time_table", "start_time"),
+UNIQUE_KEYS = [  # (table, key, an expression equal to the key that no constraint describes)
+    ("songplay_table", "songplay_id", "songplay_id + 0"),
+    ("user_table", "user_id", "user_id + 0"),
+    ("song_table", "song_id", "song_id || ''"),
+    ("artist_table", "artist_id", "artist_id || ''"),
+    ("time_table", "start_time", "start_time + INTERVAL '0 seconds'"),
 ]
 
 check_unique_not_null = {
-    f"{table} key unique and not null": _check_unique_not_null(table, key) for table, key in UNIQUE_KEYS
+    f"{table} key unique and not null": _check_unique_not_null(table, key, expression)
+    for table, key, expression in UNIQUE_KEYS
 }
 
 
@@ -583,24 +606,13 @@ check_relationships = {
     for column, dimension in RELATIONSHIPS
 }
 
-# On PostgreSQL the keys and relationships above are constraints of the DDL,
-# which the database enforces on every row written (the foreign keys that the
-# full load drops are added back validated): where such a constraint is in
-# place, the check names it instead of counting, which costs a scan of the
-# fact per check. pg_get_constraintdef() ends in NOT VALID or NOT ENFORCED
-# unless the constraint is both, so only the exact definitions below count.
-# Redshift's constraints are informational only: there the checks count.
-constraint_definitions = """
-SELECT conrelid::regclass::text, pg_get_constraintdef(oid)
-FROM pg_constraint
-WHERE connamespace = current_schema()::regnamespace
-    AND contype IN ('p', 'f')
-"""
-
+# The constraint of the DDL that holds each key and relationship check: an
+# engine that enforces constraints (PostgreSQL) names it instead of counting
+# (sparkify.engines.postgres.PostgresEngine.enforced_constraints).
 check_constraints = {
     **{
         name: (table, f"PRIMARY KEY ({key})")
-        for name, (table, key) in zip(check_unique_not_null, UNIQUE_KEYS)
+        for name, (table, key, _) in zip(check_unique_not_null, UNIQUE_KEYS)
     },
     **{
         name: ("songplay_table", f"FOREIGN KEY ({column}) REFERENCES {dimension}({column})")
@@ -691,6 +703,7 @@ check_queries = {
 
 star_tables = ["songplay_table", "user_table", "song_table", "artist_table", "time_table"]
 staging_tables = ["staging_events", "staging_songs"]
+all_tables = staging_tables + ["rejected_records"] + star_tables + ["loaded_files"]
 
 # ---------------------------------------------------------------------------
 # Incremental loads (incremental.py)
@@ -804,14 +817,9 @@ WHERE 1 = 0
 """
 
 
-def _changes_insert(table, staging, scope):
-    """The full load's INSERT for ``table``, into ``table``_changes, reading
-    only the ``staging`` rows that ``scope`` keeps."""
-    statement = insert_table_queries[table]
-    if f"FROM {staging}\n" not in statement:
-        raise ValueError(f"{table}'s INSERT no longer reads FROM {staging}: its scoped form needs a new look")
-    statement = statement.replace(f"INSERT INTO {table} ", f"INSERT INTO {table}_changes ", 1)
-    return statement.replace(f"FROM {staging}\n", f"FROM ({scope}) AS {staging}\n")
+def _changes_insert(table, rows):
+    """The full load's INSERT for ``table``, into ``table``_changes: ``rows`` is its SELECT, scoped."""
+    return f"\nINSERT INTO {table}_changes ({', '.join(STAR_COLUMNS[table])})" + rows
 
 
 def _merge(table, key):
@@ -833,35 +841,37 @@ VALUES (
 """
 
 
-artist_table_changes_insert = _changes_insert(
-    "artist_table", "staging_songs",
-    "SELECT * FROM staging_songs WHERE artist_id IN (SELECT artist_id FROM staging_songs_new)",
-)
-song_table_changes_insert = _changes_insert(
-    "song_table", "staging_songs",
-    "SELECT * FROM staging_songs WHERE song_id IN (SELECT song_id FROM staging_songs_new)",
-)
+# The full load's SELECTs, each reading only the staged rows of the keys that
+# the new records touch (a subquery named as the staging table it stands for).
+artist_table_changes_insert = _changes_insert("artist_table", ARTIST_TABLE_ROWS.format(songs="""(
+        SELECT * FROM staging_songs WHERE artist_id IN (SELECT artist_id FROM staging_songs_new)
+    ) AS staging_songs"""))
+
+song_table_changes_insert = _changes_insert("song_table", SONG_TABLE_ROWS.format(songs="""(
+        SELECT * FROM staging_songs WHERE song_id IN (SELECT song_id FROM staging_songs_new)
+    ) AS staging_songs"""))
+
 # A user's row comes from their latest event, and ts is the first sort key: an
 # event older than the user's latest new one cannot be it. Only the events from
 # that one on are ranked again, not the user's whole history. The bound on
 # the new events' first ts repeats that for the sort key, so that only the
 # staged blocks from the new days on are read.
-user_table_changes_insert = _changes_insert(
-    "user_table", "staging_events",
-    """SELECT events.*
-    FROM staging_events AS events
-    JOIN (
-        SELECT user_id, MAX(ts) AS latest
-        FROM staging_events_new
-        WHERE user_id IS NOT NULL
-        GROUP BY user_id
-    ) AS new_users
-        ON new_users.user_id = events.user_id
-        AND events.ts >= new_users.latest
-    WHERE events.ts >= (SELECT MIN(ts) FROM staging_events_new)""",
-)
+user_table_changes_insert = _changes_insert("user_table", USER_TABLE_ROWS.format(events="""(
+        SELECT events.*
+        FROM staging_events AS events
+        JOIN (
+            SELECT user_id, MAX(ts) AS latest
+            FROM staging_events_new
+            WHERE user_id IS NOT NULL
+            GROUP BY user_id
+        ) AS new_users
+            ON new_users.user_id = events.user_id
+            AND events.ts >= new_users.latest
+        WHERE events.ts >= (SELECT MIN(ts) FROM staging_events_new)
+    ) AS staging_events"""))
+
 songplay_table_changes_insert = _changes_insert(
-    "songplay_table", "staging_events", "SELECT * FROM staging_events_affected",
+    "songplay_table", SONGPLAY_TABLE_ROWS.format(events="staging_events_affected AS staging_events"),
 )
 
 artist_table_merge = _merge("artist_table", "artist_id")
@@ -871,10 +881,10 @@ user_table_merge = _merge("user_table", "user_id")
 # The start times the new events add. The lower bound repeats what the
 # equality implies, so that only the time rows from the new events' first
 # start time on are read, by the primary key's index, not the whole table.
-time_table_append = time_table_insert.replace("FROM staging_events\n", "FROM staging_events_new\n").replace(
-    "ORDER BY start_time\n",
-    f"""\
-WHERE NOT EXISTS (
+time_table_append = """
+INSERT INTO time_table (start_time, hour, day, week, month, year, weekday)""" + TIME_TABLE_ROWS.format(
+    events="staging_events_new",
+    new_start_times=f"""WHERE NOT EXISTS (
     SELECT 1
     FROM time_table
     WHERE time_table.start_time = plays.start_time
@@ -882,7 +892,6 @@ WHERE NOT EXISTS (
             SELECT MIN({START_TIME}) FROM staging_events_new WHERE page = 'NextSong'
         )
 )
-ORDER BY start_time
 """,
 )
 
@@ -939,7 +948,7 @@ incremental_work_tables = [
 ]
 
 # ---------------------------------------------------------------------------
-# A daily run's checks (SPEC.md section 4, on the change)
+# A daily run's checks (docs/data-contract.md section 4, on the change)
 #
 # The run that committed the warehouse checked it. A daily run checks that its
 # change keeps the five counted checks true without recounting the month's
@@ -1050,3 +1059,15 @@ FROM songplay_table_changes
 new_nextsong_events_count = """
 SELECT COUNT(*) FROM staging_events_new WHERE page = 'NextSong'
 """
+
+# The daily statements whose row counts the summary shows, and what it calls them.
+COUNTED = {
+    staging_events_append: "staging_events: rows appended",
+    staging_songs_append: "staging_songs: rows appended",
+    artist_table_merge: "artist_table: rows upserted",
+    song_table_merge: "song_table: rows upserted",
+    user_table_merge: "user_table: rows upserted",
+    time_table_append: "time_table: rows added",
+    songplay_table_replace_delete: "songplay_table: plays replaced",
+    songplay_table_replace_insert: "songplay_table: plays added",
+}

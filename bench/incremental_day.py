@@ -36,7 +36,7 @@ from run import CACHE, DAYS, checkpoint, dataset  # noqa: E402  (bench/run.py: i
 import etl  # noqa: E402
 from create_tables import create_tables  # noqa: E402
 from sparkify.engines import embedded as local_postgres  # noqa: E402
-from sparkify.engines.connect import fresh_schema  # noqa: E402
+from sparkify.engines.embedded import fresh_schema  # noqa: E402
 
 
 def first_days(folder, days, into):
@@ -98,11 +98,11 @@ def main(argv=None):
         etl.run(warehouse, "postgres", daily, full=True)
         first_days(folder, DAYS - 1, daily)
         seconds, result = timed_run(warehouse, daily, full=False)
-        assert result["committed"] and result["files"].new == 1, result["files"].describe()
+        assert result.committed and result.choice.new == 1, result.choice.describe()
         first_seconds.append(seconds)
         first_days(folder, DAYS, daily)
         seconds, day_result = timed_run(warehouse, daily, full=False)
-        assert day_result["committed"] and day_result["files"].new == 1, day_result["files"].describe()
+        assert day_result.committed and day_result.choice.new == 1, day_result.choice.describe()
         day_seconds.append(seconds)
         assert star_rows(warehouse) == star_rows(full), "the daily run differs from a full reload"
         full.close()

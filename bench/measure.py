@@ -224,15 +224,15 @@ def etl_run(args):
         started = time.perf_counter()
         result = etl.run(connection, "postgres", args["dataset"])
         seconds = time.perf_counter() - started
-    failed = [check for check in result["checks"] if not check.passed]
+    failed = [check for check in result.checks if not check.passed]
     assert not failed, failed
     parts = {}
     rows = {}
-    for load in result["loads"]:
+    for load in result.loads:
         parts[f"stage {load.table}"] = load.seconds
         rows[f"stage {load.table}"] = load.rows
     transform_total = 0.0
-    for name, count, step_seconds in result["transform"]:
+    for name, count, step_seconds in result.steps:
         if name.endswith("foreign keys validated"):
             name = "foreign keys validated"
         parts[name] = step_seconds
@@ -240,7 +240,7 @@ def etl_run(args):
         transform_total += step_seconds
     parts["transform total"] = transform_total
     # the rest: lock, clearing staging, listing the files, ANALYZE, the checks, the commit
-    staged = sum(load.seconds for load in result["loads"])
+    staged = sum(load.seconds for load in result.loads)
     parts["the rest (listing, ANALYZE, checks, commit)"] = seconds - staged - transform_total
     return {"seconds": seconds, "rows": rows.get("songplay_table", 0), "parts": parts, "part_rows": rows}
 

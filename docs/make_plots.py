@@ -28,8 +28,9 @@ sys.path.insert(0, str(PROJECT_DIR))
 import etl  # noqa: E402
 from create_tables import create_tables  # noqa: E402
 from sparkify.analytics import questions as analytics  # noqa: E402
+from sparkify.config import DEFAULT_SOURCE  # noqa: E402
 from sparkify.engines import embedded as local_postgres  # noqa: E402
-from sparkify.engines.connect import fresh_schema  # noqa: E402
+from sparkify.engines.embedded import fresh_schema  # noqa: E402
 
 SCHEMA = "sparkify_make_plots"
 DEFAULT_QUESTIONS = ["plays_by_hour"]
@@ -63,7 +64,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="docs/make_plots.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dsn", help="a PostgreSQL to load the sample into, in a schema of its own "
                         "(default: $DWH_DSN, else the embedded PostgreSQL)")
-    parser.add_argument("--source", type=Path, default=etl.DEFAULT_SOURCE, help="default: data/sample")
+    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="default: data/sample")
     parser.add_argument("--out", type=Path, default=PROJECT_DIR / "docs", help="folder for the PNGs (default: docs)")
     parser.add_argument("--question", action="append", choices=sorted(analytics.questions),
                         help=f"a chart to draw; repeat for several (default: {', '.join(DEFAULT_QUESTIONS)})")

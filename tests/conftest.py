@@ -21,7 +21,7 @@ sys.path.insert(0, str(PROJECT_DIR))
 import etl  # noqa: E402
 from create_tables import create_tables  # noqa: E402
 from sparkify.engines import embedded as local_postgres  # noqa: E402
-from sparkify.engines.connect import fresh_schema  # noqa: E402
+from sparkify.engines.embedded import fresh_schema  # noqa: E402
 
 UDACITY_SAMPLE = PROJECT_DIR.parent / "shared" / "data" / "udacity-sample"
 BUNDLED_SAMPLE = PROJECT_DIR / "data" / "sample"

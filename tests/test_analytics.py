@@ -11,7 +11,7 @@ import sqlglot
 from conftest import BUNDLED_SAMPLE, PROJECT_DIR, event, song, write_source
 
 from sparkify.analytics import questions as analytics
-from sparkify.engines.dialect import render
+from sparkify.engines.postgres import to_postgres
 
 matplotlib.use("Agg")
 
@@ -25,7 +25,7 @@ ALL_STATEMENTS = {**analytics.questions, **analytics.checks, "redshift_load_erro
 def test_each_statement_is_redshift_sql_that_postgresql_runs_unchanged(name):
     statement = ALL_STATEMENTS[name]
     sqlglot.parse_one(statement, read="redshift")
-    assert render(statement, "postgres") == statement
+    assert to_postgres(statement) == statement
 
 
 def ms(text):

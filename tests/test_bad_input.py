@@ -343,8 +343,8 @@ def test_a_very_large_file_is_streamed_with_bounded_memory(warehouse, tmp_path, 
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert result["loads"][0].rows == count
-    assert result["committed"]
+    assert result.loads[0].rows == count
+    assert result.committed
     assert peak < size / 4, f"peak {peak:,} bytes for a file of {size:,}"
 
 

@@ -8,6 +8,7 @@ run, and looks at the change checks and at a full reload of the same folder.
 import json
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from conftest import event, song, write_source
@@ -15,6 +16,8 @@ from test_incremental import assert_equals_a_full_load, checks_of, daily_run
 
 import etl
 import sql_queries as q
+from sparkify.engines import PostgresEngine
+from sparkify.output.report import Reporter
 
 DAY = 86_400_000
 T1 = 1541059200000  # 2018-11-01 08:00:00 UTC
@@ -38,8 +41,9 @@ def expected_and_actual(result):
 
 
 def whole_checks_failing(warehouse):
-    result = etl.check_warehouse(warehouse.connection, "postgres")
-    return [check.name for check in result["checks"] if not check.passed]
+    checks, _ = etl.check_warehouse(warehouse.connection, PostgresEngine(), Reporter(quiet=True))
+    result = SimpleNamespace(checks=checks)
+    return [check.name for check in result.checks if not check.passed]
 
 
 @pytest.fixture
@@ -60,7 +64,7 @@ def test_redelivered_new_events_null_identity_parts_logged_out_and_first_time_us
         event(ts=T1 + 1000, sessionId=200, itemInSession=0, userId=""),
         event(ts=T1 + 2000, sessionId=300, itemInSession=0, userId="9", page="Home"),
     ])
-    assert daily_run(warehouse, folder)["committed"]
+    assert daily_run(warehouse, folder).committed
     day2 = [
         event(ts=T1 + DAY, sessionId=100, itemInSession=1, userId="8", level="paid"),
         event(ts=T1 + DAY + 1000, sessionId=None, itemInSession=3, userId="10", firstName="New"),
@@ -71,7 +75,7 @@ def test_redelivered_new_events_null_identity_parts_logged_out_and_first_time_us
     add_log(folder, "2018-11-02-events.json", day2)
     add_log(folder, "2018-11-02-events-resent.json", day2[:4])  # the same run gets them twice
     result = daily_run(warehouse, folder)
-    assert result["committed"]
+    assert result.committed
     assert expected_and_actual(result) == {
         q.NEW_PLAYS_CHECK: (4, 4),
         "users added = new staged user ids": (3, 3),  # 10, 12, 11
@@ -79,7 +83,7 @@ def test_redelivered_new_events_null_identity_parts_logged_out_and_first_time_us
         "artists added = new staged artist ids": (0, 0),
         "time rows added = new play start times": (4, 4),
     }
-    assert result["duplicate_events"] == 4
+    assert result.figures.duplicate_events == 4
     # a later run re-sends the NULL-identity plays alongside one new play
     add_log(folder, "2018-11-03-events.json", day2[1:4] + [event(ts=T1 + 2 * DAY, sessionId=None,
                                                                 itemInSession=None, userId="12")])
@@ -99,9 +103,9 @@ def test_backfill_of_older_days_with_since_and_until(warehouse, folder):
     add_log(folder, "2018-11-03-events.json", [event(ts=T1 + 2 * DAY, userId="8", level="free", sessionId=3),
                                                event(ts=T1 + 4 * DAY + 5, userId="20", sessionId=5),
                                                event(ts=T1 + 2 * DAY + 7, userId="21", sessionId=3)])
-    assert daily_run(warehouse, folder, since=date(2018, 11, 5))["committed"]  # full: the ledger is empty
+    assert daily_run(warehouse, folder, since=date(2018, 11, 5)).committed  # full: the ledger is empty
     result = daily_run(warehouse, folder, until=date(2018, 11, 3))  # two older days, one play re-sent
-    assert result["committed"] and not result["files"].full
+    assert result.committed and not result.choice.full
     assert expected_and_actual(result)[q.NEW_PLAYS_CHECK] == (3, 3)
     assert expected_and_actual(result)["users added = new staged user ids"] == (1, 1)
     assert warehouse.query("SELECT level FROM user_table WHERE user_id = 8") == [("paid",)]
@@ -116,7 +120,7 @@ def test_late_song_files_null_keys_known_artist_new_artist_and_one_song_id_twice
         event(ts=T1 + 2, sessionId=1, itemInSession=2, song="Nameless", artist="Des'ree", length=100.0),
     ]
     write_source(folder, songs=[song()], events=plays)
-    assert daily_run(warehouse, folder)["committed"]
+    assert daily_run(warehouse, folder).committed
     add_song(folder, "TRLATE1.json", song(song_id="SOLATE", artist_id="ARNEW", artist_name="Newcomer",
                                           title="Late", duration=200.0, artist_location=""))
     add_song(folder, "TRLATE2.json", song(song_id="SOLATE", artist_id="ARNEW", artist_name="Newcomer",
@@ -129,7 +133,7 @@ def test_late_song_files_null_keys_known_artist_new_artist_and_one_song_id_twice
     add_log(folder, "2018-11-02-events.json", [event(ts=T1 + DAY, sessionId=2, song="Late", artist="Newcomer",
                                                      length=200.0)])
     result = daily_run(warehouse, folder)
-    assert result["committed"]
+    assert result.committed
     assert expected_and_actual(result) == {
         q.NEW_PLAYS_CHECK: (1, 1),
         "users added = new staged user ids": (0, 0),
@@ -156,7 +160,7 @@ def _two_users_one_without_plays(warehouse, folder):
         event(ts=T1, sessionId=1, userId="8"),
         event(ts=T1 + 1, sessionId=1, itemInSession=2, userId="50", page="Home"),
     ])
-    assert daily_run(warehouse, folder)["committed"]
+    assert daily_run(warehouse, folder).committed
 
 
 def test_a_user_id_changed_by_hand_fails_the_next_daily_run_that_stages_it(warehouse, folder):
@@ -168,7 +172,7 @@ def test_a_user_id_changed_by_hand_fails_the_next_daily_run_that_stages_it(wareh
     add_log(folder, "2018-11-02-events.json", [event(ts=T1 + DAY, sessionId=2, userId="50")])
     with pytest.raises(etl.CheckFailed) as failure:
         daily_run(warehouse, folder)
-    failed = [(c.name, c.expected, c.actual) for c in failure.value.args[0]["checks"] if not c.passed]
+    failed = [(c.name, c.expected, c.actual) for c in failure.value.result.checks if not c.passed]
     assert failed == [("users added = new staged user ids", 0, 1)]
 
 
@@ -181,7 +185,7 @@ def test_a_song_id_changed_by_hand_fails_the_next_daily_run_that_stages_it(wareh
     add_song(folder, "TRAGAIN.json", song(song_id="SOB", title="B", artist_name="B"))
     with pytest.raises(etl.CheckFailed) as failure:
         daily_run(warehouse, folder)
-    failed = [(c.name, c.expected, c.actual) for c in failure.value.args[0]["checks"] if not c.passed]
+    failed = [(c.name, c.expected, c.actual) for c in failure.value.result.checks if not c.passed]
     assert failed == [("songs added = new staged song ids", 0, 1)]
 
 
@@ -197,7 +201,7 @@ def test_counts_do_not_see_a_wrong_rematch_and_a_full_load_comparison_does(wareh
     write_source(folder, songs=[song()], events=[
         event(ts=T1, sessionId=1, song="Late", artist="Newcomer", length=200.0),
     ])
-    assert daily_run(warehouse, folder)["committed"]
+    assert daily_run(warehouse, folder).committed
     add_song(folder, "TRLATE.json", song(song_id="SOLATE", artist_id="ARNEW", artist_name="Newcomer",
                                          title="Late", duration=200.0))
     broken = q.affected_plays_create.split("UNION")[0]  # only the new events: late songs match nothing old
@@ -205,7 +209,7 @@ def test_counts_do_not_see_a_wrong_rematch_and_a_full_load_comparison_does(wareh
              for table, statement in q.incremental_star_queries]
     monkeypatch.setattr(q, "incremental_star_queries", steps)
     result = daily_run(warehouse, folder)
-    assert result["committed"] and all(check.passed for check in result["checks"])
+    assert result.committed and all(check.passed for check in result.checks)
     assert whole_checks_failing(warehouse) == []
     assert warehouse.query("SELECT song_id FROM songplay_table") == [(None,)]  # a full load matches SOLATE
     monkeypatch.undo()
@@ -222,10 +226,10 @@ def test_a_resent_day_replaces_its_plays_and_adds_none(warehouse, folder):
     warehouse.create()
     day = [event(ts=T1 + n, sessionId=1, itemInSession=n) for n in range(3)]
     write_source(folder, songs=[song()], events=day)
-    assert daily_run(warehouse, folder)["committed"]
+    assert daily_run(warehouse, folder).committed
     add_log(folder, "2018-11-01-events-resent.json", day)
     result = daily_run(warehouse, folder)
     assert expected_and_actual(result)[q.NEW_PLAYS_CHECK] == (0, 0)
-    steps = {name: rows for name, rows, _ in result["transform"]}
+    steps = {name: rows for name, rows, _ in result.steps}
     assert (steps["songplay_table: plays replaced"], steps["songplay_table: plays added"]) == (3, 0)
     assert "plays this run wrote (added or replaced): 3, 3 of them matched" in etl.summary(result)

@@ -13,7 +13,7 @@ from conftest import PROJECT_DIR
 from moto import mock_aws
 
 from sparkify.aws import cluster
-from sparkify.engines.connect import read_config
+from sparkify.config import read_config
 
 PASSWORD = "Sparkify2018ok"
 MY_CIDR = "203.0.113.7/32"

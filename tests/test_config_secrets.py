@@ -16,6 +16,7 @@ from failure_cases import FAILURES, render
 
 import create_tables
 import etl
+from sparkify import config as config_module
 from sparkify.engines import connect as connection
 
 PASSWORD = "Pw-sentinel-7f3a9"
@@ -28,7 +29,7 @@ SECRETS = (PASSWORD, AWS_KEY, AWS_SECRET)
 def no_target_from_the_environment(monkeypatch):
     for name in ("DWH_DSN", "DWH_CONFIG", connection.PASSWORD_ENV):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(connection, "_warned", set())
+    monkeypatch.setattr(config_module, "_warned", set())
     monkeypatch.setattr(connection.time, "sleep", lambda seconds: None)
 
 

@@ -9,7 +9,7 @@ from conftest import BUNDLED_SAMPLE, PROJECT_DIR, Warehouse, event, song, write_
 
 import etl
 import sql_queries as q
-from sparkify.engines.connect import fresh_schema
+from sparkify.engines.embedded import fresh_schema
 from sparkify.engines.local_loader.staging import LoadError
 
 
@@ -37,9 +37,9 @@ def test_bundled_sample_loads_twice_identically_with_no_rejects(warehouse):
     if not BUNDLED_SAMPLE.exists():
         pytest.skip("data/sample is not there")
     result = warehouse.load(BUNDLED_SAMPLE)
-    assert [len(load.rejected) for load in result["loads"]] == [0, 0]
-    assert all(check.passed for check in result["checks"])
-    assert result["matched_plays"] > 0
+    assert [len(load.rejected) for load in result.loads] == [0, 0]
+    assert all(check.passed for check in result.checks)
+    assert result.figures.matched_plays > 0
     first = warehouse.snapshot()
     warehouse.load(BUNDLED_SAMPLE)
     assert warehouse.snapshot() == first
@@ -49,10 +49,10 @@ def test_generated_data_loads_with_no_rejects(warehouse, tmp_path):
     from sparkify.sources import sample_data
     sample_data.generate(tmp_path / "generated", songs=150, events=2_000, days=5, seed=7)
     result = warehouse.load(tmp_path / "generated")
-    assert [len(load.rejected) for load in result["loads"]] == [0, 0]
-    assert result["loads"][0].rows == 2_000
-    assert result["loads"][1].rows == 150
-    assert result["committed"]
+    assert [len(load.rejected) for load in result.loads] == [0, 0]
+    assert result.loads[0].rows == 2_000
+    assert result.loads[1].rows == 150
+    assert result.committed
 
 
 BAD_EVENT_LINES = [
@@ -82,7 +82,7 @@ def test_a_rejected_record_fails_the_load_naming_file_and_line(warehouse, small_
 def test_max_errors_loads_the_rest_and_keeps_the_rejected(warehouse, tmp_path, bad_line, reason):
     bad = write_source(tmp_path / "bad", events=[event(), bad_line, event(itemInSession=5)])
     result = warehouse.load(bad, max_errors=1)
-    assert result["loads"][0].rows == 2
+    assert result.loads[0].rows == 2
     [rejected] = warehouse.table("rejected_records", "table_name, source_file, line_number, reason")
     assert rejected[:3] == ("staging_events", "log_data/2018/11/2018-11-01-events.json", 2)
     assert reason in rejected[3]
@@ -110,7 +110,7 @@ def test_a_failed_check_rolls_everything_back(warehouse, small_source, monkeypat
 
 
 def test_postgres_enforces_keys_and_relationships_so_those_checks_name_the_constraint(warehouse, small_source):
-    checks = {check.name: check for check in warehouse.load(small_source)["checks"]}
+    checks = {check.name: check for check in warehouse.load(small_source).checks}
     assert checks["songplay_table key unique and not null"].enforced_by == "PRIMARY KEY (songplay_id)"
     assert checks["songplay_table.user_id -> user_table present"].enforced_by == (
         "FOREIGN KEY (user_id) REFERENCES user_table(user_id)"
@@ -153,7 +153,7 @@ def test_a_check_counts_where_its_constraint_is_missing_or_not_enforced(own_ware
         if change:
             cursor.execute(f"ALTER TABLE songplay_table {change}")
     own_warehouse.connection.commit()
-    checks = {check.name: check for check in own_warehouse.load(small_source)["checks"]}
+    checks = {check.name: check for check in own_warehouse.load(small_source).checks}
     counted = checks["songplay_table.user_id -> user_table present"]
     assert counted.enforced_by is None
     assert (counted.expected, counted.actual) == (0, 0)
@@ -163,10 +163,10 @@ def test_a_check_counts_where_its_constraint_is_missing_or_not_enforced(own_ware
 def test_the_summary_times_the_listing_and_the_checks(warehouse, small_source):
     result = warehouse.load(small_source)
     steps = {line.split()[0]: line.split()[1:] for line in etl.summary(result).split("\n\n")[1].splitlines()[2:]}
-    files = result["files"]
+    files = result.choice
     assert steps["listing"][0] == str(files.new + files.changed + files.skipped)  # every file listed
-    assert float(steps["checks"][-1]) == round(result["checks_seconds"], 2)
-    assert 0 < result["checks_seconds"] < result["seconds"]
+    assert float(steps["checks"][-1]) == round(result.checks_seconds, 2)
+    assert 0 < result.checks_seconds < result.seconds
 
 
 def test_a_jsonpaths_file_that_does_not_fit_the_table_is_an_error(warehouse, tmp_path):

@@ -103,7 +103,7 @@ def test_loading_in_batches_equals_one_full_load(warehouse, delivery, batches):
     for first, last in batches:
         delivery.deliver(delivery.days(first, last))
         result = daily_run(warehouse, delivery.folder)
-        assert result["committed"]
+        assert result.committed
     assert_equals_a_full_load(warehouse, delivery.folder)
 
 
@@ -111,14 +111,14 @@ def test_only_the_new_files_are_staged(warehouse, delivery):
     warehouse.create()
     delivery.deliver(delivery.songs + delivery.days(1, 15))
     first = daily_run(warehouse, delivery.folder)
-    assert first["files"].full and first["files"].reason == "the ledger is empty: everything loaded"
+    assert first.choice.full and first.choice.reason == "the ledger is empty: everything loaded"
     delivery.deliver(delivery.days(16, 16))
     second = daily_run(warehouse, delivery.folder)
-    choice = second["files"]
+    choice = second.choice
     assert (choice.full, choice.new, choice.changed, choice.skipped) == (False, 1, 0, 15 + len(delivery.songs))
-    assert [load.files for load in second["loads"]] == [1, 0]
-    steps = dict((name, rows) for name, rows, _ in second["transform"])
-    assert steps["staging_events: rows appended"] == second["loads"][0].rows > 0
+    assert [load.files for load in second.loads] == [1, 0]
+    steps = dict((name, rows) for name, rows, _ in second.steps)
+    assert steps["staging_events: rows appended"] == second.loads[0].rows > 0
     assert steps["songplay_table: plays added"] > 0
     assert steps["songplay_table: plays replaced"] == 0
 
@@ -131,9 +131,9 @@ def test_song_files_arriving_late_rematch_the_plays(warehouse, delivery):
     matched_before = warehouse.query("SELECT COUNT(*) FROM songplay_table WHERE song_id IS NOT NULL")[0][0]
     delivery.deliver(delivery.songs[half:] + delivery.days(21, 30))
     result = daily_run(warehouse, delivery.folder)
-    steps = dict((name, rows) for name, rows, _ in result["transform"])
+    steps = dict((name, rows) for name, rows, _ in result.steps)
     assert steps["songplay_table: plays replaced"] > 0
-    assert result["matched_plays"] > matched_before
+    assert result.figures.matched_plays > matched_before
     assert_equals_a_full_load(warehouse, delivery.folder)
 
 
@@ -146,8 +146,8 @@ def test_a_day_delivered_again_under_another_name_counts_each_event_once(warehou
     copy = delivery.folder / day_five.relative_to(delivery.month).with_name("2018-11-05-events-resent.json")
     shutil.copy(day_five, copy)
     result = daily_run(warehouse, delivery.folder)
-    assert (result["files"].new, result["files"].full) == (1, False)
-    assert result["duplicate_events"] > 0
+    assert (result.choice.new, result.choice.full) == (1, False)
+    assert result.figures.duplicate_events > 0
     assert warehouse.count("songplay_table") == plays
     assert_equals_a_full_load(warehouse, delivery.folder)
 
@@ -160,7 +160,7 @@ def test_a_day_file_written_again_reloads_everything_and_says_why(warehouse, del
     stat = day_five.stat()
     os.utime(day_five, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     result = daily_run(warehouse, delivery.folder)
-    choice = result["files"]
+    choice = result.choice
     assert (choice.full, choice.changed) == (True, 1)
     assert choice.reason == "log_data/2018/11/2018-11-05-events.json changed since it was loaded: everything reloaded"
     assert_equals_a_full_load(warehouse, delivery.folder)
@@ -170,11 +170,11 @@ def test_a_backfill_by_date_then_the_rest(warehouse, delivery):
     warehouse.create()
     delivery.deliver(delivery.songs + delivery.logs)
     first = daily_run(warehouse, delivery.folder, until=date(2018, 11, 12))
-    assert first["loads"][0].files == 12 and first["files"].outside == DAYS - 12
+    assert first.loads[0].files == 12 and first.choice.outside == DAYS - 12
     second = daily_run(warehouse, delivery.folder, since=date(2018, 11, 20))
-    assert second["loads"][0].files == DAYS - 19 and second["files"].outside == 19
+    assert second.loads[0].files == DAYS - 19 and second.choice.outside == 19
     third = daily_run(warehouse, delivery.folder)
-    assert third["loads"][0].files == 7
+    assert third.loads[0].files == 7
     assert_equals_a_full_load(warehouse, delivery.folder)
 
 
@@ -184,7 +184,7 @@ def test_a_backfill_by_date_then_the_rest(warehouse, delivery):
 
 
 def checks_of(result):
-    return {check.name: check for check in result["checks"]}
+    return {check.name: check for check in result.checks}
 
 
 def test_a_daily_run_checks_that_each_table_grew_by_its_new_keys(warehouse, delivery):
@@ -197,7 +197,7 @@ def test_a_daily_run_checks_that_each_table_grew_by_its_new_keys(warehouse, deli
     day_five = delivery.folder / delivery.days(5, 5)[0].relative_to(delivery.month)
     shutil.copy(day_five, day_five.with_name("2018-11-05-events-resent.json"))  # new to the ledger, not to staging
     result = daily_run(warehouse, delivery.folder)
-    assert (result["files"].new, result["files"].full) == (len(delivery.songs) - half + 3, False)
+    assert (result.choice.new, result.choice.full) == (len(delivery.songs) - half + 3, False)
     checks = checks_of(result)
     for name, (table, _) in q.change_checks.items():
         grown = warehouse.count(table) - before[table]
@@ -231,7 +231,7 @@ def test_a_daily_run_that_changes_a_table_wrongly_fails_its_check_and_commits_no
     monkeypatch.setattr(q, "incremental_star_queries", [*q.incremental_star_queries, (table, mistake)])
     with pytest.raises(etl.CheckFailed) as failure:
         daily_run(warehouse, delivery.folder)
-    assert [check.name for check in failure.value.args[0]["checks"] if not check.passed] == [failing]
+    assert [check.name for check in failure.value.result.checks if not check.passed] == [failing]
     assert warehouse.snapshot() == before and warehouse.table("loaded_files") == ledger
 
 
@@ -246,13 +246,13 @@ def test_a_daily_run_trusts_the_warehouse_it_finds_and_check_looks_at_all_of_it(
         cursor.execute("DELETE FROM songplay_table WHERE songplay_id = (SELECT MIN(songplay_id) FROM songplay_table)")
     warehouse.connection.commit()
     delivery.deliver(delivery.days(6, 6))
-    assert daily_run(warehouse, delivery.folder)["committed"]  # its change is right
+    assert daily_run(warehouse, delivery.folder).committed  # its change is right
     whole = run_script("etl.py", "--dsn", warehouse.dsn, "--check")
     assert whole.returncode == 1, whole.stdout
     failed = re.findall(r"^FAIL +(.+?) +[\d,]+ +[\d,]+ +counted$", whole.stdout, re.M)
     assert failed == ["songplays = distinct NextSong events", "time rows = distinct play start times"]
     assert "2 of 14 checks FAILED" in whole.stdout and "etl.py --full" in whole.stdout
-    assert etl.run(warehouse.connection, "postgres", delivery.folder)["committed"]
+    assert etl.run(warehouse.connection, "postgres", delivery.folder).committed
     assert run_script("etl.py", "--dsn", warehouse.dsn, "--check").returncode == 0
 
 
@@ -268,7 +268,7 @@ def test_a_run_with_nothing_new_changes_nothing_and_says_so(warehouse, delivery)
     before = warehouse.snapshot()
     ledger = warehouse.table("loaded_files")
     result = daily_run(warehouse, delivery.folder)
-    assert result["files"].nothing_new and not result["committed"]
+    assert result.choice.nothing_new and not result.committed
     assert warehouse.snapshot() == before and warehouse.table("loaded_files") == ledger
     assert etl.summary(result) == (
         f"files: 0 new, 0 changed, {5 + len(delivery.songs)} skipped (already loaded); "
@@ -291,7 +291,7 @@ def test_a_failure_mid_run_leaves_star_and_ledger_and_the_rerun_completes(wareho
     assert warehouse.table("loaded_files") == ledger
     monkeypatch.undo()
     result = daily_run(warehouse, delivery.folder)
-    assert result["files"].new == 1 and result["committed"]
+    assert result.choice.new == 1 and result.committed
     assert_equals_a_full_load(warehouse, delivery.folder)
 
 
@@ -314,7 +314,7 @@ def test_another_source_is_a_full_reload(warehouse, tmp_path):
     warehouse.create()
     daily_run(warehouse, write_source(tmp_path / "a", events=[event()]))
     result = daily_run(warehouse, write_source(tmp_path / "b", events=[event(itemInSession=7)]))
-    assert result["files"].reason == "the ledger holds another source's files: everything reloaded"
+    assert result.choice.reason.startswith("the warehouse holds ") and "another source" in result.choice.reason
     assert warehouse.table("songplay_table", "item_in_session") == [(7,)]
 
 
@@ -323,7 +323,7 @@ def test_full_reloads_and_rewrites_the_ledger(warehouse, delivery):
     delivery.deliver(delivery.songs + delivery.days(1, 3))
     daily_run(warehouse, delivery.folder)
     result = etl.run(warehouse.connection, "postgres", delivery.folder)
-    assert result["files"].full and result["files"].reason == "--full: everything reloaded"
+    assert result.choice.full and result.choice.reason == "--full: everything reloaded"
     assert warehouse.count("loaded_files") == 3 + len(delivery.songs)
 
 
@@ -372,7 +372,8 @@ def test_a_reload_keeps_the_days_loaded_outside_the_window():
 
 def test_every_incremental_statement_parses_with_a_redshift_grammar():
     statements = [statement for _, statement in q.incremental_star_queries]
-    statements += incremental.work_tables_create() + incremental.work_tables_drop()
+    statements += [q.staging_events_new_create, q.staging_songs_new_create]
+    statements += [f"DROP TABLE {table}" for table in q.incremental_work_tables]
     statements += [q.loaded_files_table_create, q.loaded_files_select, q.loaded_files_clear]
     statements += [statement for _, statement in q.change_checks.values()]
     statements += [q.star_counts, q.written_plays_count, q.new_nextsong_events_count]
@@ -403,7 +404,7 @@ VALUES (
     # a user's events from their latest new one on are ranked again, not their whole history
     assert "AND events.ts >= new_users.latest\n" in q.user_table_changes_insert
     # and, for the sort key, only the staged blocks from the new days on are read
-    assert "WHERE events.ts >= (SELECT MIN(ts) FROM staging_events_new)) AS staging_events" in (
+    assert "WHERE events.ts >= (SELECT MIN(ts) FROM staging_events_new)\n    ) AS staging_events" in (
         q.user_table_changes_insert
     )
     assert q.songplay_table_replace_delete.startswith("\nDELETE FROM songplay_table\nUSING songplay_table_changes")
@@ -429,8 +430,9 @@ def test_the_daily_command_says_what_it_loaded_then_that_nothing_is_new(warehous
     second = run_script("etl.py", "--dsn", warehouse.dsn, "--source", str(delivery.folder), "--quiet")
     assert second.returncode == 0, second.stderr
     assert f"files: 1 new, 0 changed, {2 + len(delivery.songs)} skipped (already loaded)" in second.stdout
-    assert "songplay_table: plays added" in second.stdout
-    assert second.stdout.splitlines()[-1].startswith("All 14 checks passed")
+    assert "plays this run wrote (added or replaced): " in second.stdout
+    assert len(second.stdout.splitlines()) == 2  # --quiet: the target, then one line
+    assert "All 14 checks passed" in second.stdout.splitlines()[-1]
     third = run_script("etl.py", "--dsn", warehouse.dsn, "--source", str(delivery.folder), "--quiet")
     assert third.returncode == 0, third.stderr
     assert third.stdout.splitlines()[-1].endswith("nothing new: the warehouse is unchanged")
@@ -453,7 +455,7 @@ def test_a_warehouse_created_before_the_ledger_still_reloads_in_full(warehouse, 
         cursor.execute("DROP TABLE loaded_files")
     warehouse.connection.commit()
     source = write_source(tmp_path / "a", events=[event()])
-    assert etl.run(warehouse.connection, "postgres", source)["committed"]
+    assert etl.run(warehouse.connection, "postgres", source).committed
     with pytest.raises(etl.LoadError, match="no loaded_files ledger .* run create_tables.py"):
         daily_run(warehouse, source)
     warehouse.create()
@@ -465,9 +467,9 @@ def test_a_warehouse_created_before_the_sort_key_index_loads_in_full_and_daily(w
         cursor.execute("DROP INDEX staging_events_sortkey")
     warehouse.connection.commit()
     delivery.deliver(delivery.songs + delivery.days(1, 2))
-    assert etl.run(warehouse.connection, "postgres", delivery.folder)["committed"]
+    assert etl.run(warehouse.connection, "postgres", delivery.folder).committed
     delivery.deliver(delivery.days(3, 3))
-    assert daily_run(warehouse, delivery.folder)["committed"]
+    assert daily_run(warehouse, delivery.folder).committed
     assert_equals_a_full_load(warehouse, delivery.folder)
 
 

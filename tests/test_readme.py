@@ -4,10 +4,12 @@ from conftest import PROJECT_DIR
 from failure_cases import render
 
 
-def test_readme_failure_table_is_the_one_the_tests_check():
-    """README's "What happens when things go wrong" is rendered from tests/failure_cases.py."""
+def test_the_failures_page_is_the_table_the_tests_check():
+    """docs/failures.md is rendered from tests/failure_cases.py, and the README links it rather than repeating it."""
+    page = (PROJECT_DIR / "docs" / "failures.md").read_text(encoding="utf-8")
+    assert page == render(), "regenerate it: python tests/failure_cases.py > docs/failures.md"
     readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
-    assert render() in readme, "regenerate it: python tests/failure_cases.py, and paste it into README.md"
+    assert "docs/failures.md" in readme and "| case | exit code |" not in readme
 
 
 def test_readme_commands_are_the_ones_ci_runs():

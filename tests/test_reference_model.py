@@ -39,7 +39,7 @@ def load_and_compare(warehouse, source):
     events, songs = model.read_source(source)
     expected = model.expected_tables(events, songs)
     result = warehouse.load(source)
-    assert result["committed"]
+    assert result.committed
     snapshot = warehouse.snapshot()
     assert len(snapshot["staging_events"]) == len(events)
     assert len(snapshot["staging_songs"]) == len(songs)

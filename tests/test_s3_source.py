@@ -72,8 +72,8 @@ def test_a_sample_loads_identically_from_its_folder_and_from_s3(warehouse, endpo
     source = open_source(samples_in_s3[name], endpoint_url=endpoint)
     result = warehouse.load(source)
     assert warehouse.snapshot() == from_folder
-    assert [len(load.rejected) for load in result["loads"]] == [0, 0]
-    assert result["committed"] and result["source"] == samples_in_s3[name]
+    assert [len(load.rejected) for load in result.loads] == [0, 0]
+    assert result.committed and result.source == samples_in_s3[name]
 
 
 def test_listing_reads_every_page_and_names_files_as_the_folder_does(endpoint, samples_in_s3):

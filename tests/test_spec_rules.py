@@ -32,8 +32,8 @@ def at(text):
 def load(warehouse, folder, **source):
     """Write a source folder, run the ETL on it; it must commit and reject nothing."""
     result = warehouse.load(write_source(folder, **source))
-    assert result["committed"]
-    assert [(load.table, load.rejected) for load in result["loads"]] == [
+    assert result.committed
+    assert [(load.table, load.rejected) for load in result.loads] == [
         ("staging_events", []),
         ("staging_songs", []),
     ]
@@ -120,7 +120,7 @@ def test_start_time_is_utc_whatever_the_session_time_zone(warehouse, tmp_path, z
             cursor.execute("SHOW TimeZone")
             assert cursor.fetchone() == (zone,)
         connection.rollback()
-        assert etl.run(connection, "postgres", source)["committed"]
+        assert etl.run(connection, "postgres", source).committed
     finally:
         connection.close()
     assert plays(warehouse) == [

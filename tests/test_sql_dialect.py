@@ -7,15 +7,9 @@ import sqlglot
 
 import sql_queries as q
 from create_tables import statements as create_statements
-from sparkify.engines.dialect import (
-    as_script,
-    quote_literal,
-    redact,
-    render,
-    sort_key_index,
-    summarise,
-    to_postgres,
-)
+from sparkify.engines import engine_named
+from sparkify.engines.postgres import sort_key_index, to_postgres
+from sparkify.sqltext import as_script, quote_literal, redact, summarise
 
 ALL_STATEMENTS = (
     q.drop_table_queries
@@ -84,9 +78,9 @@ def test_each_rewrite(redshift, postgres):
     assert to_postgres(redshift) == postgres
 
 
-def test_render_refuses_an_unknown_engine():
+def test_an_unknown_engine_is_refused_by_name():
     with pytest.raises(ValueError, match="unknown engine"):
-        render("SELECT 1", "mysql")
+        engine_named("mysql")
 
 
 @pytest.mark.parametrize(

@@ -44,7 +44,7 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError, WaiterError
 
-from sparkify.engines.connect import PASSWORD_ENV, TargetError, config_path, read_config
+from sparkify.config import PASSWORD_ENV, TargetError, config_path, read_config
 
 MANAGED_BY = ("managed-by", "sparkify-cluster.py")
 RULE_DESCRIPTION = "sparkify cluster.py"

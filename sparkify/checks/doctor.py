@@ -31,15 +31,11 @@ import psycopg2.extensions
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 import sql_queries as q
-from etl import DEFAULT_SOURCE, copy_locations, s3_setting
-from sparkify.engines.connect import (
-    TargetError,
-    add_target_arguments,
-    choose_target,
-    connect,
-    detect_engine,
-    require_tls,
-)
+from sparkify.cli import add_target_arguments
+from sparkify.config import TargetError, setting
+from sparkify.config import source_locations as locations_of
+from sparkify.engines import detect_engine, engine_named
+from sparkify.engines.connect import choose_target, connect
 from sparkify.sources import SourceError, is_s3
 from sparkify.sources.jsonpaths import JsonPathsError, read_jsonpaths
 from sparkify.sources.s3 import bucket_region, explain, s3_client
@@ -85,14 +81,13 @@ def check_target(target, engine=None):
             "and that its security group lets your address in"
         ), None, engine
     try:
-        engine = engine or detect_engine(connection)
-        require_tls(connection, engine)
+        engine = engine_named(engine or detect_engine(connection), target.config)
+        engine.check_connection(connection)
     except (TargetError, psycopg2.Error) as error:
         connection.close()
         return fail(str(error).strip()), None, engine
-    kind = "Amazon Redshift" if engine == "redshift" else "PostgreSQL"
     tls = ", over TLS" if connection.info.ssl_in_use else ""
-    return ok(f"{target.label} answers: {kind}{tls}"), connection, engine
+    return ok(f"{target.label} answers: {engine.label}{tls}"), connection, engine
 
 
 def check_tables(connection):
@@ -124,7 +119,7 @@ def cluster_identity(config, host):
     dwh = config["DWH"] if config.has_section("DWH") else {}
     match = CLUSTER_ENDPOINT.match(host or "")
     identifier = dwh.get("CLUSTER_IDENTIFIER", "").strip() or (match.group(1) if match else None)
-    region = dwh.get("REGION", "").strip() or (match.group(2) if match else None) or s3_setting(config, "REGION")
+    region = dwh.get("REGION", "").strip() or (match.group(2) if match else None) or setting(config, "S3", "REGION")
     return identifier, region
 
 
@@ -243,10 +238,10 @@ def check_source(config, locations, columns, with_region):
         jsonpaths = Path(locations["log_jsonpath"])
         findings.append(check_jsonpaths(jsonpaths.read_bytes, str(jsonpaths), columns))
         return findings
-    client, anonymous = s3_client(s3_setting(config, "ENDPOINT_URL"), s3_setting(config, "REGION"))
+    client, anonymous = s3_client(setting(config, "S3", "ENDPOINT_URL"), setting(config, "S3", "REGION"))
     if with_region:
         buckets = sorted({split(url)[0] for url in locations.values()})
-        findings += [check_region(client, bucket, s3_setting(config, "REGION")) for bucket in buckets]
+        findings += [check_region(client, bucket, setting(config, "S3", "REGION")) for bucket in buckets]
     findings += [check_prefix(client, locations[name], anonymous) for name in ("log_data", "song_data")]
     findings.append(check_jsonpaths(s3_reader(client, locations["log_jsonpath"], anonymous),
                                     locations["log_jsonpath"], columns))
@@ -255,14 +250,8 @@ def check_source(config, locations, columns, with_region):
 
 def source_locations(config, source, engine):
     """What etl.py would read: --source, else the bundled sample (PostgreSQL) or the [S3] paths."""
-    if source and not is_s3(source):
-        root = Path(source)
-    elif not source and engine == "postgres":
-        root = DEFAULT_SOURCE
-    else:
-        return copy_locations(config, source)
-    return {"log_data": str(root / "log_data"), "song_data": str(root / "song_data"),
-            "log_jsonpath": str(root / "log_json_path.json")}
+    where = locations_of(config, source, engine.default_source)
+    return {"log_data": where.log_data, "song_data": where.song_data, "log_jsonpath": where.log_jsonpath}
 
 
 # ---------------------------------------------------------------------------
@@ -285,16 +274,16 @@ def diagnose(dsn=None, config_file=None, pgdata=None, engine=None, source=None) 
             findings.append(finding)
         finally:
             connection.close()
-    if engine is None and target.local:
-        engine = "postgres"
-    if engine != "postgres" and not target.local:
+    if isinstance(engine, str) or engine is None:  # the target did not answer: as asked, else as it looks
+        engine = engine_named(engine or ("postgres" if target.local else "redshift"), config)
+    if engine.copies_from_s3 and not target.local:
         host = psycopg2.extensions.parse_dsn(target.dsn).get("host", "")
         findings.append(check_iam_role(config, host))
     try:
         locations = source_locations(config, source, engine)
     except TargetError as error:
         return findings + [fail(str(error))]
-    return findings + check_source(config, locations, columns, with_region=engine != "postgres")
+    return findings + check_source(config, locations, columns, with_region=engine.copies_from_s3)
 
 
 def parse_args(argv=None):

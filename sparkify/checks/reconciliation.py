@@ -1,4 +1,4 @@
-"""The reconciliation checks (SPEC.md section 4): of the whole warehouse, or of a daily run's change.
+"""The reconciliation checks (docs/data-contract.md#accounting): of the whole warehouse, or of a daily run's change.
 
 A full load runs the whole checks: each compares a count of the star with the
 count of staging it must equal (``songplays = distinct NextSong events``).
@@ -14,38 +14,17 @@ which the database enforces on every row: they name the constraint instead
 of counting. On Redshift, where constraints are informational, they count.
 """
 
-from typing import NamedTuple
-
 import sql_queries as q
+from sparkify.results import Check
 
 
-class Check(NamedTuple):
-    """One reconciliation check: it passes when ``expected`` equals ``actual``.
+def run_checks(cursor, enforced=frozenset(), queries=None) -> list[Check]:
+    """The whole-warehouse checks, in order (default: all of sql_queries.check_queries).
 
-    ``enforced_by`` names the PostgreSQL constraint that holds it, when the
-    check read the catalogue instead of counting (sql_queries.check_constraints).
+    ``enforced``: the (table, definition) of the constraints the database
+    enforces (the engine's enforced_constraints()); a check that such a
+    constraint holds names it instead of counting.
     """
-
-    name: str
-    expected: int | None
-    actual: int | None
-    enforced_by: str | None = None
-
-    @property
-    def passed(self) -> bool:
-        return self.expected == self.actual
-
-    @property
-    def how(self) -> str:
-        return f"enforced: {self.enforced_by.split(' (')[0]}" if self.enforced_by else "counted"
-
-
-def run_checks(cursor, engine="redshift", queries=None) -> list[Check]:
-    """The whole-warehouse checks, in order (default: all of sql_queries.check_queries)."""
-    enforced = set()
-    if engine == "postgres":
-        cursor.execute(q.constraint_definitions)
-        enforced = set(cursor.fetchall())
     results = []
     for name, statement in (q.check_queries if queries is None else queries).items():
         constraint = q.check_constraints.get(name)
@@ -53,7 +32,7 @@ def run_checks(cursor, engine="redshift", queries=None) -> list[Check]:
             results.append(Check(name, None, None, constraint[1]))
             continue
         cursor.execute(statement)
-        expected, actual = cursor.fetchone()
+        expected, actual = cursor.fetchone() or (None, None)
         results.append(Check(name, expected, actual))
     return results
 
@@ -61,7 +40,7 @@ def run_checks(cursor, engine="redshift", queries=None) -> list[Check]:
 def star_counts(cursor) -> dict[str, int]:
     """Each star table's row count."""
     cursor.execute(q.star_counts)
-    return dict(zip(q.star_tables, cursor.fetchone()))
+    return dict(zip(q.star_tables, cursor.fetchone() or (None,) * len(q.star_tables)))
 
 
 def before_change(cursor) -> dict:
@@ -71,16 +50,20 @@ def before_change(cursor) -> dict:
     new_keys = {}
     for name, (_, statement) in q.change_checks.items():
         cursor.execute(statement)
-        new_keys[name] = cursor.fetchone()[0]
+        new_keys[name] = (cursor.fetchone() or (None,))[0]
     return {"new_keys": new_keys, "counts": star_counts(cursor)}
 
 
-def change_checks(cursor, engine, before) -> list[Check]:
+def change_checks(cursor, enforced, before) -> list[Check]:
     """A daily run's checks: each star table grew by its new keys; then the
     key and relationship checks, as in a full run."""
     after = star_counts(cursor)
     grown = [
-        Check(name, before["new_keys"][name], after[table] - before["counts"][table])
+        Check(name, before["new_keys"][name], _grown(after[table], before["counts"][table]))
         for name, (table, _) in q.change_checks.items()
     ]
-    return grown + run_checks(cursor, engine, q.key_checks)
+    return grown + run_checks(cursor, enforced, q.key_checks)
+
+
+def _grown(after, before):
+    return None if after is None or before is None else after - before

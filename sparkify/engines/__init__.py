@@ -1,0 +1,28 @@
+"""The databases a run can load: PostgreSQL (postgres.py) and Amazon Redshift (redshift.py).
+
+Everything that is not the same on both lives in the engine's module; the
+run asks its engine, never which engine it has.
+"""
+
+from sparkify.engines.base import Engine
+from sparkify.engines.postgres import PostgresEngine
+from sparkify.engines.redshift import RedshiftEngine
+
+ENGINES = {engine.name: engine for engine in (PostgresEngine, RedshiftEngine)}
+
+
+def engine_named(name: str, config=None, workers=None) -> Engine:
+    """The engine called ``name`` ("postgres" or "redshift"), reading its settings from ``config``."""
+    try:
+        return ENGINES[name](config=config, workers=workers)
+    except KeyError:
+        raise ValueError(f"unknown engine {name!r}: expected one of {', '.join(ENGINES)}") from None
+
+
+def detect_engine(connection) -> str:
+    """The name of the engine behind ``connection``, from what the server says it is."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version()")
+        version = cursor.fetchone()[0]
+    connection.rollback()
+    return "redshift" if "redshift" in version.lower() else "postgres"

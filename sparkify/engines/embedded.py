@@ -24,6 +24,7 @@ import warnings
 from pathlib import Path
 
 import psycopg2
+import psycopg2.extensions
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_PGDATA = PROJECT_DIR / ".pgdata"
@@ -111,3 +112,20 @@ def _ensure_database(admin_dsn: str, database: str) -> None:
                     pass  # another run created it a moment ago
     finally:
         connection.close()
+
+
+def fresh_schema(dsn: str, schema: str) -> str:
+    """A DSN for ``schema``, dropped and created anew, in the database of ``dsn``.
+
+    A warehouse of its own inside one database, for the tests, the benchmark
+    and the README's plot, so that none of them touches another's tables.
+    """
+    admin = psycopg2.connect(dsn)
+    try:
+        admin.autocommit = True
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            cursor.execute(f'CREATE SCHEMA "{schema}"')
+    finally:
+        admin.close()
+    return psycopg2.extensions.make_dsn(dsn, options=f"-c search_path={schema}")

@@ -19,8 +19,8 @@ reads rows of either view.
 
 import psycopg2
 
-from sparkify.engines.dialect import quote_literal
-from sparkify.engines.local_loader.staging import LoadError, RejectedRecord
+from sparkify.results import LoadError, RejectedRecord
+from sparkify.sqltext import quote_literal
 
 SHOWN = 10  # rejected records written out in an error message
 KEPT = 1000  # rejected records fetched from Redshift at most
@@ -81,7 +81,7 @@ def rejected_records(table_name: str, rows) -> list[RejectedRecord]:
 def load_errors(cursor, table_name: str, after=None) -> list[RejectedRecord]:
     """Ask Redshift for the records its last COPY into ``table_name`` rejected."""
     cursor.execute(load_errors_query(after))
-    names = [column[0] for column in cursor.description]
+    names = [column[0] for column in cursor.description or []]
     return rejected_records(table_name, [dict(zip(names, row)) for row in cursor.fetchall()])
 
 

@@ -1,7 +1,8 @@
-"""What the scripts print: progress while they work, a summary when they end.
+"""What the scripts print while they work: progress, and plain text tables.
 
-On a terminal, a tqdm progress bar; in a log (CI, cron, a pipe), plain lines
-that read well afterwards; with ``--quiet``, only the summary and errors.
+On a terminal, a tqdm progress bar and a live line per transform statement;
+in a log (CI, cron, a pipe), plain lines that read well afterwards; with
+``--quiet``, only what ``always()`` prints: the target, the summary, errors.
 """
 
 import sys
@@ -22,6 +23,20 @@ class Reporter:
 
     def always(self, text=""):
         print(text, file=self.stream, flush=True)
+
+    def step_started(self, name):
+        """A transform statement starts: on a terminal, a live line that its end replaces."""
+        self._started = time.monotonic()
+        if not self.quiet and self.stream.isatty():
+            print(f"{name}...", end="\r", file=self.stream, flush=True)
+
+    def step_done(self, step):
+        """A transform statement ended: one line with its rows and seconds (a log keeps each)."""
+        if self.quiet:
+            return
+        rows = "" if step.rows is None else f"{step.rows:,} rows, "
+        end = "\x1b[K" if self.stream.isatty() else ""
+        print(f"{step.name}: {rows}{step.seconds:.2f} s{end}", file=self.stream, flush=True)
 
     def progress(self, description):
         """A progress object with tqdm's ``total``/``update()``/``close()``."""

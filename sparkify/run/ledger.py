@@ -20,15 +20,14 @@ backfills. Song files have no date and are never restricted.
 
 import json
 import re
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import sql_queries as q
-from sparkify.engines.dialect import quote_literal, render
-from sparkify.engines.local_loader.staging import LoadError
-from sparkify.sources import is_s3
+from sparkify.config import is_s3
+from sparkify.results import LoadError
+from sparkify.sqltext import quote_literal
 
 PREFIXES = {"log_data": "staging_events", "song_data": "staging_songs"}
 PREFIX_OF = {table: prefix for prefix, table in PREFIXES.items()}
@@ -44,7 +43,7 @@ class Choice:
     source: str
     full: bool
     reason: str
-    files: dict = field(default_factory=dict)  # prefix -> SourceFiles to stage
+    files: dict | None = field(default_factory=dict)  # prefix -> SourceFiles to stage; None: not listed
     new: int = 0
     changed: int = 0
     skipped: int = 0  # already loaded, unchanged
@@ -53,13 +52,15 @@ class Choice:
 
     @property
     def staged_files(self) -> list:
-        return [item for files in self.files.values() for item in files]
+        return [item for files in (self.files or {}).values() for item in files]
 
     @property
     def nothing_new(self) -> bool:
         return not self.full and not self.staged_files
 
     def describe(self) -> str:
+        if self.files is None:
+            return f"files: not listed here; {self.reason}"
         parts = [f"{self.new:,} new", f"{self.changed:,} changed", f"{self.skipped:,} skipped (already loaded)"]
         if self.outside:
             parts.append(f"{self.outside:,} outside --since/--until")
@@ -102,29 +103,14 @@ def list_source(source) -> dict:
     return {prefix: source.files(prefix) for prefix in PREFIXES}
 
 
-def redshift_root(locations: dict, source=None) -> str:
-    """The S3 root an incremental run on Redshift lists: ``--source``, or the
-    folder above the config's [S3] LOG_DATA and SONG_DATA when they share one."""
-    if source:
-        return str(source).rstrip("/")
-    log_data, song_data = (locations[name].rstrip("/") for name in ("log_data", "song_data"))
-    root = log_data.rsplit("/", 1)[0]
-    if log_data != f"{root}/log_data" or song_data != f"{root}/song_data":
-        raise LoadError(
-            f"[S3] LOG_DATA and SONG_DATA are not log_data/ and song_data/ of one folder ({log_data}, {song_data}): "
-            "an incremental run lists one source; give --source s3://bucket/prefix, or run etl.py --full"
-        )
-    return root
-
-
 def manifest(source, files) -> bytes:
     """A COPY manifest naming exactly ``files`` of the S3 ``source``, each mandatory."""
     entries = [{"url": f"s3://{source.bucket}/{source.key(item.name)}", "mandatory": True} for item in files]
     return json.dumps({"entries": entries}, indent=1).encode("utf-8")
 
 
-def write_manifests(source, prefix: str, choice: Choice, now=None) -> dict[str, str]:
-    """Write one manifest per staging table with files to stage below ``prefix``; table -> its URL.
+def write_manifests(source, prefix: str, files: dict, now=None) -> dict[str, str]:
+    """Write one manifest per staging table with ``files`` to stage below ``prefix``; table -> its URL.
 
     The names carry the run's time, so a manifest is never overwritten and
     stays as the record of what that run asked COPY to read.
@@ -135,14 +121,14 @@ def write_manifests(source, prefix: str, choice: Choice, now=None) -> dict[str, 
 
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
     urls = {}
-    for prefix_name, files in choice.files.items():
-        if not files:
+    for prefix_name, chosen in files.items():
+        if not chosen:
             continue
         table = PREFIXES[prefix_name]
         url = f"{prefix.rstrip('/')}/{stamp}-{table}.manifest"
         bucket, key = parse_s3_url(url)
         try:
-            source.client.put_object(Bucket=bucket, Key=key, Body=manifest(source, files))
+            source.client.put_object(Bucket=bucket, Key=key, Body=manifest(source, chosen))
         except (ClientError, BotoCoreError) as error:
             raise explain(error, url) from None
         urls[table] = url
@@ -156,7 +142,7 @@ def read_ledger(cursor, full=False) -> dict[str, tuple] | None:
     existed still reloads as it always did, without one.
     """
     cursor.execute(q.loaded_files_exists)
-    if not cursor.fetchone()[0]:
+    if not (cursor.fetchone() or (0,))[0]:
         if full:
             return None
         raise LoadError(
@@ -167,10 +153,27 @@ def read_ledger(cursor, full=False) -> dict[str, tuple] | None:
     return {key: (source, size, version) for key, source, size, version in cursor.fetchall()}
 
 
+def choose_files(cursor, source, full=False, since=None, until=None) -> Choice:
+    """Read the ledger, list the source, and choose what to stage.
+
+    A source that is not listed here (Redshift's COPY of whole prefixes) is
+    reloaded whole, and the ledger forgotten: the next daily run that lists
+    the source reloads it and records every file.
+    """
+    ledger = read_ledger(cursor, full or not source.listable)
+    if not source.listable:
+        return Choice(source=source.label, full=True, files=None, recorded=ledger is not None,
+                      reason="COPY reads the whole prefixes: everything reloaded")
+    return choose(list_source(source), ledger, source_identity(source), full, since, until)
+
+
 def choose(listing: dict, ledger: dict | None, source: str, full=False, since=None, until=None) -> Choice:
     """Which files to stage. ``listing`` maps each prefix to the source's SourceFiles."""
     recorded = ledger is not None
     ledger = ledger or {}
+    others = sorted({known[0] for known in ledger.values() if known[0] != source})
+    if others:  # another source's files are neither new, changed nor loaded here: compare with nothing
+        ledger = {}
     wanted = {
         prefix: [item for item in files if prefix != "log_data" or in_window(item.name, since, until)]
         for prefix, files in listing.items()
@@ -189,10 +192,12 @@ def choose(listing: dict, ledger: dict | None, source: str, full=False, since=No
             else:
                 choice.skipped += 1
     if not full:
-        if not ledger:
+        if others:
+            choice.full = True
+            choice.reason = (f"the warehouse holds {others[0]}, another source: this run replaces it "
+                             f"with {source}, everything reloaded")
+        elif not ledger:
             choice.full, choice.reason = True, "the ledger is empty: everything loaded"
-        elif any(known[0] != source for known in ledger.values()):
-            choice.full, choice.reason = True, "the ledger holds another source's files: everything reloaded"
         elif changed:
             choice.full = True
             choice.reason = f"{changed[0]} changed since it was loaded: everything reloaded"
@@ -210,18 +215,12 @@ def choose(listing: dict, ledger: dict | None, source: str, full=False, since=No
     return choice
 
 
-def forget_ledger(cursor) -> None:
-    """Empty the ledger, if the warehouse has one: a --full run on Redshift copies whole
-    prefixes and knows no file list, so the next daily run reloads and records them."""
-    cursor.execute(q.loaded_files_exists)
-    if cursor.fetchone()[0]:
-        cursor.execute(q.loaded_files_clear)
-
-
 def ledger_statements(choice: Choice, loads, now=None) -> list[str]:
     """What records this run's files in the ledger: all anew after a reload, else the new ones."""
     if not choice.recorded:
         return []
+    if choice.files is None:
+        return [q.loaded_files_clear]
     now = now or datetime.now(UTC).replace(tzinfo=None)
     file_rows, rejected = {}, {}
     root = choice.source + "/"
@@ -252,44 +251,3 @@ def ledger_statements(choice: Choice, loads, now=None) -> list[str]:
             f"rows_staged, rows_rejected, loaded_at)\nVALUES\n    {values}"
         )
     return statements
-
-
-def work_tables_create() -> list[str]:
-    return [q.staging_events_new_create, q.staging_songs_new_create]
-
-
-def work_tables_drop() -> list[str]:
-    return [f"DROP TABLE {name}" for name in q.incremental_work_tables]
-
-
-# The statements whose row counts the summary shows, and what it calls them.
-COUNTED = {
-    q.staging_events_append: "staging_events: rows appended",
-    q.staging_songs_append: "staging_songs: rows appended",
-    q.artist_table_merge: "artist_table: rows upserted",
-    q.song_table_merge: "song_table: rows upserted",
-    q.user_table_merge: "user_table: rows upserted",
-    q.time_table_append: "time_table: rows added",
-    q.songplay_table_replace_delete: "songplay_table: plays replaced",
-    q.songplay_table_replace_insert: "songplay_table: plays added",
-}
-
-
-def update_star(cursor, engine) -> list[tuple[str, int, float]]:
-    """Append the staged new records to staging and bring the star up to date.
-
-    The work tables stay, for the run's checks and figures; work_tables_drop()
-    drops them.
-
-    Returns (step, rows, seconds) for the summary: the rows each step added,
-    upserted or replaced, and each table's time on its first line.
-    """
-    rows, seconds = {}, {}
-    for table_name, statement in q.incremental_star_queries:
-        started = time.perf_counter()
-        cursor.execute(render(statement, engine))
-        seconds[table_name] = seconds.get(table_name, 0.0) + time.perf_counter() - started
-        if statement in COUNTED:
-            rows[COUNTED[statement]] = max(cursor.rowcount, 0)
-    rows["songplay_table: plays added"] -= rows["songplay_table: plays replaced"]
-    return [(label, count, seconds.pop(label.split(":")[0], 0.0)) for label, count in rows.items()]

@@ -48,6 +48,8 @@ class SourceFile(NamedTuple):
 class LocalSource:
     """A folder on disk."""
 
+    listable = True
+
     def __init__(self, root):
         self.root = Path(root)
         self.label = str(self.root)

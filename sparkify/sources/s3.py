@@ -122,6 +122,8 @@ def bucket_region(client, bucket: str) -> str | None:
 class S3Source:
     """``s3://bucket/prefix`` holding song_data/, log_data/ and log_json_path.json."""
 
+    listable = True
+
     def __init__(self, url, endpoint_url=None, region=None, client=None, workers=WORKERS,
                  ahead_files=AHEAD_FILES, ahead_bytes=AHEAD_BYTES, page_size=None):
         self.bucket, self.prefix = parse_s3_url(url)

@@ -43,6 +43,7 @@ import psycopg2
 from sparkify.engines.local_loader.json_records import MAX_RECORD_BYTES, UTF8_BOM, Record, read_records
 from sparkify.engines.local_loader.row_encoder import COPY_OPTIONS, Column, RowEncoder, UnsupportedColumn, json_text
 from sparkify.engines.local_loader.typed_decoder import TypedDecoder
+from sparkify.results import LoadError, RejectedRecord, TableLoad
 from sparkify.sources import open_source
 from sparkify.sources.jsonpaths import JsonPathsError, read_jsonpaths
 
@@ -68,41 +69,6 @@ def default_workers() -> int:
     except AttributeError:
         cores = os.cpu_count() or 1
     return max(1, min(cores, 4))
-
-
-class LoadError(Exception):
-    """The load failed; ``rejected`` holds the records that were turned down."""
-
-    def __init__(self, message, rejected=()):
-        super().__init__(message)
-        self.rejected = list(rejected)
-
-
-@dataclass
-class RejectedRecord:
-    table_name: str
-    source_file: str
-    line_number: int
-    column_name: str | None
-    reason: str
-    raw_value: str | None
-    raw_record: str
-
-    def describe(self) -> str:
-        column = f", column {self.column_name}" if self.column_name else ""
-        return f"{self.source_file}:{self.line_number}{column}: {self.reason}"
-
-
-@dataclass
-class TableLoad:
-    table: str
-    files: int = 0
-    bytes: int = 0
-    rows: int = 0
-    rejected: list = field(default_factory=list)
-    seconds: float = 0.0
-    file_rows: dict = field(default_factory=dict)  # rows staged from each file, for the ledger
-
 
 
 def table_columns(cursor, table: str) -> list[Column]:

@@ -1,0 +1,243 @@
+"""Amazon Redshift: COPY reads the source from S3 itself; everything else is the SQL of sql_queries.py.
+
+What differs from PostgreSQL, and the page of AWS's documentation that says why:
+
+- **Encrypted connections only.** The run refuses a connection without TLS.
+- **One run at a time: ``LOCK``.** New clusters and Serverless workgroups run
+  with SNAPSHOT isolation, under which two overlapping runs that insert into
+  the same tables both commit. Every run takes an exclusive ``LOCK`` of
+  ``staging_events`` (every run writes it) as its first statement; a second
+  run waits until the first commits or rolls back
+  (https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html).
+- **``DELETE``, not ``TRUNCATE``,** empties the star: TRUNCATE commits the
+  transaction it runs in (https://docs.aws.amazon.com/redshift/latest/dg/r_TRUNCATE.html),
+  and a failed run must leave the previous warehouse as it was.
+- **Staging by ``COPY``**: of the whole prefixes for a full load, or of a
+  manifest that lists exactly the chosen files (a daily run). The staged
+  tables are analysed inside the transaction, so that the transform is
+  planned on their real sizes (``COPY ... STATUPDATE OFF`` leaves it to us).
+- **Constraints are informational**
+  (https://docs.aws.amazon.com/redshift/latest/dg/t_Defining_constraints.html):
+  every key and relationship check counts.
+- **``VACUUM DELETE ONLY`` after a full reload,** which cannot run inside a
+  transaction (https://docs.aws.amazon.com/redshift/latest/dg/r_VACUUM_command.html):
+  the reload's DELETEs leave the previous rows on disk until then.
+- **Load errors** come from Redshift's system views (load_errors.py).
+"""
+
+import time
+
+import psycopg2
+
+import sql_queries as q
+from sparkify.config import MAX_REDSHIFT_ERRORS, TargetError, redshift_settings, s3_endpoint
+from sparkify.engines import redshift_load_errors as load_errors
+from sparkify.engines.base import Engine
+from sparkify.results import LoadError, Step, TableLoad
+from sparkify.sqltext import quote_literal, summarise
+
+COPY_RESULT = "SELECT pg_last_copy_id(), pg_last_copy_count()"
+LOCK = "LOCK staging_events"
+PREFIX_OF = {"staging_events": "log_data", "staging_songs": "song_data"}
+
+
+class StatementLog:
+    """A cursor that reports every statement it runs on one line, with its duration.
+
+    One statement can take minutes on Redshift: the log shows where the time
+    goes and which statement failed. Secrets are masked (sqltext.summarise).
+    """
+
+    def __init__(self, cursor, log):
+        self._cursor = cursor
+        self._log = log
+
+    def execute(self, statement, params=None):
+        started = time.perf_counter()
+        outcome = "  (failed)"
+        try:
+            result = self._cursor.execute(statement, params)
+            outcome = ""
+            return result
+        finally:
+            self._log(f"{time.perf_counter() - started:8.2f} s  {summarise(statement)}{outcome}")
+
+    def __getattr__(self, name):
+        return getattr(self._cursor, name)
+
+
+class CopyPrefixes:
+    """The source as COPY reads it for a full load: whole prefixes, never listed here."""
+
+    listable = False
+
+    def __init__(self, locations):
+        self.locations = locations
+        self.label = f"{locations.log_data} and {locations.song_data}"
+
+    def close(self):
+        pass
+
+
+class RedshiftEngine(Engine):
+    name = "redshift"
+    label = "Amazon Redshift"
+    copies_from_s3 = True
+
+    def __init__(self, config=None, workers=None, write_manifests=None):
+        self.config = config
+        self._write_manifests = write_manifests or write_manifests_to_s3
+
+    @property
+    def settings(self):
+        return redshift_settings(self.config)
+
+    def check_connection(self, connection):
+        if not connection.info.ssl_in_use:
+            raise TargetError(
+                "the connection to Redshift is not encrypted: add sslmode=require to the DSN "
+                "(or leave [CLUSTER] SSLMODE at its default)"
+            )
+
+    def cursor(self, cursor, reporter):
+        return StatementLog(cursor, reporter.line)
+
+    def lock(self, cursor, reporter):
+        cursor.execute(LOCK)
+
+    def open_source(self, locations, full, dated):
+        """Whole prefixes for a full load; the listed S3 root for a daily run, which needs a manifest prefix."""
+        if not locations.in_s3:
+            raise TargetError(
+                f"{locations.root} is not in S3: a Redshift target reads the source with COPY from S3; "
+                "give --source s3://bucket/prefix, or set the [S3] paths of the config"
+            )
+        redshift_settings(self.config)  # every missing setting, named before anything runs
+        if full and dated:
+            raise TargetError("--since and --until choose the files of a daily run on Redshift: "
+                              "--full copies the whole prefixes")
+        if full:
+            return CopyPrefixes(locations), None
+        if self.settings.manifest_prefix is None:
+            if dated:
+                raise TargetError("--since and --until need [S3] MANIFEST_PREFIX on Redshift: a daily run lists "
+                                  "the chosen files in a manifest there (see dwh.cfg.example)")
+            return CopyPrefixes(locations), (
+                "The config has no [S3] MANIFEST_PREFIX: the whole prefixes are copied, as with --full. "
+                "Set it for daily runs that copy only the new files."
+            )
+        if locations.root is None:
+            raise TargetError(
+                f"[S3] LOG_DATA and SONG_DATA are not log_data/ and song_data/ of one folder "
+                f"({locations.log_data}, {locations.song_data}): a daily run lists one source; "
+                "give --source s3://bucket/prefix, or run etl.py --full"
+            )
+        from sparkify.sources.s3 import S3Source  # only a daily run lists S3 from here
+
+        endpoint_url, region = s3_endpoint(self.config)
+        source = S3Source(locations.root, endpoint_url=endpoint_url, region=region)
+        source.locations = locations
+        return source, None
+
+    def copy_values(self, source, max_errors) -> dict:
+        """The values the COPY statements hold, each a quoted literal, so that a quote or a
+        semicolon in the config or the command line cannot change a statement."""
+        if not 0 <= int(max_errors) <= MAX_REDSHIFT_ERRORS:
+            raise TargetError(f"--max-errors must be between 0 and {MAX_REDSHIFT_ERRORS:,} on Redshift "
+                              "(COPY's MAXERROR)")
+        locations, settings = source.locations, self.settings
+        return {
+            "log_data": quote_literal(locations.log_data),
+            "song_data": quote_literal(locations.song_data),
+            "log_jsonpath": quote_literal(locations.log_jsonpath),
+            "region": quote_literal(settings.region),
+            "iam_role": quote_literal(settings.iam_role),
+            "max_errors": int(max_errors),
+        }
+
+    def copies(self, source, mode, max_errors) -> list[tuple[str, str, str]]:
+        """(staging table, COPY statement, what it reads) for each table to stage."""
+        values = self.copy_values(source, max_errors)
+        if mode.files is None:
+            statements = [statement.format(**values) for statement in q.copy_table_queries]
+            return list(zip(q.staging_tables, statements, [source.locations.log_data, source.locations.song_data]))
+        manifests = self._write_manifests(source, self.settings.manifest_prefix, mode.files)
+        formats = {"staging_events": values["log_jsonpath"], "staging_songs": "'auto'"}
+        return [
+            (table, q.staging_copy_manifest.format(
+                table=mode.staging_targets.get(table, table), manifest=quote_literal(url), format=formats[table],
+                **values), url)
+            for table, url in manifests.items()
+        ]
+
+    def load(self, cursor, source, mode, max_errors, reporter):
+        loads = run_copies(cursor, self.copies(source, mode, max_errors), max_errors,
+                           empty_is_error=mode.files is None)
+        for load in loads:
+            load.files = len(mode.files[PREFIX_OF[load.table]]) if mode.files is not None else 0
+        return loads
+
+    def keep_rejected(self, cursor, rejected):
+        cursor.execute(load_errors.insert_rejected(rejected))
+
+    def clear_star(self):
+        return list(q.clear_star_queries)
+
+    def after_commit(self, connection, mode, reporter):
+        """Reclaim the rows a full reload deleted: VACUUM cannot run in a transaction."""
+        if not mode.full:
+            return []
+        started = time.perf_counter()
+        connection.autocommit = True
+        try:
+            with connection.cursor() as raw:
+                cursor = self.cursor(raw, reporter)
+                for table in q.staging_tables + q.star_tables:
+                    cursor.execute(f"VACUUM DELETE ONLY {table}")
+        finally:
+            connection.autocommit = False
+        return [Step("vacuum (deleted rows reclaimed)", None, time.perf_counter() - started)]
+
+    def dry_run(self):
+        return RedshiftEngine(self.config, write_manifests=placeholder_manifests)
+
+
+def run_copies(cursor, copies, max_errors, empty_is_error=True) -> list[TableLoad]:
+    """Run each (table, COPY, where) and say what it loaded.
+
+    After each COPY, Redshift says how many rows it loaded and (with
+    --max-errors) which records it skipped. A COPY of whole prefixes that
+    loads no row is an error: the prefix is wrong, or its files hold nothing.
+    """
+    loads = []
+    last_copy = -1  # pg_last_copy_id() before any COPY of this session
+    for table_name, statement, where in copies:
+        started = time.perf_counter()
+        try:
+            cursor.execute(statement)
+        except psycopg2.Error as error:
+            raise load_errors.copy_failed(cursor, table_name, error, last_copy, max_errors) from None
+        cursor.execute(COPY_RESULT)
+        last_copy, rows = cursor.fetchone() or (last_copy, None)
+        skipped = load_errors.load_errors(cursor, table_name) if max_errors else []
+        if rows == 0 and empty_is_error:
+            raise LoadError(
+                f"{table_name}: COPY loaded no rows from {where}: no record there, "
+                "check the path in the config (or --source) and that its files are not empty",
+                skipped,
+            )
+        loads.append(TableLoad(table=table_name, rows=rows, rejected=skipped, seconds=time.perf_counter() - started))
+    return loads
+
+
+def write_manifests_to_s3(source, prefix, files, now=None) -> dict[str, str]:
+    """Write one manifest per staging table with files to stage below ``prefix``; table -> its URL."""
+    from sparkify.run.ledger import write_manifests
+
+    return write_manifests(source, prefix, files, now)
+
+
+def placeholder_manifests(source, prefix, files) -> dict[str, str]:
+    """A dry run's manifests: named as a run names them, written nowhere."""
+    folder = prefix.rstrip("/")
+    return {table: f"{folder}/<run time>-{table}.manifest" for table in q.staging_tables}

@@ -1,0 +1,76 @@
+"""The summary a run ends with, readable at a glance: its steps, its figures, its checks."""
+
+from sparkify.output.report import table
+
+SHOWN_REJECTED = 20
+
+
+def summary(result) -> str:
+    if result.choice is None or result.nothing_new:
+        return result.choice.describe() if result.choice else ""
+    lines = [result.choice.describe(), ""]
+    rows = []
+    if result.listing_seconds is not None and result.choice is not None and result.choice.files is not None:
+        choice = result.choice
+        rows.append(("listing", choice.new + choice.changed + choice.skipped + choice.outside, None, None,
+                     result.listing_seconds))
+    for load in result.loads:
+        rows.append((load.table, load.files or None, load.rows, len(load.rejected), load.seconds))
+    for step in result.steps:
+        rows.append((step.name, None, step.rows, None, step.seconds))
+    if result.checks_seconds is not None:
+        rows.append(("checks", None, None, None, result.checks_seconds))
+    lines += [table(rows, ["step", "files", "rows", "rejected", "seconds"], ["<", ">", ">", ">", ">"]), ""]
+    lines.append(f"{figures_line(result)}; rejected records: {len(result.rejected):,}")
+    for record in result.rejected[:SHOWN_REJECTED]:
+        lines.append(f"  rejected {record.table_name} {record.describe()}")
+    if len(result.rejected) > SHOWN_REJECTED:
+        lines.append(f"  ... and {len(result.rejected) - SHOWN_REJECTED:,} more: SELECT * FROM rejected_records")
+    lines += ["", checks_table(result.checks), "", verdict(result)]
+    return "\n".join(lines)
+
+
+def figures_line(result) -> str:
+    figures = result.figures
+    plays, matched = figures.plays or 0, figures.matched_plays or 0
+    duplicates = f"duplicate events staged and counted once: {figures.duplicate_events or 0:,}"
+    if result.mode == "daily":
+        return (f"plays this run wrote (added or replaced): {plays:,}, {matched:,} of them matched to the "
+                f"catalogue; {duplicates}")
+    return f"plays matched to the catalogue: {matched:,} of {plays:,}; {duplicates}"
+
+
+def verdict(result) -> str:
+    checks, failed = result.checks, len(result.failed_checks)
+    if failed:
+        return f"{failed} of {len(checks)} checks FAILED: rolled back, the previous warehouse is unchanged."
+    on_change = (f" ({result.checks_on_change} of them on this run's change; etl.py --check checks the whole "
+                 "warehouse)" if result.checks_on_change else "")
+    return f"All {len(checks)} checks passed{on_change}; committed in {result.seconds:.1f} s."
+
+
+def one_line(result) -> str:
+    """The --quiet summary: what the run did, in one line."""
+    if result.nothing_new:
+        return result.choice.describe()
+    staged = ", ".join(f"{load.table} {load.rows or 0:,}" for load in result.loads)
+    return (f"{result.choice.describe()}; {result.mode} load: {staged}; {figures_line(result)}; "
+            f"rejected records: {len(result.rejected):,}; {verdict(result)}")
+
+
+def check_summary(checks, seconds) -> str:
+    failed = sum(1 for check in checks if not check.passed)
+    verdict = (
+        f"{failed} of {len(checks)} checks FAILED: the warehouse no longer matches its staging. "
+        "etl.py --full rebuilds it from the source."
+        if failed else f"All {len(checks)} checks passed on the whole warehouse, in {seconds:.1f} s."
+    )
+    return "\n".join([checks_table(checks), "", verdict])
+
+
+def checks_table(checks) -> str:
+    return table(
+        [("PASS" if check.passed else "FAIL", check.name, check.expected, check.actual, check.how) for check in checks],
+        ["check", "guarantee", "expected", "actual", "how"],
+        ["<", "<", ">", ">", "<"],
+    )

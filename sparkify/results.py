@@ -1,0 +1,126 @@
+"""What a run produces, in types that every engine, the run and the output share.
+
+A load stages ``TableLoad``s (with their ``RejectedRecord``s), the transform
+runs ``Step``s, the checks give ``Check``s, and the run returns one
+``RunResult`` holding them all, which the summary prints and ``--json`` writes.
+"""
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+
+class LoadError(Exception):
+    """The load failed; ``rejected`` holds the records that were turned down."""
+
+    def __init__(self, message, rejected=()):
+        super().__init__(message)
+        self.rejected = list(rejected)
+
+
+@dataclass
+class RejectedRecord:
+    """A source record that could not be staged (docs/data-contract.md#rejected-records)."""
+
+    table_name: str
+    source_file: str
+    line_number: int
+    column_name: str | None
+    reason: str
+    raw_value: str | None
+    raw_record: str
+
+    def describe(self) -> str:
+        column = f", column {self.column_name}" if self.column_name else ""
+        return f"{self.source_file}:{self.line_number}{column}: {self.reason}"
+
+
+@dataclass
+class TableLoad:
+    """What staging one table did."""
+
+    table: str
+    files: int = 0
+    bytes: int = 0
+    rows: int | None = 0  # None: the engine could not tell (a dry run)
+    rejected: list = field(default_factory=list)
+    seconds: float = 0.0
+    file_rows: dict = field(default_factory=dict)  # rows staged from each file, for the ledger
+
+
+class Step(NamedTuple):
+    """One statement of the transform (or a group of them), as the summary shows it."""
+
+    name: str
+    rows: int | None
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Check:
+    """One reconciliation check: it passes when ``expected`` equals ``actual``.
+
+    ``enforced_by`` names the PostgreSQL constraint that holds it, when the
+    check read the catalogue instead of counting.
+    """
+
+    name: str
+    expected: int | None
+    actual: int | None
+    enforced_by: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.expected == self.actual
+
+    @property
+    def how(self) -> str:
+        return f"enforced: {self.enforced_by.split(' (')[0]}" if self.enforced_by else "counted"
+
+
+@dataclass
+class Figures:
+    """The summary's figures: plays written, how many matched the catalogue, duplicates counted once."""
+
+    plays: int | None = None
+    matched_plays: int | None = None
+    duplicate_events: int | None = None
+
+
+@dataclass
+class RunResult:
+    """Everything one run did, whether it committed or not."""
+
+    target: str
+    source: str
+    mode: str = ""  # "full" or "daily"
+    reason: str = ""
+    choice: object = None  # ledger.Choice: the files chosen, None when COPY read whole prefixes
+    listing_seconds: float | None = None
+    loads: list[TableLoad] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    checks_on_change: int = 0  # how many of the checks are of this run's change (a daily run)
+    checks_seconds: float | None = None
+    figures: Figures = field(default_factory=Figures)
+    committed: bool = False
+    seconds: float = 0.0
+
+    @property
+    def rejected(self) -> list[RejectedRecord]:
+        return [record for load in self.loads for record in load.rejected]
+
+    @property
+    def failed_checks(self) -> list[Check]:
+        return [check for check in self.checks if not check.passed]
+
+    @property
+    def nothing_new(self) -> bool:
+        return self.choice is not None and self.choice.nothing_new
+
+
+class CheckFailed(Exception):
+    """A reconciliation check failed: the run was rolled back. ``result`` says which."""
+
+    def __init__(self, result: RunResult):
+        super().__init__(f"{len(result.failed_checks)} of {len(result.checks)} checks failed")
+        self.result = result

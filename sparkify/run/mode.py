@@ -1,0 +1,139 @@
+"""The two ways a run changes the warehouse, chosen once per run: a full load, or a daily one.
+
+A ``FullLoad`` empties staging, stages everything, and rebuilds the star; its
+checks count the whole warehouse. A ``DailyLoad`` stages only the new files,
+into temporary tables, appends them to staging and updates the star from
+them; its checks count the change (docs/daily-loads.md). Each supplies the
+run's staging targets, transform steps, ledger statements and checks; the
+engine supplies what differs by database.
+"""
+
+import time
+
+import sql_queries as q
+from sparkify.checks.reconciliation import before_change, change_checks, run_checks
+from sparkify.results import Figures, Step
+from sparkify.run.ledger import ledger_statements
+
+WORK_TABLES = {"staging_events": "staging_events_new", "staging_songs": "staging_songs_new"}
+
+
+class FullLoad:
+    name = "full"
+    full = True
+    staging_targets = {}
+    checks_on_change = 0  # how many of its checks are of the run's change, not of the whole warehouse
+    checks_seconds = 0.0  # time its checks took before the transform
+
+    def __init__(self, choice):
+        self.choice = choice
+
+    @property
+    def reason(self):
+        return self.choice.reason
+
+    @property
+    def files(self):
+        """prefix -> the files to stage; None: COPY reads the whole prefixes."""
+        return self.choice.files
+
+    def staging_setup(self) -> list[str]:
+        return list(q.clear_staging_queries)
+
+    def analyze_statements(self, loads) -> list[str]:
+        return [f"ANALYZE {load.table}" for load in loads]
+
+    def transform(self, cursor, engine, reporter) -> list[Step]:
+        """Empty the star and rebuild it from staging, the dimensions first."""
+        for statement in engine.clear_star() + engine.transform_settings():
+            cursor.execute(statement)
+        steps = []
+        with engine.bulk_insert(cursor, "songplay_table", steps):
+            for table, statement in q.insert_table_queries.items():
+                steps.append(run_step(cursor, table, engine.render(statement), reporter))
+        return steps
+
+    def record(self, cursor, loads) -> None:
+        for statement in ledger_statements(self.choice, loads):
+            cursor.execute(statement)
+
+    def check(self, cursor, engine) -> list:
+        return run_checks(cursor, engine.enforced_constraints(cursor))
+
+    def figures(self, cursor, checks) -> Figures:
+        """Plays, of them matched, and duplicate events counted once: the plays check's figures."""
+        plays = next(check for check in checks if check.name == q.PLAYS_CHECK)
+        matched, nextsong_events = fetch(cursor, q.count_matched_plays)[0], fetch(cursor, q.count_nextsong_events)[0]
+        duplicates = None if nextsong_events is None or plays.expected is None else nextsong_events - plays.expected
+        return Figures(plays.actual, matched, duplicates)
+
+    def finish(self, cursor) -> None:
+        pass
+
+
+class DailyLoad(FullLoad):
+    name = "daily"
+    full = False
+    staging_targets = WORK_TABLES
+    checks_on_change = len(q.change_checks)
+
+    def staging_setup(self):
+        return [q.staging_events_new_create, q.staging_songs_new_create]
+
+    def analyze_statements(self, loads):
+        return [q.work_tables_analyze[WORK_TABLES[load.table]] for load in loads]
+
+    def transform(self, cursor, engine, reporter):
+        """Count the new keys against staging as it was, then append and update the star.
+
+        The work tables stay, for the checks and figures; finish() drops them.
+        """
+        for statement in engine.transform_settings():
+            cursor.execute(statement)
+        started = time.perf_counter()
+        self.before = before_change(cursor)
+        self.checks_seconds = time.perf_counter() - started
+        rows, seconds = {}, {}
+        for table, statement in q.incremental_star_queries:
+            step = run_step(cursor, q.COUNTED.get(statement, table), engine.render(statement), reporter)
+            seconds[table] = seconds.get(table, 0.0) + step.seconds
+            if statement in q.COUNTED:
+                rows[q.COUNTED[statement]] = step.rows or 0
+        rows["songplay_table: plays added"] -= rows["songplay_table: plays replaced"]
+        return [Step(label, count, seconds.pop(label.split(":")[0], 0.0)) for label, count in rows.items()]
+
+    def check(self, cursor, engine):
+        return change_checks(cursor, engine.enforced_constraints(cursor), self.before)
+
+    def figures(self, cursor, checks):
+        """The plays this run wrote (added or replaced), of them matched, and duplicates counted once."""
+        plays, matched = fetch(cursor, q.written_plays_count)
+        events = fetch(cursor, q.new_nextsong_events_count)[0]
+        new_plays = self.before["new_keys"][q.NEW_PLAYS_CHECK]
+        return Figures(plays, matched, None if events is None or new_plays is None else events - new_plays)
+
+    def finish(self, cursor):
+        for table in q.incremental_work_tables:
+            cursor.execute(f"DROP TABLE {table}")
+
+
+def mode_for(choice):
+    """The mode a choice of files calls for."""
+    return FullLoad(choice) if choice.full else DailyLoad(choice)
+
+
+def run_step(cursor, name, statement, reporter) -> Step:
+    """Run one transform statement, saying when it starts and how it ended."""
+    reporter.step_started(name)
+    started = time.perf_counter()
+    cursor.execute(statement)
+    rows = cursor.rowcount if isinstance(cursor.rowcount, int) and cursor.rowcount >= 0 else None
+    step = Step(name, rows, time.perf_counter() - started)
+    reporter.step_done(step)
+    return step
+
+
+def fetch(cursor, statement) -> tuple:
+    """The one row a figure's query returns; a row of None where there is none (a dry run)."""
+    cursor.execute(statement)
+    return cursor.fetchone() or (None, None)

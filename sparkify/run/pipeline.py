@@ -1,0 +1,90 @@
+"""One run, as a straight sequence: lock, choose files, stage, transform, record, check, commit or roll back.
+
+The same sequence serves a real run and ``--dry-run`` (dry_run.py), on every
+engine and in both modes: what differs by database is the engine's
+(sparkify/engines/), what differs between a full and a daily load is the
+mode's (mode.py). The transaction is committed only when every check passes
+(docs/data-contract.md#accounting), so a failed or interrupted run leaves the
+previous warehouse as it was.
+"""
+
+import contextlib
+import time
+from dataclasses import dataclass
+from datetime import date
+
+import psycopg2
+
+from sparkify.output.report import Reporter
+from sparkify.results import CheckFailed, RunResult
+from sparkify.run.interrupt import cancel_on_interrupt
+from sparkify.run.ledger import choose_files
+from sparkify.run.mode import mode_for
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the command line asked for."""
+
+    full: bool = True
+    since: date | None = None
+    until: date | None = None
+    max_errors: int = 0
+
+
+def run(connection, engine, source, request=None, reporter=None, target="", choose=choose_files) -> RunResult:
+    """The whole ETL in one transaction; raises CheckFailed (rolled back) when a check fails.
+
+    ``source`` is what ``engine.open_source()`` gave; ``choose`` picks the
+    files to stage (ledger.choose_files, or a dry run's assumption).
+    """
+    request, reporter = request or Request(), reporter or Reporter(quiet=True)
+    started = time.perf_counter()
+    result = RunResult(target=target, source=source.label)
+    with transaction(connection, engine, reporter) as cursor:
+        engine.lock(cursor, reporter)
+        listed = time.perf_counter()
+        result.choice = choose(cursor, source, request.full, request.since, request.until)
+        result.listing_seconds = time.perf_counter() - listed
+        mode = mode_for(result.choice)
+        result.mode, result.reason = mode.name, mode.reason
+        if result.nothing_new:
+            return finished(result, started, commit=False, connection=connection)
+        reporter.line(result.choice.describe())
+        result.loads = engine.stage(cursor, source, mode, request.max_errors, reporter)
+        result.steps = mode.transform(cursor, engine, reporter)
+        mode.record(cursor, result.loads)
+        checked = time.perf_counter()
+        result.checks = mode.check(cursor, engine)
+        result.figures = mode.figures(cursor, result.checks)
+        mode.finish(cursor)
+        result.checks_seconds = time.perf_counter() - checked + mode.checks_seconds
+        result.checks_on_change = mode.checks_on_change
+        if result.failed_checks:
+            finished(result, started, commit=False, connection=connection)
+            raise CheckFailed(result)
+    finished(result, started, commit=True, connection=connection)
+    result.steps += engine.after_commit(connection, mode, reporter)
+    return result
+
+
+@contextlib.contextmanager
+def transaction(connection, engine, reporter):
+    """The run's cursor, inside one transaction that any error or Ctrl-C rolls back."""
+    try:
+        with connection.cursor() as raw_cursor, cancel_on_interrupt(connection):
+            yield engine.cursor(raw_cursor, reporter)
+    except BaseException:
+        with contextlib.suppress(psycopg2.InterfaceError):  # a lost connection: the server rolled back
+            connection.rollback()
+        raise
+
+
+def finished(result, started, commit, connection) -> RunResult:
+    if commit:
+        connection.commit()
+    else:
+        connection.rollback()
+    result.committed = commit
+    result.seconds = time.perf_counter() - started
+    return result
