@@ -51,14 +51,37 @@ RULE_DESCRIPTION = "sparkify cluster.py"
 ADDRESS_LOOKUP = "https://checkip.amazonaws.com"
 
 # On-demand price of one node-hour in US East (N. Virginia), in USD, for a
-# sense of scale: other regions differ a little, reserved nodes a lot.
+# sense of scale: other regions differ a little, reserved nodes a lot
+# (https://aws.amazon.com/redshift/pricing/).
 NODE_HOUR_USD = {
-    "dc2.large": 0.25,
-    "dc2.8xlarge": 4.80,
+    "ra3.large": 0.543,
     "ra3.xlplus": 1.086,
     "ra3.4xlarge": 3.26,
     "ra3.16xlarge": 13.04,
 }
+# DC2 nodes were deprecated by AWS in April 2025 in favour of RA3 and
+# Serverless: cluster.py creates none, but still prices and reports an
+# existing one, so that it can be found and deleted.
+DEPRECATED_NODE_HOUR_USD = {
+    "dc2.large": 0.25,
+    "dc2.8xlarge": 4.80,
+}
+
+
+def default_node_type(nodes: int) -> str:
+    """The smallest current RA3 node type that a cluster of ``nodes`` nodes can use.
+
+    From the node-type table ("RA3 node types", column "Node range") of the
+    Amazon Redshift Management Guide, "Amazon Redshift provisioned clusters",
+    https://docs.aws.amazon.com/redshift/latest/mgmt/working-with-clusters.html:
+    ra3.large is the smallest RA3 node but starts at two nodes; ra3.xlplus is
+    the RA3 type that can be created as a single-node cluster.
+    """
+    return "ra3.xlplus" if nodes == 1 else "ra3.large"
+
+
+def is_deprecated(node_type) -> bool:
+    return str(node_type or "").startswith("dc2.")
 
 
 class ClusterError(Exception):
@@ -135,7 +158,7 @@ def read_settings(config_file=None) -> Settings:
     settings = Settings(
         config_path=path,
         identifier=text(dwh, "CLUSTER_IDENTIFIER", "sparkify"),
-        node_type=text(dwh, "NODE_TYPE", "dc2.large"),
+        node_type=text(dwh, "NODE_TYPE") or default_node_type(number(dwh, "NUM_NODES", 1)),
         nodes=number(dwh, "NUM_NODES", 1),
         region=text(dwh, "REGION"),
         publicly_accessible=yes("PUBLICLY_ACCESSIBLE", "no"),
@@ -545,6 +568,7 @@ def create(settings: Settings, say=print, find_address=my_address, session=None,
 
     Returns the cluster's description. Safe to run again: what exists is kept.
     """
+    refuse_deprecated_node_type(settings)
     password = master_password(settings)
     cidr = ingress_cidr(settings, find_address, say)
     session = session or aws_session(settings)
@@ -579,6 +603,19 @@ def create(settings: Settings, say=print, find_address=my_address, session=None,
     say(f"wrote the endpoint and the role ARN into {settings.config_path}: "
         "create_tables.py and etl.py now use this cluster")
     return cluster
+
+
+def refuse_deprecated_node_type(settings: Settings) -> None:
+    """A DC2 node type is refused before anything is created, saying what to use instead."""
+    if not is_deprecated(settings.node_type):
+        return
+    instead = default_node_type(settings.nodes)
+    raise ClusterError(
+        f"[DWH] NODE_TYPE={settings.node_type}: AWS deprecated DC2 nodes in April 2025 in favour of RA3 "
+        f"and Redshift Serverless, so cluster.py no longer creates them. Set NODE_TYPE={instead} (the "
+        f"smallest RA3 node for {settings.nodes} node(s): {hourly_cost_text(instead, settings.nodes)}), "
+        "leave NODE_TYPE empty for that default, or set DEPLOYMENT=serverless"
+    )
 
 
 def teardown(settings: Settings, say=print, session=None, delay=30, sleep=time.sleep) -> None:
@@ -704,11 +741,17 @@ def cluster_warnings(facts: dict) -> list[str]:
         )
     if not facts["ours"]:
         warnings.append(f"cluster {facts['identifier']} was not made by cluster.py: it will not touch it")
+    if is_deprecated(facts["node_type"]):
+        warnings.append(
+            f"cluster {facts['identifier']} runs on {facts['node_type']} nodes, which AWS deprecated in April "
+            f"2025: move it to RA3 ({default_node_type(facts['nodes'])}) or Serverless, or delete it and "
+            "create it again with the new default"
+        )
     return warnings
 
 
 def hourly_cost(node_type, nodes) -> float | None:
-    price = NODE_HOUR_USD.get(node_type)
+    price = NODE_HOUR_USD.get(node_type, DEPRECATED_NODE_HOUR_USD.get(node_type))
     return None if price is None else price * nodes
 
 
