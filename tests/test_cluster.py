@@ -182,11 +182,11 @@ def test_a_malformed_cidr_is_explained(make_settings):
 
 
 def test_the_cluster_is_made_from_the_config_encrypted_and_tagged(aws, make_settings):
-    settings = make_settings(NODE_TYPE="dc2.large", NUM_NODES="2", PUBLICLY_ACCESSIBLE="no",
+    settings = make_settings(NODE_TYPE="ra3.4xlarge", NUM_NODES="2", PUBLICLY_ACCESSIBLE="no",
                              OWNER="alice", TIME_TO_LIVE_HOURS="3")
     create(aws, settings)
     [made] = aws.client("redshift").describe_clusters()["Clusters"]
-    assert (made["ClusterIdentifier"], made["NodeType"], made["NumberOfNodes"]) == ("sparkify", "dc2.large", 2)
+    assert (made["ClusterIdentifier"], made["NodeType"], made["NumberOfNodes"]) == ("sparkify", "ra3.4xlarge", 2)
     assert (made["DBName"], made["MasterUsername"], made["Endpoint"]["Port"]) == ("dev", "awsuser", 5439)
     assert made["Encrypted"] is True
     assert made["PubliclyAccessible"] is False
@@ -293,13 +293,13 @@ def test_status_shows_the_cost_and_warns_past_the_time_to_live(aws, make_setting
     create(aws, settings)
     report = cluster.status(settings, aws)
     assert report["warnings"] == []
-    assert report["cluster"]["hourly_usd"] == 0.25
+    assert report["cluster"]["hourly_usd"] == 1.086
     later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=6)
     report = cluster.status(settings, aws, now=later)
     [warning] = report["warnings"]
     assert warning.startswith("cluster sparkify has outlived its time-to-live (4 h) by 2 h")
     text = cluster.format_status(report)
-    assert "about $0.25 an hour, $6 a day while running (cost class low" in text
+    assert "about $1.09 an hour, $26 a day while running (cost class moderate" in text
     assert f"port 5439 from {MY_CIDR}" in text
     assert "reads s3://udacity-dend/log_data*" in text
 
@@ -310,10 +310,44 @@ def test_status_with_nothing_there(aws, make_settings):
 
 
 @pytest.mark.parametrize("node_type, nodes, expected", [
-    ("dc2.large", 1, "low"), ("ra3.4xlarge", 2, "moderate"), ("ra3.16xlarge", 1, "high"), ("x9.huge", 1, "unknown"),
+    ("ra3.large", 1, "low"), ("ra3.large", 2, "moderate"), ("dc2.large", 1, "low"),
+    ("ra3.4xlarge", 2, "moderate"), ("ra3.16xlarge", 1, "high"), ("x9.huge", 1, "unknown"),
 ])
 def test_cost_classes(node_type, nodes, expected):
     assert cluster.cost_class(cluster.hourly_cost(node_type, nodes)) == expected
+
+
+@pytest.mark.parametrize("nodes, expected", [("1", "ra3.xlplus"), ("2", "ra3.large"), ("16", "ra3.large")])
+def test_the_default_node_type_is_the_smallest_ra3_node_that_supports_the_cluster_size(make_settings, nodes, expected):
+    settings = make_settings(NODE_TYPE="", NUM_NODES=nodes)
+    assert settings.node_type == expected
+    assert cluster.hourly_cost(settings.node_type, settings.nodes) is not None
+
+
+def test_the_example_config_no_longer_defaults_to_dc2(make_settings):
+    assert read_config(PROJECT_DIR / "dwh.cfg.example")["DWH"]["NODE_TYPE"] == ""
+    assert make_settings().node_type == "ra3.xlplus"
+
+
+@pytest.mark.parametrize("node_type", ["dc2.large", "dc2.8xlarge"])
+def test_a_dc2_node_type_is_refused_before_anything_is_created_saying_why_and_what_instead(
+        aws, make_settings, node_type):
+    with pytest.raises(cluster.ClusterError) as refusal:
+        create(aws, make_settings(NODE_TYPE=node_type))
+    message = str(refusal.value)
+    assert "AWS deprecated DC2 nodes in April 2025" in message
+    assert "NODE_TYPE=ra3.xlplus" in message and "DEPLOYMENT=serverless" in message
+    assert aws.client("iam").list_roles()["Roles"] == []
+
+
+def test_status_warns_about_an_existing_dc2_cluster_and_still_prices_it(aws, make_settings):
+    redshift = aws.client("redshift")
+    redshift.create_cluster(ClusterIdentifier="sparkify", NodeType="dc2.large", ClusterType="single-node",
+                            MasterUsername="awsuser", MasterUserPassword=PASSWORD,
+                            Tags=[{"Key": "managed-by", "Value": "sparkify-cluster.py"}])
+    report = cluster.status(make_settings(), aws)
+    assert report["cluster"]["hourly_usd"] == 0.25
+    assert any("dc2.large nodes, which AWS deprecated in April 2025" in warning for warning in report["warnings"])
 
 
 def test_pause_and_resume(aws, make_settings):
@@ -451,7 +485,7 @@ def test_the_command_line_creates_reports_and_deletes(aws, make_settings, capsys
     config = ["--config", str(settings.config_path)]
     assert cluster.main(config + ["create"]) == 0
     assert cluster.main(config + ["status"]) == 0
-    assert "cluster sparkify: available, 1 x dc2.large, encrypted" in capsys.readouterr().out
+    assert "cluster sparkify: available, 1 x ra3.xlplus, encrypted" in capsys.readouterr().out
     assert cluster.main(config + ["delete", "--yes"]) == 0
     nothing_left(aws, settings)
 

@@ -614,7 +614,7 @@ def test_doctor_passes_a_ready_local_target_with_an_s3_source(warehouse, aws, tm
     out = capsys.readouterr().out.splitlines()
     assert code == 0, out
     assert [line.split()[0] for line in out[1:-1]] == ["ok"] * 5
-    assert out[-1] == "No problem found in 5 checks: python etl.py can run."
+    assert out[-1] == f"No problem found in 5 checks: {doctor.python_command()} etl.py can run."
 
 
 def test_doctor_says_to_create_the_tables(dsn, aws, tmp_path):
@@ -629,7 +629,7 @@ def test_doctor_says_to_create_the_tables(dsn, aws, tmp_path):
                                source=f"s3://{BUCKET}/sample")
     assert str(findings[1]) == (
         "FAIL  tables missing: staging_events, staging_songs, rejected_records, songplay_table, user_table, "
-        "song_table, artist_table, time_table: run python create_tables.py"
+        f"song_table, artist_table, time_table, loaded_files: run {doctor.python_command()} create_tables.py"
     )
 
 

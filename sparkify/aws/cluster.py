@@ -51,14 +51,43 @@ RULE_DESCRIPTION = "sparkify cluster.py"
 ADDRESS_LOOKUP = "https://checkip.amazonaws.com"
 
 # On-demand price of one node-hour in US East (N. Virginia), in USD, for a
-# sense of scale: other regions differ a little, reserved nodes a lot.
+# sense of scale: other regions differ a little, reserved nodes a lot
+# (https://aws.amazon.com/redshift/pricing/).
 NODE_HOUR_USD = {
-    "dc2.large": 0.25,
-    "dc2.8xlarge": 4.80,
+    "ra3.large": 0.543,
     "ra3.xlplus": 1.086,
     "ra3.4xlarge": 3.26,
     "ra3.16xlarge": 13.04,
 }
+# DC2 nodes were deprecated by AWS in April 2025 in favour of RA3 and
+# Serverless: cluster.py creates none, but still prices and reports an
+# existing one, so that it can be found and deleted.
+DEPRECATED_NODE_HOUR_USD = {
+    "dc2.large": 0.25,
+    "dc2.8xlarge": 4.80,
+}
+
+
+def default_node_type(nodes: int) -> str:
+    """The smallest current RA3 node type that a cluster of ``nodes`` nodes can use.
+
+    From the node-type table ("RA3 node types", column "Node range") of the
+    Amazon Redshift Management Guide, "Amazon Redshift provisioned clusters",
+    https://docs.aws.amazon.com/redshift/latest/mgmt/working-with-clusters.html:
+    ra3.large is the smallest RA3 node but starts at two nodes; ra3.xlplus is
+    the RA3 type that can be created as a single-node cluster.
+    """
+    return "ra3.xlplus" if nodes == 1 else "ra3.large"
+
+
+def is_deprecated(node_type) -> bool:
+    return str(node_type or "").startswith("dc2.")
+
+
+DEPLOYMENTS = ("provisioned", "serverless")
+# What a Serverless workgroup does once its daily RPU-hours are used up
+# (CreateUsageLimit's breachAction; emit-metric is left out: nothing here reads it).
+USAGE_LIMIT_ACTIONS = ("deactivate", "log")
 
 
 class ClusterError(Exception):
@@ -91,6 +120,17 @@ class Settings:
     port: int
     sources: tuple[str, ...]
     config: object = field(repr=False, compare=False, default=None)
+    # Redshift Serverless (DEPLOYMENT=serverless): a namespace and a workgroup
+    deployment: str = "provisioned"
+    namespace: str = "sparkify"
+    workgroup: str = "sparkify"
+    base_rpus: int = 8
+    usage_limit_rpu_hours: int = 16
+    usage_limit_action: str = "deactivate"
+
+    @property
+    def serverless(self) -> bool:
+        return self.deployment == "serverless"
 
 
 def read_settings(config_file=None) -> Settings:
@@ -127,6 +167,15 @@ def read_settings(config_file=None) -> Settings:
             raise ClusterError(f"{path}: [DWH] {key} must be yes or no, not {value!r}")
         return value in ("yes", "true", "1")
 
+    deployment = text(dwh, "DEPLOYMENT", "provisioned").lower()
+    if deployment not in DEPLOYMENTS:
+        raise ClusterError(f"{path}: [DWH] DEPLOYMENT must be provisioned or serverless, not {deployment!r}")
+    action = text(dwh, "USAGE_LIMIT_ACTION", "deactivate").lower()
+    if action not in USAGE_LIMIT_ACTIONS:
+        raise ClusterError(f"{path}: [DWH] USAGE_LIMIT_ACTION must be deactivate (user queries are turned off "
+                           f"until the next day) or log (only recorded), not {action!r}")
+    identifier = text(dwh, "CLUSTER_IDENTIFIER", "sparkify")
+
     s3 = config["S3"] if config.has_section("S3") else {}
     # MANIFEST_PREFIX: the lists of new files an incremental etl.py run has COPY read
     sources = tuple(
@@ -134,8 +183,8 @@ def read_settings(config_file=None) -> Settings:
     )
     settings = Settings(
         config_path=path,
-        identifier=text(dwh, "CLUSTER_IDENTIFIER", "sparkify"),
-        node_type=text(dwh, "NODE_TYPE", "dc2.large"),
+        identifier=identifier,
+        node_type=text(dwh, "NODE_TYPE") or default_node_type(number(dwh, "NUM_NODES", 1)),
         nodes=number(dwh, "NUM_NODES", 1),
         region=text(dwh, "REGION"),
         publicly_accessible=yes("PUBLICLY_ACCESSIBLE", "no"),
@@ -150,9 +199,21 @@ def read_settings(config_file=None) -> Settings:
         port=number(cluster, "DB_PORT", 5439),
         sources=sources,
         config=config,
+        deployment=deployment,
+        namespace=text(dwh, "NAMESPACE", identifier),
+        workgroup=text(dwh, "WORKGROUP", identifier),
+        base_rpus=number(dwh, "BASE_CAPACITY_RPUS", 8),
+        usage_limit_rpu_hours=number(dwh, "USAGE_LIMIT_RPU_HOURS", 16),
+        usage_limit_action=action,
     )
     if settings.nodes < 1:
         raise ClusterError(f"{path}: [DWH] NUM_NODES must be 1 or more")
+    if settings.base_rpus < 8 or settings.base_rpus % 8:
+        raise ClusterError(f"{path}: [DWH] BASE_CAPACITY_RPUS must be 8 or more, in steps of 8 (8, 16, 24, ...), "
+                           f"not {settings.base_rpus}")
+    if settings.usage_limit_rpu_hours < 1:
+        raise ClusterError(f"{path}: [DWH] USAGE_LIMIT_RPU_HOURS must be 1 or more: it is the cost guard of "
+                           "a Serverless workgroup")
     return settings
 
 
@@ -210,12 +271,21 @@ def s3_locations(sources) -> list[tuple[str, str]]:
     return locations
 
 
-def trust_policy() -> dict:
+def trust_policy(serverless: bool = False) -> dict:
+    """Who may assume the role: Redshift; for Serverless, Redshift Serverless too.
+
+    "Granting permissions to Amazon Redshift Serverless" (Management Guide,
+    https://docs.aws.amazon.com/redshift/latest/mgmt/serverless-security-other-services.html)
+    asks for both redshift-serverless.amazonaws.com and redshift.amazonaws.com
+    as principals of a role that Serverless uses.
+    """
+    services = ["redshift-serverless.amazonaws.com", "redshift.amazonaws.com"] if serverless else \
+        "redshift.amazonaws.com"
     return {
         "Version": "2012-10-17",
         "Statement": [{
             "Effect": "Allow",
-            "Principal": {"Service": "redshift.amazonaws.com"},
+            "Principal": {"Service": services},
             "Action": "sts:AssumeRole",
         }],
     }
@@ -259,7 +329,7 @@ def ensure_role(iam, settings: Settings, tags) -> str:
     try:
         role = iam.create_role(
             RoleName=settings.role_name,
-            AssumeRolePolicyDocument=json.dumps(trust_policy()),
+            AssumeRolePolicyDocument=json.dumps(trust_policy(settings.serverless)),
             Description="Lets the Sparkify Redshift cluster read its source in S3 (cluster.py)",
             Tags=tags,
         )["Role"]
@@ -268,6 +338,9 @@ def ensure_role(iam, settings: Settings, tags) -> str:
             raise
         role = iam.get_role(RoleName=settings.role_name)["Role"]
         _refuse_unless_ours("IAM role", settings.role_name, _role_tags(iam, role), "IAM_ROLE_NAME")
+        # The same role may have been made for the other deployment: trust exactly this one's principals.
+        iam.update_assume_role_policy(RoleName=settings.role_name,
+                                      PolicyDocument=json.dumps(trust_policy(settings.serverless)))
     iam.put_role_policy(
         RoleName=settings.role_name,
         PolicyName=policy_name(settings),
@@ -544,7 +617,12 @@ def create(settings: Settings, say=print, find_address=my_address, session=None,
     """Role, security group, cluster, ingress; then the endpoint and role ARN into dwh.cfg.
 
     Returns the cluster's description. Safe to run again: what exists is kept.
+    With [DWH] DEPLOYMENT=serverless, a namespace and a workgroup instead.
     """
+    if settings.serverless:
+        from sparkify.aws import serverless
+        return serverless.create(settings, say, find_address, session, delay, sleep)
+    refuse_deprecated_node_type(settings)
     password = master_password(settings)
     cidr = ingress_cidr(settings, find_address, say)
     session = session or aws_session(settings)
@@ -581,12 +659,28 @@ def create(settings: Settings, say=print, find_address=my_address, session=None,
     return cluster
 
 
+def refuse_deprecated_node_type(settings: Settings) -> None:
+    """A DC2 node type is refused before anything is created, saying what to use instead."""
+    if not is_deprecated(settings.node_type):
+        return
+    instead = default_node_type(settings.nodes)
+    raise ClusterError(
+        f"[DWH] NODE_TYPE={settings.node_type}: AWS deprecated DC2 nodes in April 2025 in favour of RA3 "
+        f"and Redshift Serverless, so cluster.py no longer creates them. Set NODE_TYPE={instead} (the "
+        f"smallest RA3 node for {settings.nodes} node(s): {hourly_cost_text(instead, settings.nodes)}), "
+        "leave NODE_TYPE empty for that default, or set DEPLOYMENT=serverless"
+    )
+
+
 def teardown(settings: Settings, say=print, session=None, delay=30, sleep=time.sleep) -> None:
     """Close the port, delete the cluster, the security group, the role and its policy.
 
     Each step does nothing when its resource is already gone, so running it
     twice, or after a create that stopped half-way, succeeds.
     """
+    if settings.serverless:
+        from sparkify.aws import serverless
+        return serverless.teardown(settings, say, session, delay, sleep)
     session = session or aws_session(settings)
     try:
         iam, ec2, redshift = (session.client(name) for name in ("iam", "ec2", "redshift"))
@@ -603,8 +697,21 @@ def teardown(settings: Settings, say=print, session=None, delay=30, sleep=time.s
             "the scripts no longer point at the cluster")
 
 
+# pause and resume on Serverless: nothing to do, and the exit status is 0,
+# since what the person wants (no compute billed while idle) already holds.
+SERVERLESS_PAUSE = (
+    "`{command}` does not apply to Redshift Serverless: workgroup {workgroup} bills compute only while "
+    "queries run and pauses itself when idle, and it resumes on the next query; nothing was changed. "
+    "If its usage limit turned queries off, raise [DWH] USAGE_LIMIT_RPU_HOURS and run `python cluster.py "
+    "create` again, or wait for the next day"
+)
+
+
 def pause(settings: Settings, say=print, session=None) -> None:
     """Pause the cluster: compute stops billing, storage still bills, the data stays."""
+    if settings.serverless:
+        say(SERVERLESS_PAUSE.format(workgroup=settings.workgroup, command="pause"))
+        return
     redshift = (session or aws_session(settings)).client("redshift")
     try:
         cluster = describe_cluster(redshift, settings.identifier)
@@ -621,6 +728,9 @@ def pause(settings: Settings, say=print, session=None) -> None:
 
 
 def resume(settings: Settings, say=print, session=None, delay=30, sleep=time.sleep) -> None:
+    if settings.serverless:
+        say(SERVERLESS_PAUSE.format(workgroup=settings.workgroup, command="resume"))
+        return
     redshift = (session or aws_session(settings)).client("redshift")
     try:
         cluster = describe_cluster(redshift, settings.identifier)
@@ -642,6 +752,9 @@ def resume(settings: Settings, say=print, session=None, delay=30, sleep=time.sle
 
 def status(settings: Settings, session=None, now=None) -> dict:
     """What exists of the setup, and the warnings a person should see."""
+    if settings.serverless:
+        from sparkify.aws import serverless
+        return serverless.status(settings, session, now)
     session = session or aws_session(settings)
     now = now or datetime.datetime.now(datetime.UTC)
     iam, ec2, redshift = (session.client(name) for name in ("iam", "ec2", "redshift"))
@@ -651,22 +764,27 @@ def status(settings: Settings, session=None, now=None) -> dict:
         if cluster:
             report["cluster"] = cluster_facts(cluster, now)
             report["warnings"] += cluster_warnings(report["cluster"])
-        try:
-            iam.get_role(RoleName=settings.role_name)
-            policy = iam.get_role_policy(RoleName=settings.role_name, PolicyName=policy_name(settings))
-            report["role"] = {"name": settings.role_name, "policy": _as_dict(policy["PolicyDocument"])}
-        except ClientError as error:
-            if _code(error) != "NoSuchEntity":
-                raise
-        group = find_security_group(ec2, settings)
-        if group:
-            report["security_group"] = {"id": group["GroupId"], "name": group["GroupName"],
-                                        "ingress": ingress_rules(group)}
-            if any(ipaddress.ip_network(cidr).prefixlen == 0 for _, cidr in ingress_rules(group)):
-                report["warnings"].append(f"port open to the whole internet in {group['GroupName']}")
+        role_and_group_status(iam, ec2, settings, report)
     except ClientError as error:
         raise ClusterError(aws_message(error)) from None
     return report
+
+
+def role_and_group_status(iam, ec2, settings: Settings, report: dict) -> None:
+    """The role's read policy and the group's ingress into ``report``; both kinds of deployment have them."""
+    try:
+        iam.get_role(RoleName=settings.role_name)
+        policy = iam.get_role_policy(RoleName=settings.role_name, PolicyName=policy_name(settings))
+        report["role"] = {"name": settings.role_name, "policy": _as_dict(policy["PolicyDocument"])}
+    except ClientError as error:
+        if _code(error) != "NoSuchEntity":
+            raise
+    group = find_security_group(ec2, settings)
+    if group:
+        report["security_group"] = {"id": group["GroupId"], "name": group["GroupName"],
+                                    "ingress": ingress_rules(group)}
+        if any(ipaddress.ip_network(cidr).prefixlen == 0 for _, cidr in ingress_rules(group)):
+            report["warnings"].append(f"port open to the whole internet in {group['GroupName']}")
 
 
 def cluster_facts(cluster: dict, now) -> dict:
@@ -704,11 +822,17 @@ def cluster_warnings(facts: dict) -> list[str]:
         )
     if not facts["ours"]:
         warnings.append(f"cluster {facts['identifier']} was not made by cluster.py: it will not touch it")
+    if is_deprecated(facts["node_type"]):
+        warnings.append(
+            f"cluster {facts['identifier']} runs on {facts['node_type']} nodes, which AWS deprecated in April "
+            f"2025: move it to RA3 ({default_node_type(facts['nodes'])}) or Serverless, or delete it and "
+            "create it again with the new default"
+        )
     return warnings
 
 
 def hourly_cost(node_type, nodes) -> float | None:
-    price = NODE_HOUR_USD.get(node_type)
+    price = NODE_HOUR_USD.get(node_type, DEPRECATED_NODE_HOUR_USD.get(node_type))
     return None if price is None else price * nodes
 
 
@@ -733,8 +857,11 @@ def describe_nodes(cluster: dict) -> str:
 def format_status(report: dict) -> str:
     """The status report as lines for a person. No password; the endpoint is shown."""
     lines = []
-    facts = report["cluster"]
-    if facts is None:
+    facts = report.get("cluster")
+    if "workgroup" in report:
+        from sparkify.aws import serverless
+        lines += serverless.format_lines(report)
+    elif facts is None:
         lines.append("cluster: none")
     else:
         endpoint = facts["endpoint"] or {}
@@ -898,8 +1025,11 @@ def _duration(seconds: float) -> str:
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         prog="cluster.py",
-        description="Create, inspect, pause, resume and delete the Sparkify Redshift cluster, with an IAM role "
-        "that reads only the source in S3 and a security group open to one address. "
+        description="Create, inspect, pause, resume and delete the Sparkify Redshift warehouse, with an IAM role "
+        "that reads only the source in S3 and a security group open to one address. Two kinds: a provisioned "
+        "RA3 cluster ([DWH] DEPLOYMENT=provisioned, the default), or Redshift Serverless "
+        "([DWH] DEPLOYMENT=serverless: a namespace and a workgroup of BASE_CAPACITY_RPUS, 8 by default, with a "
+        "daily usage limit of USAGE_LIMIT_RPU_HOURS as the cost guard). "
         "Settings come from the [DWH] section of dwh.cfg (see dwh.cfg.example).",
         epilog="AWS credentials come from boto3's default chain: AWS_PROFILE, `aws sso login`, or the "
         "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY environment variables. The database password comes from "
@@ -909,19 +1039,24 @@ def parse_args(argv=None):
                         help="configuration file (default: $DWH_CONFIG, else dwh.cfg next to this script)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser(
-        "create", help="create the role, security group and cluster (or keep those that exist), wait until "
-        "the cluster is available, then write its endpoint and the role ARN into the config",
-        description="Create the role, security group and cluster, wait for the cluster, and write its endpoint "
-        "and the role ARN into the config. Safe to run again.",
+        "create", help="create the role, security group and cluster, or with DEPLOYMENT=serverless the "
+        "Serverless namespace, workgroup and usage limit (or keep those that exist), wait until available, "
+        "then write the endpoint and the role ARN into the config",
+        description="Create the role, security group and cluster (or, with [DWH] DEPLOYMENT=serverless, a "
+        "Redshift Serverless namespace and workgroup with a daily usage limit), wait for it, and write its "
+        "endpoint and the role ARN into the config. Safe to run again.",
     )
     commands.add_parser("status", help="what exists, its hourly cost class, and whether the cluster has outlived "
                         "its time-to-live")
-    commands.add_parser("pause", help="pause the cluster: compute stops billing, the data stays")
-    commands.add_parser("resume", help="resume a paused cluster and wait until it is available")
+    commands.add_parser("pause", help="pause the cluster: compute stops billing, the data stays (Serverless: "
+                        "does not apply, it pauses itself when idle)")
+    commands.add_parser("resume", help="resume a paused cluster and wait until it is available (Serverless: "
+                        "does not apply)")
     delete = commands.add_parser(
-        "delete", help="delete the cluster (no final snapshot), the ingress rule, the security group and the "
-        "role; safe to run twice", description="Delete everything create made. The cluster's data is lost: "
-        "rebuild it with etl.py. Safe to run twice, or after a failed create.",
+        "delete", help="delete the cluster (no final snapshot), or the Serverless workgroup and namespace, the "
+        "ingress rule, the security group and the role; safe to run twice",
+        description="Delete everything create made. The warehouse's data is lost: rebuild it with etl.py. "
+        "Safe to run twice, or after a failed create.",
     )
     delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     return parser.parse_args(argv)
@@ -940,8 +1075,9 @@ def main(argv=None) -> int:
         elif args.command == "resume":
             resume(settings)
         elif args.command == "delete":
-            if not args.yes and not confirm(f"Delete cluster {settings.identifier} and its data, its security "
-                                            f"group and role {settings.role_name}?"):
+            what = (f"workgroup {settings.workgroup} and namespace {settings.namespace} with its data"
+                    if settings.serverless else f"cluster {settings.identifier} and its data")
+            if not args.yes and not confirm(f"Delete {what}, its security group and role {settings.role_name}?"):
                 print("Nothing deleted.")
                 return 1
             teardown(settings)

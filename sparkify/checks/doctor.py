@@ -7,12 +7,17 @@
 The checks, in order (one that cannot run says why, "skip", and the rest go on):
 
 1. the target answers, and what it is (asked of the server, as etl.py does);
-   a Redshift connection must be encrypted;
+   a Redshift connection must be encrypted; ``--engine redshift`` does not
+   apply to the embedded PostgreSQL, which is never Redshift;
 2. the tables exist (create_tables.py has run);
-3. Redshift: the IAM role of ``[IAM_ROLE] ARN`` is attached to the cluster
-   (asked of the Redshift API: this one needs AWS credentials);
+3. Redshift: the IAM role of ``[IAM_ROLE] ARN`` is attached to the cluster,
+   or, for a Serverless endpoint, the workgroup is AVAILABLE and the role is
+   attached to its namespace (asked of the AWS APIs: this one needs AWS
+   credentials);
 4. Redshift: each source bucket is in the region ``[S3] REGION`` says, as
-   COPY needs;
+   COPY needs; and no COPY would read from two regions (COPY with REGION
+   needs every file it reads in that region: the data, the JSONPaths file
+   and a daily run's manifest under ``[S3] MANIFEST_PREFIX``);
 5. the source is there and not empty: log_data and song_data hold ``.json``
    files, and the JSONPaths file has one path per staging_events column.
 
@@ -20,6 +25,7 @@ Exit status 0 when no check failed, 1 otherwise.
 """
 
 import argparse
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -31,6 +37,7 @@ import psycopg2.extensions
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 import sql_queries as q
+from sparkify.aws import iam_auth, serverless
 from sparkify.cli import add_target_arguments
 from sparkify.config import TargetError, setting
 from sparkify.config import source_locations as locations_of
@@ -42,7 +49,17 @@ from sparkify.sources.s3 import bucket_region, explain, s3_client
 
 # <cluster>.<id>.<region>.redshift.amazonaws.com, the form of a provisioned cluster's endpoint
 CLUSTER_ENDPOINT = re.compile(r"^([a-z][a-z0-9-]*)\.[a-z0-9]+\.([a-z]{2}(?:-[a-z]+)+-\d)\.redshift\.amazonaws\.com")
-TABLES = q.staging_tables + ["rejected_records"] + q.star_tables
+TABLES = q.staging_tables + ["rejected_records"] + q.star_tables + ["loaded_files"]
+
+
+def python_command() -> str:
+    """The interpreter the person ran, as they would type it: relative to the current folder when inside it."""
+    executable = os.path.abspath(sys.executable or "python")
+    try:
+        relative = os.path.relpath(executable)
+    except ValueError:  # another drive
+        return executable
+    return executable if relative.startswith("..") else relative
 
 
 @dataclass
@@ -105,7 +122,7 @@ def check_tables(connection):
     connection.rollback()
     missing = [name for name in TABLES if name not in found]
     if missing:
-        return fail(f"tables missing: {', '.join(missing)}: run python create_tables.py"), columns
+        return fail(f"tables missing: {', '.join(missing)}: run {python_command()} create_tables.py"), columns
     return ok(f"the {len(TABLES)} tables exist"), columns
 
 
@@ -123,15 +140,30 @@ def cluster_identity(config, host):
     return identifier, region
 
 
-def check_iam_role(config, host):
+def serverless_endpoint(config, host):
+    """The workgroup a Serverless endpoint names (or [DWH] says, for another host), else None."""
+    endpoint = iam_auth.parse_host(host)
+    if endpoint is not None:
+        return endpoint if endpoint.kind == "serverless" else None
+    dwh = config["DWH"] if config.has_section("DWH") else {}
+    if dwh.get("DEPLOYMENT", "").strip().lower() == "serverless":
+        return iam_auth.endpoint_of(config, host)
+    return None
+
+
+def check_iam_role(config, host, client=None):
+    """``client``: a redshift or redshift-serverless client, as the endpoint needs (tests pass a stubbed one)."""
     arn = config["IAM_ROLE"].get("ARN", "").strip() if config.has_section("IAM_ROLE") else ""
     if not arn:
         return fail("[IAM_ROLE] ARN is empty: set it to the ARN of the role the cluster uses to read S3")
+    workgroup = serverless_endpoint(config, host)
+    if workgroup is not None:
+        return check_serverless_role(arn, workgroup, client)
     identifier, region = cluster_identity(config, host)
     if not identifier:
         return skip(f"cannot tell which cluster {host} is: set [DWH] CLUSTER_IDENTIFIER to check its IAM roles")
     try:
-        client = boto3.client("redshift", region_name=region)
+        client = client or boto3.client("redshift", region_name=region)
         [cluster] = client.describe_clusters(ClusterIdentifier=identifier)["Clusters"]
     except NoCredentialsError:
         return skip(f"no AWS credentials here to ask which IAM roles cluster {identifier} has (the COPY will tell)")
@@ -156,6 +188,45 @@ def check_iam_role(config, host):
     return ok(f"the IAM role {arn} is attached to cluster {identifier}")
 
 
+def check_serverless_role(arn, endpoint, client=None):
+    """The workgroup exists and is AVAILABLE, and the role is attached to its namespace."""
+    name, region = endpoint.name, endpoint.region
+    try:
+        client = client or boto3.client("redshift-serverless", region_name=region)
+        workgroup = serverless.get_workgroup(client, name)
+        if workgroup is None:
+            return fail(f"Serverless workgroup {name} not found in {region or 'the default region'}: "
+                        "check [CLUSTER] HOST, or [DWH] WORKGROUP and REGION")
+        if workgroup.get("status") != "AVAILABLE":
+            return fail(f"Serverless workgroup {name} is {workgroup.get('status')}, not AVAILABLE: wait until "
+                        "`python cluster.py status` shows it AVAILABLE")
+        namespace_name = workgroup.get("namespaceName")
+        namespace = serverless.get_namespace(client, namespace_name) if namespace_name else None
+    except NoCredentialsError:
+        return skip(f"no AWS credentials here to ask which IAM roles workgroup {name} has (the COPY will tell)")
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        return skip(f"could not ask AWS which IAM roles workgroup {name} has ({code})")
+    except BotoCoreError as error:
+        return skip(f"could not ask AWS which IAM roles workgroup {name} has ({error})")
+    if namespace is None:
+        return fail(f"the namespace {namespace_name} of Serverless workgroup {name} was not found")
+    roles = serverless.role_arns(namespace)
+    if arn not in roles:
+        attached = " ".join(sorted(roles))
+        return fail(
+            f"the IAM role {arn} of [IAM_ROLE] ARN is not attached to namespace {namespace_name} of workgroup "
+            f"{name} (attached: {', '.join(sorted(roles)) or 'none'}): attach it (aws redshift-serverless "
+            f"update-namespace --namespace-name {namespace_name} --iam-roles {(attached + ' ' + arn).strip()}) "
+            "or set ARN to an attached role"
+        )
+    if roles[arn] != "in-sync":
+        return fail(f"the IAM role {arn} is still being attached to namespace {namespace_name} ({roles[arn]}): "
+                    "wait a minute and check again")
+    return ok(f"the IAM role {arn} is attached to namespace {namespace_name} of Serverless workgroup {name}, "
+              "which is AVAILABLE")
+
+
 # ---------------------------------------------------------------------------
 # The source
 # ---------------------------------------------------------------------------
@@ -177,6 +248,63 @@ def check_region(client, bucket, region):
     if actual and actual != region:
         return fail(f"s3://{bucket} is in {actual}, but [S3] REGION is {region}: set REGION={actual}")
     return ok(f"s3://{bucket} is in {region}, as [S3] REGION says")
+
+
+def check_copy_regions(locations, manifest_prefix, region_of):
+    """The combinations of regions no COPY can read, whatever [S3] REGION says.
+
+    A COPY with REGION reads every file it needs from that one region: its
+    data, its JSONPaths file and, in a daily run, the manifest under
+    MANIFEST_PREFIX. ``region_of(bucket)`` gives a bucket's region (None when
+    unknown: the bucket checks report that). Returns findings: a FAIL for each
+    impossible combination, or one ok line when a manifest prefix is set and
+    fits.
+    """
+    def where(url):
+        return region_of(split(url)[0])
+
+    findings = []
+    log, jsonpaths = locations["log_data"], locations["log_jsonpath"]
+    if where(log) and where(jsonpaths) and where(log) != where(jsonpaths):
+        findings.append(fail(
+            f"the events' COPY reads {log} ({where(log)}) and its JSONPaths file {jsonpaths} ({where(jsonpaths)}) "
+            f"under one REGION, which no COPY can: put the JSONPaths file in a bucket in {where(log)}"
+        ))
+    if not manifest_prefix:
+        return findings
+    manifest = where(manifest_prefix)
+    if manifest is None:
+        return findings
+    sources = {url: where(url) for url in (log, locations["song_data"]) if where(url)}
+    elsewhere = {url: region for url, region in sources.items() if region != manifest}
+    if elsewhere:
+        regions = sorted(set(sources.values()))
+        fix = (f"set [S3] MANIFEST_PREFIX to a prefix you can write in a bucket in {regions[0]}, the source's region"
+               if len(regions) == 1 else "keep the source in one region, and MANIFEST_PREFIX in a bucket there")
+        listed = ", ".join(f"{url} in {region}" for url, region in elsewhere.items())
+        findings.append(fail(
+            f"a daily run's COPY reads the manifest under [S3] MANIFEST_PREFIX {manifest_prefix} ({manifest}) and "
+            f"the files it lists under one REGION, but {listed}: no COPY can read both: {fix}"
+        ))
+    elif sources:
+        findings.append(ok(f"a daily run's COPY can read the manifest under {manifest_prefix} and the files it "
+                           f"lists: all in {manifest}"))
+    return findings
+
+
+def region_finder(client, problems):
+    """region_of(bucket) for check_copy_regions, asking once per bucket; a failure is kept in ``problems``."""
+    known = {}
+
+    def region_of(bucket):
+        if bucket not in known:
+            try:
+                known[bucket] = bucket_region(client, bucket)
+            except (ClientError, BotoCoreError) as error:
+                known[bucket] = None
+                problems.append(fail(str(explain(error, f"s3://{bucket}"))))
+        return known[bucket]
+    return region_of
 
 
 def check_prefix(client, url, anonymous=False):
@@ -242,6 +370,14 @@ def check_source(config, locations, columns, with_region):
     if with_region:
         buckets = sorted({split(url)[0] for url in locations.values()})
         findings += [check_region(client, bucket, setting(config, "S3", "REGION")) for bucket in buckets]
+        manifest = setting(config, "S3", "MANIFEST_PREFIX")
+        problems = []
+        region_of = region_finder(client, problems)
+        for bucket in buckets:  # the source's regions, as check_region found them (errors already reported)
+            region_of(bucket)
+        problems.clear()
+        findings += check_copy_regions(locations, manifest if manifest and is_s3(manifest) else None, region_of)
+        findings += problems
     findings += [check_prefix(client, locations[name], anonymous) for name in ("log_data", "song_data")]
     findings.append(check_jsonpaths(s3_reader(client, locations["log_jsonpath"], anonymous),
                                     locations["log_jsonpath"], columns))
@@ -265,8 +401,15 @@ def diagnose(dsn=None, config_file=None, pgdata=None, engine=None, source=None) 
     except TargetError as error:
         return [fail(str(error))]
     config = target.config
+    findings = []
+    if target.local and engine and engine_named(engine).copies_from_s3:
+        findings.append(fail(
+            "--engine redshift does not apply to the embedded PostgreSQL, which is never Redshift: the checks "
+            "below are PostgreSQL's. To check a Redshift warehouse, give --dsn or set [CLUSTER] HOST"
+        ))
+        engine = "postgres"
     finding, connection, engine = check_target(target, engine)
-    findings = [finding]
+    findings.append(finding)
     columns = None
     if connection is not None:
         try:
@@ -306,9 +449,9 @@ def main(argv=None) -> int:
         print(finding, flush=True)
     failed = sum(1 for finding in findings if finding.status == "FAIL")
     if failed:
-        print(f"{failed} of {len(findings)} checks failed: fix them and run python doctor.py again.")
+        print(f"{failed} of {len(findings)} checks failed: fix them and run {python_command()} doctor.py again.")
         return 1
-    print(f"No problem found in {len(findings)} checks: python etl.py can run.")
+    print(f"No problem found in {len(findings)} checks: {python_command()} etl.py can run.")
     return 0
 
 

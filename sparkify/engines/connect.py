@@ -69,18 +69,31 @@ def cluster_dsn(config: configparser.ConfigParser, path: Path) -> str:
     port = key("DB_PORT", "5439")
     if not port.isdigit():
         raise TargetError(f"{path}: [CLUSTER] DB_PORT must be a number, not {port!r} (see dwh.cfg.example)")
-    password = os.environ.get(PASSWORD_ENV) or cluster.get("DB_PASSWORD", "").strip()
+    auth = cluster.get("AUTH", "").strip().lower() or "password"
+    if auth not in ("password", "iam"):
+        raise TargetError(f"{path}: [CLUSTER] AUTH must be password or iam, not {auth!r} (see dwh.cfg.example)")
+    if auth == "iam":
+        # No stored password: a temporary one from IAM (sparkify/aws/iam_auth.py, docs/iam-authentication.md).
+        from sparkify.aws import iam_auth
+
+        try:
+            user, password = iam_auth.temporary_credentials(config, key("HOST"))
+        except iam_auth.IamAuthError as error:
+            raise TargetError(f"{path}: {error}") from None
+    else:
+        user = key("DB_USER")
+        password = os.environ.get(PASSWORD_ENV) or cluster.get("DB_PASSWORD", "").strip()
     if not password:
         raise TargetError(
             f"{path}: [CLUSTER] DB_PASSWORD is missing: export {PASSWORD_ENV}=... (better: it stays out of "
-            "the file), or set it in the file (see dwh.cfg.example)"
+            "the file), set it in the file (see dwh.cfg.example), or set AUTH=iam"
         )
     tls = tls_settings(cluster.get("SSLMODE", "").strip(), cluster.get("SSLROOTCERT", "").strip(), path)
     return psycopg2.extensions.make_dsn(
         host=key("HOST"),
         port=port,
         dbname=key("DB_NAME"),
-        user=key("DB_USER"),
+        user=user,
         password=password,
         **tls,
     )
