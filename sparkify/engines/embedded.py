@@ -111,3 +111,13 @@ def _ensure_database(admin_dsn: str, database: str) -> None:
                     pass  # another run created it a moment ago
     finally:
         connection.close()
+
+
+def stop(pgdata: Path) -> None:
+    """Stop the server this process started on ``pgdata`` now, rather than when the process exits.
+
+    A server other processes also use keeps running until the last of them lets go.
+    """
+    server = _servers.pop(Path(pgdata).resolve(), None)
+    if server is not None:
+        server.cleanup()
