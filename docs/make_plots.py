@@ -6,7 +6,7 @@
 The sample is loaded into a schema of its own (dropped afterwards) in the
 embedded PostgreSQL, or in the PostgreSQL of --dsn / $DWH_DSN, so that the
 warehouse you work on is left as it was. The charts come from the same
-functions as in creating_cluster.ipynb: analytics_queries.ask() and chart().
+functions as in creating_cluster.ipynb: questions.ask() and charts.chart().
 """
 
 import argparse
@@ -27,6 +27,7 @@ sys.path.insert(0, str(PROJECT_DIR))
 
 import etl  # noqa: E402
 from create_tables import create_tables  # noqa: E402
+from sparkify.analytics import charts  # noqa: E402
 from sparkify.analytics import questions as analytics  # noqa: E402
 from sparkify.config import DEFAULT_SOURCE  # noqa: E402
 from sparkify.engines import embedded as local_postgres  # noqa: E402
@@ -54,7 +55,7 @@ def drop_schema(dsn: str) -> None:
 
 def draw(connection, question: str, path: Path) -> Path:
     """One chart, saved as a PNG with no timestamp in it, so that a redraw changes no byte."""
-    ax = analytics.chart(question, analytics.ask(connection, question))
+    ax = charts.chart(question, analytics.ask(connection, question))
     ax.figure.savefig(path, dpi=100, metadata={"Software": None})
     plt.close(ax.figure)
     return path

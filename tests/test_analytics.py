@@ -6,17 +6,23 @@ import sys
 from collections import Counter, defaultdict
 
 import matplotlib
+import matplotlib.dates
+import matplotlib.pyplot as plt
+import pandas
 import pytest
 import sqlglot
 from conftest import BUNDLED_SAMPLE, PROJECT_DIR, event, song, write_source
+from matplotlib import font_manager
 
+from sparkify.analytics import charts
 from sparkify.analytics import questions as analytics
 from sparkify.engines.postgres import to_postgres
 
 matplotlib.use("Agg")
 
-# Some artist names are CJK, which the default font lacks (see analytics_queries.py).
-pytestmark = pytest.mark.filterwarnings("ignore:Glyph .* missing from font")
+# Some artist names are CJK: where no installed font has those letters, charts.py says so once (MissingGlyphs).
+pytestmark = [pytest.mark.filterwarnings("ignore:Glyph .* missing from font"),
+              pytest.mark.filterwarnings("ignore::sparkify.analytics.charts.MissingGlyphs")]
 
 ALL_STATEMENTS = {**analytics.questions, **analytics.checks, "redshift_load_errors": analytics.redshift_load_errors}
 
@@ -92,8 +98,8 @@ def answer(warehouse, question):
 EXPECTED_FOR_THE_WEEK = {
     "plays_by_hour": [(9, 2), (10, 1), (21, 1), (23, 1)],
     "plays_by_weekday": [(0, "Sun", 1), (4, "Thu", 1), (5, "Fri", 2), (6, "Sat", 1)],
-    "top_songs": [("You Gotta Be", "Des'ree", 2), ("Song B", "Band", 1)],
-    "top_artists": [("Des'ree", 2, 1), ("Band", 1, 1)],
+    "top_songs": [("You Gotta Be", "Des'ree", 2, "SOUPIRU12A6D4FA1E1"), ("Song B", "Band", 1, "SOBBBBB12A6D4FA1E1")],
+    "top_artists": [("Des'ree", 2, 1, "ARMJAGH1187FB546F3"), ("Band", 1, 1, "ARBAND1187FB546F3")],
     # users by their level now (Kaylee's last event is free), plays by the level then
     "users_and_plays_by_level": [("free", 2, 3), ("paid", 1, 2)],
     "level_changes_by_day": [(datetime.date(2018, 11, 2), 1, 0), (datetime.date(2018, 11, 3), 0, 1)],
@@ -179,12 +185,12 @@ def expected_from_the_star_schema(warehouse):
 
     song_plays = Counter(play[3] for play in plays if play[3] is not None)
     expected["top_songs"] = [
-        (songs[song_id][0], artists.get(songs[song_id][1]), count)
+        (songs[song_id][0], artists.get(songs[song_id][1]), count, song_id)
         for song_id, count in top(song_plays, lambda item: (-item[1], songs[item[0]][0], item[0]))
     ]
     artist_plays, listeners = plays_and_listeners(plays, lambda play: play[4])
     expected["top_artists"] = [
-        (artists[artist_id], count, len(listeners[artist_id]))
+        (artists[artist_id], count, len(listeners[artist_id]), artist_id)
         for artist_id, count in top(artist_plays, lambda item: (-item[1], artists[item[0]], item[0]))
     ]
 
@@ -256,19 +262,14 @@ def test_every_play_is_counted_once_by_hour_weekday_level_and_platform(sample):
 
 @pytest.mark.parametrize("question", analytics.questions)
 def test_each_answer_draws_a_chart(sample, question):
-    import matplotlib.pyplot as plt
-
-    ax = analytics.chart(question, analytics.ask(sample.connection, question))
+    ax = charts.chart(question, analytics.ask(sample.connection, question))
     assert ax.get_title()
     assert ax.patches, "a chart with no bars"
     plt.close(ax.figure)
 
 
 def test_an_empty_answer_draws_a_note_instead_of_failing():
-    import matplotlib.pyplot as plt
-    import pandas
-
-    ax = analytics.chart("level_changes_by_day", pandas.DataFrame(columns=["day", "upgrades", "downgrades"]))
+    ax = charts.chart("level_changes_by_day", pandas.DataFrame(columns=["day", "upgrades", "downgrades"]))
     assert [text.get_text() for text in ax.texts] == ["no rows to show"]
     plt.close(ax.figure)
 
@@ -285,3 +286,152 @@ def test_make_plots_redraws_the_readme_chart_from_the_sample(dsn, tmp_path):
     assert result.stdout == f"wrote {image}\n"
     assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (PROJECT_DIR / "docs" / "plays_by_hour.png").exists(), "run docs/make_plots.py for the README"
+
+
+# ---------------------------------------------------------------------------
+# What every chart keeps to (charts.py)
+# ---------------------------------------------------------------------------
+
+COUNT_AXIS = {
+    "plays_by_hour": "y", "plays_by_weekday": "y", "level_changes_by_day": "y",
+    "top_songs": "x", "top_artists": "x", "busiest_locations": "x", "plays_by_platform": "x",
+}
+
+# Answers with a handful of plays, where a default axis puts ticks at 0.5.
+SMALL_ANSWERS = {
+    "plays_by_hour": pandas.DataFrame({"hour": [9, 10], "plays": [2, 1]}),
+    "plays_by_weekday": pandas.DataFrame({"weekday": [4, 5], "day": ["Thu", "Fri"], "plays": [1, 2]}),
+    "level_changes_by_day": pandas.DataFrame({"day": [datetime.date(2018, 11, 2)], "upgrades": [1], "downgrades": [0]}),
+    "top_songs": pandas.DataFrame({"song": ["A", "B"], "artist": ["X", None], "plays": [3, 2],
+                                   "song_id": ["SOA", "SOB"]}),
+    "top_artists": pandas.DataFrame({"artist": ["X", "Y"], "plays": [3, 1], "listeners": [2, 1],
+                                     "artist_id": ["ARX", "ARY"]}),
+    "busiest_locations": pandas.DataFrame({"location": ["Here", "There"], "plays": [2, 1], "listeners": [1, 1]}),
+    "plays_by_platform": pandas.DataFrame({"operating_system": ["iOS", "Linux"], "browser": ["Safari", "Chrome"],
+                                           "plays": [1, 2], "listeners": [1, 1]}),
+}
+
+
+@pytest.fixture
+def draw():
+    figures = []
+
+    def draw(question, frame):
+        ax = charts.chart(question, frame)
+        ax.figure.canvas.draw()
+        figures.append(ax.figure)
+        return ax
+
+    yield draw
+    for figure in figures:
+        plt.close(figure)
+
+
+def ticks(ax, axis):
+    return (ax.get_xticks() if axis == "x" else ax.get_yticks()).tolist()
+
+
+@pytest.mark.parametrize("question", COUNT_AXIS)
+def test_a_count_axis_has_whole_number_ticks_only(draw, question):
+    axis = COUNT_AXIS[question]
+    values = ticks(draw(question, SMALL_ANSWERS[question]), axis)
+    assert values and all(value == int(value) for value in values), values
+
+
+@pytest.mark.parametrize("question", COUNT_AXIS)
+def test_a_count_axis_has_whole_number_ticks_on_the_sample(sample, draw, question):
+    values = ticks(draw(question, analytics.ask(sample.connection, question)), COUNT_AXIS[question])
+    assert all(value == int(value) for value in values), values
+
+
+def test_two_artists_of_one_name_are_told_apart_by_their_id(draw):
+    frame = pandas.DataFrame({"artist": ["DJ Ghost", "Band", "DJ Ghost"], "plays": [3, 3, 3], "listeners": [3, 3, 3],
+                              "artist_id": ["ARAAA", "ARBBB", "ARCCC"]})
+    labels = [label.get_text() for label in draw("top_artists", frame).get_yticklabels()]
+    assert labels == ["DJ Ghost (ARAAA)", "Band", "DJ Ghost (ARCCC)"]
+
+
+def test_the_sample_s_two_dj_ghosts_are_two_labels(sample, draw):
+    labels = [label.get_text() for label in draw("top_artists", analytics.ask(sample.connection, "top_artists"))
+              .get_yticklabels()]
+    assert len(set(labels)) == len(labels)
+    assert sum(label.startswith("DJ Ghost (AR") for label in labels) == 2
+
+
+@pytest.mark.parametrize("labels, ids, expected", [
+    (["a", "b"], None, ["a", "b"]),
+    (["a", "b", "a"], None, ["a (#1)", "b", "a (#2)"]),
+    (["a", "b", "a"], ["S1", "S2", "S3"], ["a (S1)", "b", "a (S3)"]),
+])
+def test_tell_apart_adds_the_id_or_a_counter_to_repeated_labels_only(labels, ids, expected):
+    assert charts.tell_apart(labels, ids) == expected
+
+
+def test_level_changes_are_on_a_date_axis_with_every_day_between_the_first_and_the_last(draw):
+    frame = pandas.DataFrame({"day": [datetime.date(2018, 11, 2), datetime.date(2018, 11, 5)],
+                              "upgrades": [1, 0], "downgrades": [0, 2]})
+    ax = draw("level_changes_by_day", frame)
+    heights = [(round(bar.get_x() + bar.get_width() / 2, 1), bar.get_height()) for bar in ax.patches]
+    first = matplotlib.dates.date2num(datetime.date(2018, 11, 2))
+    assert heights == [  # upgrades, then downgrades, for the 2nd, 3rd, 4th and 5th
+        (first - 0.2, 1), (first + 0.8, 0), (first + 1.8, 0), (first + 2.8, 0),
+        (first + 0.2, 0), (first + 1.2, 0), (first + 2.2, 0), (first + 3.2, 2),
+    ]
+    assert isinstance(ax.xaxis.get_major_formatter(), matplotlib.dates.ConciseDateFormatter)
+
+
+def test_every_day_fills_the_days_without_a_change_with_zeros():
+    frame = pandas.DataFrame({"day": [datetime.date(2018, 11, 29), datetime.date(2018, 12, 1)],
+                              "upgrades": [1, 2], "downgrades": [3, 0]})
+    filled = charts.every_day(frame, ["upgrades", "downgrades"])
+    assert [day.date().isoformat() for day in filled.index] == ["2018-11-29", "2018-11-30", "2018-12-01"]
+    assert filled.values.tolist() == [[1, 3], [0, 0], [2, 0]]
+
+
+CJK_ARTISTS = pandas.DataFrame({"artist": ["周杰倫", "宇多田ヒカル"], "plays": [2, 1], "listeners": [1, 1],
+                                "artist_id": ["ARJAY", "ARHIKARU"]})
+
+
+@pytest.fixture
+def no_cjk_font(monkeypatch):
+    monkeypatch.setattr(charts, "cjk_font", lambda: None)
+    monkeypatch.setattr(charts, "_warned", set())
+
+
+def test_without_a_cjk_font_one_warning_names_the_labels_and_how_to_install_one(no_cjk_font, draw):
+    with pytest.warns(charts.MissingGlyphs) as caught:
+        draw("top_artists", CJK_ARTISTS)
+    [warning] = [item for item in caught if item.category is charts.MissingGlyphs]
+    assert str(warning.message) == (
+        "no installed font has CJK letters, so 周杰倫, 宇多田ヒカル show as boxes: install a font with CJK glyphs "
+        "(Debian/Ubuntu: sudo apt-get install fonts-noto-cjk; macOS and Windows have one already), "
+        "then rm -rf ~/.cache/matplotlib and draw again"
+    )
+
+
+def test_latin_names_draw_without_a_warning(no_cjk_font, draw, recwarn):
+    draw("top_artists", SMALL_ANSWERS["top_artists"])
+    assert not [item for item in recwarn if item.category is charts.MissingGlyphs]
+
+
+def test_an_installed_cjk_font_is_found_by_its_glyphs_and_added_as_a_fallback(monkeypatch):
+    fonts = [font_manager.FontEntry(fname="/fonts/DejaVuSans.ttf", name="DejaVu Sans"),
+             font_manager.FontEntry(fname="/fonts/LastResort.otf", name="Last Resort High-Efficiency"),
+             font_manager.FontEntry(fname="/fonts/SomeHanFont.otf", name="Some Han Font")]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", fonts)
+    # The Last Resort font answers for every letter, with a placeholder: it is never the one
+    monkeypatch.setattr(charts, "_has_cjk_glyphs", lambda path: path != "/fonts/DejaVuSans.ttf")
+    charts.cjk_font.cache_clear()
+    try:
+        with matplotlib.rc_context({"font.family": ["sans-serif"]}):
+            assert charts.use_cjk_fallback() == "Some Han Font"
+            assert matplotlib.rcParams["font.family"] == ["sans-serif", "Some Han Font"]
+    finally:
+        charts.cjk_font.cache_clear()
+
+
+def test_with_a_cjk_font_installed_cjk_names_draw_with_no_missing_glyph(draw, recwarn):
+    if charts.cjk_font() is None:
+        pytest.skip("no font with CJK glyphs is installed here (e.g. fonts-noto-cjk)")
+    draw("top_artists", CJK_ARTISTS)
+    assert not [item for item in recwarn if "missing from font" in str(item.message)]

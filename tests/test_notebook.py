@@ -1,24 +1,25 @@
 """creating_cluster.ipynb: committed clean, and run from the first cell through teardown.
 
-The notebook runs headless in a real kernel (the venv's python), its AWS calls
-going to a moto server on a loopback port and its SQL to a fresh schema of the
-test PostgreSQL, exactly as a person runs it but with DWH_TEARDOWN=1.
+The notebook runs headless with the command the README gives people,
+``python -m sparkify.analytics.try_notebook``: a real kernel, its AWS calls
+going to a moto server on a loopback port and its SQL to a throwaway embedded
+PostgreSQL, with DWH_TEARDOWN=1. It runs in a copy of the project holding a
+dwh.cfg and a .pgdata of its own, to show that it leaves both alone.
 """
 
-import logging
+import os
 import re
 import shutil
 import subprocess
-import urllib.request
+import sys
 
-import boto3
 import nbformat
 import pytest
-from conftest import BUNDLED_SAMPLE, PROJECT_DIR
-from moto.server import ThreadedMotoServer
-from nbclient import NotebookClient
+from conftest import BUNDLED_SAMPLE, PROJECT_DIR, event, song, write_source
 
-from sparkify.aws import cluster
+import etl
+from create_tables import create_tables
+from sparkify.engines import connect, detect_engine
 
 NOTEBOOK = PROJECT_DIR / "creating_cluster.ipynb"
 STRIP = "nbstripout creating_cluster.ipynb (or `nbstripout --install` once, so git does it)"
@@ -48,7 +49,7 @@ def test_the_notebook_holds_no_endpoint_account_id_or_key():
 
 def test_the_parameters_come_from_the_environment():
     [parameters] = [cell for cell in read_notebook().cells if "parameters" in cell.metadata.get("tags", [])]
-    for variable in ("DWH_CONFIG", "DWH_DSN", "DWH_TEARDOWN", "AWS_ENDPOINT_URL"):
+    for variable in ("DWH_CONFIG", "DWH_DSN", "DWH_TEARDOWN", "DWH_RECREATE_TABLES", "AWS_ENDPOINT_URL"):
         assert variable in parameters.source
 
 
@@ -73,73 +74,82 @@ def test_without_dwh_teardown_the_last_cell_keeps_the_cluster():
     assert "teardown" in fake.calls
 
 
+def load_cell():
+    [cell] = [cell for cell in read_notebook().cells if "create_tables(db, engine)" in cell.source]
+    return cell.source
+
+
+def test_the_notebook_refuses_to_recreate_the_tables_of_a_warehouse_that_holds_plays(warehouse, tmp_path):
+    warehouse.load(write_source(tmp_path, events=[event(), event(sessionId=2, ts=1541106400000)], songs=[song()]))
+    namespace = {"DSN": warehouse.dsn, "CONFIG": None, "RECREATE_TABLES": False, "connection": connect,
+                 "detect_engine": detect_engine, "create_tables": create_tables, "etl": etl}
+    with pytest.raises(RuntimeError, match="already holds 2 plays: this cell would drop them. Set "
+                                           "DWH_RECREATE_TABLES=1"):
+        exec(load_cell(), namespace)
+    namespace["db"].close()
+    assert warehouse.count("songplay_table") == 2
+
+
+# The local user's own files, which the notebook's local run must leave alone.
+USERS_CONFIG = """[CLUSTER]
+HOST=my-cluster.abc123xyz789.us-west-2.redshift.amazonaws.example
+DB_NAME=dev
+DB_USER=me
+DB_PORT=5439
+"""
+NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "venv", ".pgdata", "notebook-output", "__pycache__",
+                                    ".pytest_cache", ".ruff_cache", ".hypothesis", ".cache")
+
+
 @pytest.fixture
-def moto_server(monkeypatch):
-    """A fake AWS on a free loopback port, and an environment that points boto3 at it."""
-    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-    monkeypatch.setattr(logging.getLogger("werkzeug"), "level", logging.ERROR)  # no line per request
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    # moto keeps one state per process: start from an empty AWS, whatever other tests made
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10)
-    for name, value in {
-        "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-west-2",
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    yield endpoint
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10)
-    server.stop()
+def project_copy(tmp_path):
+    """The project, with the user's dwh.cfg (a cluster) and a default .pgdata of its own."""
+    copy = tmp_path / "project"
+    shutil.copytree(PROJECT_DIR, copy, ignore=NOT_COPIED)
+    (copy / "dwh.cfg").write_text(USERS_CONFIG)
+    (copy / ".pgdata").mkdir()
+    (copy / ".pgdata" / "PG_VERSION").write_text("18\n")
+    return copy
 
 
-def untracked_files():
-    """Files in the project that git neither tracks nor ignores."""
-    listing = subprocess.run(["git", "ls-files", "--others", "--exclude-standard"], cwd=PROJECT_DIR,
-                             capture_output=True, text=True, check=True)
-    return set(listing.stdout.splitlines())
+def files(folder):
+    """Every file below the folder with its size and modification time (caches left out)."""
+    return {
+        (str(path.relative_to(folder)), path.stat().st_size, path.stat().st_mtime_ns)
+        for path in folder.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and "notebook-output" not in path.parts
+    }
 
 
-def test_the_notebook_runs_from_the_first_cell_through_teardown(moto_server, warehouse, tmp_path, monkeypatch):
+def test_the_local_command_runs_the_notebook_through_teardown_and_leaves_the_user_s_files_alone(project_copy):
     if not BUNDLED_SAMPLE.exists():
         pytest.skip("data/sample is not there")
-    config = tmp_path / "dwh.cfg"
-    shutil.copy(PROJECT_DIR / "dwh.cfg.example", config)
-    cluster.update_config(config, {"DWH": {"INGRESS_CIDR": "203.0.113.7/32", "OWNER": "ci"}})
-    before = config.read_text()
-    monkeypatch.setenv("DWH_CONFIG", str(config))
-    monkeypatch.setenv("DWH_DSN", warehouse.dsn)
-    monkeypatch.setenv("DWH_TEARDOWN", "1")
-    monkeypatch.setenv("DWH_DB_PASSWORD", "Sparkify2018ok")
-    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    untracked = untracked_files()
+    before = files(project_copy)
+    variables = {name: value for name, value in os.environ.items() if not name.startswith(("DWH_", "AWS_"))}
+    result = subprocess.run([sys.executable, "-m", "sparkify.analytics.try_notebook"], cwd=project_copy,
+                            env=variables, capture_output=True, text=True, timeout=280)
+    assert result.returncode == 0, result.stdout + result.stderr
 
-    notebook = read_notebook()
-    NotebookClient(notebook, timeout=120, kernel_name="python3",
-                   resources={"metadata": {"path": str(PROJECT_DIR)}}).execute()
-
-    outputs = {cell.id: cell.outputs for cell in notebook.cells if cell.cell_type == "code"}
-    text = "\n".join(output.get("text", "") for cell in outputs.values() for output in cell)
+    out = project_copy / "notebook-output"
+    assert f"The executed notebook, with its charts: {out / 'creating_cluster.html'}\n" in result.stdout
+    notebook = nbformat.read(out / "creating_cluster.ipynb", as_version=4)
+    outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
+    text = "\n".join(output.get("text", "") for output in outputs)
     assert "cluster sparkify is available after" in text
     assert "All 14 checks passed" in text
     assert "security group sparkify-redshift: deleted" in text
     assert "cluster: none\nrole: none\nsecurity group: none" in text
-    assert "Sparkify2018ok" not in text
-    charts = [output for cell in outputs.values() for output in cell if "image/png" in output.get("data", {})]
+    charts = [output for output in outputs if "image/png" in output.get("data", {})]
     assert len(charts) == 8, "one chart per question"
+    assert "Throwaway2018" not in (out / "creating_cluster.html").read_text() + result.stdout + result.stderr
 
-    # The SQL went to DWH_DSN; the AWS calls to moto, and nothing is left there.
-    assert warehouse.count("songplay_table") > 0
-    aws = boto3.Session(region_name="us-west-2")
-    assert aws.client("redshift").describe_clusters()["Clusters"] == []
-    assert aws.client("iam").list_roles()["Roles"] == []
-    groups = aws.client("ec2").describe_security_groups()["SecurityGroups"]
-    assert [group["GroupName"] for group in groups if group["GroupName"] != "default"] == []
+    # The user's dwh.cfg and default warehouse are as they were, and nothing else changed in the project.
+    assert (project_copy / "dwh.cfg").read_text() == USERS_CONFIG
+    assert files(project_copy) == before
 
-    # No file left behind, and the config is as it was (the endpoint written, then cleared).
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["dwh.cfg"]
-    assert config.read_text() == before
-    assert untracked_files() == untracked
+
+def test_the_checks_table_shows_whole_numbers_and_blanks():
+    [cell] = [cell for cell in read_notebook().cells if "checks = pd.DataFrame(" in cell.source]
+    namespace = {}
+    exec(cell.source.split("checks = pd.DataFrame(")[0], namespace)
+    assert [namespace["count"](value) for value in (2349.0, 52, None)] == [2349, 52, ""]

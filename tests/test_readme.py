@@ -16,7 +16,7 @@ def test_readme_commands_are_the_ones_ci_runs():
     readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
     ci = (PROJECT_DIR / ".ci" / "run").read_text(encoding="utf-8")
     test_command = (
-        "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt && .venv/bin/python -m pytest"
+        "python3 -m venv .venv && .venv/bin/pip install -r requirements-dev.txt && .venv/bin/python -m pytest"
     )
     assert test_command in readme
     assert test_command in ci.splitlines(), "CI runs exactly the README's test command"

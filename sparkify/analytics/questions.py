@@ -1,26 +1,18 @@
-"""The questions Sparkify asks of its warehouse, one SQL statement each, and a chart for each answer.
+"""The questions Sparkify asks of its warehouse, one SQL statement each (charts.py draws the answers).
 
 The statements are in Redshift's dialect and run unchanged on PostgreSQL
 (tests/test_analytics.py runs each on both grammars' terms: sqlglot's
 Redshift parser, and the embedded PostgreSQL). They read the star schema
 only, never the staging tables, as an analyst would.
 
-    from sparkify.analytics import questions as analytics
+    from sparkify.analytics import charts, questions as analytics
     frame = analytics.ask(connection, "plays_by_hour")     # a pandas DataFrame
-    analytics.chart("plays_by_hour", frame)                 # a matplotlib Axes
+    charts.chart("plays_by_hour", frame)                    # a matplotlib Axes
 
 Times are UTC, as the app logs them.
 """
 
-import warnings
-
 import pandas
-from matplotlib.ticker import MaxNLocator
-
-# Names and titles hold any script, and matplotlib's default font has no CJK
-# glyphs: those letters show as boxes. One warning per glyph per chart says
-# nothing more.
-warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
 
 # ---------------------------------------------------------------------------
 # Checks after a load
@@ -80,9 +72,10 @@ GROUP BY time_table.weekday
 ORDER BY time_table.weekday
 """
 
-# Only plays matched to the catalogue name a song; ties in title order.
+# Only plays matched to the catalogue name a song; ties in title order. The
+# song id tells apart two songs of one title and artist.
 top_songs = """
-SELECT song_table.title AS song, artist_table.name AS artist, COUNT(*) AS plays
+SELECT song_table.title AS song, artist_table.name AS artist, COUNT(*) AS plays, song_table.song_id
 FROM songplay_table
 JOIN song_table ON song_table.song_id = songplay_table.song_id
 LEFT JOIN artist_table ON artist_table.artist_id = song_table.artist_id
@@ -91,8 +84,10 @@ ORDER BY plays DESC, song_table.title, song_table.song_id
 LIMIT 10
 """
 
+# The artist id tells apart two artists of one name (the sample has two "DJ Ghost").
 top_artists = """
-SELECT artist_table.name AS artist, COUNT(*) AS plays, COUNT(DISTINCT songplay_table.user_id) AS listeners
+SELECT artist_table.name AS artist, COUNT(*) AS plays, COUNT(DISTINCT songplay_table.user_id) AS listeners,
+       artist_table.artist_id
 FROM songplay_table
 JOIN artist_table ON artist_table.artist_id = songplay_table.artist_id
 GROUP BY artist_table.artist_id, artist_table.name
@@ -211,108 +206,3 @@ def ask(connection, question: str) -> pandas.DataFrame:
     finally:
         connection.rollback()
     return pandas.DataFrame(rows, columns=columns)
-
-
-# ---------------------------------------------------------------------------
-# Charts: one per question, each on a matplotlib Axes
-# ---------------------------------------------------------------------------
-
-
-def _bars(frame, x, y, title, xlabel, ax, horizontal=False):
-    kind = "barh" if horizontal else "bar"
-    frame = frame.assign(**{x: frame[x].astype(str).map(_shorten)})
-    frame.plot(kind=kind, x=x, y=y, ax=ax, legend=isinstance(y, list), color=None if isinstance(y, list) else "C0")
-    ax.set_title(title)
-    if horizontal:
-        ax.invert_yaxis()  # the largest first, at the top
-        ax.set_xlabel("plays")
-        ax.set_ylabel("")
-    else:
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel("plays")
-        ax.tick_params(axis="x", labelrotation=0)
-    return ax
-
-
-def _shorten(label, width=40):
-    return label if len(label) <= width else label[: width - 1] + "\u2026"
-
-
-def _hour_chart(frame, ax):
-    every_hour = frame.set_index("hour").reindex(range(24), fill_value=0).reset_index()
-    return _bars(every_hour, "hour", "plays", "Plays by hour of day (UTC)", "hour of day (UTC)", ax)
-
-
-def _weekday_chart(frame, ax):
-    return _bars(frame, "day", "plays", "Plays by weekday", "", ax)
-
-
-def _top_songs_chart(frame, ax):
-    labelled = frame.assign(label=frame["song"] + " - " + frame["artist"].fillna("?"))
-    return _bars(labelled, "label", "plays", "Top songs (matched plays)", "", ax, horizontal=True)
-
-
-def _top_artists_chart(frame, ax):
-    return _bars(frame, "artist", "plays", "Top artists (matched plays)", "", ax, horizontal=True)
-
-
-def _levels_chart(frame, ax):
-    shares = frame.set_index("level")[["users", "plays"]]
-    shares = (100 * shares / shares.sum()).T
-    shares.plot(kind="bar", stacked=True, ax=ax)
-    ax.set_title("Free and paid: share of users (now) and of plays")
-    ax.set_ylabel("%")
-    ax.set_xlabel("")
-    ax.tick_params(axis="x", labelrotation=0)
-    return ax
-
-
-def _level_changes_chart(frame, ax):
-    days = frame.assign(day=pandas.to_datetime(frame["day"]).dt.strftime("%m-%d"))
-    _bars(days, "day", ["upgrades", "downgrades"], "Level changes by day", "day (UTC)", ax)
-    ax.set_ylabel("level changes")
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.tick_params(axis="x", labelrotation=90)
-    return ax
-
-
-def _locations_chart(frame, ax):
-    return _bars(frame, "location", "plays", "Busiest locations", "", ax, horizontal=True)
-
-
-def _platform_chart(frame, ax):
-    table = frame.pivot_table(index="browser", columns="operating_system", values="plays", aggfunc="sum", fill_value=0)
-    table = table.loc[table.sum(axis=1).sort_values().index]
-    table.plot(kind="barh", stacked=True, ax=ax)
-    ax.set_title("Plays by browser and operating system")
-    ax.set_xlabel("plays")
-    ax.set_ylabel("")
-    ax.legend(title="")
-    return ax
-
-
-charts = {
-    "plays_by_hour": _hour_chart,
-    "plays_by_weekday": _weekday_chart,
-    "top_songs": _top_songs_chart,
-    "top_artists": _top_artists_chart,
-    "users_and_plays_by_level": _levels_chart,
-    "level_changes_by_day": _level_changes_chart,
-    "busiest_locations": _locations_chart,
-    "plays_by_platform": _platform_chart,
-}
-
-
-def chart(question: str, frame: pandas.DataFrame, ax=None):
-    """Draw a question's answer; on a new figure unless ``ax`` is given. Returns the Axes."""
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(8, 4.5))
-    if frame.empty:
-        ax.set_title(question.replace("_", " ").capitalize())
-        ax.text(0.5, 0.5, "no rows to show", ha="center", va="center", transform=ax.transAxes)
-    else:
-        charts[question](frame, ax)
-    ax.figure.tight_layout()
-    return ax

@@ -129,3 +129,13 @@ def fresh_schema(dsn: str, schema: str) -> str:
     finally:
         admin.close()
     return psycopg2.extensions.make_dsn(dsn, options=f"-c search_path={schema}")
+
+
+def stop(pgdata: Path) -> None:
+    """Stop the server this process started on ``pgdata`` now, rather than when the process exits.
+
+    A server other processes also use keeps running until the last of them lets go.
+    """
+    server = _servers.pop(Path(pgdata).resolve(), None)
+    if server is not None:
+        server.cleanup()
