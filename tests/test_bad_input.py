@@ -71,18 +71,6 @@ def song_without(key):
 # ---------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["whole files", "cut into tasks", "worker processes"])
-def staging_mode(request, monkeypatch):
-    """How the loader splits its work: the result must not depend on it."""
-    if request.param != "whole files":
-        monkeypatch.setattr(staging_loader, "SMALL_FILE_BYTES", 0)  # every file is cut into ranges
-        monkeypatch.setattr(staging_loader, "TASK_BYTES", 97)  # a few lines each, cut anywhere
-    if request.param == "worker processes":
-        monkeypatch.setattr(staging_loader, "PARALLEL_MIN_BYTES", 0)
-        monkeypatch.setattr(staging_loader, "default_workers", lambda: 2)
-    return request.param
-
-
 @pytest.fixture
 def etl_main(warehouse, capsys):
     """Run etl.py's main() on the test schema: (exit code, stdout, stderr)."""

@@ -31,6 +31,7 @@ UTF8_BOM = b"\xef\xbb\xbf"
 class Record:
     line: int
     value: dict
+    text: bytes | str | None = None  # the record's source text: a text column keeps a number as written
 
 
 @dataclass
@@ -44,7 +45,13 @@ def _no_constants(name):
     raise ValueError(f"{name} is not valid JSON")
 
 
-_decoder = json.JSONDecoder(parse_constant=_no_constants)
+def _integer(text):
+    """An integer as Python's int() reads it, up to its limit of 4,300 digits; beyond, a float
+    (infinite), as the fast parser reads an integer beyond 64 bits: out of range for any column."""
+    return int(text) if len(text) <= 4300 else float(text)
+
+
+_decoder = json.JSONDecoder(parse_constant=_no_constants, parse_int=_integer)
 
 
 def read_records(
@@ -110,7 +117,7 @@ def _read_lines(lines, first_line, final):
                 pass
             else:
                 if type(value) is dict:
-                    yield Record(first_line + index, value)
+                    yield Record(first_line + index, value, stripped)
                     index += 1
                     continue
         results, used = _scan(lines, index, first_line, final)
@@ -166,7 +173,7 @@ def _scan(lines, index, first_line, final):
             reason = f"expected a JSON object, found {type(value).__name__}"
             results.append(_reject(record_line, reason, text[position:end]))
         else:
-            results.append(Record(record_line, value))
+            results.append(Record(record_line, value, text[position:end]))
         position = end
         # a record that ends its line hands the next line back to the fast reader
         rest = _skip_whitespace(text, position)

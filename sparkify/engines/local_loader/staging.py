@@ -43,6 +43,7 @@ import psycopg2
 from sparkify.engines.local_loader.json_records import MAX_RECORD_BYTES, UTF8_BOM, Record, read_records
 from sparkify.engines.local_loader.row_encoder import COPY_OPTIONS, Column, RowEncoder, UnsupportedColumn, json_text
 from sparkify.engines.local_loader.typed_decoder import TypedDecoder
+from sparkify.output.printable import clip, printable
 from sparkify.sources import open_source
 from sparkify.sources.jsonpaths import JsonPathsError, read_jsonpaths
 
@@ -78,6 +79,11 @@ class LoadError(Exception):
         self.rejected = list(rejected)
 
 
+# the sizes of rejected_records' columns (sql_queries.py), in bytes
+REASON_BYTES = RAW_VALUE_BYTES = 1024
+RAW_RECORD_BYTES = 65535
+
+
 @dataclass
 class RejectedRecord:
     table_name: str
@@ -88,9 +94,16 @@ class RejectedRecord:
     raw_value: str | None
     raw_record: str
 
+    def __post_init__(self):
+        # rejected_records' columns hold bytes on Redshift: cut to them, at a character, saying so
+        self.reason = clip(self.reason, REASON_BYTES)
+        self.raw_value = clip(self.raw_value, RAW_VALUE_BYTES)
+        self.raw_record = clip(self.raw_record, RAW_RECORD_BYTES)
+
     def describe(self) -> str:
+        """file:line, column: why, for a person: source data in it is escaped (printable)."""
         column = f", column {self.column_name}" if self.column_name else ""
-        return f"{self.source_file}:{self.line_number}{column}: {self.reason}"
+        return printable(f"{self.source_file}:{self.line_number}{column}: {self.reason}")
 
 
 @dataclass
@@ -219,20 +232,21 @@ def _encode_read(spec, encoder, files):
     pairs; the rejected records come out in reading order, the reader's and
     the converters' together, as the exact path rejects them one by one.
     """
-    values, where, rejected, rows = [], [], [], {}  # where: (name, line, place in the reading order)
+    values, texts, where, rejected, rows = [], [], [], [], {}  # where: (name, line, place in the reading order)
     for name, items in files:
         count = 0
         for item in items:
             place = len(values) + len(rejected)
             if type(item) is Record:
                 values.append(item.value)
+                texts.append(item.text)
                 where.append((name, item.line, place))
                 count += 1
             else:
                 rejected.append((place, RejectedRecord(spec.table, name, item.line, None, item.reason, None,
                                                        item.raw)))
         rows[name] = rows.get(name, 0) + count
-    encoded, rejections = encoder.encode(values)
+    encoded, rejections = encoder.encode(values, texts)
     for position, rejection in rejections:
         name, line, place = where[position]
         rows[name] -= 1
@@ -257,9 +271,16 @@ def _read_file(path):
 def _value_rejected(table, name, line, record, rejection):
     return RejectedRecord(
         table, name, line, rejection.column, f"{rejection.column} {rejection}",
-        None if rejection.value is None else json_text(rejection.value, ascii_only=True)[:1024],
-        json_text(record, ascii_only=True)[:65535],
+        None if rejection.value is None else _raw_value(rejection.value),
+        json_text(record, ascii_only=True)[:RAW_RECORD_BYTES],
     )
+
+
+def _raw_value(value):
+    """A rejected value's text: a string as it is, anything else as JSON (at most what the column holds)."""
+    if type(value) is float:
+        return repr(value)  # inf, which JSON would write as null
+    return json_text(value[:RAW_VALUE_BYTES + 1] if type(value) is str else value, ascii_only=True)
 
 
 def _run_range(spec, task):
@@ -316,7 +337,7 @@ def _encode_range(spec, task, start, text, begin, stop):
         if values is None:
             return Outcome(clean=False, start=start)
         typed.learn(values)
-        data, rejections = encoder.encode(values)
+        data, rejections = encoder.encode(values, _Lines(body))
         encoded.append(data)
         rows += len(values) - len(rejections)
         rejected.extend(
@@ -325,6 +346,19 @@ def _encode_range(spec, task, start, text, begin, stop):
         )
         line += count
     return Outcome(data=b"".join(encoded), rows=rows, rejected=rejected, lines=line, start=start)
+
+
+class _Lines:
+    """The lines of ``text``, split only if one is asked for (a number in a text column: rare)."""
+
+    def __init__(self, text):
+        self.text = text
+        self.lines = None
+
+    def __getitem__(self, index):
+        if self.lines is None:
+            self.lines = self.text.split(b"\n")
+        return self.lines[index]
 
 
 def _count_lines(data):
@@ -740,7 +774,7 @@ def small_file_records(data: bytes):
             pass
         else:
             if type(value) is dict:
-                return [Record(1 + data.count(b"\n", 0, data.index(b"{")), value)]
+                return [Record(1 + data.count(b"\n", 0, data.index(b"{")), value, text)]
     return read_records(io.BytesIO(data))
 
 
@@ -749,7 +783,7 @@ def _rejected(result, max_errors, record):
     if len(result.rejected) > max_errors:
         raise LoadError(
             f"{result.table}: {record.describe()}\n"
-            f"  record: {record.raw_record[:200]}\n"
+            f"  record: {printable(record.raw_record[:200])}\n"
             f"The load stopped: {len(result.rejected)} rejected record(s), more than "
             f"--max-errors {max_errors}. Fix the source, or rerun with --max-errors N "
             f"to load the good records and keep the rejected ones in rejected_records.",
