@@ -173,34 +173,49 @@ def test_a_rejected_record_is_cut_to_rejected_records_columns():
 # ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def small_limits(monkeypatch):
-    """A task of 1 KB and a record limit of 4 KB, so that a line of 10 KB or 40 KB shows the cases."""
+@pytest.fixture(params=["in this process, small limits", "worker processes, real limits"])
+def limits(request, monkeypatch):
+    """(task bytes, record limit): shrunk in this process so that lines of kilobytes show the cases;
+    worker processes import the loader afresh, so they are shown with the real 4 MB limit."""
     monkeypatch.setattr(staging_loader, "SMALL_FILE_BYTES", 0)
-    monkeypatch.setattr(staging_loader, "TASK_BYTES", 1024)
-    monkeypatch.setattr(staging_loader, "MAX_RECORD_BYTES", 4096)
-    monkeypatch.setattr(json_records, "MAX_RECORD_BYTES", 4096)
-
-
-@pytest.mark.parametrize("workers", [0, 2])
-@pytest.mark.parametrize("long_line, rejected_first", [
-    pytest.param(json.dumps(event(song="y" * 3000)).encode(), False, id="a good line over a task"),
-    pytest.param(json.dumps(event(song="y" * 30_000)).encode(), True, id="a line over the record limit"),
-    pytest.param(b'{"song": "' + b"z" * 30_000, True, id="an unterminated line over the limit"),
-    pytest.param(b'{"song": "' + b"z" * 3000, True, id="an unterminated line over a task"),
-])
-def test_a_line_longer_than_a_task_is_one_record_and_the_lines_after_keep_their_numbers(
-    stage, small_limits, monkeypatch, workers, long_line, rejected_first
-):
+    if request.param.startswith("in this process"):
+        task, limit = 1024, 4096
+        monkeypatch.setattr(staging_loader, "MAX_RECORD_BYTES", limit)
+        monkeypatch.setattr(json_records, "MAX_RECORD_BYTES", limit)
+        monkeypatch.setattr(staging_loader, "default_workers", lambda: 0)
+    else:
+        task, limit = 1024 * 1024, json_records.MAX_RECORD_BYTES
+        monkeypatch.setattr(staging_loader, "default_workers", lambda: 2)
+    monkeypatch.setattr(staging_loader, "TASK_BYTES", task)
     monkeypatch.setattr(staging_loader, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(staging_loader, "default_workers", lambda: workers)
+    return task, limit
+
+
+LONG_LINES = [  # (how, bytes as a multiple of the limit: 0.75 is over three tasks, rejected first)
+    ("a good line over a task", 0.75, False),
+    ("a good line over the record limit", 1.5, True),
+    ("a good line of ten times the limit", 10, True),
+    ("an unterminated line over the limit", 1.5, True),
+    ("an unterminated line over a task", 0.75, True),
+]
+
+
+@pytest.mark.parametrize("how, size, rejected_first", LONG_LINES, ids=[row[0] for row in LONG_LINES])
+def test_a_line_longer_than_a_task_is_one_record_and_the_lines_after_keep_their_numbers(
+    stage, limits, how, size, rejected_first
+):
+    task, limit = limits
+    padding = "y" * int(size * limit)
+    long_line = json.dumps(event(padding=padding)).encode()
+    if how.startswith("an unterminated"):
+        long_line = b'{"song": "' + padding.encode()
     lines = [json.dumps(GOOD[0]).encode()] * 15 + [long_line, json.dumps(event(sessionId="abc")).encode(),
                                                    json.dumps(GOOD[2]).encode()]
     loads, rejected = stage(b"\n".join(lines) + b"\n")
     expected = [(16, None)] if rejected_first else []
     assert [(record.line_number, record.column_name) for record in rejected] == expected + [(17, "session_id")]
-    if rejected_first and len(long_line) > 4096:
-        assert "larger than" in rejected[0].reason
+    if rejected_first and size > 1:
+        assert "larger than the limit" in rejected[0].reason
     assert loads[0].rows == 16 + (0 if rejected_first else 1)
 
 

@@ -10,7 +10,10 @@ object, or is not UTF-8, comes out as a ``Rejected`` at the line where it
 starts, and reading resumes on the next line (SPEC.md section 1).
 
 Memory stays bounded: the file is read in blocks, and one record may span at
-most ``MAX_RECORD_BYTES`` (Redshift's limit for one JSON object is 4 MB).
+most ``MAX_RECORD_BYTES`` (Redshift's limit for one JSON object is 4 MB). A
+longer line is one rejected record ("larger than the limit"), however long
+it is, and the lines after it keep their numbers: the reader skips to the
+end of that line without holding it.
 """
 
 import json
@@ -63,26 +66,38 @@ def read_records(
     only the start of a file may hold a byte order mark.
     """
     carry = b""
+    skipping = False  # in a line too long to hold, already rejected: read on to its end
     while True:
         block = stream.read(block_bytes)
         final = not block
+        if skipping:
+            if final:
+                return
+            newline = block.find(b"\n")
+            if newline < 0:
+                continue
+            block, skipping = block[newline + 1:], False
         data = carry + block
         if at_start:
             at_start = False
             if data.startswith(UTF8_BOM):
                 data = data[len(UTF8_BOM):]  # a BOM is allowed before a JSON text (RFC 8259, 8.1)
         if not data:
-            return
+            if final:
+                return
+            continue
         if final:
             complete, carry = data, b""
         else:
             cut = data.rfind(b"\n") + 1
             complete, carry = data[:cut], data[cut:]
             if not complete:
-                if len(carry) > MAX_RECORD_BYTES + block_bytes:
-                    complete, carry = carry, b""  # a line too long to hold: let it be rejected
-                else:
-                    continue
+                if len(carry) > MAX_RECORD_BYTES:
+                    # a line too long to hold: one rejected record, then on from the line after it
+                    yield too_large(first_line, carry)
+                    first_line += 1
+                    carry, skipping = b"", True
+                continue
         lines = complete.split(b"\n")
         if complete.endswith(b"\n"):
             lines.pop()  # the empty piece after the last newline
@@ -106,6 +121,10 @@ def _read_lines(lines, first_line, final):
     loads = orjson.loads
     while index < count:
         line = lines[index]
+        if len(line) > MAX_RECORD_BYTES:
+            yield too_large(first_line + index, line)
+            index += 1
+            continue
         stripped = line.strip(JSON_WHITESPACE)
         if not stripped:
             index += 1
@@ -194,6 +213,14 @@ def _reason(error):
     if isinstance(error, json.JSONDecodeError):
         return f"invalid JSON: {error.msg} (column {error.colno})"
     return f"invalid JSON: {error}"
+
+
+def too_large(line: int, text: bytes) -> Rejected:
+    """The rejected record of a line longer than MAX_RECORD_BYTES (``text``: its start, at least)."""
+    return _reject(
+        line, f"the line is larger than the limit of {MAX_RECORD_BYTES:,} bytes for one record "
+        "(as Redshift's COPY limits a JSON object to 4 MB)", text[:RAW_TEXT_LIMIT * 4],
+    )
 
 
 def _reject(line, reason, raw):

@@ -325,6 +325,8 @@ def _encode_range(spec, task, start, text, begin, stop):
     encoded, rejected, rows = [], [], 0
     line = 0  # lines before this piece
     for piece in _pieces(text, PARSE_BYTES, begin, stop):
+        if len(piece) > MAX_RECORD_BYTES and max(map(len, piece.split(b"\n"))) > MAX_RECORD_BYTES:
+            return Outcome(clean=False, start=start)  # a line over the limit: the exact reader rejects it
         count = _count_lines(piece)
         body = piece[:-1] if piece.endswith(b"\n") else piece
         data = None if _TWO_ON_A_LINE.search(body) else typed.encode(body, count)
