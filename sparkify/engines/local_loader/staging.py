@@ -44,7 +44,7 @@ from sparkify.engines.local_loader.json_records import MAX_RECORD_BYTES, UTF8_BO
 from sparkify.engines.local_loader.row_encoder import COPY_OPTIONS, Column, RowEncoder, UnsupportedColumn, json_text
 from sparkify.engines.local_loader.typed_decoder import TypedDecoder
 from sparkify.output.printable import clip, printable
-from sparkify.sources import open_source
+from sparkify.sources import SourceError, open_source, source_name
 from sparkify.sources.jsonpaths import JsonPathsError, read_jsonpaths
 
 ROWS_PER_CHUNK = 256  # rejected records: small chunks, written while the next are built
@@ -115,6 +115,10 @@ class TableLoad:
     rejected: list = field(default_factory=list)
     seconds: float = 0.0
     file_rows: dict = field(default_factory=dict)  # rows staged from each file, for the ledger
+    # columns NULL in every row staged (a JSONPaths typo?): a warning line for the summary
+    all_null_columns: list = field(default_factory=list)
+    # what the source listing left out and why (a dangling symlink, a FIFO): a warning line each
+    warnings: list = field(default_factory=list)
 
 
 
@@ -555,7 +559,7 @@ def run_tasks(spec, tasks, workers):
 
 
 def _unreadable(error):
-    where = error.filename or "a source file"
+    where = printable(source_name(error.filename)) if error.filename else "a source file"
     return LoadError(f"cannot read {where}: {error.strerror or error} (did it change during the run?)")
 
 
@@ -657,8 +661,21 @@ def stage_table(cursor, table, files, paths_for, max_errors, progress=None, into
                 advance(name, min(task.end, by_name[name].size) - task.start)  # a large file shows progress as it goes
 
     copy_rows(cursor, into or table, [column.name for column in columns], blocks(), options=COPY_OPTIONS)
+    if result.rows:
+        result.all_null_columns = all_null_columns(cursor, into or table, [column.name for column in columns])
     result.seconds = time.perf_counter() - started
     return result
+
+
+def all_null_columns(cursor, table, column_names) -> list[str]:
+    """The columns of ``table`` NULL in every row. One EXISTS each, which stops at the first
+    value: a column that holds values costs a row or so, one that holds none a scan."""
+    cursor.execute(
+        "SELECT " + ", ".join(
+            f"EXISTS (SELECT 1 FROM {table} WHERE {name} IS NOT NULL)" for name in column_names
+        )
+    )
+    return [name for name, seen in zip(column_names, cursor.fetchone()) if not seen]
 
 
 READ_HERE_BATCH = 4096  # records read and encoded at a time by _read_rest
@@ -808,12 +825,12 @@ def stage_source(
     source = open_source(location)
     try:
         source.check()
-    except FileNotFoundError as error:
+        if files is not None:
+            event_files, song_files = files["log_data"], files["song_data"]
+        else:
+            event_files, song_files = source.files("log_data"), source.files("song_data")
+    except (FileNotFoundError, SourceError) as error:
         raise LoadError(str(error)) from None
-    if files is not None:
-        event_files, song_files = files["log_data"], files["song_data"]
-    else:
-        event_files, song_files = source.files("log_data"), source.files("song_data")
     if not event_files and not song_files:
         raise LoadError(
             f"{source.label} holds no log_data/**.json and no song_data/**.json: "
@@ -826,7 +843,7 @@ def stage_source(
         raise LoadError(
             f"{jsonpaths_name} not found: the source must hold log_json_path.json next to log_data/"
         ) from None
-    except JsonPathsError as error:
+    except (JsonPathsError, SourceError) as error:
         raise LoadError(str(error)) from None
     if progress is not None:
         progress.total = sum(item.size for item in event_files + song_files)
@@ -846,13 +863,16 @@ def stage_source(
         return [(column.name,) for column in columns]
 
     into = into or {}
-    return [
-        stage_table(cursor, table, table_files, paths, max_errors, update, into.get(table), workers)
-        for table, table_files, paths in (
-            ("staging_events", event_files, events_paths),
-            ("staging_songs", song_files, songs_paths),
-        )
-    ]
+    warnings = getattr(source, "warnings", [])
+    loads = []
+    for table, prefix, table_files, paths in (
+        ("staging_events", "log_data", event_files, events_paths),
+        ("staging_songs", "song_data", song_files, songs_paths),
+    ):
+        load = stage_table(cursor, table, table_files, paths, max_errors, update, into.get(table), workers)
+        load.warnings = [line for line in warnings if f"/{prefix}/" in line]
+        loads.append(load)
+    return loads
 
 
 def save_rejected(cursor, records) -> None:
