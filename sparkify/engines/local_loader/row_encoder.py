@@ -63,6 +63,7 @@ _FLOAT_VALUES = frozenset({float, int, _NONE})
 # the checks a column's values may need
 _LENGTH, _RANGE, _DIGITS, _FINITE = "length", "range", "digits", "finite"
 _UNKNOWN = object()
+_EXCERPT = 40  # characters of a value a rejection quotes
 # values of a text column read again from the source text: numbers, and what may hold numbers
 _REWRITTEN = frozenset({int, float, dict, list})
 
@@ -160,10 +161,10 @@ def _quoted(value) -> str:
     """A short excerpt of a value for a message: repr() of a string, JSON text of anything else."""
     kind = type(value)
     if kind is str:
-        return repr(excerpt(value))
+        return repr(value) if len(value) <= _EXCERPT else f"{value[:_EXCERPT]!r}… ({len(value):,} characters)"
     if kind is float:
         return repr(value)  # inf, which JSON cannot write
-    return excerpt(str.__str__(value) if kind is WrittenNumber else json_text(value, ascii_only=True))
+    return excerpt(str.__str__(value) if kind is WrittenNumber else json_text(value, ascii_only=True), _EXCERPT)
 
 
 # ---------------------------------------------------------------------------
@@ -176,7 +177,9 @@ def converter(column: Column):
     if column.type in TEXT_TYPES:
         convert = _text_converter(column.max_length)
     elif column.type in INTEGER_RANGES:
-        convert = _integer_converter(*integer_range(column), RANGE_MEANING.get(column.name))
+        low, high = integer_range(column)
+        meaning = RANGE_MEANING.get(column.name) or f"the column is {column.type.upper()}, from {low} to {high}"
+        convert = _integer_converter(low, high, meaning)
     elif column.type in FLOAT_TYPES:
         convert = _float
     else:
@@ -221,9 +224,8 @@ def _text_converter(max_bytes):
     return text
 
 
-def _integer_converter(low, high, meaning=None):
+def _integer_converter(low, high, allowed):
     most_digits = len(str(high))
-    allowed = meaning or f"[{low}, {high}]"
 
     def out_of_range(value):
         return Rejection(f"{_quoted(value)} is out of range: {allowed}")
