@@ -2,7 +2,9 @@
 
 A block of log lines is decoded by msgspec straight into structs whose fields
 have the types that the exact converters (row_encoder.py) accept as they are:
-a string that fits its VARCHAR, an integer in its column's range, a finite
+a string that fits its VARCHAR, an integer in its column's range (for ts,
+the narrower range of sparkify/value_ranges.py, checked by msgspec as it
+parses), a finite
 number, null where the column allows it. msgspec checks those while it
 parses, in C, and builds no dict per record; what is left to Python is
 little:
