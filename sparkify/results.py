@@ -8,6 +8,8 @@ runs ``Step``s, the checks give ``Check``s, and the run returns one
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from sparkify.output.printable import clip, printable
+
 
 class LoadError(Exception):
     """The load failed; ``rejected`` holds the records that were turned down."""
@@ -15,6 +17,11 @@ class LoadError(Exception):
     def __init__(self, message, rejected=()):
         super().__init__(message)
         self.rejected = list(rejected)
+
+
+# the sizes of rejected_records' columns (sql_queries.py), in bytes
+REASON_BYTES = RAW_VALUE_BYTES = 1024
+RAW_RECORD_BYTES = 65535
 
 
 @dataclass
@@ -29,9 +36,16 @@ class RejectedRecord:
     raw_value: str | None
     raw_record: str
 
+    def __post_init__(self):
+        # rejected_records' columns hold bytes on Redshift: cut to them, at a character, saying so
+        self.reason = clip(self.reason, REASON_BYTES)
+        self.raw_value = clip(self.raw_value, RAW_VALUE_BYTES)
+        self.raw_record = clip(self.raw_record, RAW_RECORD_BYTES)
+
     def describe(self) -> str:
+        """file:line, column: why, for a person: source data in it is escaped (printable)."""
         column = f", column {self.column_name}" if self.column_name else ""
-        return f"{self.source_file}:{self.line_number}{column}: {self.reason}"
+        return printable(f"{self.source_file}:{self.line_number}{column}: {self.reason}")
 
 
 @dataclass

@@ -22,6 +22,7 @@ import etl  # noqa: E402
 from create_tables import create_tables  # noqa: E402
 from sparkify.engines import embedded as local_postgres  # noqa: E402
 from sparkify.engines.embedded import fresh_schema  # noqa: E402
+from sparkify.engines.local_loader import staging as staging_loader  # noqa: E402
 
 UDACITY_SAMPLE = PROJECT_DIR.parent / "shared" / "data" / "udacity-sample"
 BUNDLED_SAMPLE = PROJECT_DIR / "data" / "sample"
@@ -179,3 +180,15 @@ def write_source(folder, events=(), songs=(), jsonpaths=JSONPATHS, log_files=Non
         text = jsonpaths if isinstance(jsonpaths, str) else json.dumps(jsonpaths, indent=4)
         (folder / "log_json_path.json").write_text(text, encoding="utf-8")
     return folder
+
+
+@pytest.fixture(params=["whole files", "cut into tasks", "worker processes"])
+def staging_mode(request, monkeypatch):
+    """How the loader splits its work: the result must not depend on it."""
+    if request.param != "whole files":
+        monkeypatch.setattr(staging_loader, "SMALL_FILE_BYTES", 0)  # every file is cut into ranges
+        monkeypatch.setattr(staging_loader, "TASK_BYTES", 97)  # a few lines each, cut anywhere
+    if request.param == "worker processes":
+        monkeypatch.setattr(staging_loader, "PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr(staging_loader, "default_workers", lambda: 2)
+    return request.param

@@ -296,7 +296,9 @@ def test_song_files_are_decoded_typed_after_their_first_batch(warehouse, monkeyp
     monkeypatch.setattr(staging_loader, "_typed_decoders", {})
     slow = []
     encode = RowEncoder.encode
-    monkeypatch.setattr(RowEncoder, "encode", lambda self, values: slow.append(len(values)) or encode(self, values))
+    monkeypatch.setattr(
+        RowEncoder, "encode", lambda self, values, texts=None: slow.append(len(values)) or encode(self, values, texts)
+    )
     outcomes = [
         staging_loader.run_task(spec, staging_loader.FilesTask([(f"f{n}", None, text) for n, text in enumerate(batch)]))
         for batch in (songs[:200], songs[200:400], songs[400:])
@@ -315,7 +317,9 @@ def test_a_log_file_is_decoded_typed_after_its_first_block(warehouse, monkeypatc
     monkeypatch.setattr(staging_loader, "PARSE_BYTES", 4096)
     slow = []
     encode = RowEncoder.encode
-    monkeypatch.setattr(RowEncoder, "encode", lambda self, values: slow.append(len(values)) or encode(self, values))
+    monkeypatch.setattr(
+        RowEncoder, "encode", lambda self, values, texts=None: slow.append(len(values)) or encode(self, values, texts)
+    )
     task = staging_loader.RangeTask("events.json", None, 0, 0, data=b"\n".join(lines) + b"\n", last=True)
     outcome = staging_loader.run_task(spec, task)
     assert outcome.rows == 2000 and not outcome.rejected

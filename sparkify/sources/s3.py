@@ -33,7 +33,8 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sparkify.sources import SourceError, SourceFile, SourceNotFound
+from sparkify.output.printable import printable
+from sparkify.sources import SourceError, SourceFile, SourceNotFound, _is_json, check_names
 
 WORKERS = 64
 AHEAD_FILES = 1024
@@ -75,6 +76,7 @@ def s3_client(endpoint_url=None, region=None, workers=WORKERS):
 
 def explain(error, where: str, anonymous: bool = False) -> SourceError:
     """A boto3 error as one line for a person: what failed, where, what to do."""
+    where = printable(where)
     if not isinstance(error, ClientError):
         endpoint = urllib.parse.urlsplit(getattr(error, "kwargs", {}).get("endpoint_url") or "")
         reason = f"at {endpoint.scheme}://{endpoint.netloc}" if endpoint.netloc else f"({error})"
@@ -128,7 +130,8 @@ class S3Source:
                  ahead_files=AHEAD_FILES, ahead_bytes=AHEAD_BYTES, page_size=None):
         self.bucket, self.prefix = parse_s3_url(url)
         self.page_size = page_size  # keys per listing request; None: S3's 1,000
-        self.label = f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
+        self.label = printable(f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}")
+        self.warnings = []  # nothing is left out of an S3 listing
         if client is None:
             client, self.anonymous = s3_client(endpoint_url, region, workers)
         else:
@@ -154,10 +157,10 @@ class S3Source:
         """The ``.json`` objects below ``prefix``, in key order, fetched ahead of the reader."""
         start = len(self.key(""))
         objects = sorted(
-            (item for item in self._list(self.key(prefix) + "/") if item["Key"].endswith(".json")),
+            (item for item in self._list(self.key(prefix) + "/") if _is_json(item["Key"])),
             key=lambda item: item["Key"],
         )
-        return [
+        found = [
             SourceFile(
                 name=item["Key"][start:],
                 size=item["Size"],
@@ -166,6 +169,8 @@ class S3Source:
             )
             for item in objects
         ]
+        check_names(found, self.label)
+        return found
 
     def read_bytes(self, name: str) -> bytes:
         return self._get(self.key(name))

@@ -10,7 +10,10 @@ object, or is not UTF-8, comes out as a ``Rejected`` at the line where it
 starts, and reading resumes on the next line (SPEC.md section 1).
 
 Memory stays bounded: the file is read in blocks, and one record may span at
-most ``MAX_RECORD_BYTES`` (Redshift's limit for one JSON object is 4 MB).
+most ``MAX_RECORD_BYTES`` (Redshift's limit for one JSON object is 4 MB). A
+longer line is one rejected record ("larger than the limit"), however long
+it is, and the lines after it keep their numbers: the reader skips to the
+end of that line without holding it.
 """
 
 import json
@@ -31,6 +34,7 @@ UTF8_BOM = b"\xef\xbb\xbf"
 class Record:
     line: int
     value: dict
+    text: bytes | str | None = None  # the record's source text: a text column keeps a number as written
 
 
 @dataclass
@@ -44,7 +48,13 @@ def _no_constants(name):
     raise ValueError(f"{name} is not valid JSON")
 
 
-_decoder = json.JSONDecoder(parse_constant=_no_constants)
+def _integer(text):
+    """An integer as Python's int() reads it, up to its limit of 4,300 digits; beyond, a float
+    (infinite), as the fast parser reads an integer beyond 64 bits: out of range for any column."""
+    return int(text) if len(text) <= 4300 else float(text)
+
+
+_decoder = json.JSONDecoder(parse_constant=_no_constants, parse_int=_integer)
 
 
 def read_records(
@@ -56,26 +66,38 @@ def read_records(
     only the start of a file may hold a byte order mark.
     """
     carry = b""
+    skipping = False  # in a line too long to hold, already rejected: read on to its end
     while True:
         block = stream.read(block_bytes)
         final = not block
+        if skipping:
+            if final:
+                return
+            newline = block.find(b"\n")
+            if newline < 0:
+                continue
+            block, skipping = block[newline + 1:], False
         data = carry + block
         if at_start:
             at_start = False
             if data.startswith(UTF8_BOM):
                 data = data[len(UTF8_BOM):]  # a BOM is allowed before a JSON text (RFC 8259, 8.1)
         if not data:
-            return
+            if final:
+                return
+            continue
         if final:
             complete, carry = data, b""
         else:
             cut = data.rfind(b"\n") + 1
             complete, carry = data[:cut], data[cut:]
             if not complete:
-                if len(carry) > MAX_RECORD_BYTES + block_bytes:
-                    complete, carry = carry, b""  # a line too long to hold: let it be rejected
-                else:
-                    continue
+                if len(carry) > MAX_RECORD_BYTES:
+                    # a line too long to hold: one rejected record, then on from the line after it
+                    yield too_large(first_line, carry)
+                    first_line += 1
+                    carry, skipping = b"", True
+                continue
         lines = complete.split(b"\n")
         if complete.endswith(b"\n"):
             lines.pop()  # the empty piece after the last newline
@@ -99,6 +121,10 @@ def _read_lines(lines, first_line, final):
     loads = orjson.loads
     while index < count:
         line = lines[index]
+        if len(line) > MAX_RECORD_BYTES:
+            yield too_large(first_line + index, line)
+            index += 1
+            continue
         stripped = line.strip(JSON_WHITESPACE)
         if not stripped:
             index += 1
@@ -110,7 +136,7 @@ def _read_lines(lines, first_line, final):
                 pass
             else:
                 if type(value) is dict:
-                    yield Record(first_line + index, value)
+                    yield Record(first_line + index, value, stripped)
                     index += 1
                     continue
         results, used = _scan(lines, index, first_line, final)
@@ -166,7 +192,7 @@ def _scan(lines, index, first_line, final):
             reason = f"expected a JSON object, found {type(value).__name__}"
             results.append(_reject(record_line, reason, text[position:end]))
         else:
-            results.append(Record(record_line, value))
+            results.append(Record(record_line, value, text[position:end]))
         position = end
         # a record that ends its line hands the next line back to the fast reader
         rest = _skip_whitespace(text, position)
@@ -187,6 +213,14 @@ def _reason(error):
     if isinstance(error, json.JSONDecodeError):
         return f"invalid JSON: {error.msg} (column {error.colno})"
     return f"invalid JSON: {error}"
+
+
+def too_large(line: int, text: bytes) -> Rejected:
+    """The rejected record of a line longer than MAX_RECORD_BYTES (``text``: its start, at least)."""
+    return _reject(
+        line, f"the line is larger than the limit of {MAX_RECORD_BYTES:,} bytes for one record "
+        "(as Redshift's COPY limits a JSON object to 4 MB)", text[:RAW_TEXT_LIMIT * 4],
+    )
 
 
 def _reject(line, reason, raw):

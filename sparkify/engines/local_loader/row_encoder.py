@@ -3,8 +3,12 @@
 Each value is converted to its column's type as the table in the database
 declares it, with Redshift's rules: a number in a JSON string is a valid number,
 an empty string in a numeric column is NULL, VARCHAR(n) holds n *bytes*, a
-number or a boolean in a text column is stored as its JSON text. A value that
-does not fit makes its record a rejected record (``Rejection``).
+boolean in a text column is stored as its JSON text, and a number as it is
+written in the source (1.10 stays "1.10", 1e400 "1e400": see ``WrittenNumber``).
+A value that does not fit makes its record a rejected record (``Rejection``):
+an integer also when it is outside its column's range in
+sparkify/value_ranges.py (ts must be a time the transform can hold). A
+rejection quotes at most a short excerpt of the value.
 
 There are two paths to the same rows:
 
@@ -31,7 +35,9 @@ from itertools import repeat
 
 import orjson
 
+from sparkify.output.printable import excerpt
 from sparkify.sources.jsonpaths import extract
+from sparkify.value_ranges import COLUMN_RANGES, RANGE_MEANING
 
 COPY_OPTIONS = "FORMAT csv, NULL 'null', ESCAPE '\\'"
 
@@ -40,8 +46,6 @@ INTEGER_RANGES = {
     "integer": (-(2**31), 2**31 - 1),
     "bigint": (-(2**63), 2**63 - 1),
 }
-# the most digits a string of digits may have and always fit the type
-SAFE_DIGITS = {"smallint": 4, "integer": 9, "bigint": 18}
 # only double precision: a REAL's range and a NUMERIC's scale would need checks of their own
 FLOAT_TYPES = {"double precision"}
 TEXT_TYPES = {"character varying", "character", "text"}
@@ -59,6 +63,9 @@ _FLOAT_VALUES = frozenset({float, int, _NONE})
 # the checks a column's values may need
 _LENGTH, _RANGE, _DIGITS, _FINITE = "length", "range", "digits", "finite"
 _UNKNOWN = object()
+_EXCERPT = 40  # characters of a value a rejection quotes
+# values of a text column read again from the source text: numbers, and what may hold numbers
+_REWRITTEN = frozenset({int, float, dict, list})
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,86 @@ class UnsupportedColumn(Exception):
     """A column type the loader does not know how to stage."""
 
 
+class WrittenNumber(str):
+    """A JSON number as it is written in the source ("1.10", "1e400", 2**64 in full).
+
+    The fast parsers read a number as a float or a 64-bit integer, which
+    loses how it was written; a text column must store the text. A record
+    whose text column holds a number is parsed again from its source text
+    with the numbers kept as written (``written_record``), only then.
+    """
+
+    __slots__ = ()
+
+
+def _no_constants(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+_written_decoder = json.JSONDecoder(parse_float=WrittenNumber, parse_int=WrittenNumber, parse_constant=_no_constants)
+
+
+def written_record(text):
+    """The JSON value of ``text`` (bytes or str) with its numbers as WrittenNumber, or None if it is not JSON."""
+    try:
+        if isinstance(text, bytes | bytearray | memoryview):
+            text = bytes(text).decode("utf-8-sig")
+        text = text.strip(" \t\r\n")
+        value, end = _written_decoder.raw_decode(text)
+    except (ValueError, RecursionError):
+        return None
+    return value if end == len(text) else None
+
+
+def written_json(value) -> str:
+    """``value`` as compact JSON text, its WrittenNumbers as they were written."""
+    try:
+        return orjson.dumps(value, default=_fragment, option=orjson.OPT_PASSTHROUGH_SUBCLASS).decode()
+    except TypeError:  # an integer beyond 64 bits, a string with an unpaired surrogate
+        return _written_json(value)
+
+
+def _written_json(value):
+    kind = type(value)
+    if kind is WrittenNumber:
+        return str.__str__(value)
+    if kind is dict:
+        return "{" + ",".join(f"{_written_json(str(key))}:{_written_json(item)}" for key, item in value.items()) + "}"
+    if kind is list:
+        return "[" + ",".join(map(_written_json, value)) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _fragment(value):
+    if type(value) is WrittenNumber:
+        return orjson.Fragment(str.__str__(value))
+    raise TypeError
+
+
+def integer_range(column: Column) -> tuple[int, int]:
+    """(lowest, highest) integer ``column`` may hold: its type's, or narrower (value_ranges.py)."""
+    low, high = INTEGER_RANGES[column.type]
+    narrower = COLUMN_RANGES.get(column.name)
+    if narrower is not None:
+        low, high = max(low, narrower[0]), min(high, narrower[1])
+    return low, high
+
+
+def safe_digits(column: Column) -> int:
+    """The most digits a string of digits may have and always fit ``column``."""
+    return len(str(integer_range(column)[1])) - 1
+
+
+def _quoted(value) -> str:
+    """A short excerpt of a value for a message: repr() of a string, JSON text of anything else."""
+    kind = type(value)
+    if kind is str:
+        return repr(value) if len(value) <= _EXCERPT else f"{value[:_EXCERPT]!r}… ({len(value):,} characters)"
+    if kind is float:
+        return repr(value)  # inf, which JSON cannot write
+    return excerpt(str.__str__(value) if kind is WrittenNumber else json_text(value, ascii_only=True), _EXCERPT)
+
+
 # ---------------------------------------------------------------------------
 # The exact converters: one JSON value -> the text of one field (None: NULL)
 # ---------------------------------------------------------------------------
@@ -90,7 +177,9 @@ def converter(column: Column):
     if column.type in TEXT_TYPES:
         convert = _text_converter(column.max_length)
     elif column.type in INTEGER_RANGES:
-        convert = _integer_converter(*INTEGER_RANGES[column.type])
+        low, high = integer_range(column)
+        meaning = RANGE_MEANING.get(column.name) or f"the column is {column.type.upper()}, from {low} to {high}"
+        convert = _integer_converter(low, high, meaning)
     elif column.type in FLOAT_TYPES:
         convert = _float
     else:
@@ -116,10 +205,12 @@ def _text_converter(max_bytes):
         if kind is not str:
             if kind is bool:
                 value = "true" if value else "false"
+            elif kind is WrittenNumber:
+                value = str.__str__(value)
             elif kind is int or kind is float:
                 value = repr(value)
             else:
-                value = json_text(value)
+                value = written_json(value)
         if "\x00" in value:
             raise Rejection("contains a NUL character, which a VARCHAR cannot hold")
         try:
@@ -133,7 +224,12 @@ def _text_converter(max_bytes):
     return text
 
 
-def _integer_converter(low, high):
+def _integer_converter(low, high, allowed):
+    most_digits = len(str(high))
+
+    def out_of_range(value):
+        return Rejection(f"{_quoted(value)} is out of range: {allowed}")
+
     def integer(value):
         kind = type(value)
         if kind is int:
@@ -144,12 +240,20 @@ def _integer_converter(low, high):
             if value == "":
                 return None  # Redshift loads an empty numeric field as NULL
             if not _INTEGER_TEXT.match(value):
-                raise Rejection(f"{value!r} is not an integer")
-            number = int(value)
+                raise Rejection(f"{_quoted(value)} is not an integer")
+            text = value.strip()
+            sign = text[0] if text[0] in "+-" else ""
+            digits = text[len(sign):].lstrip("0")
+            # int() refuses over 4,300 digits, leading zeros included: that many is out of range anyway
+            if len(digits) > most_digits:
+                raise out_of_range(value)
+            number = int(sign + (digits or "0"))
+        elif kind is float and (math.isinf(value) or (value.is_integer() and not low <= value <= high)):
+            raise out_of_range(value)  # an integer beyond 64 bits, which the parsers read as a float
         else:
-            raise Rejection(f"{json_text(value)} is not an integer")
+            raise Rejection(f"{_quoted(value)} is not an integer")
         if not low <= number <= high:
-            raise Rejection(f"{number} is out of range [{low}, {high}]")
+            raise out_of_range(number)
         return str(number)
 
     return integer
@@ -165,15 +269,15 @@ def _float(value):
         if value == "":
             return None
         if kind is str and not _NUMBER_TEXT.match(value):
-            raise Rejection(f"{value!r} is not a number")
+            raise Rejection(f"{_quoted(value)} is not a number")
         try:
             number = float(value)
         except OverflowError:
             number = math.inf
     else:
-        raise Rejection(f"{json_text(value)} is not a number")
+        raise Rejection(f"{_quoted(value)} is not a number")
     if not math.isfinite(number):
-        raise Rejection(f"{str(value)[:40]} is out of range for a double precision")
+        raise Rejection(f"{_quoted(value)} is out of range for a double precision")
     return repr(number)
 
 
@@ -217,6 +321,7 @@ class RowEncoder:
             self._getter = None
         self._keys = keys
         self._checks = {}  # frozenset of shapes -> the checks they need (see _plan)
+        self._text_columns = [index for index, column in enumerate(self.columns) if column.type in TEXT_TYPES]
 
     def values(self, records: list[dict]) -> list[tuple]:
         """The value at each column's path, for each record (None where absent)."""
@@ -228,15 +333,19 @@ class RowEncoder:
                 return [tuple(map(record.get, keys)) for record in records]
         return [tuple(extract(record, path) for path in self.paths) for record in records]
 
-    def encode(self, records: list[dict]) -> tuple[bytes, list[tuple[int, Rejection]]]:
-        """(COPY rows, [(index of a rejected record, why)]) for ``records``."""
+    def encode(self, records: list[dict], texts=None) -> tuple[bytes, list[tuple[int, Rejection]]]:
+        """(COPY rows, [(index of a rejected record, why)]) for ``records``.
+
+        ``texts``, if given, holds the source text of each record (bytes or
+        str), read only for a record whose text column holds a number.
+        """
         rows = self.values(records)
         out = []
         rejected = []
-        self._encode(rows, 0, out, rejected)
+        self._encode(rows, 0, out, rejected, texts)
         return b"".join(out), rejected
 
-    def _encode(self, rows, offset, out, rejected):
+    def _encode(self, rows, offset, out, rejected, texts):
         if not rows:
             return
         data = self._fast(rows)
@@ -244,16 +353,24 @@ class RowEncoder:
             out.append(data)
         elif len(rows) == 1:
             try:
-                out.append(self.convert_row(rows[0]))
+                out.append(self.convert_row(rows[0], None if texts is None else texts[offset]))
             except Rejection as rejection:
                 rejected.append((offset, rejection))
         else:
             half = len(rows) // 2
-            self._encode(rows[:half], offset, out, rejected)
-            self._encode(rows[half:], offset + half, out, rejected)
+            self._encode(rows[:half], offset, out, rejected, texts)
+            self._encode(rows[half:], offset + half, out, rejected, texts)
 
-    def convert_row(self, row) -> bytes:
-        """One row through the exact converters (raises Rejection)."""
+    def convert_row(self, row, text=None) -> bytes:
+        """One row through the exact converters (raises Rejection).
+
+        ``text`` is the record's source text: a number, or a value holding
+        numbers, in a text column is then stored as written there.
+        """
+        if text is not None and self._text_columns and any(
+            type(row[index]) in _REWRITTEN for index in self._text_columns
+        ):
+            row = self._as_written(row, text)
         fields = []
         for column, convert, value in zip(self.columns, self.converters, row):
             try:
@@ -263,6 +380,17 @@ class RowEncoder:
                 rejection.value = value
                 raise
         return (",".join(fields) + "\n").encode("utf-8")
+
+    def _as_written(self, row, text):
+        """``row`` with the values of its text columns read again from ``text``, numbers as written."""
+        record = written_record(text)
+        if record is None:
+            return row
+        written = list(row)
+        for index in self._text_columns:
+            if type(row[index]) in _REWRITTEN:
+                written[index] = extract(record, self.paths[index])
+        return tuple(written)
 
     def _fast(self, rows):
         """The block's COPY rows, or None if any value needs the exact converters."""
@@ -286,8 +414,8 @@ class RowEncoder:
                     if math.inf in values or -math.inf in values:
                         return None
                 elif check is _RANGE:
-                    numbers = filter(None, values) if nulls else values
-                    if max(map(abs, numbers), default=0) > limit:
+                    numbers = list(filter(None, values)) if nulls else values
+                    if numbers and (min(numbers) < limit[0] or max(numbers) > limit[1]):
                         return None
                 elif not digit_strings_fit(rows, values, values, index, limit, self.columns[index].nullable):
                     return None  # _DIGITS: digits in a string, as the app sends userId
@@ -310,10 +438,9 @@ class RowEncoder:
             elif kind in INTEGER_RANGES:
                 if types <= _INTEGER_VALUES:
                     if types != {_NONE}:
-                        low, high = INTEGER_RANGES[kind]
-                        checks.append((_RANGE, index, min(-low, high), nulls))
+                        checks.append((_RANGE, index, integer_range(column), nulls))
                 elif types <= _TEXT_VALUES:
-                    checks.append((_DIGITS, index, SAFE_DIGITS[kind], nulls))
+                    checks.append((_DIGITS, index, safe_digits(column), nulls))
                 else:
                     return None
             elif kind in FLOAT_TYPES:

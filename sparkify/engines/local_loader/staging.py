@@ -43,8 +43,9 @@ import psycopg2
 from sparkify.engines.local_loader.json_records import MAX_RECORD_BYTES, UTF8_BOM, Record, read_records
 from sparkify.engines.local_loader.row_encoder import COPY_OPTIONS, Column, RowEncoder, UnsupportedColumn, json_text
 from sparkify.engines.local_loader.typed_decoder import TypedDecoder
-from sparkify.results import LoadError, RejectedRecord, TableLoad
-from sparkify.sources import open_source
+from sparkify.output.printable import printable
+from sparkify.results import RAW_RECORD_BYTES, RAW_VALUE_BYTES, LoadError, RejectedRecord, TableLoad
+from sparkify.sources import SourceError, open_source, source_name
 from sparkify.sources.jsonpaths import JsonPathsError, read_jsonpaths
 
 ROWS_PER_CHUNK = 256  # rejected records: small chunks, written while the next are built
@@ -185,20 +186,21 @@ def _encode_read(spec, encoder, files):
     pairs; the rejected records come out in reading order, the reader's and
     the converters' together, as the exact path rejects them one by one.
     """
-    values, where, rejected, rows = [], [], [], {}  # where: (name, line, place in the reading order)
+    values, texts, where, rejected, rows = [], [], [], [], {}  # where: (name, line, place in the reading order)
     for name, items in files:
         count = 0
         for item in items:
             place = len(values) + len(rejected)
             if type(item) is Record:
                 values.append(item.value)
+                texts.append(item.text)
                 where.append((name, item.line, place))
                 count += 1
             else:
                 rejected.append((place, RejectedRecord(spec.table, name, item.line, None, item.reason, None,
                                                        item.raw)))
         rows[name] = rows.get(name, 0) + count
-    encoded, rejections = encoder.encode(values)
+    encoded, rejections = encoder.encode(values, texts)
     for position, rejection in rejections:
         name, line, place = where[position]
         rows[name] -= 1
@@ -223,9 +225,16 @@ def _read_file(path):
 def _value_rejected(table, name, line, record, rejection):
     return RejectedRecord(
         table, name, line, rejection.column, f"{rejection.column} {rejection}",
-        None if rejection.value is None else json_text(rejection.value, ascii_only=True)[:1024],
-        json_text(record, ascii_only=True)[:65535],
+        None if rejection.value is None else _raw_value(rejection.value),
+        json_text(record, ascii_only=True)[:RAW_RECORD_BYTES],
     )
+
+
+def _raw_value(value):
+    """A rejected value's text: a string as it is, anything else as JSON (at most what the column holds)."""
+    if type(value) is float:
+        return repr(value)  # inf, which JSON would write as null
+    return json_text(value[:RAW_VALUE_BYTES + 1] if type(value) is str else value, ascii_only=True)
 
 
 def _run_range(spec, task):
@@ -270,6 +279,8 @@ def _encode_range(spec, task, start, text, begin, stop):
     encoded, rejected, rows = [], [], 0
     line = 0  # lines before this piece
     for piece in _pieces(text, PARSE_BYTES, begin, stop):
+        if len(piece) > MAX_RECORD_BYTES and max(map(len, piece.split(b"\n"))) > MAX_RECORD_BYTES:
+            return Outcome(clean=False, start=start)  # a line over the limit: the exact reader rejects it
         count = _count_lines(piece)
         body = piece[:-1] if piece.endswith(b"\n") else piece
         data = None if _TWO_ON_A_LINE.search(body) else typed.encode(body, count)
@@ -282,7 +293,7 @@ def _encode_range(spec, task, start, text, begin, stop):
         if values is None:
             return Outcome(clean=False, start=start)
         typed.learn(values)
-        data, rejections = encoder.encode(values)
+        data, rejections = encoder.encode(values, _Lines(body))
         encoded.append(data)
         rows += len(values) - len(rejections)
         rejected.extend(
@@ -291,6 +302,19 @@ def _encode_range(spec, task, start, text, begin, stop):
         )
         line += count
     return Outcome(data=b"".join(encoded), rows=rows, rejected=rejected, lines=line, start=start)
+
+
+class _Lines:
+    """The lines of ``text``, split only if one is asked for (a number in a text column: rare)."""
+
+    def __init__(self, text):
+        self.text = text
+        self.lines = None
+
+    def __getitem__(self, index):
+        if self.lines is None:
+            self.lines = self.text.split(b"\n")
+        return self.lines[index]
 
 
 def _count_lines(data):
@@ -485,7 +509,7 @@ def run_tasks(spec, tasks, workers):
 
 
 def _unreadable(error):
-    where = error.filename or "a source file"
+    where = printable(source_name(error.filename)) if error.filename else "a source file"
     return LoadError(f"cannot read {where}: {error.strerror or error} (did it change during the run?)")
 
 
@@ -587,8 +611,21 @@ def stage_table(cursor, table, files, paths_for, max_errors, progress=None, into
                 advance(name, min(task.end, by_name[name].size) - task.start)  # a large file shows progress as it goes
 
     copy_rows(cursor, into or table, [column.name for column in columns], blocks(), options=COPY_OPTIONS)
+    if result.rows:
+        result.all_null_columns = all_null_columns(cursor, into or table, [column.name for column in columns])
     result.seconds = time.perf_counter() - started
     return result
+
+
+def all_null_columns(cursor, table, column_names) -> list[str]:
+    """The columns of ``table`` NULL in every row. One EXISTS each, which stops at the first
+    value: a column that holds values costs a row or so, one that holds none a scan."""
+    cursor.execute(
+        "SELECT " + ", ".join(
+            f"EXISTS (SELECT 1 FROM {table} WHERE {name} IS NOT NULL)" for name in column_names
+        )
+    )
+    return [name for name, seen in zip(column_names, cursor.fetchone()) if not seen]
 
 
 READ_HERE_BATCH = 4096  # records read and encoded at a time by _read_rest
@@ -706,7 +743,7 @@ def small_file_records(data: bytes):
             pass
         else:
             if type(value) is dict:
-                return [Record(1 + data.count(b"\n", 0, data.index(b"{")), value)]
+                return [Record(1 + data.count(b"\n", 0, data.index(b"{")), value, text)]
     return read_records(io.BytesIO(data))
 
 
@@ -715,7 +752,7 @@ def _rejected(result, max_errors, record):
     if len(result.rejected) > max_errors:
         raise LoadError(
             f"{result.table}: {record.describe()}\n"
-            f"  record: {record.raw_record[:200]}\n"
+            f"  record: {printable(record.raw_record[:200])}\n"
             f"The load stopped: {len(result.rejected)} rejected record(s), more than "
             f"--max-errors {max_errors}. Fix the source, or rerun with --max-errors N "
             f"to load the good records and keep the rejected ones in rejected_records.",
@@ -738,12 +775,12 @@ def stage_source(
     source = open_source(location)
     try:
         source.check()
-    except FileNotFoundError as error:
+        if files is not None:
+            event_files, song_files = files["log_data"], files["song_data"]
+        else:
+            event_files, song_files = source.files("log_data"), source.files("song_data")
+    except (FileNotFoundError, SourceError) as error:
         raise LoadError(str(error)) from None
-    if files is not None:
-        event_files, song_files = files["log_data"], files["song_data"]
-    else:
-        event_files, song_files = source.files("log_data"), source.files("song_data")
     if not event_files and not song_files:
         raise LoadError(
             f"{source.label} holds no log_data/**.json and no song_data/**.json: "
@@ -756,7 +793,7 @@ def stage_source(
         raise LoadError(
             f"{jsonpaths_name} not found: the source must hold log_json_path.json next to log_data/"
         ) from None
-    except JsonPathsError as error:
+    except (JsonPathsError, SourceError) as error:
         raise LoadError(str(error)) from None
     if progress is not None:
         progress.total = sum(item.size for item in event_files + song_files)
@@ -776,13 +813,16 @@ def stage_source(
         return [(column.name,) for column in columns]
 
     into = into or {}
-    return [
-        stage_table(cursor, table, table_files, paths, max_errors, update, into.get(table), workers)
-        for table, table_files, paths in (
-            ("staging_events", event_files, events_paths),
-            ("staging_songs", song_files, songs_paths),
-        )
-    ]
+    warnings = getattr(source, "warnings", [])
+    loads = []
+    for table, prefix, table_files, paths in (
+        ("staging_events", "log_data", event_files, events_paths),
+        ("staging_songs", "song_data", song_files, songs_paths),
+    ):
+        load = stage_table(cursor, table, table_files, paths, max_errors, update, into.get(table), workers)
+        load.warnings = [line for line in warnings if f"/{prefix}/" in line]
+        loads.append(load)
+    return loads
 
 
 def save_rejected(cursor, records) -> None:

@@ -2,7 +2,9 @@
 
 A block of log lines is decoded by msgspec straight into structs whose fields
 have the types that the exact converters (row_encoder.py) accept as they are:
-a string that fits its VARCHAR, an integer in its column's range, a finite
+a string that fits its VARCHAR, an integer in its column's range (for ts,
+the narrower range of sparkify/value_ranges.py, checked by msgspec as it
+parses), a finite
 number, null where the column allows it. msgspec checks those while it
 parses, in C, and builds no dict per record; what is left to Python is
 little:
@@ -34,12 +36,13 @@ from msgspec.structs import astuple
 from sparkify.engines.local_loader.row_encoder import (
     FLOAT_TYPES,
     INTEGER_RANGES,
-    SAFE_DIGITS,
     TEXT_TYPES,
     Column,
     _strings_fit,
     csv_rows,
     digit_strings_fit,
+    integer_range,
+    safe_digits,
 )
 
 MAX_BACKOFF = 64  # blocks skipped, at most, after the typed decode has failed
@@ -87,7 +90,7 @@ class TypedDecoder:
             # four bytes is the most a character takes
             return Annotated[str, msgspec.Meta(max_length=limit if index in self.long_columns else limit // 4)]
         if column.type in INTEGER_RANGES:
-            low, high = INTEGER_RANGES[column.type]
+            low, high = integer_range(column)  # narrower than the type for ts (value_ranges.py)
             kind = Annotated[int, msgspec.Meta(ge=low, le=high)]
             return kind | str if index in self.digit_columns else kind
         return float  # double precision: msgspec refuses 1e400 and takes integers as floats
@@ -155,7 +158,7 @@ class TypedDecoder:
             column = self.columns[index]
             values = list(map(itemgetter(index), rows))
             strings = [value for value in values if value.__class__ is str]
-            if not digit_strings_fit(rows, values, strings, index, SAFE_DIGITS[column.type], column.nullable):
+            if not digit_strings_fit(rows, values, strings, index, safe_digits(column), column.nullable):
                 return False
         return True
 
