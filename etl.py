@@ -14,19 +14,22 @@ previous warehouse as it was (docs/data-contract.md#accounting).
 import argparse
 import sys
 import time
+from dataclasses import dataclass, field
 from datetime import date
 
 import psycopg2
+import psycopg2.errors
 
 from sparkify.checks.reconciliation import run_checks
 from sparkify.cli import add_target_arguments
 from sparkify.config import TargetError, read_config, source_locations
 from sparkify.engines import detect_engine, engine_named
 from sparkify.engines.connect import choose_target, connect
-from sparkify.engines.local_loader.staging import default_workers
+from sparkify.output import run_json
+from sparkify.output.printable import printable
 from sparkify.output.report import Reporter
 from sparkify.output.summary import check_summary, one_line, summary
-from sparkify.results import CheckFailed, LoadError
+from sparkify.results import CheckFailed, LoadError, RunResult
 from sparkify.run import pipeline
 from sparkify.run.dry_run import planned_statements as dry_run_statements
 from sparkify.sources import SourceError
@@ -140,9 +143,17 @@ def parse_args(argv=None):
         type=int,
         metavar="N",
         help="processes that parse a large local source (32 MB or more) for a PostgreSQL target "
-        f"(default: one per core, up to four: {default_workers()} here; 0: all in this process)",
+        "(default: one per core, up to four; 0: all in this process)",
     )
-    parser.add_argument("--quiet", action="store_true", help="print only the target, the summary and errors")
+    parser.add_argument("--quiet", action="store_true",
+                        help="print only the target, one summary line and errors")
+    parser.add_argument(
+        "--json",
+        metavar="FILE",
+        help="also write the run's result as JSON to FILE (- for standard output, the summary then goes to "
+        "standard error): target, source, mode, files, steps, checks, rejected records, exit status "
+        "(docs/run-results.md)",
+    )
     args = parser.parse_args(argv)
     if args.workers is not None and args.workers < 0:
         parser.error("--workers must be 0 or more")
@@ -174,50 +185,84 @@ def dry_run(args) -> int:
     return 0
 
 
+@dataclass
+class Outcome:
+    """What a command ended with, for --json: its result, or the error that stopped it."""
+
+    target: str = ""
+    engine: str | None = None
+    result: object = None
+    error: str | None = None
+    rejected: list = field(default_factory=list)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.dry_run:
         return dry_run(args)
-    reporter = Reporter(quiet=args.quiet)
+    outcome = Outcome()
+    reporter = Reporter(quiet=args.quiet, stream=sys.stderr if args.json == "-" else None)
+    status = load(args, reporter, outcome)
+    if args.json:
+        run_json.write(args.json, run_json.document(outcome.result, target=outcome.target, engine=outcome.engine,
+                                                    exit_status=status, error=outcome.error,
+                                                    rejected=outcome.rejected))
+    return status
+
+
+def load(args, reporter, outcome) -> int:
+    """Run what the command line asks; return the exit status. Errors are one line for a person."""
     connection = source = None
+
+    def failed(status, message, committed_nothing=True):
+        lines = [printable(line) for line in message.splitlines()]  # source text can reach a message
+        outcome.error = lines[0]
+        print("\n".join(lines), file=sys.stderr)
+        if committed_nothing:
+            print("Nothing was committed: the previous warehouse is unchanged.", file=sys.stderr)
+        return status
+
     try:
         target = choose_target(args.dsn, args.config, args.pgdata)
+        outcome.target = target.label
         reporter.always(f"Target: {target.label}")
         connection = connect(target)
         engine = engine_named(args.engine or detect_engine(connection), target.config, args.workers)
+        outcome.engine = engine.name
         engine.check_connection(connection)
         if args.check:
             checks, seconds = check_warehouse(connection, engine, reporter)
             reporter.always(check_summary(checks, seconds))
+            outcome.result = RunResult(target=target.label, source="", mode="check", checks=checks, seconds=seconds)
             return 0 if all(check.passed for check in checks) else 1
         source, note = open_run(engine, target.config, args.source, args.full, bool(args.since or args.until))
         reporter.line(f"Source: {source.label}")
         if note:
             reporter.always(note)
         request = pipeline.Request(full=args.full, since=args.since, until=args.until, max_errors=args.max_errors)
-        result = pipeline.run(connection, engine, source, request, reporter, target=target.label)
-        reporter.always(one_line(result) if args.quiet else summary(result))
+        outcome.result = pipeline.run(connection, engine, source, request, reporter, target=target.label)
+        reporter.always(one_line(outcome.result) if args.quiet else summary(outcome.result))
         return 0
     except CheckFailed as failure:
+        outcome.result = failure.result
+        outcome.error = f"{len(failure.result.failed_checks)} of {len(failure.result.checks)} checks failed"
         reporter.always(summary(failure.result))
         return 1
     except (LoadError, SourceError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        print("Nothing was committed: the previous warehouse is unchanged.", file=sys.stderr)
-        return 1
+        outcome.rejected = getattr(error, "rejected", [])
+        return failed(1, f"error: {error}")
     except TargetError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return failed(2, f"error: {error}", committed_nothing=False)
+    except psycopg2.errors.UndefinedTable as error:
+        return failed(1, f"error: {str(error).splitlines()[0]}: run create_tables.py first")
     except psycopg2.Error as error:
         message = str(error).strip() or type(error).__name__
         if connection is not None and connection.closed:
-            print(f"error: the database connection was lost ({message.splitlines()[0]}): "
-                  "run etl.py again once the database is back", file=sys.stderr)
-        else:
-            print(f"error: the database said: {message}", file=sys.stderr)
-        print("Nothing was committed: the previous warehouse is unchanged.", file=sys.stderr)
-        return 1
+            return failed(1, f"error: the database connection was lost ({message.splitlines()[0]}): "
+                          "run etl.py again once the database is back")
+        return failed(1, f"error: the database said: {message}")
     except KeyboardInterrupt:
+        outcome.error = "interrupted"
         print("interrupted: nothing was committed, the previous warehouse is unchanged.", file=sys.stderr)
         return 130
     finally:

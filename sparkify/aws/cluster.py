@@ -44,6 +44,7 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError, WaiterError
 
+from sparkify import __version__
 from sparkify.config import PASSWORD_ENV, TargetError, config_path, read_config
 
 MANAGED_BY = ("managed-by", "sparkify-cluster.py")
@@ -1035,6 +1036,7 @@ def parse_args(argv=None):
         "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY environment variables. The database password comes from "
         f"${PASSWORD_ENV}. Nothing secret is printed.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s (sparkify) {__version__}")
     parser.add_argument("--config", metavar="FILE",
                         help="configuration file (default: $DWH_CONFIG, else dwh.cfg next to this script)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
