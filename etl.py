@@ -8,7 +8,7 @@
 
 The whole run is one transaction (sparkify/run/pipeline.py), committed only
 when every reconciliation check passes: a failed or interrupted run leaves the
-previous warehouse as it was (docs/data-contract.md#accounting).
+previous warehouse as it was (docs/data-contract.md#accounting-checks).
 """
 
 import argparse

@@ -76,7 +76,7 @@ CREATE TABLE staging_songs (
 DISTSTYLE EVEN
 """
 
-# Source records the local loader could not stage (docs/data-contract.md#accounting), in the
+# Source records the local loader could not stage (docs/data-contract.md#accounting-checks), in the
 # shape of Redshift's stl_load_errors: where, which column, why, and the text.
 rejected_records_table_create = """
 CREATE TABLE rejected_records (
@@ -514,7 +514,7 @@ INSERT INTO songplay_table (
 )""" + SONGPLAY_TABLE_ROWS.format(events="staging_events")
 
 # ---------------------------------------------------------------------------
-# Checks (docs/data-contract.md#accounting). Each returns one row: (expected, actual). A check
+# Checks (docs/data-contract.md#accounting-checks). Each returns one row: (expected, actual). A check
 # passes when the two are equal.
 # ---------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ sys.path.insert(0, str(PROJECT_DIR))
 
 import psycopg2  # noqa: E402
 
-from sparkify.sources import LocalSource  # noqa: E402
+from sparkify.sources.folder import LocalSource  # noqa: E402
 
 COPY_CHUNK = 64 * 1024
 

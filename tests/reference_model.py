@@ -1,12 +1,12 @@
-"""An independent, pure-Python reading of SPEC.md sections 1-3.
+"""An independent, pure-Python reading of the data contract (docs/data-contract.md).
 
-Written from SPEC.md's words, not from the project's SQL, so that the tests can
+Written from the data contract's words, not from the project's SQL, so that the tests can
 hold the pipeline to the contract: ``expected_tables(*read_source(source))`` gives the rows
 every star table must hold (``songplay_table`` without ``songplay_id``), in the
 column order of the DDL.
 
 The model covers valid input only: it does not model rejected records
-(section 4) and raises ``ValueError`` on a value it cannot convert. Where SPEC.md
+(section 4) and raises ``ValueError`` on a value it cannot convert. Where docs/data-contract.md
 gives a tie-break that does not decide between two records that would give
 different rows, it raises ``Ambiguous`` rather than guess.
 """
@@ -33,7 +33,7 @@ EPOCH = datetime(1970, 1, 1)
 
 
 class Ambiguous(Exception):
-    """SPEC.md's rule does not single out one record here."""
+    """the data contract's rule does not single out one record here."""
 
 
 # ---------------------------------------------------------------------------
@@ -167,7 +167,7 @@ def distinct_plays(events):
     """'An event is identified by (session_id, item_in_session, ts). The same
     event delivered twice ... is staged twice ... but counts once'.
 
-    Interpretation: the copies of an event are identical (SPEC.md: 'the same
+    Interpretation: the copies of an event are identical (docs/data-contract.md: 'the same
     event'); if two copies would give different songplay rows, Ambiguous."""
     copies = {}
     for event in events:

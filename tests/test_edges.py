@@ -19,7 +19,8 @@ from sparkify.engines.local_loader import staging as staging_loader
 from sparkify.engines.local_loader.row_encoder import Column, RowEncoder
 from sparkify.engines.local_loader.staging import LoadError, RejectedRecord, save_rejected, stage_source
 from sparkify.output.printable import clip, printable
-from sparkify.sources import LocalSource, SourceError
+from sparkify.sources import SourceError
+from sparkify.sources.folder import LocalSource
 from sparkify.value_ranges import TS_MAX_MS, TS_MIN_MS
 
 EVENTS_FILE = "log_data/2018/11/2018-11-01-events.json"

@@ -1,4 +1,4 @@
-"""The pipeline against an independent reading of SPEC.md (tests/reference_model.py).
+"""The pipeline against an independent reading of docs/data-contract.md (tests/reference_model.py).
 
 Each case loads a source with the ETL, then compares every row of every star
 table with what the reference model computes from the same files. Floats are
@@ -99,7 +99,7 @@ def test_udacity_sample(warehouse):
     if not UDACITY_SAMPLE.is_dir():
         pytest.skip(f"{UDACITY_SAMPLE} is absent (it is not part of a clone)")
     snapshot, expected = load_and_compare(warehouse, UDACITY_SAMPLE)
-    # SPEC.md section 3's figures for this sample.
+    # docs/data-contract.md#the-star-schema's figures for this sample.
     assert len(snapshot["staging_events"]) == 8056
     assert len(snapshot["staging_songs"]) == 71
     assert len(expected["songplay_table"]) == 6820
@@ -108,7 +108,7 @@ def test_udacity_sample(warehouse):
     assert len(expected["time_table"]) == 6813
 
 
-# Small hand-written sources that put the tie-breaks and boundaries of SPEC.md
+# Small hand-written sources that put the tie-breaks and boundaries of docs/data-contract.md
 # section 3 to work, where the generated data rarely goes.
 EDGE_SOURCES = {
     "re-sent events count once": dict(

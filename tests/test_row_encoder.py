@@ -29,7 +29,7 @@ from sparkify.engines.local_loader.json_records import Record, read_records
 from sparkify.engines.local_loader.row_encoder import COPY_OPTIONS, Column, Rejection, RowEncoder, UnsupportedColumn
 from sparkify.engines.local_loader.staging import LoadError, TableSpec, copy_rows, stage_table, whole_line_objects
 from sparkify.engines.local_loader.typed_decoder import TypedDecoder
-from sparkify.sources import LocalSource
+from sparkify.sources.folder import LocalSource
 from sparkify.sources.jsonpaths import read_jsonpaths
 
 # ---------------------------------------------------------------------------

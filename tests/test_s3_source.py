@@ -10,7 +10,8 @@ from s3_fixtures import FAKE_AWS, NO_CREDENTIALS, environment, make_bucket, moto
 from test_etl import run_script
 
 import etl
-from sparkify.sources import LocalSource, open_source
+from sparkify.sources import open_source
+from sparkify.sources.folder import LocalSource
 from sparkify.sources.s3 import STREAM_ABOVE, ReadAhead, S3Source, parse_s3_url
 
 BUCKET = "sparkify-s3-source"

@@ -63,7 +63,7 @@ def closest_duration_gap(event, durations):
 
 
 def is_match(event, durations):
-    """SPEC.md's rule: same title and artist name, less than 0.01 s apart."""
+    """the data contract's rule: same title and artist name, less than 0.01 s apart."""
     gap = closest_duration_gap(event, durations)
     return gap is not None and gap < 0.01
 
@@ -286,7 +286,7 @@ def test_some_events_share_a_ts(small_events):
         if event["page"] == "NextSong":
             sessions_by_ts[event["ts"]].add(event["sessionId"])
     assert any(len(sessions) > 1 for sessions in sessions_by_ts.values())
-    # yet every event is distinct, as SPEC.md defines them
+    # yet every event is distinct, as docs/data-contract.md defines them
     identities = Counter((event["sessionId"], event["itemInSession"], event["ts"]) for event in small_events)
     assert max(identities.values()) == 1
 

@@ -1,4 +1,4 @@
-"""One hand-written example per rule of SPEC.md: small inputs, the exact rows expected.
+"""One hand-written example per rule of docs/data-contract.md: small inputs, the exact rows expected.
 
 Each test writes its own source folder, runs the whole ETL on it (which clears
 and rebuilds the module's warehouse), and compares whole rows with the rows

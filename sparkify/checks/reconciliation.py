@@ -1,4 +1,6 @@
-"""The reconciliation checks (docs/data-contract.md#accounting): of the whole warehouse, or of a daily run's change.
+"""The reconciliation checks of the data contract (docs/data-contract.md#accounting-checks).
+
+They check the whole warehouse, or a daily run's change.
 
 A full load runs the whole checks: each compares a count of the star with the
 count of staging it must equal (``songplays = distinct NextSong events``).

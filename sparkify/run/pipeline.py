@@ -4,7 +4,7 @@ The same sequence serves a real run and ``--dry-run`` (dry_run.py), on every
 engine and in both modes: what differs by database is the engine's
 (sparkify/engines/), what differs between a full and a daily load is the
 mode's (mode.py). The transaction is committed only when every check passes
-(docs/data-contract.md#accounting), so a failed or interrupted run leaves the
+(docs/data-contract.md#accounting-checks), so a failed or interrupted run leaves the
 previous warehouse as it was.
 """
 

@@ -4,7 +4,7 @@ The real source (``s3://udacity-dend/``) is too big to ship and too small in
 variety to test with: its 8,056 sample events match the catalogue once. This
 module writes a source folder of any size that looks like the real one, byte
 for byte, and that holds every quirk the loader must take as normal (see
-SPEC.md section 1)::
+docs/data-contract.md#source-layout)::
 
     OUT_DIR/song_data/A/B/C/TRABCxx128F4xxxxxx.json   one song per file
     OUT_DIR/log_data/2018/11/2018-11-01-events.json  one file a day, one event a line
@@ -563,7 +563,7 @@ def catalogue_durations(catalogue):
 
 
 def matches_catalogue(event, durations):
-    """SPEC.md's match rule: same title and artist name, durations less than 0.01 s apart."""
+    """the data contract's match rule: same title and artist name, durations less than 0.01 s apart."""
     candidates = durations.get((event["song"], event["artist"]), ())
     return any(abs(duration - event["length"]) < 0.01 for duration in candidates)
 
@@ -898,7 +898,7 @@ def generate(
     ``out_dir`` are deleted first.
 
     Returns a dict: song_files, log_files, events, next_song_events,
-    matched_plays (NextSong events that match a catalogue song under SPEC.md's
+    matched_plays (NextSong events that match a catalogue song under the data contract's
     rule) and users (distinct non-empty userIds).
     """
     if songs < 0 or events < 0 or days < 1:

@@ -7,7 +7,7 @@ reported with the line on which it starts.
 
 A record that is not valid JSON (RFC 8259: no NaN, no Infinity), or is not an
 object, or is not UTF-8, comes out as a ``Rejected`` at the line where it
-starts, and reading resumes on the next line (SPEC.md section 1).
+starts, and reading resumes on the next line (docs/data-contract.md#source-layout).
 
 Memory stays bounded: the file is read in blocks, and one record may span at
 most ``MAX_RECORD_BYTES`` (Redshift's limit for one JSON object is 4 MB). A
