@@ -39,7 +39,8 @@ from sparkify.sqltext import as_script
 def open_run(engine, config, source_arg, full, dated):
     """(the source, a note for the user) for a run of ``engine``: --source, else the bundled
     sample on PostgreSQL, else the [S3] paths of the config."""
-    return engine.open_source(source_locations(config, source_arg, engine.default_source), full, dated)
+    where = source_locations(config, source_arg, engine.default_source, engine.required_settings)
+    return engine.open_source(where, full, dated)
 
 
 def run(connection, engine, source, max_errors=0, reporter=None, config=None, full=True, since=None, until=None,

@@ -124,20 +124,26 @@ def locations_below(root) -> SourceLocations:
                            str(root))
 
 
-def source_locations(config, source=None, default=None) -> SourceLocations:
+def source_locations(config, source=None, default=None, required=()) -> SourceLocations:
     """``--source``, else ``default`` (the bundled sample, for a local run), else the [S3] paths.
 
     [S3] LOG_DATA and SONG_DATA that are ``log_data`` and ``song_data`` of one
-    folder give that folder as the root, which a daily run lists.
+    folder give that folder as the root, which a daily run lists. ``required``:
+    (section, key) pairs the engine needs besides; every missing one is named
+    in one error, so that one run tells the user all there is to set.
     """
+    missing = [] if source or default else [
+        ("S3", key) for key in ("LOG_DATA", "SONG_DATA", "LOG_JSONPATH") if not setting(config, "S3", key)
+    ]
+    missing += [(section, key) for section, key in required if not setting(config, section, key)]
+    if missing:
+        names = ", ".join(f"[{section}] {key}" for section, key in missing)
+        hint = "" if source or default or not any(section == "S3" and key != "REGION" for section, key in missing) \
+            else ", or give --source s3://..."
+        raise TargetError(f"the config has no {names}: set {'it' if len(missing) == 1 else 'them'} "
+                          f"(see dwh.cfg.example){hint}")
     if source or default:
         return locations_below(source or default)
-    missing = [key for key in ("LOG_DATA", "SONG_DATA", "LOG_JSONPATH") if not setting(config, "S3", key)]
-    if missing:
-        raise TargetError(
-            f"the config has no [S3] {', '.join(missing)}: set {'it' if len(missing) == 1 else 'them'} "
-            "(see dwh.cfg.example), or give --source s3://..."
-        )
     log_data, song_data, jsonpath = (setting(config, "S3", key) for key in ("LOG_DATA", "SONG_DATA", "LOG_JSONPATH"))
     root = log_data.rstrip("/").rsplit("/", 1)[0]
     shared = log_data.rstrip("/") == f"{root}/log_data" and song_data.rstrip("/") == f"{root}/song_data"
@@ -153,12 +159,14 @@ class RedshiftSettings:
     manifest_prefix: str | None
 
 
+REDSHIFT_REQUIRED = (("IAM_ROLE", "ARN"), ("S3", "REGION"))
+
+
 def redshift_settings(config) -> RedshiftSettings:
     """[IAM_ROLE] ARN and [S3] REGION, required; [S3] MANIFEST_PREFIX, optional. Every missing key at once."""
-    missing = [f"[{section}] {key}" for section, key in (("IAM_ROLE", "ARN"), ("S3", "REGION"))
-               if not setting(config, section, key)]
+    missing = [f"[{section}] {key}" for section, key in REDSHIFT_REQUIRED if not setting(config, section, key)]
     if missing:
-        raise TargetError(f"the config has no {' and no '.join(missing)}: set {'it' if len(missing) == 1 else 'them'} "
+        raise TargetError(f"the config has no {', '.join(missing)}: set {'it' if len(missing) == 1 else 'them'} "
                           "(see dwh.cfg.example)")
     prefix = setting(config, "S3", "MANIFEST_PREFIX")
     if prefix is not None and not is_s3(prefix):

@@ -116,7 +116,7 @@ FAILURES = {
         # --- configuration and secrets ---
         Failure("a missing config file (`--config`)", 2,
                 "not found: copy dwh.cfg.example to"),
-        Failure("a missing section", 2, "the config has no [S3] LOG_DATA, SONG_DATA, LOG_JSONPATH: set them"),
+        Failure("a missing section", 2, "the config has no [S3] LOG_DATA, [S3] SONG_DATA, [S3] LOG_JSONPATH"),
         Failure("a missing key", 2, "[CLUSTER] DB_NAME is missing: set it (see dwh.cfg.example)"),
         Failure("no password in the config or the environment", 2,
                 "[CLUSTER] DB_PASSWORD is missing: export DWH_DB_PASSWORD=..."),

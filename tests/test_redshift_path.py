@@ -323,7 +323,8 @@ def test_dry_run_without_the_redshift_settings_is_one_line(tmp_path):
     result = run_script("etl.py", "--dry-run", "--config", str(config))
     assert result.returncode == 2
     assert result.stderr == (
-        "error: the config has no [S3] SONG_DATA, LOG_JSONPATH: set them (see dwh.cfg.example), "
+        "error: the config has no [S3] SONG_DATA, [S3] LOG_JSONPATH, [IAM_ROLE] ARN, [S3] REGION: set them "
+        "(see dwh.cfg.example), "
         "or give --source s3://...\n"
     )
 

@@ -17,6 +17,7 @@ class Engine:
     label = "SQL"
     default_source = None  # the source a run reads without --source: None for the config's [S3] paths
     copies_from_s3 = False  # whether the database reads the source from S3 itself (with an IAM role)
+    required_settings = ()  # (section, key) of dwh.cfg a run on this engine cannot do without
 
     # -- statements ---------------------------------------------------------
 

@@ -30,7 +30,7 @@ import time
 import psycopg2
 
 import sql_queries as q
-from sparkify.config import MAX_REDSHIFT_ERRORS, TargetError, redshift_settings, s3_endpoint
+from sparkify.config import MAX_REDSHIFT_ERRORS, REDSHIFT_REQUIRED, TargetError, redshift_settings, s3_endpoint
 from sparkify.engines import redshift_load_errors as load_errors
 from sparkify.engines.base import Engine
 from sparkify.results import LoadError, Step, TableLoad
@@ -83,6 +83,7 @@ class RedshiftEngine(Engine):
     name = "redshift"
     label = "Amazon Redshift"
     copies_from_s3 = True
+    required_settings = REDSHIFT_REQUIRED
 
     def __init__(self, config=None, workers=None, write_manifests=None):
         self.config = config
