@@ -39,8 +39,8 @@ def fresh_schema(args):
 
     The schema is dropped afterwards, unless ``args["keep"]``.
     """
-    import sql_queries as q
     from create_tables import create_tables
+    from sparkify.engines.postgres import STAGING_EVENTS_INDEX_DROP
 
     name = args["schema"]
     connection = psycopg2.connect(args["dsn"])
@@ -52,7 +52,7 @@ def fresh_schema(args):
         connection.commit()
         create_tables(connection, "postgres")
         with connection.cursor() as cursor:  # etl.py's full load stages without it, and builds it after
-            cursor.execute(q.staging_events_sortkey_drop)
+            cursor.execute(STAGING_EVENTS_INDEX_DROP)
         connection.commit()
         yield connection
     finally:
