@@ -114,7 +114,7 @@ def main(argv=None):
     print(f"  (the first daily run after a full load, day {DAYS - 1}: {statistics.median(first_seconds):.2f} s)")
     print(f"  ratio: {day_median / full_median:.1%} of a full reload; the warehouses hold the same rows")
     print(f"\nThe steps of the last daily run (day {DAYS}), from its summary:\n")
-    print(etl.summary(day_result).split("\n\n")[1])
+    print(etl.summary(day_result).split("\n\n")[0])
 
 
 if __name__ == "__main__":

@@ -162,7 +162,7 @@ def test_a_check_counts_where_its_constraint_is_missing_or_not_enforced(own_ware
 
 def test_the_summary_times_the_listing_and_the_checks(warehouse, small_source):
     result = warehouse.load(small_source)
-    steps = {line.split()[0]: line.split()[1:] for line in etl.summary(result).split("\n\n")[1].splitlines()[2:]}
+    steps = {line.split()[0]: line.split()[1:] for line in etl.summary(result).split("\n\n")[0].splitlines()[2:]}
     files = result.choice
     assert steps["listing"][0] == str(files.new + files.changed + files.skipped)  # every file listed
     assert float(steps["checks"][-1]) == round(result.checks_seconds, 2)

@@ -6,9 +6,9 @@ SHOWN_REJECTED = 20
 
 
 def summary(result) -> str:
-    if result.choice is None or result.nothing_new:
+    if result.choice is None or result.nothing_new:  # the files line was printed before staging, otherwise
         return result.choice.describe() if result.choice else ""
-    lines = [result.choice.describe(), ""]
+    lines = []
     rows = []
     if result.listing_seconds is not None and result.choice is not None and result.choice.files is not None:
         choice = result.choice
