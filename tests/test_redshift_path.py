@@ -17,6 +17,7 @@ from datetime import datetime
 
 import boto3
 import psycopg2
+import psycopg2.errors
 import pytest
 import sqlglot
 from conftest import BUNDLED_SAMPLE, UDACITY_SAMPLE, event, song, write_source
@@ -703,3 +704,20 @@ def test_the_star_is_emptied_inside_the_transaction_on_each_engine():
     assert PostgresEngine().clear_star() == [
         "TRUNCATE songplay_table, user_table, song_table, artist_table, time_table"
     ]
+
+
+def test_a_full_reload_vacuums_after_its_commit_and_a_failed_vacuum_is_only_a_warning():
+    class VacuumRefused(FakeCursor):
+        def execute(self, statement, params=None):
+            super().execute(statement, params)
+            if statement.startswith("VACUUM"):
+                raise psycopg2.errors.InsufficientPrivilege("permission denied: must be owner to vacuum")
+
+    fake = FakeRedshift()
+    fake.cursor = lambda: VacuumRefused(fake)
+    log = io.StringIO()
+    result = etl.run(fake, "redshift", None, 0, reporter=Reporter(stream=log), config=redshift_config())
+    assert result.committed
+    committed = fake.sent.index("COMMIT")
+    assert fake.sent[committed + 1] == "VACUUM DELETE ONLY staging_events"
+    assert "warning: the load is committed, but VACUUM DELETE ONLY failed (permission denied" in log.getvalue()

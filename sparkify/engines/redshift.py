@@ -185,7 +185,11 @@ class RedshiftEngine(Engine):
         return list(q.clear_star_queries)
 
     def after_commit(self, connection, mode, reporter):
-        """Reclaim the rows a full reload deleted: VACUUM cannot run in a transaction."""
+        """Reclaim the rows a full reload deleted: VACUUM cannot run in a transaction.
+
+        The load is committed by then: a VACUUM that fails (another VACUUM
+        running, a user without the right) is a warning, never a failed run.
+        """
         if not mode.full:
             return []
         started = time.perf_counter()
@@ -195,6 +199,9 @@ class RedshiftEngine(Engine):
                 cursor = self.cursor(raw, reporter)
                 for table in q.staging_tables + q.star_tables:
                     cursor.execute(f"VACUUM DELETE ONLY {table}")
+        except psycopg2.Error as error:
+            reporter.always(f"warning: the load is committed, but VACUUM DELETE ONLY failed "
+                            f"({' '.join(str(error).split())}): Redshift's automatic vacuum reclaims the space later")
         finally:
             connection.autocommit = False
         return [Step("vacuum (deleted rows reclaimed)", None, time.perf_counter() - started)]
