@@ -40,14 +40,14 @@ def open_run(engine, config, source_arg, full, dated):
 
 
 def run(connection, engine, source, max_errors=0, reporter=None, config=None, full=True, since=None, until=None,
-        workers=None):
+        workers=None, allow_empty=False):
     """The ETL as a function: ``engine`` by name, ``source`` a folder, an S3 URL or None for [S3]."""
     engine = engine_named(engine, config, workers)
     if hasattr(source, "files"):  # already a source object (a folder's or an S3 prefix's)
         opened = source
     else:
         opened, _ = open_run(engine, config, source, full, bool(since or until))
-    request = pipeline.Request(full=full, since=since, until=until, max_errors=max_errors)
+    request = pipeline.Request(full=full, since=since, until=until, max_errors=max_errors, allow_empty=allow_empty)
     try:
         return pipeline.run(connection, engine, opened, request, reporter)
     finally:
@@ -97,6 +97,13 @@ def parse_args(argv=None):
         metavar="N",
         help="load the good records and keep up to N rejected ones in rejected_records "
         "(default 0: the first rejected record fails the load, as COPY's MAXERROR 0)",
+    )
+    parser.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="let a full load (--full, or the first run of a source) stage no record from log_data/ or "
+        "song_data/, and so leave the star tables built from it empty (default: such a load fails and "
+        "commits nothing: a source that lost a folder must not empty the warehouse)",
     )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
@@ -194,7 +201,8 @@ def main(argv=None) -> int:
         reporter.line(f"Source: {source.label}")
         if note:
             reporter.always(note)
-        request = pipeline.Request(full=args.full, since=args.since, until=args.until, max_errors=args.max_errors)
+        request = pipeline.Request(full=args.full, since=args.since, until=args.until, max_errors=args.max_errors,
+                                   allow_empty=args.allow_empty)
         result = pipeline.run(connection, engine, source, request, reporter, target=target.label)
         reporter.always(one_line(result) if args.quiet else summary(result))
         return 0

@@ -86,6 +86,10 @@ FAILURES = {
         # --- bad input: the source ---
         Failure("an empty source folder", 1, "holds no log_data/**.json and no song_data/**.json: "
                 "is it the right source?"),
+        Failure("a full load that finds no log or song records", 1,
+                "is it the right source? (etl.py --allow-empty loads it anyway)",
+                "log_data/ or song_data/ missing or empty, or its files empty: on --full and on the first run "
+                "of a source, on both engines; a daily run with nothing new still exits 0"),
         Failure("missing `log_json_path.json`", 1,
                 "log_json_path.json not found: the source must hold log_json_path.json next to log_data/"),
         Failure("malformed `log_json_path.json`", 1, "log_json_path.json line 3: not valid JSON"),

@@ -16,6 +16,7 @@ tasks), and with those tasks run by worker processes, as a large source is.
 import io
 import json
 import os
+import shutil
 import tracemalloc
 from functools import partial
 
@@ -522,3 +523,78 @@ def test_the_jsonpaths_mapping_agrees_with_python_lookups(record, paths, data):
     parsed = read_jsonpaths(json.dumps({"jsonpaths": expressions}).encode())
     value = json.loads(json.dumps(record))
     assert [extract(value, path) for path in parsed] == [python_lookup(value, path) for path in paths]
+
+
+# ---------------------------------------------------------------------------
+# A full load that finds no records for a staging table: it would empty the star
+# ---------------------------------------------------------------------------
+
+
+def without_log_data(folder):
+    make_source(folder)
+    shutil.rmtree(folder / "log_data")
+    return folder
+
+
+def with_an_empty_log_data(folder):
+    without_log_data(folder)
+    (folder / "log_data").mkdir()
+    return folder
+
+
+def with_empty_log_files(folder):
+    return make_source(folder, events_file=b"")
+
+
+def without_song_data(folder):
+    make_source(folder)
+    shutil.rmtree(folder / "song_data")
+    return folder
+
+
+NO_RECORDS = [  # (how the source lost its records, the part named, what the line says of it)
+    ("log_data/ missing", without_log_data, "log_data/", "no .json file there"),
+    ("log_data/ empty", with_an_empty_log_data, "log_data/", "no .json file there"),
+    ("every log file empty", with_empty_log_files, "log_data/", "its 1 .json file holds none"),
+    ("song_data/ missing", without_song_data, "song_data/", "no .json file there"),
+]
+
+
+@pytest.mark.parametrize("how, build, part, detail", [pytest.param(*row, id=row[0]) for row in NO_RECORDS])
+@pytest.mark.parametrize("options", [pytest.param([], id="first run of a new source"),
+                                     pytest.param(["--full"], id="--full")])
+def test_a_full_load_that_finds_no_records_fails_and_keeps_the_previous_warehouse(
+    etl_main, warehouse, previous, tmp_path, how, build, part, detail, options
+):
+    source = build(tmp_path / "lost")
+    code, out, err = etl_main(source, *options)
+    failure = FAILURES["a full load that finds no log or song records"]
+    assert_clear_failure(code, err, f"source {source} has no {part} records ({detail})", failure.message)
+    assert code == failure.exit_code
+    assert len(err.strip().splitlines()) == 2, "one line for the error, one to say nothing changed"
+    assert state(warehouse) == previous
+
+
+@pytest.mark.parametrize("how, build, part, detail", [pytest.param(*row, id=row[0]) for row in NO_RECORDS])
+def test_allow_empty_loads_a_source_without_records_when_asked(
+    etl_main, warehouse, previous, tmp_path, how, build, part, detail
+):
+    code, out, err = etl_main(build(tmp_path / "lost"), "--full", "--allow-empty")
+    assert code == 0, err
+    assert "All 14 checks passed" in out
+    emptied = "songplay_table" if part == "log_data/" else "song_table"
+    assert warehouse.count(emptied) == 0
+
+
+def test_a_daily_run_with_nothing_new_still_succeeds(etl_main, warehouse, tmp_path):
+    source = make_source(tmp_path / "daily")
+    assert etl_main(source)[0] == 0
+    code, out, err = etl_main(source)
+    assert code == 0, err
+    assert "nothing new: the warehouse is unchanged" in out
+
+
+def test_the_allow_empty_option_is_documented_in_the_help(capsys):
+    with pytest.raises(SystemExit):
+        etl.main(["--help"])
+    assert "--allow-empty" in capsys.readouterr().out
