@@ -205,6 +205,9 @@ def main(argv=None) -> int:
                                    allow_empty=args.allow_empty)
         result = pipeline.run(connection, engine, source, request, reporter, target=target.label)
         reporter.always(one_line(result) if args.quiet else summary(result))
+        if args.quiet:  # stdout stays one line for scripts; what must not pass silently goes to stderr
+            for line in result.warnings:
+                print(line, file=sys.stderr)
         return 0
     except CheckFailed as failure:
         reporter.always(summary(failure.result))

@@ -97,7 +97,15 @@ FAILURES = {
         Failure("a file path over 1,024 bytes", 1, "the file's name is longer than 1024 bytes",
                 "found before anything is loaded: the ledger and `rejected_records` hold 1,024 bytes a name"),
         Failure("a symlink loop, a dangling symlink or a FIFO in the source", 0, "All 14 checks passed",
-                "listed once, never read, never a hang: each is named in `TableLoad.warnings`"),
+                "listed once, never read, never a hang: each is named in a `warning:` line of the summary "
+                "(on stderr with `--quiet`)"),
+        Failure("a JSONPaths typo: a column NULL in every staged row", 0,
+                "warning: staging_events: column artist is NULL in every one of the 3 staged rows",
+                "loaded, as COPY would load it, but never silently (on stderr with `--quiet`)"),
+        Failure("a loaded file deleted from the source", 0,
+                "warning: 1 file in the ledger is no longer in the source: a daily run keeps the rows it staged; "
+                "etl.py --full drops them",
+                "a daily run never deletes rows; `etl.py --full` rebuilds from the source as it is now"),
         Failure("JSONPaths path count differs from the table's columns", 1,
                 "log_json_path.json has 17 paths but staging_events has 18 columns: "
                 "they must match one to one, in order"),

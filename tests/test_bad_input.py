@@ -379,6 +379,46 @@ def test_a_symlink_loop_a_dangling_symlink_and_a_fifo_are_left_out_never_a_hang(
     assert code == case.exit_code == 0, err
     assert case.message in out
     assert (warehouse.count("staging_events"), warehouse.count("staging_songs")) == (len(EVENTS), len(SONGS))
+    warnings = [line for line in out.splitlines() if line.startswith("warning: ")]
+    for name in ("log_data/dangling.json", "log_data/pipe.json", "song_data/self"):
+        assert any(f"{source}/{name}: " in line and line.endswith(": not loaded") for line in warnings), warnings
+
+
+def test_a_column_null_in_every_staged_row_is_a_warning_line(etl_main, warehouse, tmp_path):
+    source = make_source(tmp_path / "typo")
+    paths = [path.replace("'artist'", "'artst'") for path in JSONPATHS["jsonpaths"]]
+    (source / "log_json_path.json").write_text(json.dumps({"jsonpaths": paths}))
+    code, out, err = etl_main(source)
+    case = FAILURES["a JSONPaths typo: a column NULL in every staged row"]
+    assert code == case.exit_code == 0, err
+    assert case.message in out
+    assert "warning: staging_events: column artist is NULL in every one of the 3 staged rows" in out
+
+
+def test_quiet_prints_the_warnings_on_stderr_and_keeps_one_summary_line(etl_main, warehouse, tmp_path):
+    source = make_source(tmp_path / "odd-quiet")
+    os.symlink("nowhere.json", source / "log_data" / "dangling.json")
+    code, out, err = etl_main(source, "--quiet")
+    assert code == 0, err
+    assert len(out.strip().splitlines()) == 2, out  # the target, and the one summary line
+    [warning] = err.strip().splitlines()
+    assert warning.startswith("warning: ") and "log_data/dangling.json" in warning
+
+
+def test_a_daily_run_says_how_many_loaded_files_left_the_source_and_that_full_drops_them(etl_main, warehouse,
+                                                                                      tmp_path):
+    source = make_source(tmp_path / "shrinking", extra={"log_data/2018/11/2018-11-02-events.json":
+                                                        dumps(event(sessionId=7)) + b"\n"})
+    assert etl_main(source)[0] == 0
+    (source / "log_data/2018/11/2018-11-02-events.json").unlink()
+    code, out, err = etl_main(source)
+    case = FAILURES["a loaded file deleted from the source"]
+    assert code == case.exit_code == 0, err
+    assert case.message in out
+    assert warehouse.query("SELECT COUNT(*) FROM songplay_table WHERE session_id = 7") == [(1,)], "kept"
+    code, out, err = etl_main(source, "--full")
+    assert code == 0 and case.message not in out
+    assert warehouse.query("SELECT COUNT(*) FROM songplay_table WHERE session_id = 7") == [(0,)], "dropped"
 
 
 def test_a_line_longer_than_the_record_limit_is_one_rejected_record(etl_main, warehouse, previous, tmp_path):
