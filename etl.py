@@ -29,6 +29,7 @@ from sparkify.output.summary import check_summary, one_line, summary
 from sparkify.results import CheckFailed, LoadError
 from sparkify.run import pipeline
 from sparkify.run.dry_run import planned_statements as dry_run_statements
+from sparkify.run.interrupt import Terminated, terminate_as_exception
 from sparkify.sources import SourceError
 from sparkify.sqltext import as_script
 
@@ -182,6 +183,11 @@ def dry_run(args) -> int:
 
 
 def main(argv=None) -> int:
+    with terminate_as_exception():
+        return _main(argv)
+
+
+def _main(argv=None) -> int:
     args = parse_args(argv)
     if args.dry_run:
         return dry_run(args)
@@ -231,6 +237,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted: nothing was committed, the previous warehouse is unchanged.", file=sys.stderr)
         return 130
+    except Terminated as terminated:
+        print(f"terminated ({terminated.name}): nothing was committed, the previous warehouse is unchanged.",
+              file=sys.stderr)
+        return terminated.exit_code
     finally:
         if hasattr(source, "close"):
             source.close()

@@ -419,3 +419,52 @@ def test_check_during_a_real_full_load_waits_and_passes(warehouse, next_source, 
         assert finish(load)[0] == 0
     assert [check.name for check in checks if not check.passed] == []
     assert_loaded_next(warehouse)
+
+
+# ---------------------------------------------------------------------------
+# SIGTERM and SIGHUP (timeout, systemd, Docker, Airflow, a closed terminal): as Ctrl-C
+# ---------------------------------------------------------------------------
+
+
+def session_processes(session):
+    """The pids of the processes still in ``session`` (etl.py's own: it was started in a new one)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+                if int(fields[3]) == session and fields[0] != "Z":
+                    pids.append(int(entry))
+    return pids
+
+
+@pytest.mark.parametrize("signum, name", [(signal.SIGTERM, "SIGTERM"), (signal.SIGHUP, "SIGHUP")])
+def test_sigterm_or_sighup_during_parallel_staging_ends_the_run_like_ctrl_c_and_leaves_no_process(
+    warehouse, next_source, previous, signum, name
+):
+    with paused_at(warehouse, "staging_events", "FOR EACH ROW WHEN (NEW.item_in_session >= 2)") as holder:
+        process = subprocess.Popen(
+            [sys.executable, "etl.py", "--dsn", warehouse.dsn, "--source", str(next_source), "--full",
+             "--workers", "2"],
+            cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        )
+        cat = subprocess.Popen(["cat"], stdin=process.stdout, stdout=subprocess.PIPE, text=True)
+        process.stdout.close()  # etl.py | cat: only etl.py and its children hold the pipe now
+        try:
+            waiting_backends(warehouse, process)
+            assert len(session_processes(process.pid)) > 1, "the loader's worker processes are running"
+            process.send_signal(signum)
+            cat.communicate(timeout=30)  # ends only once no process holds etl.py's stdout
+            err = process.stderr.read()
+            code = process.wait(timeout=30)
+        finally:
+            process.kill()
+            cat.kill()
+            release(holder)
+    failure = FAILURES["SIGTERM or SIGHUP during the load (timeout, systemd, Docker, a closed terminal)"]
+    assert code == 128 + signum and (signum != signal.SIGTERM or code == failure.exit_code)
+    assert err.strip() == failure.message.replace("SIGTERM", name)
+    assert session_processes(process.pid) == [], "no worker, fork server or resource tracker is left"
+    assert state(warehouse) == previous
+    assert_rerun_succeeds(warehouse, next_source)
