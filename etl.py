@@ -32,6 +32,7 @@ from sparkify.output.summary import check_summary, one_line, summary
 from sparkify.results import CheckFailed, LoadError, RunResult
 from sparkify.run import pipeline
 from sparkify.run.dry_run import planned_statements as dry_run_statements
+from sparkify.run.interrupt import Terminated, terminate_as_exception
 from sparkify.sources import SourceError
 from sparkify.sqltext import as_script
 
@@ -44,14 +45,14 @@ def open_run(engine, config, source_arg, full, dated):
 
 
 def run(connection, engine, source, max_errors=0, reporter=None, config=None, full=True, since=None, until=None,
-        workers=None):
+        workers=None, allow_empty=False):
     """The ETL as a function: ``engine`` by name, ``source`` a folder, an S3 URL or None for [S3]."""
     engine = engine_named(engine, config, workers)
     if hasattr(source, "files"):  # already a source object (a folder's or an S3 prefix's)
         opened = source
     else:
         opened, _ = open_run(engine, config, source, full, bool(since or until))
-    request = pipeline.Request(full=full, since=since, until=until, max_errors=max_errors)
+    request = pipeline.Request(full=full, since=since, until=until, max_errors=max_errors, allow_empty=allow_empty)
     try:
         return pipeline.run(connection, engine, opened, request, reporter)
     finally:
@@ -101,6 +102,13 @@ def parse_args(argv=None):
         metavar="N",
         help="load the good records and keep up to N rejected ones in rejected_records "
         "(default 0: the first rejected record fails the load, as COPY's MAXERROR 0)",
+    )
+    parser.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="let a full load (--full, or the first run of a source) stage no record from log_data/ or "
+        "song_data/, and so leave the star tables built from it empty (default: such a load fails and "
+        "commits nothing: a source that lost a folder must not empty the warehouse)",
     )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
@@ -198,6 +206,11 @@ class Outcome:
 
 
 def main(argv=None) -> int:
+    with terminate_as_exception():
+        return _main(argv)
+
+
+def _main(argv=None) -> int:
     args = parse_args(argv)
     if args.dry_run:
         return dry_run(args)
@@ -240,9 +253,13 @@ def load(args, reporter, outcome) -> int:
         reporter.line(f"Source: {source.label}")
         if note:
             reporter.always(note)
-        request = pipeline.Request(full=args.full, since=args.since, until=args.until, max_errors=args.max_errors)
-        outcome.result = pipeline.run(connection, engine, source, request, reporter, target=target.label)
-        reporter.always(one_line(outcome.result) if args.quiet else summary(outcome.result))
+        request = pipeline.Request(full=args.full, since=args.since, until=args.until, max_errors=args.max_errors,
+                                   allow_empty=args.allow_empty)
+        result = outcome.result = pipeline.run(connection, engine, source, request, reporter, target=target.label)
+        reporter.always(one_line(result) if args.quiet else summary(result))
+        if args.quiet:  # stdout stays one line for scripts; what must not pass silently goes to stderr
+            for line in result.warnings:
+                print(line, file=sys.stderr)
         return 0
     except CheckFailed as failure:
         outcome.result = failure.result
@@ -266,6 +283,11 @@ def load(args, reporter, outcome) -> int:
         outcome.error = "interrupted"
         print("interrupted: nothing was committed, the previous warehouse is unchanged.", file=sys.stderr)
         return 130
+    except Terminated as terminated:
+        outcome.error = f"terminated ({terminated.name})"
+        print(f"terminated ({terminated.name}): nothing was committed, the previous warehouse is unchanged.",
+              file=sys.stderr)
+        return terminated.exit_code
     finally:
         if hasattr(source, "close"):
             source.close()

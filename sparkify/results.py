@@ -59,6 +59,17 @@ class TableLoad:
     rejected: list = field(default_factory=list)
     seconds: float = 0.0
     file_rows: dict = field(default_factory=dict)  # rows staged from each file, for the ledger
+    warnings: list = field(default_factory=list)  # lines about files left out of the listing (never silent)
+    all_null_columns: list = field(default_factory=list)  # columns NULL in every staged row (a JSONPaths typo?)
+
+    def warning_lines(self) -> list[str]:
+        """What a person must hear of this table's load: files left out, columns that got no value."""
+        lines = [f"{self.table}: {printable(line)}" for line in self.warnings]
+        for column in self.all_null_columns:
+            lines.append(f"{self.table}: column {column} is NULL in every one of the {self.rows or 0:,} staged rows: "
+                         + ("is its path misspelt in log_json_path.json?" if self.table == "staging_events"
+                            else "does no source record have that key?"))
+        return lines
 
 
 class Step(NamedTuple):
@@ -122,6 +133,13 @@ class RunResult:
     @property
     def rejected(self) -> list[RejectedRecord]:
         return [record for load in self.loads for record in load.rejected]
+
+    @property
+    def warnings(self) -> list[str]:
+        """Lines for a person, each starting with "warning: ": what the run left out or kept silently."""
+        lines = self.choice.warning_lines() if self.choice is not None else []
+        lines += [line for load in self.loads for line in load.warning_lines()]
+        return [f"warning: {line}" for line in lines]
 
     @property
     def failed_checks(self) -> list[Check]:

@@ -86,6 +86,10 @@ FAILURES = {
         # --- bad input: the source ---
         Failure("an empty source folder", 1, "holds no log_data/**.json and no song_data/**.json: "
                 "is it the right source?"),
+        Failure("a full load that finds no log or song records", 1,
+                "is it the right source? (etl.py --allow-empty loads it anyway)",
+                "log_data/ or song_data/ missing or empty, or its files empty: on --full and on the first run "
+                "of a source, on both engines; a daily run with nothing new still exits 0"),
         Failure("missing `log_json_path.json`", 1,
                 "log_json_path.json not found: the source must hold log_json_path.json next to log_data/"),
         Failure("malformed `log_json_path.json`", 1, "log_json_path.json line 3: not valid JSON"),
@@ -93,7 +97,15 @@ FAILURES = {
         Failure("a file path over 1,024 bytes", 1, "the file's name is longer than 1024 bytes",
                 "found before anything is loaded: the ledger and `rejected_records` hold 1,024 bytes a name"),
         Failure("a symlink loop, a dangling symlink or a FIFO in the source", 0, "All 14 checks passed",
-                "listed once, never read, never a hang: each is named in `TableLoad.warnings`"),
+                "listed once, never read, never a hang: each is named in a `warning:` line of the summary "
+                "(on stderr with `--quiet`)"),
+        Failure("a JSONPaths typo: a column NULL in every staged row", 0,
+                "warning: staging_events: column artist is NULL in every one of the 3 staged rows",
+                "loaded, as COPY would load it, but never silently (on stderr with `--quiet`)"),
+        Failure("a loaded file deleted from the source", 0,
+                "warning: 1 file in the ledger is no longer in the source: a daily run keeps the rows it staged; "
+                "etl.py --full drops them",
+                "a daily run never deletes rows; `etl.py --full` rebuilds from the source as it is now"),
         Failure("JSONPaths path count differs from the table's columns", 1,
                 "log_json_path.json has 17 paths but staging_events has 18 columns: "
                 "they must match one to one, in order"),
@@ -106,6 +118,10 @@ FAILURES = {
         Failure("Ctrl-C (SIGINT) during the load", 130,
                 "interrupted: nothing was committed, the previous warehouse is unchanged.",
                 "at once, even in the middle of a statement: it is cancelled on the server"),
+        Failure("SIGTERM or SIGHUP during the load (timeout, systemd, Docker, a closed terminal)", 143,
+                "terminated (SIGTERM): nothing was committed, the previous warehouse is unchanged.",
+                "as Ctrl-C: the statement is cancelled, the loader's worker processes and fork server end with "
+                "the run (`etl.py | cat` ends); SIGHUP exits 129"),
         Failure("two etl.py runs at once on one database", 0,
                 "Another etl.py run is loading this database: waiting for it to finish...",
                 "the second waits for the first to commit (an advisory lock): they never interleave"),
@@ -125,6 +141,13 @@ FAILURES = {
         Failure("a config file that is not KEY=value", 2,
                 "line 1 comes before any [SECTION] header: compare it with dwh.cfg.example"),
         Failure("a DSN that cannot be parsed", 2, "the DSN (--dsn or DWH_DSN) cannot be parsed"),
+        Failure("a config file of random bytes", 2, "is not UTF-8 text: compare it with dwh.cfg.example",
+                "one line naming the byte, never a traceback"),
+        Failure("`--config` naming a directory", 2,
+                "is not a file: give the path of a copy of dwh.cfg.example",
+                "never a silent fall-back to the embedded PostgreSQL"),
+        Failure("a config file that starts with a UTF-8 byte-order mark", 0, "",
+                "read as if it had none (Windows editors write one)"),
         Failure("`dwh.cfg` with a secret, readable by other users", 0,
                 "holds a password or an AWS key and other users can read it",
                 "a warning on stderr, with the `chmod 600` to run; the run goes on"),
@@ -144,7 +167,8 @@ def render() -> str:
         "code and the message shown here. Whenever a run fails, nothing is committed:",
         "the previous warehouse is unchanged, and a rerun after fixing the cause succeeds.",
         "Exit codes: 0 loaded, 1 the load failed (bad input, database error), 2 the",
-        "configuration or the connection is wrong, 130 interrupted.",
+        "configuration or the connection is wrong, 130 interrupted (Ctrl-C), 143 or 129",
+        "terminated (SIGTERM, SIGHUP).",
         "",
         "| case | exit code | what you see (an excerpt) | notes |",
         "| --- | --- | --- | --- |",

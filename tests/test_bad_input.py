@@ -16,6 +16,7 @@ tasks), and with those tasks run by worker processes, as a large source is.
 import io
 import json
 import os
+import shutil
 import tracemalloc
 from functools import partial
 
@@ -378,6 +379,46 @@ def test_a_symlink_loop_a_dangling_symlink_and_a_fifo_are_left_out_never_a_hang(
     assert code == case.exit_code == 0, err
     assert case.message in out
     assert (warehouse.count("staging_events"), warehouse.count("staging_songs")) == (len(EVENTS), len(SONGS))
+    warnings = [line for line in out.splitlines() if line.startswith("warning: ")]
+    for name in ("log_data/dangling.json", "log_data/pipe.json", "song_data/self"):
+        assert any(f"{source}/{name}: " in line and line.endswith(": not loaded") for line in warnings), warnings
+
+
+def test_a_column_null_in_every_staged_row_is_a_warning_line(etl_main, warehouse, tmp_path):
+    source = make_source(tmp_path / "typo")
+    paths = [path.replace("'artist'", "'artst'") for path in JSONPATHS["jsonpaths"]]
+    (source / "log_json_path.json").write_text(json.dumps({"jsonpaths": paths}))
+    code, out, err = etl_main(source)
+    case = FAILURES["a JSONPaths typo: a column NULL in every staged row"]
+    assert code == case.exit_code == 0, err
+    assert case.message in out
+    assert "warning: staging_events: column artist is NULL in every one of the 3 staged rows" in out
+
+
+def test_quiet_prints_the_warnings_on_stderr_and_keeps_one_summary_line(etl_main, warehouse, tmp_path):
+    source = make_source(tmp_path / "odd-quiet")
+    os.symlink("nowhere.json", source / "log_data" / "dangling.json")
+    code, out, err = etl_main(source, "--quiet")
+    assert code == 0, err
+    assert len(out.strip().splitlines()) == 2, out  # the target, and the one summary line
+    [warning] = err.strip().splitlines()
+    assert warning.startswith("warning: ") and "log_data/dangling.json" in warning
+
+
+def test_a_daily_run_says_how_many_loaded_files_left_the_source_and_that_full_drops_them(etl_main, warehouse,
+                                                                                      tmp_path):
+    source = make_source(tmp_path / "shrinking", extra={"log_data/2018/11/2018-11-02-events.json":
+                                                        dumps(event(sessionId=7)) + b"\n"})
+    assert etl_main(source)[0] == 0
+    (source / "log_data/2018/11/2018-11-02-events.json").unlink()
+    code, out, err = etl_main(source)
+    case = FAILURES["a loaded file deleted from the source"]
+    assert code == case.exit_code == 0, err
+    assert case.message in out
+    assert warehouse.query("SELECT COUNT(*) FROM songplay_table WHERE session_id = 7") == [(1,)], "kept"
+    code, out, err = etl_main(source, "--full")
+    assert code == 0 and case.message not in out
+    assert warehouse.query("SELECT COUNT(*) FROM songplay_table WHERE session_id = 7") == [(0,)], "dropped"
 
 
 def test_a_line_longer_than_the_record_limit_is_one_rejected_record(etl_main, warehouse, previous, tmp_path):
@@ -522,3 +563,78 @@ def test_the_jsonpaths_mapping_agrees_with_python_lookups(record, paths, data):
     parsed = read_jsonpaths(json.dumps({"jsonpaths": expressions}).encode())
     value = json.loads(json.dumps(record))
     assert [extract(value, path) for path in parsed] == [python_lookup(value, path) for path in paths]
+
+
+# ---------------------------------------------------------------------------
+# A full load that finds no records for a staging table: it would empty the star
+# ---------------------------------------------------------------------------
+
+
+def without_log_data(folder):
+    make_source(folder)
+    shutil.rmtree(folder / "log_data")
+    return folder
+
+
+def with_an_empty_log_data(folder):
+    without_log_data(folder)
+    (folder / "log_data").mkdir()
+    return folder
+
+
+def with_empty_log_files(folder):
+    return make_source(folder, events_file=b"")
+
+
+def without_song_data(folder):
+    make_source(folder)
+    shutil.rmtree(folder / "song_data")
+    return folder
+
+
+NO_RECORDS = [  # (how the source lost its records, the part named, what the line says of it)
+    ("log_data/ missing", without_log_data, "log_data/", "no .json file there"),
+    ("log_data/ empty", with_an_empty_log_data, "log_data/", "no .json file there"),
+    ("every log file empty", with_empty_log_files, "log_data/", "its 1 .json file holds none"),
+    ("song_data/ missing", without_song_data, "song_data/", "no .json file there"),
+]
+
+
+@pytest.mark.parametrize("how, build, part, detail", [pytest.param(*row, id=row[0]) for row in NO_RECORDS])
+@pytest.mark.parametrize("options", [pytest.param([], id="first run of a new source"),
+                                     pytest.param(["--full"], id="--full")])
+def test_a_full_load_that_finds_no_records_fails_and_keeps_the_previous_warehouse(
+    etl_main, warehouse, previous, tmp_path, how, build, part, detail, options
+):
+    source = build(tmp_path / "lost")
+    code, out, err = etl_main(source, *options)
+    failure = FAILURES["a full load that finds no log or song records"]
+    assert_clear_failure(code, err, f"source {source} has no {part} records ({detail})", failure.message)
+    assert code == failure.exit_code
+    assert len(err.strip().splitlines()) == 2, "one line for the error, one to say nothing changed"
+    assert state(warehouse) == previous
+
+
+@pytest.mark.parametrize("how, build, part, detail", [pytest.param(*row, id=row[0]) for row in NO_RECORDS])
+def test_allow_empty_loads_a_source_without_records_when_asked(
+    etl_main, warehouse, previous, tmp_path, how, build, part, detail
+):
+    code, out, err = etl_main(build(tmp_path / "lost"), "--full", "--allow-empty")
+    assert code == 0, err
+    assert "All 14 checks passed" in out
+    emptied = "songplay_table" if part == "log_data/" else "song_table"
+    assert warehouse.count(emptied) == 0
+
+
+def test_a_daily_run_with_nothing_new_still_succeeds(etl_main, warehouse, tmp_path):
+    source = make_source(tmp_path / "daily")
+    assert etl_main(source)[0] == 0
+    code, out, err = etl_main(source)
+    assert code == 0, err
+    assert "nothing new: the warehouse is unchanged" in out
+
+
+def test_the_allow_empty_option_is_documented_in_the_help(capsys):
+    with pytest.raises(SystemExit):
+        etl.main(["--help"])
+    assert "--allow-empty" in capsys.readouterr().out

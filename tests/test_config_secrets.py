@@ -97,6 +97,17 @@ def not_an_ini_file(tmp_path):
     return ["--config", str(path)]
 
 
+def random_bytes(tmp_path):
+    path = tmp_path / "dwh.cfg"
+    path.write_bytes(bytes(range(256)) * 4)
+    return ["--config", str(path)]
+
+
+def a_directory(tmp_path):
+    (tmp_path / "configs").mkdir()
+    return ["--config", str(tmp_path / "configs")]
+
+
 def malformed_dsn(tmp_path):
     return ["--dsn", f"host=127.0.0.1 dbname=dev password={PASSWORD} with a space"]
 
@@ -109,6 +120,8 @@ BAD_CONFIGS = [
     ('a wrong type (port "abc")', port_abc),
     ("a config file that is not KEY=value", not_an_ini_file),
     ("a DSN that cannot be parsed", malformed_dsn),
+    ("a config file of random bytes", random_bytes),
+    ("`--config` naming a directory", a_directory),
 ]
 
 
@@ -130,6 +143,16 @@ def test_a_bad_config_is_one_line_naming_the_key_and_the_fix(tmp_path, source, c
     assert "dwh.cfg.example" in err or "DSN" in err
     for secret in SECRETS:
         assert secret not in out + err
+
+
+def test_a_config_file_starting_with_a_byte_order_mark_reads_normally(tmp_path, source, capsys):
+    path = tmp_path / "dwh.cfg"
+    write_config(path)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    code, out, err = run_main(etl.main, ["--dry-run", "--config", str(path)], capsys)
+    assert code == FAILURES["a config file that starts with a UTF-8 byte-order mark"].exit_code == 0, err
+    assert "IAM_ROLE 'arn:aws:iam::123456789012:role/sparkify-redshift-s3-read'" in out
+    assert config_module.read_config(path)["CLUSTER"]["HOST"] == "127.0.0.1"
 
 
 # ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import psycopg2
@@ -22,6 +23,8 @@ from failure_cases import FAILURES
 
 import etl
 from sparkify.engines import connect as connection
+from sparkify.engines.postgres import PostgresEngine
+from sparkify.output import query
 
 PAUSE_KEY = 0x5041_5553  # "PAUS": the advisory lock the trigger waits on
 
@@ -318,3 +321,150 @@ def test_a_connection_that_keeps_failing_gives_up_with_a_clear_error(pauses, goo
     assert failure.message in err
     assert len(err.strip().splitlines()) == 1
     assert pauses == [1, 2]
+
+
+# ---------------------------------------------------------------------------
+# Reading while another session rewrites a table (TRUNCATE is not MVCC-safe)
+# ---------------------------------------------------------------------------
+
+
+class Said:
+    """A reporter that keeps what it was told."""
+
+    def __init__(self):
+        self.lines = []
+
+    def always(self, text=""):
+        self.lines.append(text)
+
+    line = always
+
+
+@pytest.fixture
+def rewriting(warehouse, previous):
+    """Session A, mid-rewrite: songplay_table truncated, its rows kept aside, not committed yet."""
+    writer = psycopg2.connect(warehouse.dsn)
+    with writer.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE sp AS SELECT * FROM songplay_table")
+        cursor.execute("TRUNCATE songplay_table")
+    yield writer
+    writer.rollback()
+    writer.close()
+
+
+def in_a_thread(warehouse, read):
+    """Start ``read(connection)`` on a connection of its own, in a thread, once it waits on a lock.
+
+    Returns (wait for its result, the lines it said)."""
+    reader = psycopg2.connect(warehouse.dsn)
+    outcome = {}
+
+    def target():
+        try:
+            outcome["result"] = read(reader)
+        except BaseException as error:  # noqa: BLE001 - handed to the test
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    pid = reader.info.backend_pid
+    deadline = time.monotonic() + 30
+    while not warehouse.query(
+        "SELECT 1 FROM pg_stat_activity WHERE pid = %s AND wait_event_type = 'Lock'", (pid,)
+    ):
+        assert thread.is_alive() and time.monotonic() < deadline, f"the reader never waited: {outcome}"
+        time.sleep(0.02)
+
+    def result():
+        thread.join(timeout=30)
+        reader.close()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["result"]
+
+    return result
+
+
+def test_check_waits_for_a_truncate_in_another_session_and_reports_no_false_failure(warehouse, rewriting):
+    said = Said()
+    finished = in_a_thread(warehouse, lambda reader: etl.check_warehouse(reader, PostgresEngine(), said))
+    with rewriting.cursor() as cursor:
+        cursor.execute("INSERT INTO songplay_table SELECT * FROM sp")
+    rewriting.commit()
+    checks, _ = finished()
+    assert [check.name for check in checks if not check.passed] == []
+    assert any("waiting for it to commit" in line for line in said.lines), said.lines
+
+
+def test_query_py_waits_for_a_truncate_in_another_session_and_reads_the_committed_rows(warehouse, rewriting):
+    plays = len(EVENTS)
+    said = Said()
+    finished = in_a_thread(warehouse, lambda reader: query.execute(
+        reader, "SELECT COUNT(*) FROM songplay_table", PostgresEngine(), said))
+    with rewriting.cursor() as cursor:
+        cursor.execute("INSERT INTO songplay_table SELECT * FROM sp")
+    rewriting.commit()
+    assert finished() == (["count"], [(plays,)])
+    assert any("waiting for it to commit" in line for line in said.lines), said.lines
+
+
+def test_check_during_a_real_full_load_waits_and_passes(warehouse, next_source, previous):
+    with paused_at(warehouse, "songplay_table") as holder:  # the load has emptied the star, not refilled it
+        load = start_etl(warehouse, next_source, "--full")
+        waiting_backends(warehouse, load)
+        said = Said()
+        finished = in_a_thread(warehouse, lambda reader: etl.check_warehouse(reader, PostgresEngine(), said))
+        release(holder)
+        checks, _ = finished()
+        assert finish(load)[0] == 0
+    assert [check.name for check in checks if not check.passed] == []
+    assert_loaded_next(warehouse)
+
+
+# ---------------------------------------------------------------------------
+# SIGTERM and SIGHUP (timeout, systemd, Docker, Airflow, a closed terminal): as Ctrl-C
+# ---------------------------------------------------------------------------
+
+
+def session_processes(session):
+    """The pids of the processes still in ``session`` (etl.py's own: it was started in a new one)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+                if int(fields[3]) == session and fields[0] != "Z":
+                    pids.append(int(entry))
+    return pids
+
+
+@pytest.mark.parametrize("signum, name", [(signal.SIGTERM, "SIGTERM"), (signal.SIGHUP, "SIGHUP")])
+def test_sigterm_or_sighup_during_parallel_staging_ends_the_run_like_ctrl_c_and_leaves_no_process(
+    warehouse, next_source, previous, signum, name
+):
+    with paused_at(warehouse, "staging_events", "FOR EACH ROW WHEN (NEW.item_in_session >= 2)") as holder:
+        process = subprocess.Popen(
+            [sys.executable, "etl.py", "--dsn", warehouse.dsn, "--source", str(next_source), "--full",
+             "--workers", "2"],
+            cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        )
+        cat = subprocess.Popen(["cat"], stdin=process.stdout, stdout=subprocess.PIPE, text=True)
+        process.stdout.close()  # etl.py | cat: only etl.py and its children hold the pipe now
+        try:
+            waiting_backends(warehouse, process)
+            assert len(session_processes(process.pid)) > 1, "the loader's worker processes are running"
+            process.send_signal(signum)
+            cat.communicate(timeout=30)  # ends only once no process holds etl.py's stdout
+            err = process.stderr.read()
+            code = process.wait(timeout=30)
+        finally:
+            process.kill()
+            cat.kill()
+            release(holder)
+    failure = FAILURES["SIGTERM or SIGHUP during the load (timeout, systemd, Docker, a closed terminal)"]
+    assert code == 128 + signum and (signum != signal.SIGTERM or code == failure.exit_code)
+    assert err.strip() == failure.message.replace("SIGTERM", name)
+    assert session_processes(process.pid) == [], "no worker, fork server or resource tracker is left"
+    assert state(warehouse) == previous
+    assert_rerun_succeeds(warehouse, next_source)

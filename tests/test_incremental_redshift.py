@@ -21,6 +21,7 @@ import etl
 import sql_queries as q
 from sparkify.config import TargetError, source_locations
 from sparkify.engines.redshift import CopyPrefixes, RedshiftEngine
+from sparkify.results import LoadError
 from sparkify.run import ledger as incremental
 from sparkify.run.mode import mode_for
 
@@ -268,3 +269,23 @@ def test_the_cluster_role_may_read_the_manifests(tmp_path):
     assert MANIFESTS in cluster.read_settings(path).sources
     policy = cluster.read_policy(cluster.read_settings(path).sources)
     assert f"arn:aws:s3:::{BUCKET}/manifests/*" in policy["Statement"][0]["Resource"]
+
+
+@pytest.mark.parametrize("table", ["staging_events", "staging_songs"])
+def test_a_full_reload_by_manifest_that_copies_no_row_fails_as_a_copy_of_the_prefixes_does(aws, table):
+    fake = LedgerRedshift()  # an empty ledger: everything reloaded, through manifests
+    fake.rows[table] = 0
+    prefix = incremental.PREFIX_OF[table]
+    with pytest.raises(LoadError, match=rf"source {ROOT} has no {prefix}/ records.*--allow-empty loads it"):
+        etl.run(fake, "redshift", ROOT, 0, config=config(), full=False)
+    assert fake.sent[-1] == "ROLLBACK" and "COMMIT" not in fake.sent
+
+    fake = LedgerRedshift()
+    fake.rows[table] = 0
+    assert etl.run(fake, "redshift", ROOT, 0, config=config(), full=False, allow_empty=True).committed
+
+
+@pytest.mark.parametrize("table", ["staging_events", "staging_songs"])
+def test_allow_empty_lets_a_copy_of_the_prefixes_load_no_row(table):
+    fake = FakeRedshift(rows={"staging_events": 8056, "staging_songs": 71, table: 0})
+    assert etl.run(fake, "redshift", None, 0, config=redshift_config(), allow_empty=True).committed

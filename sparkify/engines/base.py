@@ -49,6 +49,10 @@ class Engine:
         """A transaction that reads the warehouse as a committed run left it (etl.py --check)."""
         yield
 
+    def wait_for_writers(self, cursor, reporter, tables=None) -> None:
+        """Before a read: wait until no session is rewriting ``tables`` in a way a snapshot cannot hide
+        (PostgreSQL's TRUNCATE), saying so. None: every warehouse table there is (READ COMMITTED only)."""
+
     def open_source(self, locations, full: bool, dated: bool):
         """(the source to stage, a line to tell the user or None) for the run's source locations."""
         raise NotImplementedError

@@ -36,6 +36,9 @@ import contextlib
 import re
 import time
 
+import psycopg2
+import psycopg2.errors
+
 import sql_queries as q
 from sparkify.config import DEFAULT_SOURCE, s3_endpoint
 from sparkify.engines.base import Engine
@@ -44,6 +47,10 @@ from sparkify.results import Step, TableLoad
 from sparkify.sources import open_source
 
 LOCK_KEY = 0x5350_4B59  # "SPKY": one etl.py at a time per database
+
+# What etl.py --check reads, in the order a full load takes them (staging, then the star): a reader
+# waiting on one holds none that the load takes after it, so the two never deadlock.
+CHECKED_TABLES = q.staging_tables + q.star_tables
 
 _IDENTITY = re.compile(r"\bIDENTITY\s*\(\s*(-?\d+)\s*,\s*(-?\d+)\s*\)", re.IGNORECASE)
 _DESIGN_LINE = re.compile(
@@ -142,35 +149,40 @@ class PostgresEngine(Engine):
 
     @contextlib.contextmanager
     def read_only(self, connection, reporter):
-        """Wait for a running load to commit, then read in one snapshot.
+        """One REPEATABLE READ snapshot, taken only once no session is rewriting the tables the checks read.
 
         A load empties the star with TRUNCATE, which is not MVCC-safe: a
         snapshot taken while it runs would see the tables empty once it
-        commits. So the snapshot is taken only after the shared advisory
-        lock is held, in a transaction of its own, and the lock is kept until
-        the reading ends.
+        commits, and report failures that are not there. LOCK takes no
+        snapshot: it comes first, and waits for any writer (an etl.py load or
+        anyone's TRUNCATE) to commit; the locks are held until the reading ends.
         """
-        connection.autocommit = True
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_try_advisory_lock_shared(%s)", (LOCK_KEY,))
-                if not cursor.fetchone()[0]:
-                    reporter.always("An etl.py run is loading this database: waiting for it to finish...")
-                    cursor.execute("SELECT pg_advisory_lock_shared(%s)", (LOCK_KEY,))
-        finally:
-            connection.autocommit = False
+        connection.rollback()
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                self.wait_for_writers(cursor, reporter, CHECKED_TABLES)
             yield
         finally:
             connection.rollback()
-            connection.autocommit = True
-            try:
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_unlock_shared(%s)", (LOCK_KEY,))
-            finally:
-                connection.autocommit = False
+
+    def wait_for_writers(self, cursor, reporter, tables=None):
+        if tables is None:  # a statement of its own, which takes a snapshot: never in a REPEATABLE READ
+            cursor.execute("SELECT name FROM unnest(%s::text[]) WITH ORDINALITY AS t(name, n) "
+                           "WHERE to_regclass(name) IS NOT NULL ORDER BY n", (q.all_tables,))
+            tables = [name for (name,) in cursor.fetchall()]
+        if not tables:
+            return
+        lock = f"LOCK TABLE {', '.join(tables)} IN ACCESS SHARE MODE"
+        cursor.execute("SAVEPOINT wait_for_writers")
+        try:
+            cursor.execute(lock + " NOWAIT")
+        except psycopg2.errors.LockNotAvailable:
+            cursor.execute("ROLLBACK TO SAVEPOINT wait_for_writers")
+            reporter.always("Another session is writing the warehouse (an etl.py load?): "
+                            "waiting for it to commit...")
+            cursor.execute(lock)
+        cursor.execute("RELEASE SAVEPOINT wait_for_writers")
 
     def open_source(self, locations, full, dated):
         endpoint_url, region = s3_endpoint(self.config)

@@ -173,7 +173,7 @@ class RedshiftEngine(Engine):
 
     def load(self, cursor, source, mode, max_errors, reporter):
         loads = run_copies(cursor, self.copies(source, mode, max_errors), max_errors,
-                           empty_is_error=mode.files is None)
+                           empty_is_error=mode.files is None and not mode.allow_empty)
         for load in loads:
             load.files = len(mode.files[PREFIX_OF[load.table]]) if mode.files is not None else 0
         return loads

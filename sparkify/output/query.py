@@ -38,6 +38,7 @@ from sparkify.cli import add_target_arguments
 from sparkify.config import TargetError
 from sparkify.engines import detect_engine, embedded, engine_named
 from sparkify.engines.connect import choose_target, connect
+from sparkify.output.report import Reporter
 from sparkify.run.interrupt import cancel_on_interrupt
 
 INSTALL_PSQL = (
@@ -55,10 +56,17 @@ class QueryError(Exception):
 # ---------------------------------------------------------------------------
 
 
-def execute(connection, sql: str):
-    """Run ``sql`` and commit; return (columns, rows), or (None, status) for a statement without rows."""
+def execute(connection, sql: str, engine=None, reporter=None):
+    """Run ``sql`` and commit; return (columns, rows), or (None, status) for a statement without rows.
+
+    With ``engine``, it first waits for any session rewriting the warehouse's
+    tables (an etl.py load's TRUNCATE) to commit, telling ``reporter``: a
+    statement started mid-load would see them empty.
+    """
     try:
         with cancel_on_interrupt(connection), connection.cursor() as cursor:
+            if engine is not None:
+                engine.wait_for_writers(cursor, reporter)
             cursor.execute(sql)
             if cursor.description is None:
                 result = None, cursor.statusmessage
@@ -244,8 +252,9 @@ def main(argv=None) -> int:
             print(f"Target: {target.label}", file=sys.stderr, flush=True)
             return interactive(target)
         connection = connect(target)
-        engine_named(args.engine or detect_engine(connection)).check_connection(connection)
-        columns, rows = execute(connection, args.sql)
+        engine = engine_named(args.engine or detect_engine(connection))
+        engine.check_connection(connection)
+        columns, rows = execute(connection, args.sql, engine, Reporter(stream=sys.stderr))
         if columns is None:
             print(rows)
         elif args.csv:

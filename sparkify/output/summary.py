@@ -7,7 +7,7 @@ SHOWN_REJECTED = 20
 
 def summary(result) -> str:
     if result.choice is None or result.nothing_new:  # the files line was printed before staging, otherwise
-        return result.choice.describe() if result.choice else ""
+        return "\n".join(([result.choice.describe()] if result.choice else []) + result.warnings)
     lines = []
     rows = []
     if result.listing_seconds is not None and result.choice is not None and result.choice.files is not None:
@@ -26,6 +26,7 @@ def summary(result) -> str:
         lines.append(f"  rejected {record.table_name} {record.describe()}")
     if len(result.rejected) > SHOWN_REJECTED:
         lines.append(f"  ... and {len(result.rejected) - SHOWN_REJECTED:,} more: SELECT * FROM rejected_records")
+    lines += result.warnings
     lines += ["", checks_table(result.checks), "", verdict(result)]
     return "\n".join(lines)
 
@@ -50,7 +51,7 @@ def verdict(result) -> str:
 
 
 def one_line(result) -> str:
-    """The --quiet summary: what the run did, in one line."""
+    """The --quiet summary: what the run did, in one line (its warnings go to stderr: etl.py)."""
     if result.nothing_new:
         return result.choice.describe()
     staged = ", ".join(f"{load.table} {load.rows or 0:,}" for load in result.loads)

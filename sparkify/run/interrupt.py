@@ -1,4 +1,11 @@
-"""Ctrl-C during a statement that runs for minutes: cancel it on the server at once."""
+"""Ctrl-C, SIGTERM or SIGHUP during a statement that runs for minutes: cancel it on the server at once.
+
+SIGTERM (timeout, systemd, Docker, Airflow) and SIGHUP (a closed terminal)
+end a run as Ctrl-C does: within ``terminate_as_exception()`` they raise
+``Terminated`` in the main thread, so every ``finally`` runs (the loader's
+worker pool is shut down, the transaction rolled back), and the command
+line exits 128 + the signal's number.
+"""
 
 import contextlib
 import signal
@@ -7,6 +14,39 @@ import threading
 
 import psycopg2
 import psycopg2.errors
+
+TERMINATING = (signal.SIGTERM, signal.SIGHUP)
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: end the run as KeyboardInterrupt does (a BaseException too)."""
+
+    def __init__(self, signum):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        self.exit_code = 128 + signum
+
+
+@contextlib.contextmanager
+def terminate_as_exception():
+    """Within the block, SIGTERM and SIGHUP raise Terminated; a second one while cleaning up is ignored."""
+
+    def handler(signum, frame):
+        for number in TERMINATING:
+            signal.signal(number, signal.SIG_IGN)
+        raise Terminated(signum)
+
+    try:
+        previous = {number: signal.signal(number, handler) for number in TERMINATING}
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        for number, action in previous.items():
+            signal.signal(number, action)
 
 
 @contextlib.contextmanager
@@ -30,10 +70,13 @@ def cancel_on_interrupt(connection):
         yield
         return
     interrupted = threading.Event()
+    received = []
 
     def watch():
         while data := reader.recv(64):
-            if signal.SIGINT in data:
+            stopping = [number for number in (signal.SIGINT, *TERMINATING) if number in data]
+            if stopping:
+                received.extend(stopping)
                 interrupted.set()
                 with contextlib.suppress(Exception):
                     connection.cancel()
@@ -44,7 +87,9 @@ def cancel_on_interrupt(connection):
         yield
     except psycopg2.errors.QueryCanceled:
         if interrupted.is_set():
-            raise KeyboardInterrupt from None
+            if received[0] == signal.SIGINT:
+                raise KeyboardInterrupt from None
+            raise Terminated(received[0]) from None
         raise
     finally:
         signal.set_wakeup_fd(previous)

@@ -49,6 +49,7 @@ class Choice:
     skipped: int = 0  # already loaded, unchanged
     outside: int = 0  # log files outside --since/--until
     recorded: bool = True  # whether the warehouse has a ledger to write
+    gone: int = 0  # files in the ledger no longer in the source, whose rows a daily run keeps
 
     @property
     def staged_files(self) -> list:
@@ -57,6 +58,13 @@ class Choice:
     @property
     def nothing_new(self) -> bool:
         return not self.full and not self.staged_files
+
+    def warning_lines(self) -> list[str]:
+        if self.full or not self.gone:
+            return []
+        files = "1 file" if self.gone == 1 else f"{self.gone:,} files"
+        return [f"{files} in the ledger {'is' if self.gone == 1 else 'are'} no longer in the source: a daily run "
+                f"keeps the rows {'it' if self.gone == 1 else 'they'} staged; etl.py --full drops them"]
 
     def describe(self) -> str:
         if self.files is None:
@@ -180,6 +188,8 @@ def choose(listing: dict, ledger: dict | None, source: str, full=False, since=No
     }
     choice = Choice(source=source, full=full, reason="--full: everything reloaded", recorded=recorded)
     choice.outside = sum(len(files) for files in listing.values()) - sum(len(files) for files in wanted.values())
+    listed = {item.name for files in listing.values() for item in files}
+    choice.gone = sum(1 for name in ledger if name not in listed)
     changed = []
     for files in wanted.values():
         for item in files:

@@ -12,8 +12,9 @@ import time
 
 import sql_queries as q
 from sparkify.checks.reconciliation import before_change, change_checks, run_checks
-from sparkify.results import Figures, Step
-from sparkify.run.ledger import ledger_statements
+from sparkify.output.printable import printable
+from sparkify.results import Figures, LoadError, Step
+from sparkify.run.ledger import PREFIX_OF, ledger_statements
 
 WORK_TABLES = {"staging_events": "staging_events_new", "staging_songs": "staging_songs_new"}
 
@@ -25,8 +26,9 @@ class FullLoad:
     checks_on_change = 0  # how many of its checks are of the run's change, not of the whole warehouse
     checks_seconds = 0.0  # time its checks took before the transform
 
-    def __init__(self, choice):
+    def __init__(self, choice, allow_empty=False):
         self.choice = choice
+        self.allow_empty = allow_empty  # --allow-empty: a full load may stage no record for a table
 
     @property
     def reason(self):
@@ -42,6 +44,21 @@ class FullLoad:
 
     def analyze_statements(self, loads) -> list[str]:
         return [f"ANALYZE {load.table}" for load in loads]
+
+    def check_staged(self, loads, source_label) -> None:
+        """LoadError when a staging table got no record: the reload would empty the star's tables built
+        from it (a source without its log_data/, say), unless --allow-empty asked for it."""
+        if self.allow_empty:
+            return
+        staged = {}
+        for load in loads:
+            if load.rows is None:  # a dry run: nothing is known
+                return
+            staged[load.table] = staged.get(load.table, 0) + load.rows
+        for table in q.staging_tables:
+            if staged.get(table, 0) == 0:
+                raise LoadError(nothing_staged(table, source_label, [load for load in loads if load.table == table],
+                                               listed=self.files is not None))
 
     def transform(self, cursor, engine, reporter) -> list[Step]:
         """Empty the star and rebuild it from staging, the dimensions first."""
@@ -76,6 +93,9 @@ class DailyLoad(FullLoad):
     full = False
     staging_targets = WORK_TABLES
     checks_on_change = len(q.change_checks)
+
+    def check_staged(self, loads, source_label):
+        pass  # a day without a new song file, or without plays, is a day
 
     def staging_setup(self):
         return [q.staging_events_new_create, q.staging_songs_new_create]
@@ -117,9 +137,25 @@ class DailyLoad(FullLoad):
             cursor.execute(f"DROP TABLE {table}")
 
 
-def mode_for(choice):
+def mode_for(choice, allow_empty=False):
     """The mode a choice of files calls for."""
-    return FullLoad(choice) if choice.full else DailyLoad(choice)
+    return FullLoad(choice, allow_empty) if choice.full else DailyLoad(choice, allow_empty)
+
+
+# the star's tables a full reload would leave empty without a staging table's records
+BUILT_FROM = {"staging_events": "songplay_table, user_table and time_table",
+              "staging_songs": "song_table and artist_table"}
+
+
+def nothing_staged(table, source_label, loads, listed) -> str:
+    """The line for a full load that staged no record into ``table``: which part, and what to do."""
+    files = sum(load.files for load in loads)
+    if files:
+        detail = f" (its {files:,} .json file{'s hold' if files > 1 else ' holds'} none)"
+    else:
+        detail = " (no .json file there)" if listed else ""
+    return (f"source {printable(source_label)} has no {PREFIX_OF[table]}/ records{detail}: a full load would "
+            f"leave {BUILT_FROM[table]} empty; is it the right source? (etl.py --allow-empty loads it anyway)")
 
 
 def run_step(cursor, name, statement, reporter) -> Step:

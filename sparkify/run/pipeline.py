@@ -30,6 +30,7 @@ class Request:
     since: date | None = None
     until: date | None = None
     max_errors: int = 0
+    allow_empty: bool = False  # a full load may stage no record for a table (--allow-empty)
 
 
 def run(connection, engine, source, request=None, reporter=None, target="", choose=choose_files) -> RunResult:
@@ -46,12 +47,13 @@ def run(connection, engine, source, request=None, reporter=None, target="", choo
         listed = time.perf_counter()
         result.choice = choose(cursor, source, request.full, request.since, request.until)
         result.listing_seconds = time.perf_counter() - listed
-        mode = mode_for(result.choice)
+        mode = mode_for(result.choice, request.allow_empty)
         result.mode, result.reason = mode.name, mode.reason
         if result.nothing_new:
             return finished(result, started, commit=False, connection=connection)
         reporter.line(result.choice.describe())
         result.loads = engine.stage(cursor, source, mode, request.max_errors, reporter)
+        mode.check_staged(result.loads, source.label)
         result.steps = mode.transform(cursor, engine, reporter)
         mode.record(cursor, result.loads)
         checked = time.perf_counter()

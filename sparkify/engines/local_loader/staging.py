@@ -23,6 +23,7 @@ script again: a script that stages a large source needs the usual
 ``if __name__ == "__main__":`` guard.
 """
 
+import contextlib
 import io
 import mmap
 import os
@@ -524,7 +525,21 @@ def _context():
 
 
 def _worker_start():
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the main process: it cancels the COPY
+    # Ctrl-C, SIGTERM and SIGHUP are for the main process: it cancels the COPY and shuts the pool down
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, signal.SIG_IGN)
+    _die_with_parent()
+
+
+def _die_with_parent():
+    """Linux: a worker gets SIGKILL when its parent (the fork server) dies, which it does when the main
+    process dies, even by kill -9: no worker is ever left running on its own."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent died before prctl
+            os._exit(1)
 
 
 # ---------------------------------------------------------------------------
@@ -702,7 +717,13 @@ def copy_rows(cursor, table, column_names, chunks, options=None):
     excepthook, sys.excepthook = sys.excepthook, _ignore
     try:
         cursor.copy_expert(sql, stream, size=65536)
-    except Exception as error:
+    except BaseException as error:
+        close = getattr(chunks, "close", None)
+        if close is not None:  # a generator over the worker pool: its finally shuts the pool down, now
+            with contextlib.suppress(Exception):
+                close()
+        if not isinstance(error, Exception):
+            raise
         if stream.error is not None:
             raise stream.error from None
         if cursor.connection.closed and not isinstance(error, psycopg2.Error):
