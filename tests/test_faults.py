@@ -9,6 +9,7 @@ and a rerun succeeds.
 """
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -275,6 +276,35 @@ def test_an_embedded_server_killed_hard_is_recovered_by_the_next_run(tmp_path, g
         stop_server(pgdata)  # etl.py leaves the server it started running, as it does for .pgdata
     assert loaded.returncode == FAILURES["the embedded PostgreSQL was killed hard"].exit_code == 0, loaded.stderr
     assert FAILURES["the embedded PostgreSQL was killed hard"].message in loaded.stdout
+
+
+def test_a_server_left_by_a_process_killed_hard_is_stopped_by_the_next_run(tmp_path, good_source):
+    """kill -9 of a process holding the embedded server leaves its id in .handle_pids.json: the next
+    run forgets the dead id, so that it is the last holder and stops the server when it ends."""
+    pgdata = tmp_path / "pgdata"
+    created = subprocess.run(
+        [sys.executable, "create_tables.py", "--pgdata", str(pgdata)],
+        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120,
+    )
+    assert created.returncode == 0, created.stderr
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_SERVER, str(pgdata)], cwd=PROJECT_DIR, stdout=subprocess.PIPE, text=True,
+    )
+    postmaster = int(holder.stdout.readline())
+    holder.kill()  # the holder dies hard; the server it started runs on
+    holder.communicate()
+    gone(holder.pid)
+    assert holder.pid in json.loads((pgdata / ".handle_pids.json").read_text())
+    try:
+        loaded = subprocess.run(
+            [sys.executable, "etl.py", "--pgdata", str(pgdata), "--source", str(good_source)],
+            cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120,
+        )
+        assert loaded.returncode == 0, loaded.stderr
+        gone(postmaster)  # stopped when etl.py, its last holder, ended
+        assert json.loads((pgdata / ".handle_pids.json").read_text()) == []
+    finally:
+        stop_server(pgdata)
 
 
 def stop_server(pgdata):

