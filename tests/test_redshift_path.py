@@ -179,22 +179,35 @@ BAD_LENGTH = sys_load_error_row(
 )
 
 
+STL_COLUMNS = ["file_name", "line_number", "column_name", "error_message", "error_code", "raw_field_value",
+               "raw_line"]
+SYS_COLUMNS = STL_COLUMNS[:5]  # sys_load_error_detail keeps no raw text
+
+
 class FakeRedshift:
     """Enough of a psycopg2 connection to Redshift for run(): it keeps the statements sent.
 
     ``rows`` is what each COPY loads; ``fail`` names a table whose COPY fails;
-    ``load_errors`` are the rows the load-error query returns.
+    ``load_errors`` are the rows Redshift records for each COPY (of the tables
+    in ``errors_for``, every table when None), under the COPY's query id, in
+    STL_LOAD_ERRORS (a cluster) and in SYS_LOAD_HISTORY / SYS_LOAD_ERROR_DETAIL.
+    As the PG_LAST_COPY_ID page says, pg_last_copy_id() is not updated when the
+    COPY's transaction is rolled back, which a failed COPY's always is.
     """
 
-    def __init__(self, rows=None, fail=None, load_errors=()):
+    def __init__(self, rows=None, fail=None, load_errors=(), errors_for=None):
         self.rows = rows or {"staging_events": 8056, "staging_songs": 71}
         self.fail = fail
         self.load_errors = list(load_errors)
+        self.errors_for = errors_for
         self.sent = []
         self.autocommit = False
         self.in_transaction = False
         self.copies = 0
         self.last_copy_table = None
+        self.last_copy_id = -1  # pg_last_copy_id(): the COPY ids of committed-or-open transactions only
+        self.pending_copy_id = None
+        self.recorded = {}  # COPY query id -> the load-error rows Redshift keeps for it (they outlive a rollback)
 
     def cursor(self):
         return FakeCursor(self)
@@ -206,6 +219,14 @@ class FakeRedshift:
     def rollback(self):
         self.sent.append("ROLLBACK")
         self.in_transaction = False
+        self.pending_copy_id = None
+
+    def copy_id(self):
+        return self.last_copy_id if self.pending_copy_id is None else self.pending_copy_id
+
+    def newest_after(self, after):
+        later = [query for query in self.recorded if query > after]
+        return max(later) if later else None
 
 
 class FakeCursor:
@@ -221,6 +242,16 @@ class FakeCursor:
     def __exit__(self, *exc):
         return False
 
+    def answer_load_errors(self, text, columns, newest):
+        fake = self.connection
+        after = re.search(r"query(?:_id)? > (-?\d+)", text)
+        query = fake.newest_after(int(after.group(1))) if after else newest
+        excluded = re.search(r"query <> (-?\d+)", text)
+        if excluded and query == int(excluded.group(1)):
+            query = None
+        self.description = [(name,) for name in columns]
+        self._rows = [tuple(row[name] for name in columns) for row in fake.recorded.get(query, [])]
+
     def execute(self, statement, params=None):
         fake = self.connection
         if not fake.in_transaction and not fake.autocommit:
@@ -233,17 +264,23 @@ class FakeCursor:
             table = text.split()[1]
             fake.copies += 1
             fake.last_copy_table = table
+            query = 100 + fake.copies
+            fake.recorded[query] = [] if fake.errors_for is not None and table not in fake.errors_for \
+                else list(fake.load_errors)
             if table == fake.fail:
+                fake.pending_copy_id = query  # gone with the rollback
                 raise psycopg2.InternalError(
                     f"Load into table '{table}' failed. Check 'stl_load_errors' system table for details."
                 )
-        elif text == COPY_RESULT:
-            self._rows = [(100 + fake.copies, fake.rows[fake.last_copy_table])]
+            fake.last_copy_id = query
+        elif text == " ".join(COPY_RESULT.split()):
+            self._rows = [(fake.copy_id(), fake.rows[fake.last_copy_table])]
+        elif text.startswith("SELECT query_id, loaded_rows FROM sys_load_history"):
+            self._rows = [(max(fake.recorded), fake.rows[fake.last_copy_table])]
         elif "FROM stl_load_errors" in text:
-            names = ["file_name", "line_number", "column_name", "error_message", "error_code",
-                     "raw_field_value", "raw_line"]
-            self.description = [(name,) for name in names]
-            self._rows = [tuple(row[name] for name in names) for row in fake.load_errors]
+            self.answer_load_errors(text, STL_COLUMNS, fake.copy_id())
+        elif "FROM sys_load_error_detail" in text:
+            self.answer_load_errors(text, SYS_COLUMNS, max(fake.recorded, default=None))
         elif statement == q.loaded_files_select:
             self._rows = []
         elif statement == q.star_counts:
@@ -254,7 +291,7 @@ class FakeCursor:
             self._rows = [(1, 1)]
 
     def fetchone(self):
-        return self._rows[0]
+        return self._rows[0] if self._rows else None
 
     def fetchall(self):
         return list(self._rows)
@@ -383,7 +420,7 @@ def test_a_failed_copy_shows_what_redshift_knows_and_leaves_the_warehouse():
     # rolled back before asking (the COPY aborted the transaction), and never committed
     failed_copy = fake.sent.index(next(s for s in fake.sent if s.strip().startswith("COPY staging_events")))
     assert fake.sent[failed_copy + 1] == "ROLLBACK"
-    assert "AND query <> -1" in fake.sent[failed_copy + 3]
+    assert "WHERE session = pg_backend_pid() AND query > -1" in fake.sent[failed_copy + 3]
     assert "COMMIT" not in fake.sent
 
 
@@ -399,7 +436,78 @@ def test_a_copy_that_could_not_read_s3_points_at_the_doctor():
     ]
     # the records of the events COPY (id 101) are not taken for the songs COPY's
     [asked] = [statement for statement in fake.sent if "FROM stl_load_errors" in statement]
-    assert "AND query <> 101" in asked
+    assert "AND query > 101" in asked
+
+
+BAD_SONG = sys_load_error_row(
+    "s3://udacity-dend/song_data/A/B/C/TRABCEI128F424C983.json", 1, "year",
+    "Invalid digit, Value 'n', Pos 0, Type: Integer", raw_value="nineteen", raw_line='{"year": "nineteen"}',
+)
+
+
+def test_a_failed_copy_after_one_that_skipped_records_names_its_own_file_and_line():
+    """pg_last_copy_id() still names the events' COPY after the songs' COPY failed and was rolled back:
+    the failed COPY is found as this session's newest COPY after the events'."""
+    fake = FakeRedshift(fail="staging_songs", load_errors=[BAD_SONG], errors_for={"staging_songs"})
+    with pytest.raises(LoadError) as failure:
+        etl.run(fake, "redshift", None, 0, config=redshift_config())
+    lines = str(failure.value).splitlines()
+    assert lines[0] == ("staging_songs: s3://udacity-dend/song_data/A/B/C/TRABCEI128F424C983.json:1, column year: "
+                        "Invalid digit, Value 'n', Pos 0, Type: Integer (error 1207)")
+    assert lines[1] == '  record: {"year": "nineteen"}'
+    assert [record.line_number for record in failure.value.rejected] == [1]
+
+
+SERVERLESS_HOST = "sparkify.123456789012.us-west-2.redshift-serverless.amazonaws.com"
+
+
+@pytest.mark.parametrize("values", [{"CLUSTER__HOST": SERVERLESS_HOST},
+                                    {"CLUSTER__HOST": "my-proxy.example.com", "DWH__DEPLOYMENT": "serverless"}])
+def test_serverless_is_a_flavour_chosen_by_the_endpoint_or_the_deployment(values):
+    config = redshift_config(**values) if "DWH__DEPLOYMENT" not in values else None
+    if config is None:
+        config = redshift_config(CLUSTER__HOST=values["CLUSTER__HOST"])
+        config["DWH"] = {"DEPLOYMENT": "serverless"}
+    engine = RedshiftEngine(config)
+    assert engine.views is redshift_errors.SERVERLESS and engine.label == "Amazon Redshift Serverless"
+    assert RedshiftEngine(redshift_config()).views is redshift_errors.CLUSTER
+    assert type(engine.dry_run()) is type(engine)
+
+
+def serverless_config():
+    return redshift_config(CLUSTER__HOST=SERVERLESS_HOST)
+
+
+def test_on_serverless_skipped_records_come_from_sys_load_error_detail():
+    fake = FakeRedshift(load_errors=[BAD_SESSION], errors_for={"staging_events"})
+    result = etl.run(fake, "redshift", None, 5, config=serverless_config())
+    assert result.committed
+    [events, songs] = result.loads
+    assert songs.rejected == []
+    [record] = events.rejected
+    assert record == RejectedRecord(
+        table_name="staging_events",
+        source_file="s3://udacity-dend/log_data/2018/11/2018-11-01-events.json",
+        line_number=2, column_name="session_id",
+        reason="Invalid digit, Value 'a', Pos 0, Type: Integer (error 1207)", raw_value=None, raw_record="",
+    )
+    asked = " ".join(fake.sent)
+    assert "stl_load_errors" not in asked and "pg_last_copy_id" not in asked
+    assert "FROM sys_load_error_detail" in asked and "FROM sys_load_history" in asked
+    planned = statements_of(etl.planned_statements("redshift", serverless_config(), 5))
+    assert [statement for statement in fake.sent if not statement.startswith("INSERT INTO rejected")] == planned
+
+
+def test_on_serverless_a_failed_copy_names_its_file_and_line():
+    fake = FakeRedshift(fail="staging_songs", load_errors=[BAD_SONG], errors_for={"staging_songs"})
+    with pytest.raises(LoadError) as failure:
+        etl.run(fake, "redshift", None, 0, config=serverless_config())
+    lines = str(failure.value).splitlines()
+    assert lines[0] == ("staging_songs: s3://udacity-dend/song_data/A/B/C/TRABCEI128F424C983.json:1, column year: "
+                        "Invalid digit, Value 'n', Pos 0, Type: Integer (error 1207)")
+    assert lines[1].startswith("The load stopped: 1 rejected record(s), more than --max-errors 0")
+    [asked] = [statement for statement in fake.sent if "FROM sys_load_error_detail" in statement]
+    assert "WHERE session_id = pg_backend_pid() AND query_id > 101" in asked
 
 
 @pytest.mark.parametrize("table_name", ["staging_events", "staging_songs"])

@@ -22,7 +22,13 @@ What differs from PostgreSQL, and the page of AWS's documentation that says why:
 - **``VACUUM DELETE ONLY`` after a full reload,** which cannot run inside a
   transaction (https://docs.aws.amazon.com/redshift/latest/dg/r_VACUUM_command.html):
   the reload's DELETEs leave the previous rows on disk until then.
-- **Load errors** come from Redshift's system views (load_errors.py).
+- **Load errors** come from Redshift's system views (redshift_load_errors.py):
+  STL_LOAD_ERRORS on a provisioned cluster, SYS_LOAD_ERROR_DETAIL on
+  Serverless, which has no STL views. That is the whole difference between
+  the two deployments, so Serverless is a flavour here
+  (``RedshiftServerlessEngine``), chosen once when the engine is made: by the
+  endpoint (``*.redshift-serverless.amazonaws.com``) or ``[DWH]
+  DEPLOYMENT=serverless``.
 """
 
 import time
@@ -30,13 +36,13 @@ import time
 import psycopg2
 
 import sql_queries as q
-from sparkify.config import MAX_REDSHIFT_ERRORS, TargetError, redshift_settings, s3_endpoint
+from sparkify.config import MAX_REDSHIFT_ERRORS, TargetError, redshift_settings, s3_endpoint, setting
 from sparkify.engines import redshift_load_errors as load_errors
 from sparkify.engines.base import Engine
 from sparkify.results import LoadError, Step, TableLoad
 from sparkify.sqltext import quote_literal, summarise
 
-COPY_RESULT = "SELECT pg_last_copy_id(), pg_last_copy_count()"
+COPY_RESULT = load_errors.CLUSTER.copy_result
 LOCK = "LOCK staging_events"
 PREFIX_OF = {"staging_events": "log_data", "staging_songs": "song_data"}
 
@@ -79,12 +85,29 @@ class CopyPrefixes:
         pass
 
 
+def deployment(config, host=None) -> str:
+    """"serverless" or "provisioned": the endpoint's form says, else [DWH] DEPLOYMENT."""
+    from sparkify.aws.iam_auth import parse_host  # boto3 is imported only by who needs it
+
+    endpoint = parse_host(host or setting(config, "CLUSTER", "HOST") or "")
+    if endpoint is not None:
+        return endpoint.kind
+    return "serverless" if (setting(config, "DWH", "DEPLOYMENT") or "").lower() == "serverless" else "provisioned"
+
+
 class RedshiftEngine(Engine):
     name = "redshift"
     label = "Amazon Redshift"
     copies_from_s3 = True
+    views = load_errors.CLUSTER  # where the load errors are (redshift_load_errors.py)
 
-    def __init__(self, config=None, workers=None, write_manifests=None):
+    def __new__(cls, config=None, workers=None, write_manifests=None, host=None):
+        """The flavour the deployment calls for, chosen here once: Serverless or a provisioned cluster."""
+        if cls is RedshiftEngine and deployment(config, host) == "serverless":
+            cls = RedshiftServerlessEngine
+        return super().__new__(cls)
+
+    def __init__(self, config=None, workers=None, write_manifests=None, host=None):
         self.config = config
         self._write_manifests = write_manifests or write_manifests_to_s3
 
@@ -172,7 +195,8 @@ class RedshiftEngine(Engine):
 
     def load(self, cursor, source, mode, max_errors, reporter):
         loads = run_copies(cursor, self.copies(source, mode, max_errors), max_errors,
-                           empty_is_error=mode.files is None)
+                           empty_is_error=mode.files is None, views=self.views,
+                           files=files_read(source, mode))
         for load in loads:
             load.files = len(mode.files[PREFIX_OF[load.table]]) if mode.files is not None else 0
         return loads
@@ -199,27 +223,48 @@ class RedshiftEngine(Engine):
         return [Step("vacuum (deleted rows reclaimed)", None, time.perf_counter() - started)]
 
     def dry_run(self):
-        return RedshiftEngine(self.config, write_manifests=placeholder_manifests)
+        return type(self)(self.config, write_manifests=placeholder_manifests)
 
 
-def run_copies(cursor, copies, max_errors, empty_is_error=True) -> list[TableLoad]:
+class RedshiftServerlessEngine(RedshiftEngine):
+    """A Redshift Serverless workgroup: the same SQL; its load errors are in the SYS views."""
+
+    label = "Amazon Redshift Serverless"
+    views = load_errors.SERVERLESS
+
+
+def files_read(source, mode) -> dict[str, list[str]]:
+    """staging table -> the URLs its COPY reads, as the manifest lists them; {} for whole prefixes."""
+    bucket = getattr(source, "bucket", None)
+    if mode.files is None or bucket is None:
+        return {}
+    return {table: [f"s3://{bucket}/{source.key(item.name)}" for item in mode.files.get(prefix, [])]
+            for table, prefix in PREFIX_OF.items()}
+
+
+def run_copies(cursor, copies, max_errors, empty_is_error=True, views=load_errors.CLUSTER,
+               files=None) -> list[TableLoad]:
     """Run each (table, COPY, where) and say what it loaded.
 
     After each COPY, Redshift says how many rows it loaded and (with
     --max-errors) which records it skipped. A COPY of whole prefixes that
     loads no row is an error: the prefix is wrong, or its files hold nothing.
+    ``files``: staging table -> the URLs its COPY reads, when known, to name
+    the files of the load errors in full.
     """
-    loads = []
-    last_copy = -1  # pg_last_copy_id() before any COPY of this session
+    loads, files = [], files or {}
+    last_copy = -1  # the newest COPY of this run that succeeded: its load errors are not the next one's
     for table_name, statement, where in copies:
         started = time.perf_counter()
         try:
             cursor.execute(statement)
         except psycopg2.Error as error:
-            raise load_errors.copy_failed(cursor, table_name, error, last_copy, max_errors) from None
-        cursor.execute(COPY_RESULT)
+            raise load_errors.copy_failed(cursor, table_name, error, last_copy, max_errors, views,
+                                          files.get(table_name)) from None
+        cursor.execute(views.copy_result)
         last_copy, rows = cursor.fetchone() or (last_copy, None)
-        skipped = load_errors.load_errors(cursor, table_name) if max_errors else []
+        skipped = load_errors.load_errors(cursor, table_name, None, views, files.get(table_name)) \
+            if max_errors else []
         if rows == 0 and empty_is_error:
             raise LoadError(
                 f"{table_name}: COPY loaded no rows from {where}: no record there, "
