@@ -268,3 +268,39 @@ def test_the_cluster_role_may_read_the_manifests(tmp_path):
     assert MANIFESTS in cluster.read_settings(path).sources
     policy = cluster.read_policy(cluster.read_settings(path).sources)
     assert f"arn:aws:s3:::{BUCKET}/manifests/*" in policy["Statement"][0]["Resource"]
+
+
+def test_a_file_name_redshift_cut_to_256_characters_is_named_in_full_and_counted_in_the_ledger(aws):
+    """STL_LOAD_ERRORS.filename and SYS_LOAD_ERROR_DETAIL.file_name are CHAR(256): a long S3 key
+    comes back cut, and is mapped back to the one file of the manifest it begins."""
+    from test_redshift_path import sys_load_error_row
+
+    root = f"s3://{BUCKET}/long"
+    name = "log_data/2018/11/" + "a-very-long-name-" * 14 + "2018-11-03-events.json"
+    s3(aws).put_object(Bucket=BUCKET, Key=f"long/{name}", Body=json.dumps(event()).encode() + b"\n")
+    s3(aws).put_object(Bucket=BUCKET, Key="long/song_data/A/B/C/TRABC0000000000000.json",
+                       Body=json.dumps(song()).encode())
+    s3(aws).put_object(Bucket=BUCKET, Key="long/log_json_path.json",
+                       Body=s3(aws).get_object(Bucket=BUCKET, Key="source/log_json_path.json")["Body"].read())
+    url = f"{root}/{name}"
+    assert len(url) > 256
+    bad = sys_load_error_row(url[:256], 1, "ts", "Invalid digit, Value 'x', Pos 0, Type: Long", raw_value="x")
+    fake = LedgerRedshift(load_errors=[bad], errors_for={"staging_events", "staging_events_new"})
+    result = etl.run(fake, "redshift", root, 5, config=config(), full=False)
+    assert result.committed
+    [record] = [record for load in result.loads for record in load.rejected]
+    assert record.source_file == url
+    [ledger_insert] = [statement for statement in fake.sent if statement.startswith("INSERT INTO loaded_files")]
+    assert re.search(rf"\('{re.escape(name)}', '{re.escape(root)}', 'staging_events', \d+, '[^']+', NULL, 1, ",
+                     ledger_insert)
+
+
+def test_a_cut_file_name_that_no_listed_file_begins_says_it_was_cut():
+    from sparkify.engines import redshift_load_errors as load_errors
+    from sparkify.results import RejectedRecord
+
+    cut = "s3://b/log_data/" + "x" * 240
+    record = RejectedRecord("staging_events", cut, 3, "ts", "bad", None, "")
+    [named] = load_errors.full_names([record], files=None)
+    assert named.source_file == cut + " (name cut to 256 characters by Redshift)"
+    assert named.describe().startswith(cut + " (name cut to 256 characters by Redshift):3, column ts")
