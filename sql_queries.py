@@ -202,8 +202,13 @@ SORTKEY (start_time)
 #
 # On Redshift, COPY reads the files from S3. On PostgreSQL the local loader
 # (sparkify/engines/local_loader/) reads them itself and streams the rows in with
-# COPY ... FROM STDIN. {placeholders} are filled by sql_dialect.render_copy(),
-# which quotes every value as a literal.
+# COPY ... FROM STDIN. {placeholders} are filled by the Redshift engine
+# (sparkify/engines/redshift.py, copy_values()), which quotes every value as a
+# literal. {region} is "REGION '<[S3] REGION>'" and a line break, or nothing
+# when [S3] REGION is empty: then COPY reads every file (data, JSONPaths file,
+# manifest) in the cluster's own region. With REGION, every one of them must be
+# in that region, the manifest included
+# (https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-source-s3.html).
 # ---------------------------------------------------------------------------
 
 staging_events_clear = "DELETE FROM staging_events"
@@ -214,8 +219,7 @@ staging_events_copy = """
 COPY staging_events
 FROM {log_data}
 IAM_ROLE {iam_role}
-REGION {region}
-FORMAT AS JSON {log_jsonpath}
+{region}FORMAT AS JSON {log_jsonpath}
 MAXERROR {max_errors}
 COMPUPDATE OFF
 STATUPDATE OFF
@@ -225,8 +229,7 @@ staging_songs_copy = """
 COPY staging_songs
 FROM {song_data}
 IAM_ROLE {iam_role}
-REGION {region}
-FORMAT AS JSON 'auto'
+{region}FORMAT AS JSON 'auto'
 MAXERROR {max_errors}
 COMPUPDATE OFF
 STATUPDATE OFF
@@ -241,8 +244,7 @@ staging_copy_manifest = """
 COPY {table}
 FROM {manifest}
 IAM_ROLE {iam_role}
-REGION {region}
-FORMAT AS JSON {format}
+{region}FORMAT AS JSON {format}
 MANIFEST
 MAXERROR {max_errors}
 COMPUPDATE OFF

@@ -304,3 +304,11 @@ def test_a_cut_file_name_that_no_listed_file_begins_says_it_was_cut():
     [named] = load_errors.full_names([record], files=None)
     assert named.source_file == cut + " (name cut to 256 characters by Redshift)"
     assert named.describe().startswith(cut + " (name cut to 256 characters by Redshift):3, column ts")
+
+
+def test_a_daily_copy_without_s3_region_has_no_region_clause():
+    choice = incremental.Choice(source=ROOT, full=False, reason="")
+    manifests = {"staging_events": f"{MANIFESTS}20181102T000000000000Z-staging_events.manifest"}
+    [(_, statement, _)] = manifest_copies(config(S3__REGION=""), 5, choice, manifests, ROOT)
+    assert "REGION" not in statement
+    assert "IAM_ROLE 'arn:aws:iam::123456789012:role/dwhRole'\nFORMAT AS JSON" in statement

@@ -135,7 +135,6 @@ def test_a_hostile_config_value_stays_one_literal(key, hostile, literal):
     "config, max_errors, message",
     [
         (redshift_config(IAM_ROLE__ARN=""), 0, "the config has no [IAM_ROLE] ARN: set it (see dwh.cfg.example)"),
-        (redshift_config(S3__REGION=" "), 0, "the config has no [S3] REGION: set it (see dwh.cfg.example)"),
         (redshift_config(S3__SONG_DATA=""), 0, "the config has no [S3] SONG_DATA"),
         (redshift_config(), 100_001, "--max-errors must be between 0 and 100,000 on Redshift"),
     ],
@@ -143,6 +142,15 @@ def test_a_hostile_config_value_stays_one_literal(key, hostile, literal):
 def test_a_missing_setting_is_one_line_saying_which(config, max_errors, message):
     with pytest.raises(TargetError, match=re.escape(message)):
         copy_statements(config, max_errors)
+
+
+def test_without_s3_region_copy_has_no_region_clause_and_reads_the_clusters_region():
+    events, songs = copy_statements(redshift_config(S3__REGION=" "), 0)
+    assert "REGION" not in events and "REGION" not in songs
+    assert "IAM_ROLE 'arn:aws:iam::123456789012:role/dwhRole'\nFORMAT AS JSON 's3://udacity-dend/log_json_path.json'" \
+        in events
+    [parsed] = sqlglot.parse(events, read="redshift")
+    assert isinstance(parsed, exp.Copy)
 
 
 def test_a_local_folder_cannot_be_a_redshift_source():
@@ -769,11 +777,24 @@ def test_doctor_finds_no_such_cluster(aws):
     [
         ("us-west-2", f"ok    s3://{BUCKET} is in us-west-2, as [S3] REGION says"),
         ("us-east-1", f"FAIL  s3://{BUCKET} is in us-west-2, but [S3] REGION is us-east-1: set REGION=us-west-2"),
-        (None, f"FAIL  [S3] REGION is empty: set it to the region of s3://{BUCKET}, us-west-2"),
+        (None, f"FAIL  [S3] REGION is empty, so COPY reads s3://{BUCKET} in the cluster's region, which is not "
+               "known here: set [DWH] REGION, or set [S3] REGION=us-west-2"),
     ],
 )
 def test_doctor_compares_the_bucket_region_with_the_config(aws, region, expected):
     assert str(doctor.check_region(s3(aws["endpoint"]), BUCKET, region)) == expected
+
+
+@pytest.mark.parametrize(
+    "cluster_region, expected",
+    [
+        ("us-west-2", f"ok    s3://{BUCKET} is in us-west-2, the cluster's region: COPY needs no REGION"),
+        ("eu-west-1", f"FAIL  s3://{BUCKET} is in us-west-2, but [S3] REGION is empty, so COPY looks for it in the "
+                      "cluster's region, eu-west-1: set REGION=us-west-2"),
+    ],
+)
+def test_doctor_without_s3_region_wants_the_bucket_in_the_clusters_region(aws, cluster_region, expected):
+    assert str(doctor.check_region(s3(aws["endpoint"]), BUCKET, None, cluster_region)) == expected
 
 
 @pytest.mark.parametrize(

@@ -173,7 +173,8 @@ class RedshiftEngine(Engine):
             "log_data": quote_literal(locations.log_data),
             "song_data": quote_literal(locations.song_data),
             "log_jsonpath": quote_literal(locations.log_jsonpath),
-            "region": quote_literal(settings.region),
+            # no REGION clause without [S3] REGION: COPY then reads everything in the cluster's region
+            "region": f"REGION {quote_literal(settings.region)}\n" if settings.region else "",
             "iam_role": quote_literal(settings.iam_role),
             "max_errors": int(max_errors),
         }
