@@ -9,6 +9,9 @@ Table and column names are those of the data contract (docs/data-contract.md). T
 of this file is the order in which the scripts run the statements.
 """
 
+from sparkify.value_ranges import TS_MAX_MS, TS_MIN_MS
+
+
 # ---------------------------------------------------------------------------
 # DROP
 # ---------------------------------------------------------------------------
@@ -59,6 +62,12 @@ CREATE TABLE staging_events (
 DISTSTYLE EVEN
 SORTKEY (ts)
 """
+
+# staging_events' columns, in their order (the JSONPaths file's)
+STAGING_EVENTS_COLUMNS = [
+    line.split()[0] for line in staging_events_table_create.split("(\n", 1)[1].split("\n)\n", 1)[0].splitlines()
+    if line.strip()
+]
 
 staging_songs_table_create = """
 CREATE TABLE staging_songs (
@@ -249,6 +258,33 @@ MANIFEST
 MAXERROR {max_errors}
 COMPUPDATE OFF
 STATUPDATE OFF
+"""
+
+# ts outside the data contract's range (sparkify/value_ranges.py) on Redshift.
+# The local loader rejects such a record as it reads it; COPY loads any BIGINT,
+# and the transform would then fail on it (EXTRACT into time_table's SMALLINTs,
+# or the TIMESTAMP overflowing). So, right after the events' COPY and inside
+# the run's transaction, the Redshift engine counts the staged events outside
+# the range, reads them (as many as it keeps of COPY's own load errors), keeps
+# them in rejected_records and deletes them from staging, counting them
+# against --max-errors. {table} is staging_events, or staging_events_new in a
+# daily run; {limit} is how many rows are read.
+TS_OUT_OF_RANGE = f"ts < {TS_MIN_MS} OR ts > {TS_MAX_MS}"
+
+staged_ts_out_of_range_count = f"""
+SELECT COUNT(*) FROM {{table}} WHERE {TS_OUT_OF_RANGE}
+"""
+
+staged_ts_out_of_range_select = f"""
+SELECT {", ".join(STAGING_EVENTS_COLUMNS)}
+FROM {{table}}
+WHERE {TS_OUT_OF_RANGE}
+ORDER BY ts, session_id, item_in_session
+LIMIT {{limit}}
+"""
+
+staged_ts_out_of_range_delete = f"""
+DELETE FROM {{table}} WHERE {TS_OUT_OF_RANGE}
 """
 
 # ---------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from sparkify.engines.redshift import COPY_RESULT
 from sparkify.output.report import Reporter
 from sparkify.run.ledger import Choice
 from sparkify.run.mode import FullLoad
+from sparkify.value_ranges import RANGE_MEANING
 
 ROLE = "arn:aws:iam::123456789012:role/dwhRole"
 
@@ -203,8 +204,9 @@ class FakeRedshift:
     COPY's transaction is rolled back, which a failed COPY's always is.
     """
 
-    def __init__(self, rows=None, fail=None, load_errors=(), errors_for=None):
+    def __init__(self, rows=None, fail=None, load_errors=(), errors_for=None, out_of_range=()):
         self.rows = rows or {"staging_events": 8056, "staging_songs": 71}
+        self.out_of_range = list(out_of_range)  # staged events (dicts) whose ts is outside the contract's range
         self.fail = fail
         self.load_errors = list(load_errors)
         self.errors_for = errors_for
@@ -285,6 +287,10 @@ class FakeCursor:
             self._rows = [(fake.copy_id(), fake.rows[fake.last_copy_table])]
         elif text.startswith("SELECT query_id, loaded_rows FROM sys_load_history"):
             self._rows = [(max(fake.recorded), fake.rows[fake.last_copy_table])]
+        elif text.startswith("SELECT COUNT(*) FROM") and q.TS_OUT_OF_RANGE in text:
+            self._rows = [(len(fake.out_of_range),)]
+        elif text.startswith("SELECT artist,") and q.TS_OUT_OF_RANGE in text:
+            self._rows = [tuple(row.get(name) for name in q.STAGING_EVENTS_COLUMNS) for row in fake.out_of_range]
         elif "FROM stl_load_errors" in text:
             self.answer_load_errors(text, STL_COLUMNS, fake.copy_id())
         elif "FROM sys_load_error_detail" in text:
@@ -323,6 +329,11 @@ def test_every_redshift_statement_parses_with_a_redshift_grammar():
         statements_of(etl.planned_statements("redshift", redshift_config(), 5, None))
         + create_statements("redshift")
         + [redshift_errors.load_errors_query(after=101)]
+        + [redshift_errors.load_errors_query(after=101, views=redshift_errors.SERVERLESS),
+           redshift_errors.load_errors_query(views=redshift_errors.SERVERLESS),
+           redshift_errors.SERVERLESS.copy_result]
+        + [q.staged_ts_out_of_range_select.format(table="staging_events_new", limit=1000),
+           q.staged_ts_out_of_range_delete.format(table="staging_events")]
         + [redshift_errors.insert_rejected(redshift_errors.rejected_records("staging_events", [BAD_SESSION]))]
     )
     for statement in emitted:
@@ -464,6 +475,39 @@ def test_a_failed_copy_after_one_that_skipped_records_names_its_own_file_and_lin
                         "Invalid digit, Value 'n', Pos 0, Type: Integer (error 1207)")
     assert lines[1] == '  record: {"year": "nineteen"}'
     assert [record.line_number for record in failure.value.rejected] == [1]
+
+
+FAR_FUTURE = {"ts": 253_402_300_800_000, "session_id": 7, "item_in_session": 1, "user_id": 9, "page": "NextSong"}
+
+
+def test_a_staged_ts_outside_the_contract_is_rejected_as_the_local_loader_rejects_it():
+    """COPY loads any BIGINT; the engine moves an event the contract cannot hold to rejected_records."""
+    fake = FakeRedshift(out_of_range=[FAR_FUTURE])
+    result = etl.run(fake, "redshift", None, 5, config=redshift_config())
+    assert result.committed
+    events = result.loads[0]
+    [record] = events.rejected
+    assert (record.table_name, record.column_name, record.raw_value) == ("staging_events", "ts", "253402300800000")
+    assert record.reason == (f"253402300800000 is out of range: {RANGE_MEANING['ts']}")
+    assert record.source_file == "(staged by COPY from s3://udacity-dend/log_data: the file is not known)"
+    assert '"session_id": 7' in record.raw_record and events.rows == 8055
+    delete = fake.sent.index(q.staged_ts_out_of_range_delete.format(table="staging_events"))
+    kept = next(i for i, s in enumerate(fake.sent) if s.startswith("INSERT INTO rejected_records"))
+    assert delete < kept < fake.sent.index("ANALYZE staging_events") < fake.sent.index("COMMIT")
+    assert "253402300800000" in fake.sent[kept]
+
+
+def test_a_staged_ts_outside_the_contract_counts_against_max_errors():
+    fake = FakeRedshift(out_of_range=[FAR_FUTURE])
+    with pytest.raises(LoadError) as failure:
+        etl.run(fake, "redshift", None, 0, config=redshift_config())
+    lines = str(failure.value).splitlines()
+    assert lines[0].startswith("staging_events: (staged by COPY from s3://udacity-dend/log_data: the file is not "
+                               "known):0, column ts: 253402300800000 is out of range: epoch milliseconds from")
+    assert lines[2] == ("The load stopped: 1 rejected record(s), more than --max-errors 0. Fix the source, or "
+                        "rerun with --max-errors N to load the good records and keep the rejected ones in "
+                        "rejected_records.")
+    assert "COMMIT" not in fake.sent and fake.sent[-1] == "ROLLBACK"
 
 
 SERVERLESS_HOST = "sparkify.123456789012.us-west-2.redshift-serverless.amazonaws.com"

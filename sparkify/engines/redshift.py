@@ -31,6 +31,7 @@ What differs from PostgreSQL, and the page of AWS's documentation that says why:
   DEPLOYMENT=serverless``.
 """
 
+import json
 import time
 
 import psycopg2
@@ -39,8 +40,9 @@ import sql_queries as q
 from sparkify.config import MAX_REDSHIFT_ERRORS, TargetError, redshift_settings, s3_endpoint, setting
 from sparkify.engines import redshift_load_errors as load_errors
 from sparkify.engines.base import Engine
-from sparkify.results import LoadError, Step, TableLoad
+from sparkify.results import LoadError, RejectedRecord, Step, TableLoad
 from sparkify.sqltext import quote_literal, summarise
+from sparkify.value_ranges import RANGE_MEANING
 
 COPY_RESULT = load_errors.CLUSTER.copy_result
 LOCK = "LOCK staging_events"
@@ -200,6 +202,9 @@ class RedshiftEngine(Engine):
                            files=files_read(source, mode))
         for load in loads:
             load.files = len(mode.files[PREFIX_OF[load.table]]) if mode.files is not None else 0
+            if load.table == "staging_events":
+                reject_ts_out_of_range(cursor, load, mode.staging_targets.get(load.table, load.table), max_errors,
+                                       where_staged(source, mode, load.table))
         return loads
 
     def keep_rejected(self, cursor, rejected):
@@ -232,6 +237,55 @@ class RedshiftServerlessEngine(RedshiftEngine):
 
     label = "Amazon Redshift Serverless"
     views = load_errors.SERVERLESS
+
+
+def where_staged(source, mode, table) -> str:
+    """What a rejected record found in staging can say of its file: staging keeps no file name."""
+    files = files_read(source, mode).get(table)
+    if files and len(files) == 1:
+        return files[0]
+    where = source.locations.log_data if mode.files is None else "the files of this run's manifest"
+    return f"(staged by COPY from {where}: the file is not known)"
+
+
+def reject_ts_out_of_range(cursor, load, staged, max_errors, source_file):
+    """Move the staged events whose ts is outside the contract's range into ``load.rejected``.
+
+    COPY takes any BIGINT; the local loader rejects a ts outside
+    value_ranges.py's range, and so does this, inside the run's transaction,
+    with the same reason and against the same --max-errors (sql_queries.py
+    says why). Staging keeps no file or line: the record names what it can
+    (line 0: not known). At most load_errors.KEPT of them are kept, as of
+    COPY's own load errors; all of them are counted and deleted.
+    """
+    cursor.execute(q.staged_ts_out_of_range_count.format(table=staged))
+    count = (cursor.fetchone() or (0,))[0] or 0
+    if not count:
+        return
+    cursor.execute(q.staged_ts_out_of_range_select.format(table=staged, limit=load_errors.KEPT))
+    records = [
+        RejectedRecord(
+            table_name=load.table, source_file=source_file, line_number=0, column_name="ts",
+            reason=f"{row['ts']} is out of range: {RANGE_MEANING['ts']}", raw_value=str(row["ts"]),
+            raw_record=json.dumps(row, ensure_ascii=False, default=str),
+        )
+        for row in (dict(zip(q.STAGING_EVENTS_COLUMNS, values)) for values in cursor.fetchall())
+    ]
+    rejected = len(load.rejected) + count
+    if rejected > max_errors:
+        first = records[0] if records else None
+        raise LoadError(
+            f"{load.table}: {first.describe() if first else 'ts out of range'}\n"
+            f"  record: {first.raw_record[:200] if first else ''}\n"
+            f"The load stopped: {rejected} rejected record(s), more than --max-errors {max_errors}. "
+            "Fix the source, or rerun with --max-errors N to load the good records and keep the rejected "
+            "ones in rejected_records.",
+            load.rejected + records,
+        )
+    cursor.execute(q.staged_ts_out_of_range_delete.format(table=staged))
+    load.rejected.extend(records)
+    if load.rows is not None:
+        load.rows -= count
 
 
 def files_read(source, mode) -> dict[str, list[str]]:
