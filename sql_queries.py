@@ -11,7 +11,6 @@ of this file is the order in which the scripts run the statements.
 
 from sparkify.value_ranges import TS_MAX_MS, TS_MIN_MS
 
-
 # ---------------------------------------------------------------------------
 # DROP
 # ---------------------------------------------------------------------------
