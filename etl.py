@@ -184,7 +184,8 @@ def main(argv=None) -> int:
         target = choose_target(args.dsn, args.config, args.pgdata)
         reporter.always(f"Target: {target.label}")
         connection = connect(target)
-        engine = engine_named(args.engine or detect_engine(connection), target.config, args.workers)
+        engine = engine_named(args.engine or detect_engine(connection), target.config, args.workers,
+                              host=connection.info.host)
         engine.check_connection(connection)
         if args.check:
             checks, seconds = check_warehouse(connection, engine, reporter)

@@ -13,6 +13,7 @@
 import configparser
 import io
 import re
+import types
 from datetime import datetime
 
 import boto3
@@ -204,7 +205,8 @@ class FakeRedshift:
     COPY's transaction is rolled back, which a failed COPY's always is.
     """
 
-    def __init__(self, rows=None, fail=None, load_errors=(), errors_for=None, out_of_range=()):
+    def __init__(self, rows=None, fail=None, load_errors=(), errors_for=None, out_of_range=(), host="fake-redshift"):
+        self.info = types.SimpleNamespace(host=host, ssl_in_use=True)
         self.rows = rows or {"staging_events": 8056, "staging_songs": 71}
         self.out_of_range = list(out_of_range)  # staged events (dicts) whose ts is outside the contract's range
         self.fail = fail
@@ -524,6 +526,20 @@ def test_serverless_is_a_flavour_chosen_by_the_endpoint_or_the_deployment(values
     assert engine.views is redshift_errors.SERVERLESS and engine.label == "Amazon Redshift Serverless"
     assert RedshiftEngine(redshift_config()).views is redshift_errors.CLUSTER
     assert type(engine.dry_run()) is type(engine)
+
+
+def test_a_dsn_naming_a_serverless_workgroup_gets_the_serverless_flavour(monkeypatch, tmp_path):
+    """etl.py --dsn: the host connected to decides, not only [CLUSTER] HOST."""
+    fake = FakeRedshift(host=SERVERLESS_HOST, fail="staging_songs", load_errors=[BAD_SONG],
+                        errors_for={"staging_songs"})
+    fake.close = lambda: None
+    monkeypatch.setattr(etl, "connect", lambda target: fake)
+    path = write_config(tmp_path / "dwh.cfg", redshift_config(CLUSTER__HOST=""))
+    code = etl.main(["--dsn", f"postgresql://u@{SERVERLESS_HOST}:5439/dev", "--engine", "redshift",
+                     "--config", path, "--full"])
+    assert code != 0
+    assert any("FROM sys_load_error_detail" in statement for statement in fake.sent)
+    assert not any("stl_load_errors" in statement for statement in fake.sent)
 
 
 def serverless_config():

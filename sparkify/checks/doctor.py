@@ -98,7 +98,7 @@ def check_target(target, engine=None):
             "and that its security group lets your address in"
         ), None, engine
     try:
-        engine = engine_named(engine or detect_engine(connection), target.config)
+        engine = engine_named(engine or detect_engine(connection), target.config, host=connection.info.host)
         engine.check_connection(connection)
     except (TargetError, psycopg2.Error) as error:
         connection.close()

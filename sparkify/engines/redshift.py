@@ -111,6 +111,7 @@ class RedshiftEngine(Engine):
 
     def __init__(self, config=None, workers=None, write_manifests=None, host=None):
         self.config = config
+        self.host = host
         self._write_manifests = write_manifests or write_manifests_to_s3
 
     @property
@@ -229,7 +230,7 @@ class RedshiftEngine(Engine):
         return [Step("vacuum (deleted rows reclaimed)", None, time.perf_counter() - started)]
 
     def dry_run(self):
-        return type(self)(self.config, write_manifests=placeholder_manifests)
+        return type(self)(self.config, write_manifests=placeholder_manifests, host=self.host)
 
 
 class RedshiftServerlessEngine(RedshiftEngine):
