@@ -241,7 +241,8 @@ def load(args, reporter, outcome) -> int:
         outcome.target = target.label
         reporter.always(f"Target: {target.label}")
         connection = connect(target)
-        engine = engine_named(args.engine or detect_engine(connection), target.config, args.workers)
+        engine = engine_named(args.engine or detect_engine(connection), target.config, args.workers,
+                              host=connection.info.host)
         outcome.engine = engine.name
         engine.check_connection(connection)
         if args.check:

@@ -9,6 +9,8 @@ Table and column names are those of the data contract (docs/data-contract.md). T
 of this file is the order in which the scripts run the statements.
 """
 
+from sparkify.value_ranges import TS_MAX_MS, TS_MIN_MS
+
 # ---------------------------------------------------------------------------
 # DROP
 # ---------------------------------------------------------------------------
@@ -59,6 +61,12 @@ CREATE TABLE staging_events (
 DISTSTYLE EVEN
 SORTKEY (ts)
 """
+
+# staging_events' columns, in their order (the JSONPaths file's)
+STAGING_EVENTS_COLUMNS = [
+    line.split()[0] for line in staging_events_table_create.split("(\n", 1)[1].split("\n)\n", 1)[0].splitlines()
+    if line.strip()
+]
 
 staging_songs_table_create = """
 CREATE TABLE staging_songs (
@@ -202,8 +210,13 @@ SORTKEY (start_time)
 #
 # On Redshift, COPY reads the files from S3. On PostgreSQL the local loader
 # (sparkify/engines/local_loader/) reads them itself and streams the rows in with
-# COPY ... FROM STDIN. {placeholders} are filled by sql_dialect.render_copy(),
-# which quotes every value as a literal.
+# COPY ... FROM STDIN. {placeholders} are filled by the Redshift engine
+# (sparkify/engines/redshift.py, copy_values()), which quotes every value as a
+# literal. {region} is "REGION '<[S3] REGION>'" and a line break, or nothing
+# when [S3] REGION is empty: then COPY reads every file (data, JSONPaths file,
+# manifest) in the cluster's own region. With REGION, every one of them must be
+# in that region, the manifest included
+# (https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-source-s3.html).
 # ---------------------------------------------------------------------------
 
 staging_events_clear = "DELETE FROM staging_events"
@@ -214,8 +227,7 @@ staging_events_copy = """
 COPY staging_events
 FROM {log_data}
 IAM_ROLE {iam_role}
-REGION {region}
-FORMAT AS JSON {log_jsonpath}
+{region}FORMAT AS JSON {log_jsonpath}
 MAXERROR {max_errors}
 COMPUPDATE OFF
 STATUPDATE OFF
@@ -225,8 +237,7 @@ staging_songs_copy = """
 COPY staging_songs
 FROM {song_data}
 IAM_ROLE {iam_role}
-REGION {region}
-FORMAT AS JSON 'auto'
+{region}FORMAT AS JSON 'auto'
 MAXERROR {max_errors}
 COMPUPDATE OFF
 STATUPDATE OFF
@@ -241,12 +252,38 @@ staging_copy_manifest = """
 COPY {table}
 FROM {manifest}
 IAM_ROLE {iam_role}
-REGION {region}
-FORMAT AS JSON {format}
+{region}FORMAT AS JSON {format}
 MANIFEST
 MAXERROR {max_errors}
 COMPUPDATE OFF
 STATUPDATE OFF
+"""
+
+# ts outside the data contract's range (sparkify/value_ranges.py) on Redshift.
+# The local loader rejects such a record as it reads it; COPY loads any BIGINT,
+# and the transform would then fail on it (EXTRACT into time_table's SMALLINTs,
+# or the TIMESTAMP overflowing). So, right after the events' COPY and inside
+# the run's transaction, the Redshift engine counts the staged events outside
+# the range, reads them (as many as it keeps of COPY's own load errors), keeps
+# them in rejected_records and deletes them from staging, counting them
+# against --max-errors. {table} is staging_events, or staging_events_new in a
+# daily run; {limit} is how many rows are read.
+TS_OUT_OF_RANGE = f"ts < {TS_MIN_MS} OR ts > {TS_MAX_MS}"
+
+staged_ts_out_of_range_count = f"""
+SELECT COUNT(*) FROM {{table}} WHERE {TS_OUT_OF_RANGE}
+"""
+
+staged_ts_out_of_range_select = f"""
+SELECT {", ".join(STAGING_EVENTS_COLUMNS)}
+FROM {{table}}
+WHERE {TS_OUT_OF_RANGE}
+ORDER BY ts, session_id, item_in_session
+LIMIT {{limit}}
+"""
+
+staged_ts_out_of_range_delete = f"""
+DELETE FROM {{table}} WHERE {TS_OUT_OF_RANGE}
 """
 
 # ---------------------------------------------------------------------------

@@ -155,15 +155,19 @@ class RedshiftSettings:
     """What Redshift's COPY needs besides the source: the role it reads with, the region, where manifests go."""
 
     iam_role: str
-    region: str
+    region: str | None  # None: COPY without REGION, every file in the cluster's region
     manifest_prefix: str | None
 
 
-REDSHIFT_REQUIRED = (("IAM_ROLE", "ARN"), ("S3", "REGION"))
+REDSHIFT_REQUIRED = (("IAM_ROLE", "ARN"),)
 
 
 def redshift_settings(config) -> RedshiftSettings:
-    """[IAM_ROLE] ARN and [S3] REGION, required; [S3] MANIFEST_PREFIX, optional. Every missing key at once."""
+    """[IAM_ROLE] ARN, required; [S3] REGION and MANIFEST_PREFIX, optional. Every missing key at once.
+
+    An empty [S3] REGION is a COPY without REGION, which reads every file in
+    the cluster's region; doctor.py says when that cannot work.
+    """
     missing = [f"[{section}] {key}" for section, key in REDSHIFT_REQUIRED if not setting(config, section, key)]
     if missing:
         raise TargetError(f"the config has no {', '.join(missing)}: set {'it' if len(missing) == 1 else 'them'} "

@@ -289,3 +289,47 @@ def test_a_full_reload_by_manifest_that_copies_no_row_fails_as_a_copy_of_the_pre
 def test_allow_empty_lets_a_copy_of_the_prefixes_load_no_row(table):
     fake = FakeRedshift(rows={"staging_events": 8056, "staging_songs": 71, table: 0})
     assert etl.run(fake, "redshift", None, 0, config=redshift_config(), allow_empty=True).committed
+
+
+def test_a_file_name_redshift_cut_to_256_characters_is_named_in_full_and_counted_in_the_ledger(aws):
+    """STL_LOAD_ERRORS.filename and SYS_LOAD_ERROR_DETAIL.file_name are CHAR(256): a long S3 key
+    comes back cut, and is mapped back to the one file of the manifest it begins."""
+    from test_redshift_path import sys_load_error_row
+
+    root = f"s3://{BUCKET}/long"
+    name = "log_data/2018/11/" + "a-very-long-name-" * 14 + "2018-11-03-events.json"
+    s3(aws).put_object(Bucket=BUCKET, Key=f"long/{name}", Body=json.dumps(event()).encode() + b"\n")
+    s3(aws).put_object(Bucket=BUCKET, Key="long/song_data/A/B/C/TRABC0000000000000.json",
+                       Body=json.dumps(song()).encode())
+    s3(aws).put_object(Bucket=BUCKET, Key="long/log_json_path.json",
+                       Body=s3(aws).get_object(Bucket=BUCKET, Key="source/log_json_path.json")["Body"].read())
+    url = f"{root}/{name}"
+    assert len(url) > 256
+    bad = sys_load_error_row(url[:256], 1, "ts", "Invalid digit, Value 'x', Pos 0, Type: Long", raw_value="x")
+    fake = LedgerRedshift(load_errors=[bad], errors_for={"staging_events", "staging_events_new"})
+    result = etl.run(fake, "redshift", root, 5, config=config(), full=False)
+    assert result.committed
+    [record] = [record for load in result.loads for record in load.rejected]
+    assert record.source_file == url
+    [ledger_insert] = [statement for statement in fake.sent if statement.startswith("INSERT INTO loaded_files")]
+    assert re.search(rf"\('{re.escape(name)}', '{re.escape(root)}', 'staging_events', \d+, '[^']+', NULL, 1, ",
+                     ledger_insert)
+
+
+def test_a_cut_file_name_that_no_listed_file_begins_says_it_was_cut():
+    from sparkify.engines import redshift_load_errors as load_errors
+    from sparkify.results import RejectedRecord
+
+    cut = "s3://b/log_data/" + "x" * 240
+    record = RejectedRecord("staging_events", cut, 3, "ts", "bad", None, "")
+    [named] = load_errors.full_names([record], files=None)
+    assert named.source_file == cut + " (name cut to 256 characters by Redshift)"
+    assert named.describe().startswith(cut + " (name cut to 256 characters by Redshift):3, column ts")
+
+
+def test_a_daily_copy_without_s3_region_has_no_region_clause():
+    choice = incremental.Choice(source=ROOT, full=False, reason="")
+    manifests = {"staging_events": f"{MANIFESTS}20181102T000000000000Z-staging_events.manifest"}
+    [(_, statement, _)] = manifest_copies(config(S3__REGION=""), 5, choice, manifests, ROOT)
+    assert "REGION" not in statement
+    assert "IAM_ROLE 'arn:aws:iam::123456789012:role/dwhRole'\nFORMAT AS JSON" in statement

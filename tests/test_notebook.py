@@ -49,7 +49,8 @@ def test_the_notebook_holds_no_endpoint_account_id_or_key():
 
 def test_the_parameters_come_from_the_environment():
     [parameters] = [cell for cell in read_notebook().cells if "parameters" in cell.metadata.get("tags", [])]
-    for variable in ("DWH_CONFIG", "DWH_DSN", "DWH_TEARDOWN", "DWH_RECREATE_TABLES", "AWS_ENDPOINT_URL"):
+    for variable in ("DWH_CONFIG", "DWH_DEPLOYMENT", "DWH_DSN", "DWH_TEARDOWN", "DWH_RECREATE_TABLES",
+                     "AWS_ENDPOINT_URL"):
         assert variable in parameters.source
 
 
@@ -68,7 +69,7 @@ def test_without_dwh_teardown_the_last_cell_keeps_the_cluster():
     fake = Recorder()
     namespace = {"TEARDOWN": False, "db": fake, "cluster": fake, "settings": fake, "print": lambda *args: None}
     exec(last.source, namespace)
-    assert fake.calls == ["close", "hourly_cost_text"]
+    assert fake.calls == ["close", "cost_text"]
     namespace["TEARDOWN"] = True
     exec(last.source, namespace)
     assert "teardown" in fake.calls
@@ -153,3 +154,32 @@ def test_the_checks_table_shows_whole_numbers_and_blanks():
     namespace = {}
     exec(cell.source.split("checks = pd.DataFrame(")[0], namespace)
     assert [namespace["count"](value) for value in (2349.0, 52, None)] == [2349, 52, ""]
+
+
+@pytest.mark.parametrize("deployment, expected", [
+    ("provisioned", "about $1.09 an hour, $26 a day while running"),
+    ("serverless", "billed per RPU-hour only while queries run"),
+])
+def test_the_notebook_states_the_cost_of_the_deployment_it_was_given(tmp_path, deployment, expected):
+    from sparkify.aws import cluster
+
+    config = tmp_path / "dwh.cfg"
+    shutil.copy(PROJECT_DIR / "dwh.cfg.example", config)
+    settings = cluster.with_deployment(cluster.read_settings(config), deployment)
+    assert settings.deployment == deployment
+    text = cluster.cost_text(settings)
+    assert expected in text
+    if deployment == "serverless":
+        assert "usage limit 16 RPU-hours a day (about $6.00, 2 h of queries at 8 RPUs)" in text
+    with pytest.raises(cluster.ClusterError, match="provisioned or serverless"):
+        cluster.with_deployment(settings, "dc2")
+
+
+def test_the_local_run_is_provisioned_and_says_so_when_asked_for_serverless(monkeypatch, capsys, tmp_path):
+    from sparkify.analytics import try_notebook
+
+    assert try_notebook.environment(tmp_path / "c", "dsn", "http://x")["DWH_DEPLOYMENT"] == "provisioned"
+    monkeypatch.setenv("DWH_DEPLOYMENT", "serverless")
+    monkeypatch.setattr(try_notebook, "fake_aws", lambda: (_ for _ in ()).throw(try_notebook.Missing("stop here")))
+    assert try_notebook.run(tmp_path / "out") == 2
+    assert "covers the provisioned deployment only" in capsys.readouterr().err

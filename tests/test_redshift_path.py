@@ -13,6 +13,7 @@
 import configparser
 import io
 import re
+import types
 from datetime import datetime
 
 import boto3
@@ -38,6 +39,7 @@ from sparkify.engines.redshift import COPY_RESULT
 from sparkify.output.report import Reporter
 from sparkify.run.ledger import Choice
 from sparkify.run.mode import FullLoad
+from sparkify.value_ranges import RANGE_MEANING
 
 ROLE = "arn:aws:iam::123456789012:role/dwhRole"
 
@@ -136,7 +138,6 @@ def test_a_hostile_config_value_stays_one_literal(key, hostile, literal):
     "config, max_errors, message",
     [
         (redshift_config(IAM_ROLE__ARN=""), 0, "the config has no [IAM_ROLE] ARN: set it (see dwh.cfg.example)"),
-        (redshift_config(S3__REGION=" "), 0, "the config has no [S3] REGION: set it (see dwh.cfg.example)"),
         (redshift_config(S3__SONG_DATA=""), 0, "the config has no [S3] SONG_DATA"),
         (redshift_config(), 100_001, "--max-errors must be between 0 and 100,000 on Redshift"),
     ],
@@ -144,6 +145,15 @@ def test_a_hostile_config_value_stays_one_literal(key, hostile, literal):
 def test_a_missing_setting_is_one_line_saying_which(config, max_errors, message):
     with pytest.raises(TargetError, match=re.escape(message)):
         copy_statements(config, max_errors)
+
+
+def test_without_s3_region_copy_has_no_region_clause_and_reads_the_clusters_region():
+    events, songs = copy_statements(redshift_config(S3__REGION=" "), 0)
+    assert "REGION" not in events and "REGION" not in songs
+    assert "IAM_ROLE 'arn:aws:iam::123456789012:role/dwhRole'\nFORMAT AS JSON 's3://udacity-dend/log_json_path.json'" \
+        in events
+    [parsed] = sqlglot.parse(events, read="redshift")
+    assert isinstance(parsed, exp.Copy)
 
 
 def test_a_local_folder_cannot_be_a_redshift_source():
@@ -180,22 +190,37 @@ BAD_LENGTH = sys_load_error_row(
 )
 
 
+STL_COLUMNS = ["file_name", "line_number", "column_name", "error_message", "error_code", "raw_field_value",
+               "raw_line"]
+SYS_COLUMNS = STL_COLUMNS[:5]  # sys_load_error_detail keeps no raw text
+
+
 class FakeRedshift:
     """Enough of a psycopg2 connection to Redshift for run(): it keeps the statements sent.
 
     ``rows`` is what each COPY loads; ``fail`` names a table whose COPY fails;
-    ``load_errors`` are the rows the load-error query returns.
+    ``load_errors`` are the rows Redshift records for each COPY (of the tables
+    in ``errors_for``, every table when None), under the COPY's query id, in
+    STL_LOAD_ERRORS (a cluster) and in SYS_LOAD_HISTORY / SYS_LOAD_ERROR_DETAIL.
+    As the PG_LAST_COPY_ID page says, pg_last_copy_id() is not updated when the
+    COPY's transaction is rolled back, which a failed COPY's always is.
     """
 
-    def __init__(self, rows=None, fail=None, load_errors=()):
+    def __init__(self, rows=None, fail=None, load_errors=(), errors_for=None, out_of_range=(), host="fake-redshift"):
+        self.info = types.SimpleNamespace(host=host, ssl_in_use=True)
         self.rows = rows or {"staging_events": 8056, "staging_songs": 71}
+        self.out_of_range = list(out_of_range)  # staged events (dicts) whose ts is outside the contract's range
         self.fail = fail
         self.load_errors = list(load_errors)
+        self.errors_for = errors_for
         self.sent = []
         self.autocommit = False
         self.in_transaction = False
         self.copies = 0
         self.last_copy_table = None
+        self.last_copy_id = -1  # pg_last_copy_id(): the COPY ids of committed-or-open transactions only
+        self.pending_copy_id = None
+        self.recorded = {}  # COPY query id -> the load-error rows Redshift keeps for it (they outlive a rollback)
 
     def cursor(self):
         return FakeCursor(self)
@@ -207,6 +232,14 @@ class FakeRedshift:
     def rollback(self):
         self.sent.append("ROLLBACK")
         self.in_transaction = False
+        self.pending_copy_id = None
+
+    def copy_id(self):
+        return self.last_copy_id if self.pending_copy_id is None else self.pending_copy_id
+
+    def newest_after(self, after):
+        later = [query for query in self.recorded if query > after]
+        return max(later) if later else None
 
 
 class FakeCursor:
@@ -222,6 +255,16 @@ class FakeCursor:
     def __exit__(self, *exc):
         return False
 
+    def answer_load_errors(self, text, columns, newest):
+        fake = self.connection
+        after = re.search(r"query(?:_id)? > (-?\d+)", text)
+        query = fake.newest_after(int(after.group(1))) if after else newest
+        excluded = re.search(r"query <> (-?\d+)", text)
+        if excluded and query == int(excluded.group(1)):
+            query = None
+        self.description = [(name,) for name in columns]
+        self._rows = [tuple(row[name] for name in columns) for row in fake.recorded.get(query, [])]
+
     def execute(self, statement, params=None):
         fake = self.connection
         if not fake.in_transaction and not fake.autocommit:
@@ -234,17 +277,27 @@ class FakeCursor:
             table = text.split()[1]
             fake.copies += 1
             fake.last_copy_table = table
+            query = 100 + fake.copies
+            fake.recorded[query] = [] if fake.errors_for is not None and table not in fake.errors_for \
+                else list(fake.load_errors)
             if table == fake.fail:
+                fake.pending_copy_id = query  # gone with the rollback
                 raise psycopg2.InternalError(
                     f"Load into table '{table}' failed. Check 'stl_load_errors' system table for details."
                 )
-        elif text == COPY_RESULT:
-            self._rows = [(100 + fake.copies, fake.rows[fake.last_copy_table])]
+            fake.last_copy_id = query
+        elif text == " ".join(COPY_RESULT.split()):
+            self._rows = [(fake.copy_id(), fake.rows[fake.last_copy_table])]
+        elif text.startswith("SELECT query_id, loaded_rows FROM sys_load_history"):
+            self._rows = [(max(fake.recorded), fake.rows[fake.last_copy_table])]
+        elif text.startswith("SELECT COUNT(*) FROM") and q.TS_OUT_OF_RANGE in text:
+            self._rows = [(len(fake.out_of_range),)]
+        elif text.startswith("SELECT artist,") and q.TS_OUT_OF_RANGE in text:
+            self._rows = [tuple(row.get(name) for name in q.STAGING_EVENTS_COLUMNS) for row in fake.out_of_range]
         elif "FROM stl_load_errors" in text:
-            names = ["file_name", "line_number", "column_name", "error_message", "error_code",
-                     "raw_field_value", "raw_line"]
-            self.description = [(name,) for name in names]
-            self._rows = [tuple(row[name] for name in names) for row in fake.load_errors]
+            self.answer_load_errors(text, STL_COLUMNS, fake.copy_id())
+        elif "FROM sys_load_error_detail" in text:
+            self.answer_load_errors(text, SYS_COLUMNS, max(fake.recorded, default=None))
         elif statement == q.loaded_files_select:
             self._rows = []
         elif statement == q.star_counts:
@@ -255,7 +308,7 @@ class FakeCursor:
             self._rows = [(1, 1)]
 
     def fetchone(self):
-        return self._rows[0]
+        return self._rows[0] if self._rows else None
 
     def fetchall(self):
         return list(self._rows)
@@ -279,6 +332,11 @@ def test_every_redshift_statement_parses_with_a_redshift_grammar():
         statements_of(etl.planned_statements("redshift", redshift_config(), 5, None))
         + create_statements("redshift")
         + [redshift_errors.load_errors_query(after=101)]
+        + [redshift_errors.load_errors_query(after=101, views=redshift_errors.SERVERLESS),
+           redshift_errors.load_errors_query(views=redshift_errors.SERVERLESS),
+           redshift_errors.SERVERLESS.copy_result]
+        + [q.staged_ts_out_of_range_select.format(table="staging_events_new", limit=1000),
+           q.staged_ts_out_of_range_delete.format(table="staging_events")]
         + [redshift_errors.insert_rejected(redshift_errors.rejected_records("staging_events", [BAD_SESSION]))]
     )
     for statement in emitted:
@@ -324,7 +382,7 @@ def test_dry_run_without_the_redshift_settings_is_one_line(tmp_path):
     result = run_script("etl.py", "--dry-run", "--config", str(config))
     assert result.returncode == 2
     assert result.stderr == (
-        "error: the config has no [S3] SONG_DATA, [S3] LOG_JSONPATH, [IAM_ROLE] ARN, [S3] REGION: set them "
+        "error: the config has no [S3] SONG_DATA, [S3] LOG_JSONPATH, [IAM_ROLE] ARN: set them "
         "(see dwh.cfg.example), "
         "or give --source s3://...\n"
     )
@@ -385,7 +443,7 @@ def test_a_failed_copy_shows_what_redshift_knows_and_leaves_the_warehouse():
     # rolled back before asking (the COPY aborted the transaction), and never committed
     failed_copy = fake.sent.index(next(s for s in fake.sent if s.strip().startswith("COPY staging_events")))
     assert fake.sent[failed_copy + 1] == "ROLLBACK"
-    assert "AND query <> -1" in fake.sent[failed_copy + 3]
+    assert "WHERE session = pg_backend_pid() AND query > -1" in fake.sent[failed_copy + 3]
     assert "COMMIT" not in fake.sent
 
 
@@ -401,7 +459,125 @@ def test_a_copy_that_could_not_read_s3_points_at_the_doctor():
     ]
     # the records of the events COPY (id 101) are not taken for the songs COPY's
     [asked] = [statement for statement in fake.sent if "FROM stl_load_errors" in statement]
-    assert "AND query <> 101" in asked
+    assert "AND query > 101" in asked
+
+
+BAD_SONG = sys_load_error_row(
+    "s3://udacity-dend/song_data/A/B/C/TRABCEI128F424C983.json", 1, "year",
+    "Invalid digit, Value 'n', Pos 0, Type: Integer", raw_value="nineteen", raw_line='{"year": "nineteen"}',
+)
+
+
+def test_a_failed_copy_after_one_that_skipped_records_names_its_own_file_and_line():
+    """pg_last_copy_id() still names the events' COPY after the songs' COPY failed and was rolled back:
+    the failed COPY is found as this session's newest COPY after the events'."""
+    fake = FakeRedshift(fail="staging_songs", load_errors=[BAD_SONG], errors_for={"staging_songs"})
+    with pytest.raises(LoadError) as failure:
+        etl.run(fake, "redshift", None, 0, config=redshift_config())
+    lines = str(failure.value).splitlines()
+    assert lines[0] == ("staging_songs: s3://udacity-dend/song_data/A/B/C/TRABCEI128F424C983.json:1, column year: "
+                        "Invalid digit, Value 'n', Pos 0, Type: Integer (error 1207)")
+    assert lines[1] == '  record: {"year": "nineteen"}'
+    assert [record.line_number for record in failure.value.rejected] == [1]
+
+
+FAR_FUTURE = {"ts": 253_402_300_800_000, "session_id": 7, "item_in_session": 1, "user_id": 9, "page": "NextSong"}
+
+
+def test_a_staged_ts_outside_the_contract_is_rejected_as_the_local_loader_rejects_it():
+    """COPY loads any BIGINT; the engine moves an event the contract cannot hold to rejected_records."""
+    fake = FakeRedshift(out_of_range=[FAR_FUTURE])
+    result = etl.run(fake, "redshift", None, 5, config=redshift_config())
+    assert result.committed
+    events = result.loads[0]
+    [record] = events.rejected
+    assert (record.table_name, record.column_name, record.raw_value) == ("staging_events", "ts", "253402300800000")
+    assert record.reason == (f"253402300800000 is out of range: {RANGE_MEANING['ts']}")
+    assert record.source_file == "(staged by COPY from s3://udacity-dend/log_data: the file is not known)"
+    assert '"session_id": 7' in record.raw_record and events.rows == 8055
+    delete = fake.sent.index(q.staged_ts_out_of_range_delete.format(table="staging_events"))
+    kept = next(i for i, s in enumerate(fake.sent) if s.startswith("INSERT INTO rejected_records"))
+    assert delete < kept < fake.sent.index("ANALYZE staging_events") < fake.sent.index("COMMIT")
+    assert "253402300800000" in fake.sent[kept]
+
+
+def test_a_staged_ts_outside_the_contract_counts_against_max_errors():
+    fake = FakeRedshift(out_of_range=[FAR_FUTURE])
+    with pytest.raises(LoadError) as failure:
+        etl.run(fake, "redshift", None, 0, config=redshift_config())
+    lines = str(failure.value).splitlines()
+    assert lines[0].startswith("staging_events: (staged by COPY from s3://udacity-dend/log_data: the file is not "
+                               "known):0, column ts: 253402300800000 is out of range: epoch milliseconds from")
+    assert lines[2] == ("The load stopped: 1 rejected record(s), more than --max-errors 0. Fix the source, or "
+                        "rerun with --max-errors N to load the good records and keep the rejected ones in "
+                        "rejected_records.")
+    assert "COMMIT" not in fake.sent and fake.sent[-1] == "ROLLBACK"
+
+
+SERVERLESS_HOST = "sparkify.123456789012.us-west-2.redshift-serverless.amazonaws.com"
+
+
+@pytest.mark.parametrize("values", [{"CLUSTER__HOST": SERVERLESS_HOST},
+                                    {"CLUSTER__HOST": "my-proxy.example.com", "DWH__DEPLOYMENT": "serverless"}])
+def test_serverless_is_a_flavour_chosen_by_the_endpoint_or_the_deployment(values):
+    config = redshift_config(**values) if "DWH__DEPLOYMENT" not in values else None
+    if config is None:
+        config = redshift_config(CLUSTER__HOST=values["CLUSTER__HOST"])
+        config["DWH"] = {"DEPLOYMENT": "serverless"}
+    engine = RedshiftEngine(config)
+    assert engine.views is redshift_errors.SERVERLESS and engine.label == "Amazon Redshift Serverless"
+    assert RedshiftEngine(redshift_config()).views is redshift_errors.CLUSTER
+    assert type(engine.dry_run()) is type(engine)
+
+
+def test_a_dsn_naming_a_serverless_workgroup_gets_the_serverless_flavour(monkeypatch, tmp_path):
+    """etl.py --dsn: the host connected to decides, not only [CLUSTER] HOST."""
+    fake = FakeRedshift(host=SERVERLESS_HOST, fail="staging_songs", load_errors=[BAD_SONG],
+                        errors_for={"staging_songs"})
+    fake.close = lambda: None
+    monkeypatch.setattr(etl, "connect", lambda target: fake)
+    path = write_config(tmp_path / "dwh.cfg", redshift_config(CLUSTER__HOST=""))
+    code = etl.main(["--dsn", f"postgresql://u@{SERVERLESS_HOST}:5439/dev", "--engine", "redshift",
+                     "--config", path, "--full"])
+    assert code != 0
+    assert any("FROM sys_load_error_detail" in statement for statement in fake.sent)
+    assert not any("stl_load_errors" in statement for statement in fake.sent)
+
+
+def serverless_config():
+    return redshift_config(CLUSTER__HOST=SERVERLESS_HOST)
+
+
+def test_on_serverless_skipped_records_come_from_sys_load_error_detail():
+    fake = FakeRedshift(load_errors=[BAD_SESSION], errors_for={"staging_events"})
+    result = etl.run(fake, "redshift", None, 5, config=serverless_config())
+    assert result.committed
+    [events, songs] = result.loads
+    assert songs.rejected == []
+    [record] = events.rejected
+    assert record == RejectedRecord(
+        table_name="staging_events",
+        source_file="s3://udacity-dend/log_data/2018/11/2018-11-01-events.json",
+        line_number=2, column_name="session_id",
+        reason="Invalid digit, Value 'a', Pos 0, Type: Integer (error 1207)", raw_value=None, raw_record="",
+    )
+    asked = " ".join(fake.sent)
+    assert "stl_load_errors" not in asked and "pg_last_copy_id" not in asked
+    assert "FROM sys_load_error_detail" in asked and "FROM sys_load_history" in asked
+    planned = statements_of(etl.planned_statements("redshift", serverless_config(), 5))
+    assert [statement for statement in fake.sent if not statement.startswith("INSERT INTO rejected")] == planned
+
+
+def test_on_serverless_a_failed_copy_names_its_file_and_line():
+    fake = FakeRedshift(fail="staging_songs", load_errors=[BAD_SONG], errors_for={"staging_songs"})
+    with pytest.raises(LoadError) as failure:
+        etl.run(fake, "redshift", None, 0, config=serverless_config())
+    lines = str(failure.value).splitlines()
+    assert lines[0] == ("staging_songs: s3://udacity-dend/song_data/A/B/C/TRABCEI128F424C983.json:1, column year: "
+                        "Invalid digit, Value 'n', Pos 0, Type: Integer (error 1207)")
+    assert lines[1].startswith("The load stopped: 1 rejected record(s), more than --max-errors 0")
+    [asked] = [statement for statement in fake.sent if "FROM sys_load_error_detail" in statement]
+    assert "WHERE session_id = pg_backend_pid() AND query_id > 101" in asked
 
 
 @pytest.mark.parametrize("table_name", ["staging_events", "staging_songs"])
@@ -663,11 +839,24 @@ def test_doctor_finds_no_such_cluster(aws):
     [
         ("us-west-2", f"ok    s3://{BUCKET} is in us-west-2, as [S3] REGION says"),
         ("us-east-1", f"FAIL  s3://{BUCKET} is in us-west-2, but [S3] REGION is us-east-1: set REGION=us-west-2"),
-        (None, f"FAIL  [S3] REGION is empty: set it to the region of s3://{BUCKET}, us-west-2"),
+        (None, f"FAIL  [S3] REGION is empty, so COPY reads s3://{BUCKET} in the cluster's region, which is not "
+               "known here: set [DWH] REGION, or set [S3] REGION=us-west-2"),
     ],
 )
 def test_doctor_compares_the_bucket_region_with_the_config(aws, region, expected):
     assert str(doctor.check_region(s3(aws["endpoint"]), BUCKET, region)) == expected
+
+
+@pytest.mark.parametrize(
+    "cluster_region, expected",
+    [
+        ("us-west-2", f"ok    s3://{BUCKET} is in us-west-2, the cluster's region: COPY needs no REGION"),
+        ("eu-west-1", f"FAIL  s3://{BUCKET} is in us-west-2, but [S3] REGION is empty, so COPY looks for it in the "
+                      "cluster's region, eu-west-1: set REGION=us-west-2"),
+    ],
+)
+def test_doctor_without_s3_region_wants_the_bucket_in_the_clusters_region(aws, cluster_region, expected):
+    assert str(doctor.check_region(s3(aws["endpoint"]), BUCKET, None, cluster_region)) == expected
 
 
 @pytest.mark.parametrize(

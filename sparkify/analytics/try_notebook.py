@@ -11,6 +11,13 @@ your dwh.cfg, your .pgdata and your AWS account are never touched. Teardown is
 on. The executed notebook, charts and all, is written as .ipynb and as .html
 (open it in a browser), and its path printed.
 
+The local run covers the provisioned deployment only: moto has no Redshift
+Serverless, so the kernel gets DWH_DEPLOYMENT=provisioned whatever your
+environment says, and this says so when you asked for serverless. The
+Serverless calls are tested against botocore's Stubber instead
+(tests/test_serverless.py), which checks each request against the service's
+API model but cannot run a notebook's workgroup.
+
 Exit status: 0 the notebook ran through; 1 a cell failed (the notebook up to
 that cell is written all the same); 2 moto or Jupyter is not installed.
 """
@@ -74,6 +81,7 @@ def environment(config: Path, dsn: str, endpoint: str) -> dict:
         "DWH_CONFIG": str(config),
         "DWH_DSN": dsn,
         "DWH_TEARDOWN": "1",
+        "DWH_DEPLOYMENT": "provisioned",  # moto has no redshift-serverless: see the module's docstring
         "DWH_DB_PASSWORD": THROWAWAY_PASSWORD,
         "AWS_ENDPOINT_URL": endpoint,
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
@@ -129,7 +137,14 @@ def failed_cell(error) -> str:
     return lines[-1] if lines else type(error).__name__
 
 
+LOCAL_IS_PROVISIONED = ("note: DWH_DEPLOYMENT=serverless cannot run here: moto, the fake AWS, has no Redshift "
+                       "Serverless. This local run covers the provisioned deployment only; the Serverless calls "
+                       "are tested with botocore's Stubber (tests/test_serverless.py).")
+
+
 def run(out: Path) -> int:
+    if (os.environ.get("DWH_DEPLOYMENT") or "").strip().lower() == "serverless":
+        print(LOCAL_IS_PROVISIONED, file=sys.stderr)
     scratch = Path(tempfile.mkdtemp(prefix="sparkify-notebook-"))
     server = pgdata = None
     try:

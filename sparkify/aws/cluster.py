@@ -38,7 +38,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import boto3
@@ -853,6 +853,29 @@ def hourly_cost_text(node_type, nodes) -> str:
 
 def describe_nodes(cluster: dict) -> str:
     return f"{cluster.get('NumberOfNodes', 1)} x {cluster.get('NodeType')}"
+
+
+def cost_text(settings: Settings) -> str:
+    """What the deployment ``settings`` describe costs: per node-hour for a cluster, per RPU-hour of
+    queries for Serverless, with its usage limit."""
+    if settings.serverless:
+        from sparkify.aws import serverless
+
+        limit = {"amount": settings.usage_limit_rpu_hours, "period": "daily",
+                 "breachAction": settings.usage_limit_action}
+        return (f"{serverless.cost_text(settings.base_rpus)}; usage limit "
+                f"{serverless.limit_text(limit, settings.base_rpus)}")
+    return hourly_cost_text(settings.node_type, settings.nodes)
+
+
+def with_deployment(settings: Settings, deployment: str | None) -> Settings:
+    """``settings`` for ``deployment`` ("provisioned" or "serverless"; None: as the config says)."""
+    if not deployment:
+        return settings
+    deployment = deployment.strip().lower()
+    if deployment not in DEPLOYMENTS:
+        raise ClusterError(f"the deployment must be provisioned or serverless, not {deployment!r}")
+    return replace(settings, deployment=deployment)
 
 
 def format_status(report: dict) -> str:

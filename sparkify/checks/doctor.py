@@ -98,7 +98,7 @@ def check_target(target, engine=None):
             "and that its security group lets your address in"
         ), None, engine
     try:
-        engine = engine_named(engine or detect_engine(connection), target.config)
+        engine = engine_named(engine or detect_engine(connection), target.config, host=connection.info.host)
         engine.check_connection(connection)
     except (TargetError, psycopg2.Error) as error:
         connection.close()
@@ -238,13 +238,21 @@ def split(url):
     return bucket, key
 
 
-def check_region(client, bucket, region):
+def check_region(client, bucket, region, cluster_region=None):
+    """The bucket is where COPY looks: in [S3] REGION, or in the cluster's region when REGION is empty
+    (COPY then has no REGION clause)."""
     try:
         actual = bucket_region(client, bucket)
     except (ClientError, BotoCoreError) as error:
         return fail(str(explain(error, f"s3://{bucket}")))
     if not region:
-        return fail(f"[S3] REGION is empty: set it to the region of s3://{bucket}, {actual}")
+        if cluster_region is None:
+            return fail(f"[S3] REGION is empty, so COPY reads s3://{bucket} in the cluster's region, which is not "
+                        f"known here: set [DWH] REGION, or set [S3] REGION={actual}")
+        if actual and actual != cluster_region:
+            return fail(f"s3://{bucket} is in {actual}, but [S3] REGION is empty, so COPY looks for it in the "
+                        f"cluster's region, {cluster_region}: set REGION={actual}")
+        return ok(f"s3://{bucket} is in {cluster_region}, the cluster's region: COPY needs no REGION")
     if actual and actual != region:
         return fail(f"s3://{bucket} is in {actual}, but [S3] REGION is {region}: set REGION={actual}")
     return ok(f"s3://{bucket} is in {region}, as [S3] REGION says")
@@ -369,7 +377,13 @@ def check_source(config, locations, columns, with_region):
     client, anonymous = s3_client(setting(config, "S3", "ENDPOINT_URL"), setting(config, "S3", "REGION"))
     if with_region:
         buckets = sorted({split(url)[0] for url in locations.values()})
-        findings += [check_region(client, bucket, setting(config, "S3", "REGION")) for bucket in buckets]
+        host = setting(config, "CLUSTER", "HOST")
+        endpoint = iam_auth.parse_host(host)
+        cluster_region = cluster_identity(config, host)[1] if endpoint is None else endpoint.region
+        if not setting(config, "DWH", "REGION") and endpoint is None and not CLUSTER_ENDPOINT.match(host or ""):
+            cluster_region = None  # cluster_identity() fell back to [S3] REGION, which says nothing of the cluster
+        findings += [check_region(client, bucket, setting(config, "S3", "REGION"), cluster_region)
+                     for bucket in buckets]
         manifest = setting(config, "S3", "MANIFEST_PREFIX")
         problems = []
         region_of = region_finder(client, problems)

@@ -128,7 +128,7 @@ class PostgresEngine(Engine):
     label = "PostgreSQL"
     default_source = DEFAULT_SOURCE  # the bundled sample
 
-    def __init__(self, config=None, workers=None, describe_loads=False):
+    def __init__(self, config=None, workers=None, describe_loads=False, host=None):
         self.config = config
         self.workers = workers
         self.describe_loads = describe_loads

@@ -22,21 +22,29 @@ What differs from PostgreSQL, and the page of AWS's documentation that says why:
 - **``VACUUM DELETE ONLY`` after a full reload,** which cannot run inside a
   transaction (https://docs.aws.amazon.com/redshift/latest/dg/r_VACUUM_command.html):
   the reload's DELETEs leave the previous rows on disk until then.
-- **Load errors** come from Redshift's system views (load_errors.py).
+- **Load errors** come from Redshift's system views (redshift_load_errors.py):
+  STL_LOAD_ERRORS on a provisioned cluster, SYS_LOAD_ERROR_DETAIL on
+  Serverless, which has no STL views. That is the whole difference between
+  the two deployments, so Serverless is a flavour here
+  (``RedshiftServerlessEngine``), chosen once when the engine is made: by the
+  endpoint (``*.redshift-serverless.amazonaws.com``) or ``[DWH]
+  DEPLOYMENT=serverless``.
 """
 
+import json
 import time
 
 import psycopg2
 
 import sql_queries as q
-from sparkify.config import MAX_REDSHIFT_ERRORS, REDSHIFT_REQUIRED, TargetError, redshift_settings, s3_endpoint
+from sparkify.config import MAX_REDSHIFT_ERRORS, REDSHIFT_REQUIRED, TargetError, redshift_settings, s3_endpoint, setting
 from sparkify.engines import redshift_load_errors as load_errors
 from sparkify.engines.base import Engine
-from sparkify.results import LoadError, Step, TableLoad
+from sparkify.results import LoadError, RejectedRecord, Step, TableLoad
 from sparkify.sqltext import quote_literal, summarise
+from sparkify.value_ranges import RANGE_MEANING
 
-COPY_RESULT = "SELECT pg_last_copy_id(), pg_last_copy_count()"
+COPY_RESULT = load_errors.CLUSTER.copy_result
 LOCK = "LOCK staging_events"
 PREFIX_OF = {"staging_events": "log_data", "staging_songs": "song_data"}
 
@@ -79,14 +87,32 @@ class CopyPrefixes:
         pass
 
 
+def deployment(config, host=None) -> str:
+    """"serverless" or "provisioned": the endpoint's form says, else [DWH] DEPLOYMENT."""
+    from sparkify.aws.iam_auth import parse_host  # boto3 is imported only by who needs it
+
+    endpoint = parse_host(host or setting(config, "CLUSTER", "HOST") or "")
+    if endpoint is not None:
+        return endpoint.kind
+    return "serverless" if (setting(config, "DWH", "DEPLOYMENT") or "").lower() == "serverless" else "provisioned"
+
+
 class RedshiftEngine(Engine):
     name = "redshift"
     label = "Amazon Redshift"
     copies_from_s3 = True
     required_settings = REDSHIFT_REQUIRED
+    views = load_errors.CLUSTER  # where the load errors are (redshift_load_errors.py)
 
-    def __init__(self, config=None, workers=None, write_manifests=None):
+    def __new__(cls, config=None, workers=None, write_manifests=None, host=None):
+        """The flavour the deployment calls for, chosen here once: Serverless or a provisioned cluster."""
+        if cls is RedshiftEngine and deployment(config, host) == "serverless":
+            cls = RedshiftServerlessEngine
+        return super().__new__(cls)
+
+    def __init__(self, config=None, workers=None, write_manifests=None, host=None):
         self.config = config
+        self.host = host
         self._write_manifests = write_manifests or write_manifests_to_s3
 
     @property
@@ -151,7 +177,8 @@ class RedshiftEngine(Engine):
             "log_data": quote_literal(locations.log_data),
             "song_data": quote_literal(locations.song_data),
             "log_jsonpath": quote_literal(locations.log_jsonpath),
-            "region": quote_literal(settings.region),
+            # no REGION clause without [S3] REGION: COPY then reads everything in the cluster's region
+            "region": f"REGION {quote_literal(settings.region)}\n" if settings.region else "",
             "iam_role": quote_literal(settings.iam_role),
             "max_errors": int(max_errors),
         }
@@ -173,9 +200,13 @@ class RedshiftEngine(Engine):
 
     def load(self, cursor, source, mode, max_errors, reporter):
         loads = run_copies(cursor, self.copies(source, mode, max_errors), max_errors,
-                           empty_is_error=mode.files is None and not mode.allow_empty)
+                           empty_is_error=mode.files is None and not mode.allow_empty, views=self.views,
+                           files=files_read(source, mode))
         for load in loads:
             load.files = len(mode.files[PREFIX_OF[load.table]]) if mode.files is not None else 0
+            if load.table == "staging_events":
+                reject_ts_out_of_range(cursor, load, mode.staging_targets.get(load.table, load.table), max_errors,
+                                       where_staged(source, mode, load.table))
         return loads
 
     def keep_rejected(self, cursor, rejected):
@@ -207,27 +238,97 @@ class RedshiftEngine(Engine):
         return [Step("vacuum (deleted rows reclaimed)", None, time.perf_counter() - started)]
 
     def dry_run(self):
-        return RedshiftEngine(self.config, write_manifests=placeholder_manifests)
+        return type(self)(self.config, write_manifests=placeholder_manifests, host=self.host)
 
 
-def run_copies(cursor, copies, max_errors, empty_is_error=True) -> list[TableLoad]:
+class RedshiftServerlessEngine(RedshiftEngine):
+    """A Redshift Serverless workgroup: the same SQL; its load errors are in the SYS views."""
+
+    label = "Amazon Redshift Serverless"
+    views = load_errors.SERVERLESS
+
+
+def where_staged(source, mode, table) -> str:
+    """What a rejected record found in staging can say of its file: staging keeps no file name."""
+    files = files_read(source, mode).get(table)
+    if files and len(files) == 1:
+        return files[0]
+    where = source.locations.log_data if mode.files is None else "the files of this run's manifest"
+    return f"(staged by COPY from {where}: the file is not known)"
+
+
+def reject_ts_out_of_range(cursor, load, staged, max_errors, source_file):
+    """Move the staged events whose ts is outside the contract's range into ``load.rejected``.
+
+    COPY takes any BIGINT; the local loader rejects a ts outside
+    value_ranges.py's range, and so does this, inside the run's transaction,
+    with the same reason and against the same --max-errors (sql_queries.py
+    says why). Staging keeps no file or line: the record names what it can
+    (line 0: not known). At most load_errors.KEPT of them are kept, as of
+    COPY's own load errors; all of them are counted and deleted.
+    """
+    cursor.execute(q.staged_ts_out_of_range_count.format(table=staged))
+    count = (cursor.fetchone() or (0,))[0] or 0
+    if not count:
+        return
+    cursor.execute(q.staged_ts_out_of_range_select.format(table=staged, limit=load_errors.KEPT))
+    records = [
+        RejectedRecord(
+            table_name=load.table, source_file=source_file, line_number=0, column_name="ts",
+            reason=f"{row['ts']} is out of range: {RANGE_MEANING['ts']}", raw_value=str(row["ts"]),
+            raw_record=json.dumps(row, ensure_ascii=False, default=str),
+        )
+        for row in (dict(zip(q.STAGING_EVENTS_COLUMNS, values)) for values in cursor.fetchall())
+    ]
+    rejected = len(load.rejected) + count
+    if rejected > max_errors:
+        first = records[0] if records else None
+        raise LoadError(
+            f"{load.table}: {first.describe() if first else 'ts out of range'}\n"
+            f"  record: {first.raw_record[:200] if first else ''}\n"
+            f"The load stopped: {rejected} rejected record(s), more than --max-errors {max_errors}. "
+            "Fix the source, or rerun with --max-errors N to load the good records and keep the rejected "
+            "ones in rejected_records.",
+            load.rejected + records,
+        )
+    cursor.execute(q.staged_ts_out_of_range_delete.format(table=staged))
+    load.rejected.extend(records)
+    if load.rows is not None:
+        load.rows -= count
+
+
+def files_read(source, mode) -> dict[str, list[str]]:
+    """staging table -> the URLs its COPY reads, as the manifest lists them; {} for whole prefixes."""
+    bucket = getattr(source, "bucket", None)
+    if mode.files is None or bucket is None:
+        return {}
+    return {table: [f"s3://{bucket}/{source.key(item.name)}" for item in mode.files.get(prefix, [])]
+            for table, prefix in PREFIX_OF.items()}
+
+
+def run_copies(cursor, copies, max_errors, empty_is_error=True, views=load_errors.CLUSTER,
+               files=None) -> list[TableLoad]:
     """Run each (table, COPY, where) and say what it loaded.
 
     After each COPY, Redshift says how many rows it loaded and (with
     --max-errors) which records it skipped. A COPY of whole prefixes that
     loads no row is an error: the prefix is wrong, or its files hold nothing.
+    ``files``: staging table -> the URLs its COPY reads, when known, to name
+    the files of the load errors in full.
     """
-    loads = []
-    last_copy = -1  # pg_last_copy_id() before any COPY of this session
+    loads, files = [], files or {}
+    last_copy = -1  # the newest COPY of this run that succeeded: its load errors are not the next one's
     for table_name, statement, where in copies:
         started = time.perf_counter()
         try:
             cursor.execute(statement)
         except psycopg2.Error as error:
-            raise load_errors.copy_failed(cursor, table_name, error, last_copy, max_errors) from None
-        cursor.execute(COPY_RESULT)
+            raise load_errors.copy_failed(cursor, table_name, error, last_copy, max_errors, views,
+                                          files.get(table_name)) from None
+        cursor.execute(views.copy_result)
         last_copy, rows = cursor.fetchone() or (last_copy, None)
-        skipped = load_errors.load_errors(cursor, table_name) if max_errors else []
+        skipped = load_errors.load_errors(cursor, table_name, None, views, files.get(table_name)) \
+            if max_errors else []
         if rows == 0 and empty_is_error:
             raise LoadError(
                 f"{table_name}: COPY loaded no rows from {where}: no record there, "
