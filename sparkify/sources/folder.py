@@ -71,6 +71,7 @@ def _list_json(folder, skip):
     is listed once; a folder that cannot be listed is a SourceError.
     """
     make = partial(tuple.__new__, SourceFile)
+    separate = os.sep != "/"
     found, left_out = [], []
     seen = set()  # (device, inode) of the folders listed
     folders = [folder]
@@ -95,7 +96,10 @@ def _list_json(folder, skip):
                         if entry.is_file():
                             path = entry.path
                             status = entry.stat()
-                            found.append(make((_name(path, skip), status.st_size, partial(open, path, "rb"),
+                            name = path[skip:]  # the common case inline: 100,000 song files
+                            if separate or not name.isascii():
+                                name = _name(path, skip)
+                            found.append(make((name, status.st_size, partial(open, path, "rb"),
                                                str(status.st_mtime_ns), path)))
                         else:
                             left_out.append((_name(entry.path, skip), _not_a_file(entry)))
