@@ -101,7 +101,7 @@ DISTSTYLE EVEN
 
 # The ledger of incremental loads (incremental.py): one row per source file
 # staged. file_key is the file's path below the source (log_data/2018/11/...);
-# version is its S3 ETag, or its modification time in nanoseconds for a folder.
+# version is its S3 ETag, or its modification time for a folder (2018-11-30T12:00:01.123456789Z).
 loaded_files_table_create = """
 CREATE TABLE loaded_files (
     file_key       VARCHAR(1024) NOT NULL,

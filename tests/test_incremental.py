@@ -15,7 +15,7 @@ from datetime import date
 
 import pytest
 import sqlglot
-from conftest import event, write_source
+from conftest import event, song, write_source
 from sqlglot import exp
 from test_etl import run_script
 
@@ -23,6 +23,7 @@ import etl
 import sql_queries as q
 from sparkify.run import ledger as incremental
 from sparkify.sources import SourceFile
+from sparkify.sources.folder import version_nanoseconds
 
 DAYS = 30
 
@@ -481,3 +482,27 @@ def test_choosing_among_a_hundred_thousand_files_takes_well_under_a_second():
         for full in (False, True):
             incremental.choose(listing, ledger, "/s", full=full)
     assert time.perf_counter() - started < 1.0
+
+
+def test_a_folder_files_version_in_the_ledger_reads_as_a_time(warehouse, tmp_path):
+    source = write_source(tmp_path / "source", events=[event()], songs=[song()])
+    assert etl.run(warehouse.connection, "postgres", source, full=True).committed
+    versions = [version for (version,) in warehouse.query("SELECT version FROM loaded_files")]
+    assert len(versions) == 2
+    for version in versions:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", version)
+
+
+def test_a_ledger_written_with_raw_nanoseconds_still_knows_its_files(warehouse, tmp_path):
+    """A ledger from before the readable versions: its files are not taken for changed ones."""
+    source = write_source(tmp_path / "source", events=[event()], songs=[song()])
+    assert etl.run(warehouse.connection, "postgres", source, full=True).committed
+    with warehouse.connection.cursor() as cursor:
+        for name, version in warehouse.query("SELECT file_key, version FROM loaded_files"):
+            cursor.execute("UPDATE loaded_files SET version = %s WHERE file_key = %s",
+                           (str(version_nanoseconds(version)), name))
+    warehouse.connection.commit()
+    again = etl.run(warehouse.connection, "postgres", source, full=False)
+    assert again.choice.describe() == (
+        "files: 0 new, 0 changed, 2 skipped (already loaded); nothing new: the warehouse is unchanged"
+    )

@@ -196,7 +196,7 @@ def choose(listing: dict, ledger: dict | None, source: str, full=False, since=No
             known = ledger.get(item.name)
             if known is None:
                 choice.new += 1
-            elif known[1:] != (item.size, item.version):
+            elif known[1] != item.size or not same_version(known[2], item.version):
                 choice.changed += 1
                 changed.append(item.name)
             else:
@@ -223,6 +223,18 @@ def choose(listing: dict, ledger: dict | None, source: str, full=False, since=No
         }
         choice.reason = "only the new files staged" if choice.new else "nothing new: the warehouse is unchanged"
     return choice
+
+
+def same_version(recorded: str, listed: str) -> bool:
+    """Whether a file is as the ledger recorded it. A folder's version was once the raw
+    nanoseconds of its modification time: such a ledger row still matches the same time."""
+    if recorded == listed:
+        return True
+    if recorded.isdigit() and listed.endswith("Z") and "T" in listed:
+        from sparkify.sources.folder import version_nanoseconds
+
+        return version_nanoseconds(listed) == int(recorded)
+    return False
 
 
 def ledger_statements(choice: Choice, loads, now=None) -> list[str]:
