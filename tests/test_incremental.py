@@ -23,7 +23,7 @@ import etl
 import sql_queries as q
 from sparkify.run import ledger as incremental
 from sparkify.sources import SourceFile
-from sparkify.sources.folder import version_nanoseconds
+from sparkify.sources.folder import mtime_version, version_nanoseconds
 
 DAYS = 30
 
@@ -308,7 +308,7 @@ def test_the_ledger_holds_each_file_with_its_rows(warehouse, tmp_path):
     path = source / "log_data/2018/11/2018-11-01-events.json"
     assert rows == [("log_data/2018/11/2018-11-01-events.json", "staging_events", path.stat().st_size, 2, 1)]
     [(version, where)] = warehouse.query("SELECT version, source FROM loaded_files")
-    assert version == str(path.stat().st_mtime_ns) and where == str(source.resolve())
+    assert version == mtime_version(path.stat().st_mtime_ns) and where == str(source.resolve())
 
 
 def test_another_source_is_a_full_reload(warehouse, tmp_path):
