@@ -250,8 +250,8 @@ def gone(pid, timeout=10):
     pytest.fail(f"process {pid} is still there {timeout} s after SIGKILL")
 
 
-def test_an_embedded_server_killed_hard_is_recovered_by_the_next_run(tmp_path, good_source):
-    pgdata = tmp_path / "pgdata"
+def held_server(pgdata):
+    """(a process holding the embedded server on ``pgdata``, with its tables created; the postmaster's pid)."""
     created = subprocess.run(
         [sys.executable, "create_tables.py", "--pgdata", str(pgdata)],
         cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120,
@@ -260,7 +260,12 @@ def test_an_embedded_server_killed_hard_is_recovered_by_the_next_run(tmp_path, g
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_SERVER, str(pgdata)], cwd=PROJECT_DIR, stdout=subprocess.PIPE, text=True,
     )
-    postmaster = int(holder.stdout.readline())
+    return holder, int(holder.stdout.readline())
+
+
+def test_an_embedded_server_killed_hard_is_recovered_by_the_next_run(tmp_path, good_source):
+    pgdata = tmp_path / "pgdata"
+    holder, postmaster = held_server(pgdata)
     os.kill(postmaster, signal.SIGKILL)  # no shutdown: postmaster.pid and the socket lock stay behind
     holder.kill()
     holder.communicate()
@@ -282,15 +287,7 @@ def test_a_server_left_by_a_process_killed_hard_is_stopped_by_the_next_run(tmp_p
     """kill -9 of a process holding the embedded server leaves its id in .handle_pids.json: the next
     run forgets the dead id, so that it is the last holder and stops the server when it ends."""
     pgdata = tmp_path / "pgdata"
-    created = subprocess.run(
-        [sys.executable, "create_tables.py", "--pgdata", str(pgdata)],
-        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120,
-    )
-    assert created.returncode == 0, created.stderr
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_SERVER, str(pgdata)], cwd=PROJECT_DIR, stdout=subprocess.PIPE, text=True,
-    )
-    postmaster = int(holder.stdout.readline())
+    holder, postmaster = held_server(pgdata)
     holder.kill()  # the holder dies hard; the server it started runs on
     holder.communicate()
     gone(holder.pid)

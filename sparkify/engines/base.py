@@ -7,7 +7,6 @@ subclass in that engine's module.
 """
 
 import contextlib
-import time
 
 from sparkify.results import Step, TableLoad
 
@@ -111,12 +110,3 @@ class Engine:
     def dry_run(self):
         """This engine with its side effects (files read, objects written) described instead of done."""
         return self
-
-    # -- helpers for the engines ----------------------------------------------
-
-    @staticmethod
-    def timed(cursor, name: str, statement: str) -> Step:
-        started = time.perf_counter()
-        cursor.execute(statement)
-        rows = cursor.rowcount if cursor.rowcount is not None and cursor.rowcount >= 0 else None
-        return Step(name, rows, time.perf_counter() - started)

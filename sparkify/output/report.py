@@ -26,7 +26,6 @@ class Reporter:
 
     def step_started(self, name):
         """A transform statement starts: on a terminal, a live line that its end replaces."""
-        self._started = time.monotonic()
         if not self.quiet and self.stream.isatty():
             print(f"{name}...", end="\r", file=self.stream, flush=True)
 
