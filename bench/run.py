@@ -45,7 +45,7 @@ sys.path.insert(0, str(PROJECT_DIR))
 import psycopg2  # noqa: E402
 
 from sparkify.engines import embedded as local_postgres  # noqa: E402
-from sparkify.sources import sample_data  # noqa: E402
+from sparkify import sample_data  # noqa: E402
 
 SEED = 42
 DAYS = 30

@@ -46,7 +46,7 @@ def test_bundled_sample_loads_twice_identically_with_no_rejects(warehouse):
 
 
 def test_generated_data_loads_with_no_rejects(warehouse, tmp_path):
-    from sparkify.sources import sample_data
+    from sparkify import sample_data
     sample_data.generate(tmp_path / "generated", songs=150, events=2_000, days=5, seed=7)
     result = warehouse.load(tmp_path / "generated")
     assert [len(load.rejected) for load in result.loads] == [0, 0]

@@ -31,7 +31,7 @@ DAYS = 30
 @pytest.fixture(scope="module")
 def month(tmp_path_factory):
     """A generated month of logs and its catalogue."""
-    from sparkify.sources import sample_data
+    from sparkify import sample_data
     folder = tmp_path_factory.mktemp("month")
     sample_data.generate(folder, songs=300, events=6_000, days=DAYS, seed=11, start="2018-11-01")
     return folder

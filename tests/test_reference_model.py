@@ -64,7 +64,7 @@ def test_bundled_sample(warehouse):
     ],
 )
 def test_generated_source(warehouse, tmp_path, songs, events, days, seed):
-    from sparkify.sources import sample_data
+    from sparkify import sample_data
     source = tmp_path / "source"
     written = sample_data.generate(source, songs=songs, events=events, days=days, seed=seed)
     _, expected = load_and_compare(warehouse, source)
@@ -79,7 +79,7 @@ def test_generated_source(warehouse, tmp_path, songs, events, days, seed):
 def test_generated_source_resent_and_concatenated(warehouse, tmp_path):
     """A re-sent log file stages its events twice but they count once; song
     files holding several objects separated by whitespace stage them all."""
-    from sparkify.sources import sample_data
+    from sparkify import sample_data
     source = tmp_path / "source"
     sample_data.generate(source, songs=30, events=400, days=4, seed=5)
     first_day = sorted((source / "log_data").rglob("*.json"))[0]

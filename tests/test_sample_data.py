@@ -12,7 +12,7 @@ import pytest
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from sparkify.sources import sample_data  # noqa: E402
+from sparkify import sample_data  # noqa: E402
 
 UDACITY_SAMPLE = PROJECT_DIR.parent / "shared" / "data" / "udacity-sample"
 BUNDLED_SAMPLE = PROJECT_DIR / "data" / "sample"
@@ -400,7 +400,7 @@ def test_help_explains_every_option(capsys):
 def test_bundled_sample_is_what_generate_writes(tmp_path):
     """data/sample/ can always be regenerated with the command in the module docstring."""
     command = (
-        "python -m sparkify.sources.sample_data data/sample --songs {songs} --events {events} --days {days} "
+        "python -m sparkify.sample_data data/sample --songs {songs} --events {events} --days {days} "
         "--seed {seed} --start {start} --replace"
     ).format(**BUNDLED_ARGUMENTS)
     assert command in sample_data.__doc__

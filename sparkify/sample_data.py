@@ -27,16 +27,16 @@ the clock or hash randomisation.
 
 Use it from Python::
 
-    from sparkify.sources.sample_data import generate
+    from sparkify.sample_data import generate
     summary = generate("/tmp/source", songs=1000, events=20000, days=30, seed=1)
 
 or from the command line (``--help`` explains each option)::
 
-    python -m sparkify.sources.sample_data /tmp/source --songs 100000 --events 1000000
+    python -m sparkify.sample_data /tmp/source --songs 100000 --events 1000000
 
 The sample bundled with the project, ``data/sample/``, is regenerated with::
 
-    python -m sparkify.sources.sample_data data/sample --songs 300 --events 3000 --days 30 --seed 42 --start 2018-11-01 --replace
+    python -m sparkify.sample_data data/sample --songs 300 --events 3000 --days 30 --seed 42 --start 2018-11-01 --replace
 """
 
 import argparse
