@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import pandas
 import pytest
 import sqlglot
-from conftest import BUNDLED_SAMPLE, PROJECT_DIR, event, song, write_source
+from helpers import BUNDLED_SAMPLE, PROJECT_DIR, event, song, write_source
 from matplotlib import font_manager
 
 from sparkify.analytics import charts
@@ -278,14 +278,14 @@ def test_make_plots_redraws_the_readme_chart_from_the_sample(dsn, tmp_path):
     if not BUNDLED_SAMPLE.exists():
         pytest.skip("data/sample is not there")
     result = subprocess.run(
-        [sys.executable, "docs/make_plots.py", "--dsn", dsn, "--out", str(tmp_path)],
+        [sys.executable, "-m", "docs.make_plots", "--dsn", dsn, "--out", str(tmp_path)],
         cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr
     image = tmp_path / "plays_by_hour.png"
     assert result.stdout == f"wrote {image}\n"
     assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert (PROJECT_DIR / "docs" / "plays_by_hour.png").exists(), "run docs/make_plots.py for the README"
+    assert (PROJECT_DIR / "docs" / "plays_by_hour.png").exists(), "run python -m docs.make_plots for the README"
 
 
 # ---------------------------------------------------------------------------

@@ -21,8 +21,8 @@ import tracemalloc
 from functools import partial
 
 import pytest
-from conftest import JSONPATHS, event, song, write_source
 from failure_cases import EVENTS_FILE, FAILURES, SONG_FILE
+from helpers import JSONPATHS, event, song, write_source
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

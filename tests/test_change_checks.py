@@ -1,4 +1,4 @@
-"""A daily run's checks of its change (checks.py): exact on the tricky cases, and what they cannot see.
+"""A daily run's checks of its change (reconciliation.py): exact on the tricky cases, and what they cannot see.
 
 Each test builds a small hand-written source, loads it, delivers new files
 (under new names, so the ledger sees them as new, not changed), runs a daily
@@ -11,8 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import event, song, write_source
-from test_incremental import assert_equals_a_full_load, checks_of, daily_run
+from helpers import assert_equals_a_full_load, checks_of, daily_run, event, song, write_source
 
 import etl
 import sql_queries as q

@@ -4,8 +4,7 @@ import json
 import re
 
 import pytest
-from conftest import PROJECT_DIR, event, song, write_source
-from test_etl import run_script
+from helpers import PROJECT_DIR, event, run_script, song, write_source
 
 SCRIPTS = ["create_tables.py", "etl.py", "query.py", "doctor.py", "cluster.py"]
 

@@ -2,50 +2,15 @@
 
 import datetime
 import json
-import shutil
 import subprocess
 import sys
 
-import boto3
 import botocore.waiter
 import pytest
-from conftest import PROJECT_DIR
-from moto import mock_aws
+from helpers import MY_CIDR, PASSWORD, PROJECT_DIR
 
 from sparkify.aws import cluster
 from sparkify.config import read_config
-
-PASSWORD = "Sparkify2018ok"
-MY_CIDR = "203.0.113.7/32"
-
-
-@pytest.fixture(scope="module")
-def session():
-    # One session for the module: each new one parses the service models again (about 0.4 s).
-    return boto3.Session(region_name="us-west-2")
-
-
-@pytest.fixture
-def aws(monkeypatch, session):
-    """An in-process fake AWS, fresh for each test, and the environment a person would have."""
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
-    monkeypatch.setenv("DWH_DB_PASSWORD", PASSWORD)
-    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # seconds per test, and no AMI is used
-    with mock_aws():
-        yield session
-
-
-@pytest.fixture
-def make_settings(tmp_path):
-    """Settings from a copy of dwh.cfg.example, with [DWH] keys overridden."""
-    def make(**dwh):
-        path = tmp_path / "dwh.cfg"
-        shutil.copy(PROJECT_DIR / "dwh.cfg.example", path)
-        cluster.update_config(path, {"DWH": {"INGRESS_CIDR": MY_CIDR, **dwh}})
-        return cluster.read_settings(path)
-    return make
 
 
 def create(session, settings, said=None, **options):

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import psycopg2.extensions
 import pytest
-from conftest import PROJECT_DIR, event, song, write_source
 from failure_cases import FAILURES, render
+from helpers import PROJECT_DIR, event, song, write_source
 
 import create_tables
 import etl

@@ -12,7 +12,7 @@ import os
 from datetime import UTC
 
 import pytest
-from conftest import event, song, write_source
+from helpers import event, song, write_source
 
 from sparkify.engines.local_loader import json_records
 from sparkify.engines.local_loader import staging as staging_loader

@@ -1,11 +1,9 @@
 """The ETL as a whole: idempotent, all-or-nothing, and every record accounted for."""
 
 import json
-import subprocess
-import sys
 
 import pytest
-from conftest import BUNDLED_SAMPLE, PROJECT_DIR, Warehouse, event, song, write_source
+from helpers import BUNDLED_SAMPLE, Warehouse, event, run_script, song, write_source
 
 import etl
 import sql_queries as q
@@ -184,12 +182,6 @@ def test_a_missing_jsonpaths_file_is_an_error(warehouse, tmp_path):
 # ---------------------------------------------------------------------------
 # The scripts, as a person runs them
 # ---------------------------------------------------------------------------
-
-
-def run_script(*args):
-    return subprocess.run(
-        [sys.executable, *args], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120
-    )
 
 
 @pytest.mark.parametrize(

@@ -19,8 +19,8 @@ import time
 
 import psycopg2
 import pytest
-from conftest import PROJECT_DIR, event, song, write_source
 from failure_cases import FAILURES
+from helpers import PROJECT_DIR, event, song, write_source
 
 import etl
 from sparkify.engines import connect as connection

@@ -15,9 +15,8 @@ from datetime import date
 
 import pytest
 import sqlglot
-from conftest import event, song, write_source
+from helpers import assert_equals_a_full_load, checks_of, daily_run, event, run_script, song, write_source
 from sqlglot import exp
-from test_etl import run_script
 
 import etl
 import sql_queries as q
@@ -62,27 +61,6 @@ class Delivery:
     def days(self, first, last):
         """Log files of days ``first`` to ``last`` of the month (1-based, inclusive)."""
         return self.logs[first - 1:last]
-
-
-def full_load_of(warehouse, folder):
-    """Every row of one full load of ``folder``; the warehouse is emptied again after."""
-    warehouse.create()
-    warehouse.load(folder)
-    expected = warehouse.snapshot()
-    warehouse.create()
-    return expected
-
-
-def daily_run(warehouse, folder, **options):
-    return etl.run(warehouse.connection, "postgres", folder, full=False, **{"allow_empty": True, **options})
-
-
-def assert_equals_a_full_load(warehouse, folder):
-    """Every star and staging table holds exactly the rows of one full load of ``folder``."""
-    actual = warehouse.snapshot()
-    expected = full_load_of(warehouse, folder)
-    for table in expected:
-        assert actual[table] == expected[table], f"{table} differs from a full load"
 
 
 # ---------------------------------------------------------------------------
@@ -182,10 +160,6 @@ def test_a_backfill_by_date_then_the_rest(warehouse, delivery):
 # ---------------------------------------------------------------------------
 # The checks of a daily run: each table grew by its new keys
 # ---------------------------------------------------------------------------
-
-
-def checks_of(result):
-    return {check.name: check for check in result.checks}
 
 
 def test_a_daily_run_checks_that_each_table_grew_by_its_new_keys(warehouse, delivery):

@@ -11,11 +11,10 @@ from datetime import date
 
 import pytest
 import sqlglot
-from conftest import event, song, write_source
+from fake_redshift import FakeCursor, FakeRedshift, redshift_config, statements_of, sys_load_error_row, write_config
+from helpers import event, run_script, song, write_source
 from s3_fixtures import FAKE_AWS, environment, make_bucket, moto_server, s3, upload
 from sqlglot import exp
-from test_etl import run_script
-from test_redshift_path import FakeCursor, FakeRedshift, redshift_config, statements_of, write_config
 
 import etl
 import sql_queries as q
@@ -294,8 +293,6 @@ def test_allow_empty_lets_a_copy_of_the_prefixes_load_no_row(table):
 def test_a_file_name_redshift_cut_to_256_characters_is_named_in_full_and_counted_in_the_ledger(aws):
     """STL_LOAD_ERRORS.filename and SYS_LOAD_ERROR_DETAIL.file_name are CHAR(256): a long S3 key
     comes back cut, and is mapped back to the one file of the manifest it begins."""
-    from test_redshift_path import sys_load_error_row
-
     root = f"s3://{BUCKET}/long"
     name = "log_data/2018/11/" + "a-very-long-name-" * 14 + "2018-11-03-events.json"
     s3(aws).put_object(Bucket=BUCKET, Key=f"long/{name}", Body=json.dumps(event()).encode() + b"\n")

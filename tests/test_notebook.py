@@ -15,7 +15,7 @@ import sys
 
 import nbformat
 import pytest
-from conftest import BUNDLED_SAMPLE, PROJECT_DIR, event, song, write_source
+from helpers import BUNDLED_SAMPLE, PROJECT_DIR, event, song, write_source
 
 import etl
 from create_tables import create_tables

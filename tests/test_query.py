@@ -10,7 +10,7 @@ import sys
 
 import psycopg2
 import pytest
-from conftest import PROJECT_DIR, event, song, write_source
+from helpers import PROJECT_DIR, event, song, write_source
 
 from sparkify.engines.connect import Target
 from sparkify.output import query

@@ -1,7 +1,7 @@
 """The README promises only what the project does."""
 
-from conftest import PROJECT_DIR
 from failure_cases import render
+from helpers import PROJECT_DIR
 
 
 def test_the_failures_page_is_the_table_the_tests_check():

@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 import reference_model as model
-from conftest import BUNDLED_SAMPLE, UDACITY_SAMPLE, event, song, write_source
+from helpers import BUNDLED_SAMPLE, UDACITY_SAMPLE, event, song, write_source
 
 STAR_TABLES = ("songplay_table", "user_table", "song_table", "artist_table", "time_table")
 SHOWN = 5  # differing rows shown per table and side

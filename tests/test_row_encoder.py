@@ -4,7 +4,7 @@
   the records it is unsure of to the exact converters one by one: whatever the
   values, the rows PostgreSQL stores and the records rejected are the same as
   when every record goes through the exact converters.
-- staging_loader.py parses a block of lines as one JSON array when each line
+- staging.py parses a block of lines as one JSON array when each line
   holds one whole object: then the exact reader (json_records.py) reads those
   lines the same way, and where a line does not, the exact reader takes over.
 - A file cut into tasks at any size stages the same rows, and rejects the same
@@ -20,7 +20,7 @@ import os
 import time
 
 import pytest
-from conftest import JSONPATHS, event, song
+from helpers import JSONPATHS, event, song
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 

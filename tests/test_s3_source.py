@@ -5,9 +5,8 @@ import time
 
 import moto.settings
 import pytest
-from conftest import BUNDLED_SAMPLE, UDACITY_SAMPLE, event, song, write_source
+from helpers import BUNDLED_SAMPLE, UDACITY_SAMPLE, event, run_script, song, write_source
 from s3_fixtures import FAKE_AWS, NO_CREDENTIALS, environment, make_bucket, moto_server, s3, upload
-from test_etl import run_script
 
 import etl
 from sparkify.sources import open_source

@@ -3,19 +3,14 @@
 import json
 import os
 import re
-import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
+from helpers import BUNDLED_SAMPLE, UDACITY_SAMPLE
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_DIR))
+from sparkify import sample_data
 
-from sparkify import sample_data  # noqa: E402
-
-UDACITY_SAMPLE = PROJECT_DIR.parent / "shared" / "data" / "udacity-sample"
-BUNDLED_SAMPLE = PROJECT_DIR / "data" / "sample"
 BUNDLED_ARGUMENTS = {"songs": 300, "events": 3000, "days": 30, "seed": 42, "start": "2018-11-01"}
 
 SMALL = {"songs": 60, "events": 1500, "days": 7, "seed": 7, "start": "2018-11-01"}

@@ -11,7 +11,7 @@ import json
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
-from test_cluster import MY_CIDR, PASSWORD, aws, make_settings, session  # noqa: F401 (fixtures)
+from helpers import MY_CIDR, PASSWORD
 
 from sparkify.aws import cluster, serverless
 from sparkify.config import read_config

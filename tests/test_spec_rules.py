@@ -11,7 +11,7 @@ from datetime import datetime
 import psycopg2
 import psycopg2.extensions
 import pytest
-from conftest import event, song, write_source
+from helpers import event, song, write_source
 
 import etl
 
