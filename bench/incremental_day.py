@@ -1,7 +1,7 @@
 """What a daily run costs: one new day on a warehouse holding a month, against a full reload.
 
-    .venv/bin/python bench/incremental_day.py                  # 1,000,000 events over 30 days
-    .venv/bin/python bench/incremental_day.py --events 100000 --repeat 3
+    .venv/bin/python -m bench.incremental_day                  # 1,000,000 events over 30 days
+    .venv/bin/python -m bench.incremental_day --events 100000 --repeat 3
 
 It is not part of the test suite. It uses the month of bench/run.py
 (generated once into bench/.cache/data/), starts an embedded PostgreSQL of its own in
@@ -23,20 +23,16 @@ and their ratio.
 import argparse
 import shutil
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import psycopg2
+import psycopg2.extensions
 
-import psycopg2  # noqa: E402
-import psycopg2.extensions  # noqa: E402
-from run import CACHE, DAYS, checkpoint, dataset  # noqa: E402  (bench/run.py: its generated months)
-
-import etl  # noqa: E402
-from create_tables import create_tables  # noqa: E402
-from sparkify.engines import embedded as local_postgres  # noqa: E402
-from sparkify.engines.embedded import fresh_schema  # noqa: E402
+import etl
+from bench.run import CACHE, DAYS, checkpoint, dataset  # its generated months
+from create_tables import create_tables
+from sparkify.engines import embedded as local_postgres
+from sparkify.engines.embedded import fresh_schema
 
 
 def first_days(folder, days, into):

@@ -1,6 +1,6 @@
 """One measurement of the benchmark, run in a process of its own.
 
-    python bench/measure.py '{"method": "ceiling", "dsn": "...", "dataset": "...", ...}'
+    python -m bench.measure '{"method": "ceiling", "dsn": "...", "dataset": "...", ...}'
 
 bench/run.py starts one process per measurement, so that the peak resident
 memory it reads back (os.wait4) is that measurement's alone. The last line
@@ -18,12 +18,11 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg2
+
+from sparkify.sources.folder import LocalSource
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_DIR))
-
-import psycopg2  # noqa: E402
-
-from sparkify.sources.folder import LocalSource  # noqa: E402
 
 COPY_CHUNK = 64 * 1024
 

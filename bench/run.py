@@ -1,8 +1,11 @@
 """The benchmark of issue 7: staging, transform, end to end, memory and S3, side by side with the ceiling.
 
-    .venv/bin/python bench/run.py                          # 100,000 and 1,000,000 events, 3 repeats
-    .venv/bin/python bench/run.py --quick                  # a smoke check, under a minute
-    .venv/bin/python bench/run.py --sizes 10000000 --repeat 1
+    .venv/bin/python -m bench.run                          # 100,000 and 1,000,000 events, 3 repeats
+    .venv/bin/python -m bench.run --quick                  # a smoke check, under a minute
+    .venv/bin/python -m bench.run --sizes 10000000 --repeat 1
+
+Run it from the project's root, as a module (``-m``), so that etl.py and
+sparkify/ are importable.
 
 It is not part of the test suite. What it does:
 
@@ -37,15 +40,14 @@ import threading
 import time
 from pathlib import Path
 
+import psycopg2
+
+from sparkify import sample_data
+from sparkify.engines import embedded as local_postgres
+
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BENCH_DIR.parent
 CACHE = BENCH_DIR / ".cache"
-sys.path.insert(0, str(PROJECT_DIR))
-
-import psycopg2  # noqa: E402
-
-from sparkify.engines import embedded as local_postgres  # noqa: E402
-from sparkify import sample_data  # noqa: E402
 
 SEED = 42
 DAYS = 30
@@ -54,7 +56,7 @@ E2E_DATABASE = "bench_e2e"
 SUBSET = 100_000  # events for the per-row INSERT loop and to_sql
 S3_OBJECTS = 2_000
 S3_LATENCY = 0.03
-MEASURE = BENCH_DIR / "measure.py"
+MEASURE = "bench.measure"  # run as a module, in the project's root
 TIME_COMMAND = shutil.which("time", path="/usr/bin:/bin")  # GNU time, for each child's own peak memory
 
 # The issue's targets
@@ -213,7 +215,7 @@ class TreeMemory:
 def run_measure(args, env=None):
     """One measurement in its own process: its JSON result, plus peak_mb."""
     args = {"schema": f"bench_{args['method']}", **args}
-    _, peak_mb, code, output = run_child([sys.executable, str(MEASURE), json.dumps(args)], env=env)
+    _, peak_mb, code, output = run_child([sys.executable, "-m", MEASURE, json.dumps(args)], env=env)
     if code != 0:
         raise RuntimeError(f"measurement {args['method']} failed (exit {code}):\n{output[-3000:]}")
     result = json.loads(output.strip().splitlines()[-1])
@@ -531,7 +533,7 @@ def main(argv=None):
         s3 = measure_s3(folder, args.s3_objects, args.repeat, args.s3_latency)
         rows += s3_rows(s3, args.s3_objects, args.s3_latency)
     header = [
-        f"Run {started_at:%Y-%m-%d %H:%M} UTC, `{' '.join(['bench/run.py', *sys.argv[1:]])}` "
+        f"Run {started_at:%Y-%m-%d %H:%M} UTC, `{' '.join(['python -m bench.run', *sys.argv[1:]])}` "
         f"on {revision()}, median of {args.repeat} run(s), {time.perf_counter() - began:.0f} s in all.",
         f"Machine: {machine_line(dsn)}. Load: {load_before} at the start, {loadavg()} at the end.",
         "",

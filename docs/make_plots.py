@@ -1,7 +1,11 @@
 """Redraw the README's chart(s) from the bundled sample, as the notebook draws them.
 
-    python docs/make_plots.py                      # docs/plays_by_hour.png, from data/sample
-    python docs/make_plots.py --question top_artists --question plays_by_platform
+    python -m docs.make_plots                      # docs/plays_by_hour.png, from data/sample
+    python -m docs.make_plots --question top_artists --question plays_by_platform
+
+Run it from the project's root, as a module (``-m``), so that etl.py and
+sparkify/ are importable. It needs the notebook's packages
+(requirements-notebook.txt).
 
 The sample is loaded into a schema of its own (dropped afterwards) in the
 embedded PostgreSQL, or in the PostgreSQL of --dsn / $DWH_DSN, so that the
@@ -22,9 +26,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import psycopg2  # noqa: E402
 import psycopg2.extensions  # noqa: E402
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_DIR))
-
 import etl  # noqa: E402
 from create_tables import create_tables  # noqa: E402
 from sparkify.analytics import charts  # noqa: E402
@@ -32,6 +33,8 @@ from sparkify.analytics import questions as analytics  # noqa: E402
 from sparkify.config import DEFAULT_SOURCE  # noqa: E402
 from sparkify.engines import embedded as local_postgres  # noqa: E402
 from sparkify.engines.embedded import fresh_schema  # noqa: E402
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 SCHEMA = "sparkify_make_plots"
 DEFAULT_QUESTIONS = ["plays_by_hour"]
@@ -62,7 +65,7 @@ def draw(connection, question: str, path: Path) -> Path:
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="docs/make_plots.py", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m docs.make_plots", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dsn", help="a PostgreSQL to load the sample into, in a schema of its own "
                         "(default: $DWH_DSN, else the embedded PostgreSQL)")
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="default: data/sample")
