@@ -99,7 +99,7 @@ CREATE TABLE rejected_records (
 DISTSTYLE EVEN
 """
 
-# The ledger of incremental loads (incremental.py): one row per source file
+# The ledger of incremental loads (sparkify/run/ledger.py): one row per source file
 # staged. file_key is the file's path below the source (log_data/2018/11/...);
 # version is its S3 ETag, or its modification time for a folder (2018-11-30T12:00:01.123456789Z).
 loaded_files_table_create = """
@@ -243,7 +243,7 @@ COMPUPDATE OFF
 STATUPDATE OFF
 """
 
-# An incremental run on Redshift (incremental.py) stages exactly the new
+# An incremental run on Redshift (sparkify/engines/redshift.py) stages exactly the new
 # files: a manifest lists them, each mandatory, so COPY reads those objects and
 # no other, and fails if one has gone. {table} is staging_events_new or
 # staging_songs_new (staging_* itself when the run reloads everything);
@@ -743,7 +743,7 @@ staging_tables = ["staging_events", "staging_songs"]
 all_tables = staging_tables + ["rejected_records"] + star_tables + ["loaded_files"]
 
 # ---------------------------------------------------------------------------
-# Incremental loads (incremental.py)
+# Incremental loads (sparkify/run/ledger.py and mode.py)
 #
 # The ledger says which source files are staged. A daily run stages only the
 # new files, into temporary tables (*_new) that it then appends to staging:

@@ -103,7 +103,7 @@ def tls_settings(sslmode: str, sslrootcert: str, path: Path) -> dict:
     """libpq's TLS settings for [CLUSTER]: encrypted by default, verified when a CA bundle is given.
 
     A weaker SSLMODE (prefer, disable) is left to whoever writes it, for a
-    PostgreSQL without TLS; require_tls() still refuses Redshift without it.
+    PostgreSQL without TLS; RedshiftEngine.check_connection() still refuses Redshift without it.
     """
     sslmode = sslmode or ("verify-full" if sslrootcert else "require")
     if not sslrootcert:

@@ -65,6 +65,8 @@ SETTINGS = {
     "max_wal_senders": "0",  # wal_level minimal requires it
     "max_wal_size": "'2GB'",
 }
+# The mark keeps this module's former name, local_postgres, so that a .pgdata
+# already set up is recognised and not given the settings twice.
 SETTINGS_MARK = "# set by sparkify local_postgres.py (bulk loads):"
 
 

@@ -94,7 +94,7 @@ def open_source(location, endpoint_url=None, region=None):
     """The source at ``location``: a folder (str or Path), ``s3://bucket/prefix``,
     or already a source object.
 
-    ``endpoint_url`` and ``region`` only matter for S3 (s3_source.py); boto3 is
+    ``endpoint_url`` and ``region`` only matter for S3 (s3.py); boto3 is
     imported only then, so a local run does not pay for it.
     """
     if hasattr(location, "files"):

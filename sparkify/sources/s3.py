@@ -1,4 +1,4 @@
-"""An S3 prefix as a source for the local loader (the interface of sources.py).
+"""An S3 prefix as a source for the local loader (the interface of sparkify/sources/__init__.py).
 
     source = S3Source("s3://udacity-dend")        # a public bucket: no AWS account needed
     source = S3Source("s3://my-bucket/sparkify", endpoint_url="http://127.0.0.1:9000")
@@ -18,7 +18,7 @@ Why it is built this way:
 - ``AWS_ENDPOINT_URL`` (which boto3 reads) or ``endpoint_url`` points it at any
   S3-compatible store (MinIO, moto, ...).
 
-Every failure is a ``SourceError`` (sources.py): one line that names the
+Every failure is a ``SourceError`` (sparkify/sources/__init__.py): one line that names the
 bucket or object and says what to do.
 """
 

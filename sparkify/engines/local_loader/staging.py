@@ -786,7 +786,7 @@ def stage_source(
 ) -> list[TableLoad]:
     """Stage a whole source (song_data/, log_data/, log_json_path.json).
 
-    ``location`` is a folder or a source object (sources.py). ``progress``,
+    ``location`` is a folder or a source object (sparkify/sources/). ``progress``,
     if given, is told the total size (``progress.total``) and each file's size
     as it is read (``progress.update(bytes)``), as tqdm is. ``files``, if
     given, maps "log_data" and "song_data" to the files to stage instead of

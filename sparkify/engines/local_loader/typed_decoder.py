@@ -99,7 +99,7 @@ class TypedDecoder:
         """COPY rows for ``text``, ``lines`` lines of one JSON object each, or None.
 
         ``text`` is whole lines without the last newline, none of which holds
-        two objects: the caller checks that (staging_loader's
+        two objects: the caller checks that (staging.py's
         _TWO_ON_A_LINE), as a line of two and an object spread over two lines
         would even out the count of values that this checks.
 
