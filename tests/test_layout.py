@@ -1,0 +1,132 @@
+"""The project's files hold together: imports go one way, no sys.path edits, no docstring names what is gone.
+
+- A test module imports the project and the shared modules of tests/
+  (helpers.py, fake_redshift.py, ...), never conftest.py or another test
+  module; conftest.py holds fixtures and hooks only.
+- Nothing edits sys.path: pytest.ini's ``pythonpath`` serves the tests, and
+  the scripts of bench/ and docs/ run as modules from the project's root.
+- A docstring or a comment that names a Python file or calls a function
+  by name (with its parentheses), and a page of the docs that names a
+  Python file, name one that exists.
+"""
+
+import ast
+import io
+import re
+import subprocess
+import sys
+import tokenize
+from pathlib import Path
+
+import pytest
+from helpers import PROJECT_DIR
+
+TESTS = PROJECT_DIR / "tests"
+SKIPPED_FOLDERS = {".venv", ".git", ".pgdata", ".cache", "__pycache__", ".hypothesis", "node_modules"}
+# Functions of SQL, not of Python, that comments name
+SQL_FUNCTIONS = {"current_schema", "pg_get_constraintdef", "pg_last_copy_id", "pg_backend_pid", "to_timestamp",
+                 "ROW_NUMBER", "pause_here"}
+
+
+def project_files(pattern):
+    return sorted(
+        path for path in PROJECT_DIR.rglob(pattern)
+        if not SKIPPED_FOLDERS & set(path.relative_to(PROJECT_DIR).parts)
+    )
+
+
+def parse(path):
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
+def imported_modules(path):
+    for node in ast.walk(parse(path)):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            yield node.module
+
+
+@pytest.mark.parametrize("path", project_files("tests/**/*.py"), ids=lambda path: path.name)
+def test_no_module_of_the_tests_imports_conftest_or_a_test_module(path):
+    wrong = [name for name in imported_modules(path) if name.split(".")[0] == "conftest"
+             or name.split(".")[-1].startswith("test_")]
+    assert wrong == [], f"{path.name}: import these from helpers.py (or a shared module of tests/)"
+
+
+@pytest.mark.parametrize("path", project_files("conftest.py"), ids=lambda path: str(path.relative_to(PROJECT_DIR)))
+def test_conftest_holds_only_fixtures_and_hooks(path):
+    def is_fixture(node):
+        return any("fixture" in ast.unparse(decorator) for decorator in node.decorator_list)
+
+    others = []
+    for node in parse(path).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            if not (is_fixture(node) or node.name.startswith("pytest_")):
+                others.append(node.name)
+        elif isinstance(node, ast.ClassDef | ast.Assign | ast.AnnAssign):
+            others.append(ast.unparse(node).splitlines()[0])
+    assert others == [], "move these to helpers.py"
+
+
+@pytest.mark.parametrize("path", project_files("*.py"), ids=lambda path: str(path.relative_to(PROJECT_DIR)))
+def test_nothing_edits_sys_path(path):
+    edits = [node.lineno for node in ast.walk(parse(path))
+             if isinstance(node, ast.Attribute) and node.attr == "path"
+             and isinstance(node.value, ast.Name) and node.value.id == "sys"]
+    assert edits == [], f"{path.relative_to(PROJECT_DIR)}: sys.path at lines {edits}"
+
+
+@pytest.mark.parametrize("module", ["bench.run", "bench.incremental_day", "docs.make_plots"])
+def test_the_bench_and_docs_scripts_run_as_modules_from_the_root(module):
+    if module == "docs.make_plots":
+        pytest.importorskip("matplotlib")  # the notebook's packages
+    result = subprocess.run([sys.executable, "-m", module, "--help"], cwd=PROJECT_DIR, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage:")
+
+
+def comments_and_docstrings(path):
+    """(line, text) of each comment and triple-quoted string of a Python file."""
+    source = path.read_text(encoding="utf-8")
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT or (
+            token.type == tokenize.STRING and token.string.lstrip("rbuRBUfF")[:3] in ('"""', "'''")
+        ):
+            yield token.start[0], token.string
+
+
+def defined_names():
+    """Every function, class, attribute and name that the project's Python files define or use."""
+    names = set(dir(__builtins__)) | SQL_FUNCTIONS
+    for path in project_files("*.py"):
+        for node in ast.walk(parse(path)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                names.add(node.name)
+            elif isinstance(node, ast.Attribute):
+                names.add(node.attr)
+            elif isinstance(node, ast.Name):
+                names.add(node.id)
+    return names
+
+
+def test_every_file_and_function_a_docstring_or_comment_names_exists():
+    files = {path.name for path in project_files("*") if path.is_file()}
+    names = defined_names()
+    stale = []
+    for path in project_files("*.py"):
+        for line, text in comments_and_docstrings(path):
+            for match in re.finditer(r"(?<![\w/.-])([A-Za-z_][\w/]*\.py)\b", text):
+                if Path(match.group(1)).name not in files:
+                    stale.append(f"{path.relative_to(PROJECT_DIR)}:{line}: {match.group(1)}")
+            for match in re.finditer(r"(?<![\w.])(?:[A-Za-z_]\w*\.)*([A-Za-z_]\w*)\(\)", text):
+                if match.group(1) not in names:
+                    stale.append(f"{path.relative_to(PROJECT_DIR)}:{line}: {match.group(0)}")
+    for path in project_files("*.md"):
+        text = path.read_text(encoding="utf-8")
+        for match in re.finditer(r"(?<![\w/.-])([A-Za-z_][\w/]*\.py)\b", text):
+            if Path(match.group(1)).name not in files:
+                stale.append(f"{path.relative_to(PROJECT_DIR)}:{text.count(chr(10), 0, match.start()) + 1}: "
+                             f"{match.group(1)}")
+    assert stale == []
