@@ -12,6 +12,7 @@
 
 import ast
 import io
+import os
 import re
 import subprocess
 import sys
@@ -130,3 +131,30 @@ def test_every_file_and_function_a_docstring_or_comment_names_exists():
                 stale.append(f"{path.relative_to(PROJECT_DIR)}:{text.count(chr(10), 0, match.start()) + 1}: "
                              f"{match.group(1)}")
     assert stale == []
+
+
+# ---------------------------------------------------------------------------
+# A test run cleans up after itself
+# ---------------------------------------------------------------------------
+
+A_TEST_WITH_LARGE_FILES = '''
+def test_writes_a_large_file_and_uses_the_embedded_server(dsn, tmp_path):
+    (tmp_path / "large").write_bytes(bytes(4_000_000))
+'''
+
+
+def test_a_passing_run_leaves_neither_its_server_nor_its_tests_files(tmp_path):
+    """The session's embedded server (its WAL grows to hundreds of MB) and each passing test's tmp_path go."""
+    (tmp_path / "test_large.py").write_text(A_TEST_WITH_LARGE_FILES, encoding="utf-8")
+    basetemp = tmp_path / "basetemp"
+    environment = {key: value for key, value in os.environ.items() if key != "DWH_DSN"}
+    environment["PYTHONPATH"] = os.pathsep.join([str(TESTS), str(PROJECT_DIR)])
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "conftest", "-c",
+         str(PROJECT_DIR / "pytest.ini"), "--rootdir", str(PROJECT_DIR), f"--basetemp={basetemp}",
+         str(tmp_path / "test_large.py")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=240, env=environment,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    left = sorted(path.relative_to(basetemp).as_posix() for path in basetemp.rglob("*") if path.is_file())
+    assert left == []
