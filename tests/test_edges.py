@@ -12,7 +12,7 @@ import os
 from datetime import UTC
 
 import pytest
-from helpers import event, song, write_source
+from helpers import JSONPATHS, event, song, write_source
 
 from sparkify.engines.local_loader import json_records
 from sparkify.engines.local_loader import staging as staging_loader
@@ -340,7 +340,7 @@ def test_dangling_symlinks_and_fifos_are_named_in_a_warning_never_a_hang(tmp_pat
 
 def test_a_column_null_in_every_staged_row_is_reported(stage, tmp_path):
     folder = tmp_path / "typo"
-    paths = json.loads(json.dumps(__import__("conftest").JSONPATHS))
+    paths = json.loads(json.dumps(JSONPATHS))
     paths["jsonpaths"][0] = "$['artistt']"  # a typo
     write_source(folder, events=GOOD, songs=[song()], jsonpaths=paths)
     loads, rejected = stage(folder=folder)

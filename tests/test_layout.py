@@ -41,11 +41,15 @@ def parse(path):
 
 
 def imported_modules(path):
+    """Every module ``path`` imports: import statements, __import__("...") and import_module("...")."""
     for node in ast.walk(parse(path)):
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0:
             yield node.module
+        elif isinstance(node, ast.Call) and ast.unparse(node.func).split(".")[-1] in ("__import__", "import_module"):
+            if node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+                yield node.args[0].value
 
 
 @pytest.mark.parametrize("path", project_files("tests/**/*.py"), ids=lambda path: path.name)
@@ -89,13 +93,16 @@ def test_the_bench_and_docs_scripts_run_as_modules_from_the_root(module):
 
 
 def comments_and_docstrings(path):
-    """(line, text) of each comment and triple-quoted string of a Python file."""
+    """(line, text) of each comment and docstring of a Python file."""
     source = path.read_text(encoding="utf-8")
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
-        if token.type == tokenize.COMMENT or (
-            token.type == tokenize.STRING and token.string.lstrip("rbuRBUfF")[:3] in ('"""', "'''")
-        ):
+        if token.type == tokenize.COMMENT:
             yield token.start[0], token.string
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            docstring = ast.get_docstring(node, clean=False)
+            if docstring is not None:
+                yield node.body[0].lineno, docstring
 
 
 def defined_names():
