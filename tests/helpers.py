@@ -30,6 +30,7 @@ JSONPATHS = {
     ]
 }
 
+
 # ---------------------------------------------------------------------------
 # A schema with the project's tables, and ways to load and read it
 # ---------------------------------------------------------------------------
@@ -83,6 +84,7 @@ class Warehouse:
         star["staging_events"] = self.table("staging_events", order_by="ts, session_id, item_in_session")
         star["staging_songs"] = self.table("staging_songs", order_by="song_id, title")
         return star
+
 
 # ---------------------------------------------------------------------------
 # Source folders written by hand
@@ -162,6 +164,7 @@ def write_source(folder, events=(), songs=(), jsonpaths=JSONPATHS, log_files=Non
         (folder / "log_json_path.json").write_text(text, encoding="utf-8")
     return folder
 
+
 # ---------------------------------------------------------------------------
 # The scripts, as a person runs them
 # ---------------------------------------------------------------------------
@@ -171,6 +174,7 @@ def run_script(*args):
     return subprocess.run(
         [sys.executable, *args], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120
     )
+
 
 # ---------------------------------------------------------------------------
 # Daily runs against one full load
@@ -200,6 +204,7 @@ def assert_equals_a_full_load(warehouse, folder):
 
 def checks_of(result):
     return {check.name: check for check in result.checks}
+
 
 # ---------------------------------------------------------------------------
 # cluster.py under moto (tests/test_cluster.py, tests/test_serverless.py)
