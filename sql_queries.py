@@ -1,15 +1,28 @@
-"""Every SQL statement of the pipeline, one statement per string.
+"""The warehouse's tables and the full load: every DROP, CREATE, COPY and INSERT, one statement per string.
 
 The statements are written in Amazon Redshift's dialect: that is the source of
 truth. ``sparkify.engines.postgres.to_postgres()`` derives the PostgreSQL rendering from the
-same strings, mechanically, for the embedded database and CI (the README lists
+same strings, mechanically, for the embedded database and CI (docs/design.md lists
 exactly what it changes).
 
-Table and column names are those of the data contract (docs/data-contract.md). The order of the lists at the end
-of this file is the order in which the scripts run the statements.
+Table and column names are those of the data contract (docs/data-contract.md). Each
+table's CREATE TABLE is the one definition of its columns: ``COLUMNS`` reads them from it,
+and every statement, test and benchmark that lists a table's columns takes them from
+there. The order of the lists at the end of this file is the order in which the
+scripts run the statements.
+
+The SQL that is run around these statements lives beside the code that runs it:
+
+- a daily run's statements (work tables, MERGE, appends): sparkify/run/daily_load_sql.py;
+- the reconciliation checks, and the figures of the summary: sparkify/checks/reconciliation_sql.py;
+- the ledger of loaded files: sparkify/run/ledger.py;
+- Redshift's rejection of a staged ts out of range: sparkify/engines/redshift.py.
+
+A daily run recomputes the keys it touches with this file's own SELECTs (the
+``*_ROWS`` fragments), so the two loads cannot drift apart.
 """
 
-from sparkify.value_ranges import TS_MAX_MS, TS_MIN_MS
+import re
 
 # ---------------------------------------------------------------------------
 # DROP
@@ -62,12 +75,6 @@ DISTSTYLE EVEN
 SORTKEY (ts)
 """
 
-# staging_events' columns, in their order (the JSONPaths file's)
-STAGING_EVENTS_COLUMNS = [
-    line.split()[0] for line in staging_events_table_create.split("(\n", 1)[1].split("\n)\n", 1)[0].splitlines()
-    if line.strip()
-]
-
 staging_songs_table_create = """
 CREATE TABLE staging_songs (
     num_songs         INTEGER,
@@ -99,7 +106,7 @@ CREATE TABLE rejected_records (
 DISTSTYLE EVEN
 """
 
-# The ledger of incremental loads (sparkify/run/ledger.py): one row per source file
+# The ledger of loaded files (sparkify/run/ledger.py): one row per source file
 # staged. file_key is the file's path below the source (log_data/2018/11/...);
 # version is its S3 ETag, or its modification time for a folder (2018-11-30T12:00:01.123456789Z).
 loaded_files_table_create = """
@@ -206,6 +213,67 @@ SORTKEY (start_time)
 """
 
 # ---------------------------------------------------------------------------
+# Columns
+#
+# Each table's columns are those of its CREATE TABLE above, in that order:
+# one column to a line, its name first; the lines of the table's keys
+# (PRIMARY KEY, UNIQUE, ...) are not columns. Every list of a table's columns,
+# in this file, the daily run, the checks, the tests and the benchmarks, comes
+# from COLUMNS or INSERT_COLUMNS.
+# ---------------------------------------------------------------------------
+
+# In the order create_tables.py runs them: a table after those its foreign keys point at.
+create_table_queries = [
+    staging_events_table_create,
+    staging_songs_table_create,
+    rejected_records_table_create,
+    user_table_create,
+    artist_table_create,
+    song_table_create,
+    time_table_create,
+    songplay_table_create,
+    loaded_files_table_create,
+]
+
+_TABLE_KEYS = {"PRIMARY", "UNIQUE", "FOREIGN", "CONSTRAINT", "CHECK"}  # the first word of a key's line
+_IDENTITY = re.compile(r"\bIDENTITY\s*\(", re.IGNORECASE)
+_PARENTHESES = re.compile(r"\([^()]*\)")  # DECIMAL(38, 9): a comma there does not end the column
+
+
+def column_definitions(create_table) -> tuple[str, list[tuple[str, str]]]:
+    """(table, [(column, the rest of its line)]) of one CREATE TABLE of this file."""
+    head, body = create_table.split("(\n", 1)
+    table, definitions = head.split()[-1], []
+    for line in body.split("\n)\n", 1)[0].splitlines():
+        if not line.strip() or line.split()[0].upper() in _TABLE_KEYS:
+            continue
+        parts = line.split(maxsplit=1)
+        if len(parts) < 2 or not parts[0].isidentifier() or "," in _PARENTHESES.sub("", parts[1]).rstrip(","):
+            raise ValueError(f"{table}: {line.strip()!r} is not a column's line (its name, then its type)")
+        definitions.append((parts[0], parts[1]))
+    return table, definitions
+
+
+_DEFINITIONS = dict(column_definitions(create) for create in create_table_queries)
+
+# table -> its columns, in the order of its CREATE TABLE
+COLUMNS = {table: tuple(name for name, _ in columns) for table, columns in _DEFINITIONS.items()}
+
+# table -> the columns a load writes: all but an IDENTITY one, which the database fills (songplay_id)
+INSERT_COLUMNS = {
+    table: tuple(name for name, definition in columns if not _IDENTITY.search(definition))
+    for table, columns in _DEFINITIONS.items()
+}
+
+ONE_PER_LINE = ",\n    "  # the separator of column_list() for a list too long for one line
+
+
+def column_list(table, separator=", ") -> str:
+    """The columns a load writes into ``table``, as an INSERT names them: ``artist_id, name, ...``."""
+    return separator.join(INSERT_COLUMNS[table])
+
+
+# ---------------------------------------------------------------------------
 # Staging
 #
 # On Redshift, COPY reads the files from S3. On PostgreSQL the local loader
@@ -243,7 +311,7 @@ COMPUPDATE OFF
 STATUPDATE OFF
 """
 
-# An incremental run on Redshift (sparkify/engines/redshift.py) stages exactly the new
+# A daily run on Redshift (sparkify/engines/redshift.py) stages exactly the new
 # files: a manifest lists them, each mandatory, so COPY reads those objects and
 # no other, and fails if one has gone. {table} is staging_events_new or
 # staging_songs_new (staging_* itself when the run reloads everything);
@@ -259,39 +327,19 @@ COMPUPDATE OFF
 STATUPDATE OFF
 """
 
-# ts outside the data contract's range (sparkify/value_ranges.py) on Redshift.
-# The local loader rejects such a record as it reads it; COPY loads any BIGINT,
-# and the transform would then fail on it (EXTRACT into time_table's SMALLINTs,
-# or the TIMESTAMP overflowing). So, right after the events' COPY and inside
-# the run's transaction, the Redshift engine counts the staged events outside
-# the range, reads them (as many as it keeps of COPY's own load errors), keeps
-# them in rejected_records and deletes them from staging, counting them
-# against --max-errors. {table} is staging_events, or staging_events_new in a
-# daily run; {limit} is how many rows are read.
-TS_OUT_OF_RANGE = f"ts < {TS_MIN_MS} OR ts > {TS_MAX_MS}"
-
-staged_ts_out_of_range_count = f"""
-SELECT COUNT(*) FROM {{table}} WHERE {TS_OUT_OF_RANGE}
-"""
-
-staged_ts_out_of_range_select = f"""
-SELECT {", ".join(STAGING_EVENTS_COLUMNS)}
-FROM {{table}}
-WHERE {TS_OUT_OF_RANGE}
-ORDER BY ts, session_id, item_in_session
-LIMIT {{limit}}
-"""
-
-staged_ts_out_of_range_delete = f"""
-DELETE FROM {{table}} WHERE {TS_OUT_OF_RANGE}
-"""
-
 # ---------------------------------------------------------------------------
 # Transform: staging -> star schema, in one transaction.
 #
 # DELETE, not TRUNCATE: TRUNCATE commits implicitly on Redshift, and a failed
 # run must leave the previous warehouse as it was. The fact goes first, as its
 # foreign keys point at the dimensions.
+#
+# Each star table's rows are a SELECT of their own (the *_ROWS fragments), of
+# a staging table named by {events} or {songs}. The full load runs them on
+# the whole of staging; a daily run (sparkify/run/daily_load_sql.py) runs the
+# very same SELECTs on the staged rows of the keys its new records touch.
+# Each SELECT gives its table's columns in the order of its CREATE TABLE,
+# which is the order the INSERTs name them in (column_list()).
 # ---------------------------------------------------------------------------
 
 songplay_table_clear = "DELETE FROM songplay_table"
@@ -358,10 +406,8 @@ LEFT JOIN (
     ON coordinates.artist_id = artists.artist_id AND coordinates.choice = 1
 """
 
-artist_table_insert = """
-INSERT INTO artist_table (artist_id, name, location, latitude, longitude)""" + ARTIST_TABLE_ROWS.format(
-    songs="staging_songs"
-)
+artist_table_insert = f"""
+INSERT INTO artist_table ({column_list("artist_table")})""" + ARTIST_TABLE_ROWS.format(songs="staging_songs")
 
 # Where one song_id has several records, the first in (title, artist_id,
 # duration) order wins. A year of 0 means "unknown".
@@ -388,8 +434,8 @@ FROM (
 WHERE choice = 1
 """
 
-song_table_insert = """
-INSERT INTO song_table (song_id, title, artist_id, year, duration)""" + SONG_TABLE_ROWS.format(songs="staging_songs")
+song_table_insert = f"""
+INSERT INTO song_table ({column_list("song_table")})""" + SONG_TABLE_ROWS.format(songs="staging_songs")
 
 # Each user's attributes come from their latest event (any page), so level is
 # the current level. The last four sort keys only make a tie between two
@@ -420,10 +466,8 @@ FROM (
 WHERE recency = 1
 """
 
-user_table_insert = """
-INSERT INTO user_table (user_id, first_name, last_name, gender, level)""" + USER_TABLE_ROWS.format(
-    events="staging_events"
-)
+user_table_insert = f"""
+INSERT INTO user_table ({column_list("user_table")})""" + USER_TABLE_ROWS.format(events="staging_events")
 
 # In start_time order: each row then goes to the right-hand end of the key's
 # index, which PostgreSQL appends to without searching the tree.
@@ -444,8 +488,8 @@ FROM (
 {{new_start_times}}ORDER BY start_time
 """
 
-time_table_insert = """
-INSERT INTO time_table (start_time, hour, day, week, month, year, weekday)""" + TIME_TABLE_ROWS.format(
+time_table_insert = f"""
+INSERT INTO time_table ({column_list("time_table")})""" + TIME_TABLE_ROWS.format(
     events="staging_events", new_start_times=""
 )
 
@@ -537,143 +581,14 @@ LEFT JOIN (
 WHERE events.copy_number = 1
 """
 
-songplay_table_insert = """
+songplay_table_insert = f"""
 INSERT INTO songplay_table (
-    start_time,
-    user_id,
-    level,
-    song_id,
-    artist_id,
-    session_id,
-    item_in_session,
-    location,
-    user_agent
+    {column_list("songplay_table", ONE_PER_LINE)}
 )""" + SONGPLAY_TABLE_ROWS.format(events="staging_events")
 
 # ---------------------------------------------------------------------------
-# Checks (docs/data-contract.md#accounting-checks). Each returns one row: (expected, actual). A check
-# passes when the two are equal.
-# ---------------------------------------------------------------------------
-
-DISTINCT_PLAYS = """(
-        SELECT COUNT(*) FROM (
-            SELECT DISTINCT session_id, item_in_session, ts
-            FROM staging_events
-            WHERE page = 'NextSong'
-        ) AS plays
-    )"""
-
-check_plays_equal_nextsong_events = f"""
-SELECT
-    {DISTINCT_PLAYS},
-    (SELECT COUNT(*) FROM songplay_table)
-"""
-
-check_users_equal_staged_users = """
-SELECT
-    (SELECT COUNT(DISTINCT user_id) FROM staging_events WHERE user_id IS NOT NULL),
-    (SELECT COUNT(*) FROM user_table)
-"""
-
-check_songs_equal_staged_songs = """
-SELECT
-    (SELECT COUNT(DISTINCT song_id) FROM staging_songs WHERE song_id IS NOT NULL),
-    (SELECT COUNT(*) FROM song_table)
-"""
-
-check_artists_equal_staged_artists = """
-SELECT
-    (SELECT COUNT(DISTINCT artist_id) FROM staging_songs WHERE artist_id IS NOT NULL),
-    (SELECT COUNT(*) FROM artist_table)
-"""
-
-check_time_equal_play_times = """
-SELECT
-    (SELECT COUNT(DISTINCT start_time) FROM songplay_table),
-    (SELECT COUNT(*) FROM time_table)
-"""
-
-
-# Redshift's planner takes a declared PRIMARY KEY as true ("Defining table
-# constraints") and may answer COUNT(DISTINCT key) with COUNT(key) without
-# looking: the very duplicate these checks exist to catch would pass. So each
-# counts the distinct values of an expression of the key (key + 0, key || '',
-# key + INTERVAL '0 seconds'), which no constraint describes.
-def _check_unique_not_null(table, key, expression):
-    return f"""
-SELECT COUNT(*), COUNT(DISTINCT {expression})
-FROM {table}
-"""
-
-
-UNIQUE_KEYS = [  # (table, key, an expression equal to the key that no constraint describes)
-    ("songplay_table", "songplay_id", "songplay_id + 0"),
-    ("user_table", "user_id", "user_id + 0"),
-    ("song_table", "song_id", "song_id || ''"),
-    ("artist_table", "artist_id", "artist_id || ''"),
-    ("time_table", "start_time", "start_time + INTERVAL '0 seconds'"),
-]
-
-check_unique_not_null = {
-    f"{table} key unique and not null": _check_unique_not_null(table, key, expression)
-    for table, key, expression in UNIQUE_KEYS
-}
-
-
-def _check_relationship(column, dimension):
-    return f"""
-SELECT 0, COUNT(*)
-FROM songplay_table AS plays
-LEFT JOIN {dimension} AS dimension
-    ON dimension.{column} = plays.{column}
-WHERE plays.{column} IS NOT NULL
-    AND dimension.{column} IS NULL
-"""
-
-
-RELATIONSHIPS = [  # songplay_table's column -> the dimension it points at
-    ("start_time", "time_table"),
-    ("user_id", "user_table"),
-    ("song_id", "song_table"),
-    ("artist_id", "artist_table"),
-]
-
-check_relationships = {
-    f"songplay_table.{column} -> {dimension} present": _check_relationship(column, dimension)
-    for column, dimension in RELATIONSHIPS
-}
-
-# The constraint of the DDL that holds each key and relationship check: an
-# engine that enforces constraints (PostgreSQL) names it instead of counting
-# (sparkify.engines.postgres.PostgresEngine.enforced_constraints).
-check_constraints = {
-    **{
-        name: (table, f"PRIMARY KEY ({key})")
-        for name, (table, key, _) in zip(check_unique_not_null, UNIQUE_KEYS)
-    },
-    **{
-        name: ("songplay_table", f"FOREIGN KEY ({column}) REFERENCES {dimension}({column})")
-        for name, (column, dimension) in zip(check_relationships, RELATIONSHIPS)
-    },
-}
-
-
-# ---------------------------------------------------------------------------
-# Figures for the summary
-# ---------------------------------------------------------------------------
-
-# Staged NextSong events; less the distinct ones (the first check's expected
-# figure), it is the number of duplicates counted once.
-count_nextsong_events = """
-SELECT COUNT(*) FROM staging_events WHERE page = 'NextSong'
-"""
-
-count_matched_plays = """
-SELECT COUNT(*) FROM songplay_table WHERE song_id IS NOT NULL
-"""
-
-# ---------------------------------------------------------------------------
-# The lists the scripts run, in order.
+# The lists the scripts run, in order (create_table_queries is above, with
+# the columns read from it).
 # ---------------------------------------------------------------------------
 
 # songplay_table first: its foreign keys point at the dimensions.
@@ -687,18 +602,6 @@ drop_table_queries = [
     staging_songs_table_drop,
     rejected_records_table_drop,
     loaded_files_table_drop,
-]
-
-create_table_queries = [
-    staging_events_table_create,
-    staging_songs_table_create,
-    rejected_records_table_create,
-    user_table_create,
-    artist_table_create,
-    song_table_create,
-    time_table_create,
-    songplay_table_create,
-    loaded_files_table_create,
 ]
 
 clear_staging_queries = [
@@ -726,385 +629,6 @@ insert_table_queries = {
     "songplay_table": songplay_table_insert,
 }
 
-PLAYS_CHECK = "songplays = distinct NextSong events"
-
-check_queries = {
-    PLAYS_CHECK: check_plays_equal_nextsong_events,
-    "users = distinct staged user ids": check_users_equal_staged_users,
-    "songs = distinct staged song ids": check_songs_equal_staged_songs,
-    "artists = distinct staged artist ids": check_artists_equal_staged_artists,
-    "time rows = distinct play start times": check_time_equal_play_times,
-    **check_unique_not_null,
-    **check_relationships,
-}
-
 star_tables = ["songplay_table", "user_table", "song_table", "artist_table", "time_table"]
 staging_tables = ["staging_events", "staging_songs"]
 all_tables = staging_tables + ["rejected_records"] + star_tables + ["loaded_files"]
-
-# ---------------------------------------------------------------------------
-# Incremental loads (sparkify/run/ledger.py and mode.py)
-#
-# The ledger says which source files are staged. A daily run stages only the
-# new files, into temporary tables (*_new) that it then appends to staging:
-# the staging tables keep every record ever loaded, so each dimension can be
-# recomputed from its whole history. Only the keys the new records touch are
-# recomputed, by the full load's own SELECTs (above) run on the staging rows
-# of those keys, into temporary *_changes tables:
-#
-# - the dimensions are upserted with MERGE (PostgreSQL 15+, Redshift): a row
-#   is updated in place, so the fact's foreign keys stay valid throughout;
-# - the fact is replaced by event identity, DELETE then INSERT: MERGE matches
-#   only on equalities, and an identity part may be NULL;
-# - time_table gains the start times it lacks.
-# ---------------------------------------------------------------------------
-
-loaded_files_clear = "DELETE FROM loaded_files"
-
-loaded_files_exists = """
-SELECT COUNT(*)
-FROM information_schema.tables
-WHERE table_schema = current_schema() AND table_name = 'loaded_files'
-"""
-
-loaded_files_select = """
-SELECT file_key, source, size, version
-FROM loaded_files
-"""
-
-staging_events_new_create = "CREATE TEMP TABLE staging_events_new (LIKE staging_events)"
-staging_songs_new_create = "CREATE TEMP TABLE staging_songs_new (LIKE staging_songs)"
-
-# The planner's statistics for the new records, of the columns the daily
-# statements filter and join them on: ANALYZE of all eighteen, long text
-# columns included, took three to five times as long.
-work_tables_analyze = {
-    "staging_events_new": "ANALYZE staging_events_new (page, ts, session_id, item_in_session, user_id)",
-    "staging_songs_new": "ANALYZE staging_songs_new",
-}
-
-staging_events_append = "INSERT INTO staging_events SELECT * FROM staging_events_new"
-staging_songs_append = "INSERT INTO staging_songs SELECT * FROM staging_songs_new"
-
-
-def _same(column, left, right):
-    """Equal, NULL equal to NULL: how PARTITION BY groups an event's copies."""
-    return (
-        f"({left}.{column} = {right}.{column}"
-        f" OR ({left}.{column} IS NULL AND {right}.{column} IS NULL))"
-    )
-
-
-# The plays that the new records touch: the new events, and the events whose
-# song and artist a new song record names (the catalogue match may change for
-# them). A table of their own, analysed, so that the planner knows how few
-# they are: it hashed the whole of staging_events to join it with a subquery
-# of unknown size.
-affected_plays_create = """
-CREATE TEMP TABLE affected_plays AS
-SELECT session_id, item_in_session, ts
-FROM staging_events_new
-WHERE page = 'NextSong'
-UNION
-SELECT plays.session_id, plays.item_in_session, plays.ts
-FROM staging_events AS plays
-JOIN staging_songs_new AS songs
-    ON songs.title = plays.song
-    AND songs.artist_name = plays.artist
-WHERE plays.page = 'NextSong'
-"""
-
-affected_plays_analyze = "ANALYZE affected_plays"
-
-# Every staged copy of each affected play. The ts range repeats what the
-# join implies, for the sort key: without late song files, only the new
-# days' blocks are read.
-staging_events_affected_create = "CREATE TEMP TABLE staging_events_affected (LIKE staging_events)"
-
-staging_events_affected_insert = f"""
-INSERT INTO staging_events_affected
-SELECT events.*
-FROM staging_events AS events
-JOIN affected_plays AS affected
-    ON affected.ts = events.ts
-    AND {_same("session_id", "affected", "events")}
-    AND {_same("item_in_session", "affected", "events")}
-WHERE events.page = 'NextSong'
-    AND events.ts BETWEEN (SELECT MIN(ts) FROM affected_plays) AND (SELECT MAX(ts) FROM affected_plays)
-"""
-
-STAR_COLUMNS = {
-    "artist_table": ["artist_id", "name", "location", "latitude", "longitude"],
-    "song_table": ["song_id", "title", "artist_id", "year", "duration"],
-    "user_table": ["user_id", "first_name", "last_name", "gender", "level"],
-    "songplay_table": [
-        "start_time", "user_id", "level", "song_id", "artist_id",
-        "session_id", "item_in_session", "location", "user_agent",
-    ],
-}
-
-
-def _changes_create(table):
-    """An empty temporary table with the columns the full load inserts into ``table``."""
-    return f"""
-CREATE TEMP TABLE {table}_changes AS
-SELECT {", ".join(STAR_COLUMNS[table])}
-FROM {table}
-WHERE 1 = 0
-"""
-
-
-def _changes_insert(table, rows):
-    """The full load's INSERT for ``table``, into ``table``_changes: ``rows`` is its SELECT, scoped."""
-    return f"\nINSERT INTO {table}_changes ({', '.join(STAR_COLUMNS[table])})" + rows
-
-
-def _merge(table, key):
-    """Upsert ``table`` from ``table``_changes by ``key``."""
-    changes = f"{table}_changes"
-    columns = STAR_COLUMNS[table]
-    updates = ",\n    ".join(f"{column} = {changes}.{column}" for column in columns if column != key)
-    values = ",\n    ".join(f"{changes}.{column}" for column in columns)
-    return f"""
-MERGE INTO {table}
-USING {changes}
-ON {table}.{key} = {changes}.{key}
-WHEN MATCHED THEN UPDATE SET
-    {updates}
-WHEN NOT MATCHED THEN INSERT ({", ".join(columns)})
-VALUES (
-    {values}
-)
-"""
-
-
-# The full load's SELECTs, each reading only the staged rows of the keys that
-# the new records touch (a subquery named as the staging table it stands for).
-artist_table_changes_insert = _changes_insert("artist_table", ARTIST_TABLE_ROWS.format(songs="""(
-        SELECT * FROM staging_songs WHERE artist_id IN (SELECT artist_id FROM staging_songs_new)
-    ) AS staging_songs"""))
-
-song_table_changes_insert = _changes_insert("song_table", SONG_TABLE_ROWS.format(songs="""(
-        SELECT * FROM staging_songs WHERE song_id IN (SELECT song_id FROM staging_songs_new)
-    ) AS staging_songs"""))
-
-# A user's row comes from their latest event, and ts is the first sort key: an
-# event older than the user's latest new one cannot be it. Only the events from
-# that one on are ranked again, not the user's whole history. The bound on
-# the new events' first ts repeats that for the sort key, so that only the
-# staged blocks from the new days on are read.
-user_table_changes_insert = _changes_insert("user_table", USER_TABLE_ROWS.format(events="""(
-        SELECT events.*
-        FROM staging_events AS events
-        JOIN (
-            SELECT user_id, MAX(ts) AS latest
-            FROM staging_events_new
-            WHERE user_id IS NOT NULL
-            GROUP BY user_id
-        ) AS new_users
-            ON new_users.user_id = events.user_id
-            AND events.ts >= new_users.latest
-        WHERE events.ts >= (SELECT MIN(ts) FROM staging_events_new)
-    ) AS staging_events"""))
-
-songplay_table_changes_insert = _changes_insert(
-    "songplay_table", SONGPLAY_TABLE_ROWS.format(events="staging_events_affected AS staging_events"),
-)
-
-artist_table_merge = _merge("artist_table", "artist_id")
-song_table_merge = _merge("song_table", "song_id")
-user_table_merge = _merge("user_table", "user_id")
-
-# The start times the new events add. The lower bound repeats what the
-# equality implies, so that only the time rows from the new events' first
-# start time on are read, by the primary key's index, not the whole table.
-time_table_append = """
-INSERT INTO time_table (start_time, hour, day, week, month, year, weekday)""" + TIME_TABLE_ROWS.format(
-    events="staging_events_new",
-    new_start_times=f"""WHERE NOT EXISTS (
-    SELECT 1
-    FROM time_table
-    WHERE time_table.start_time = plays.start_time
-        AND time_table.start_time >= (
-            SELECT MIN({START_TIME}) FROM staging_events_new WHERE page = 'NextSong'
-        )
-)
-""",
-)
-
-songplay_table_replace_delete = f"""
-DELETE FROM songplay_table
-USING songplay_table_changes AS changes
-WHERE changes.start_time = songplay_table.start_time
-    AND {_same("session_id", "changes", "songplay_table")}
-    AND {_same("item_in_session", "changes", "songplay_table")}
-"""
-
-songplay_table_replace_insert = f"""
-INSERT INTO songplay_table ({", ".join(STAR_COLUMNS["songplay_table"])})
-SELECT {", ".join(STAR_COLUMNS["songplay_table"])}
-FROM songplay_table_changes
-"""
-
-# What an incremental run does after staging the new files into *_new, in
-# order: (step, statement). The dimensions first, so that every foreign key
-# of the fact finds its row.
-incremental_star_queries = [
-    ("staging_events", staging_events_append),
-    ("staging_songs", staging_songs_append),
-    ("artist_table", _changes_create("artist_table")),
-    ("artist_table", artist_table_changes_insert),
-    ("artist_table", artist_table_merge),
-    ("song_table", _changes_create("song_table")),
-    ("song_table", song_table_changes_insert),
-    ("song_table", song_table_merge),
-    ("user_table", _changes_create("user_table")),
-    ("user_table", user_table_changes_insert),
-    ("user_table", user_table_merge),
-    ("time_table", time_table_append),
-    ("songplay_table", affected_plays_create),
-    ("songplay_table", affected_plays_analyze),
-    ("songplay_table", staging_events_affected_create),
-    ("songplay_table", staging_events_affected_insert),
-    ("songplay_table", _changes_create("songplay_table")),
-    ("songplay_table", songplay_table_changes_insert),
-    ("songplay_table", "ANALYZE songplay_table_changes"),
-    ("songplay_table", songplay_table_replace_delete),
-    ("songplay_table", songplay_table_replace_insert),
-]
-
-incremental_work_tables = [
-    "staging_events_new",
-    "staging_songs_new",
-    "affected_plays",
-    "staging_events_affected",
-    "artist_table_changes",
-    "song_table_changes",
-    "user_table_changes",
-    "songplay_table_changes",
-]
-
-# ---------------------------------------------------------------------------
-# A daily run's checks (docs/data-contract.md section 4, on the change)
-#
-# The run that committed the warehouse checked it. A daily run checks that its
-# change keeps the five counted checks true without recounting the month's
-# distinct keys: "songplays = distinct NextSong events" becomes "songplays
-# added = new distinct NextSong events", and so on. The new keys are counted
-# against staging before the new records are appended to it, and each star
-# table's rows before and after the change (a COUNT(*) of each); a check
-# passes when the table grew by its new keys.
-#
-# This is induction: it trusts the warehouse that the previous run left. A
-# warehouse changed by hand between runs is caught by `etl.py --check`, which
-# runs the whole checks above, as every --full run does.
-# ---------------------------------------------------------------------------
-
-# Each check's new keys: the keys of the new records, EXCEPT those staged
-# before (EXCEPT compares NULL equal to NULL, as PARTITION BY does, and needs
-# no correlated subquery, which Redshift restricts). The ts range bounds the
-# staged side to the new records' span, so that only those blocks of
-# staging_events are read (its sort key: zone maps on Redshift, an index on
-# PostgreSQL), not the month. An earlier copy of a new event, or an earlier
-# play at a new play's start time, has the same ts, so it lies in that span.
-_NEW_DAYS = "ts BETWEEN (SELECT MIN(ts) FROM staging_events_new) AND (SELECT MAX(ts) FROM staging_events_new)"
-
-new_plays_count = f"""
-SELECT COUNT(*)
-FROM (
-    SELECT session_id, item_in_session, ts
-    FROM staging_events_new
-    WHERE page = 'NextSong'
-    EXCEPT
-    SELECT session_id, item_in_session, ts
-    FROM staging_events
-    WHERE page = 'NextSong'
-        AND {_NEW_DAYS}
-) AS new_plays
-"""
-
-# One start time per distinct ts: TIMESTAMP 'epoch' + ts milliseconds.
-new_play_times_count = f"""
-SELECT COUNT(*)
-FROM (
-    SELECT ts
-    FROM staging_events_new
-    WHERE page = 'NextSong'
-    EXCEPT
-    SELECT ts
-    FROM staging_events
-    WHERE page = 'NextSong'
-        AND {_NEW_DAYS}
-) AS new_play_times
-"""
-
-# A user's events are spread over the month: this one reads staging's
-# user_id whole.
-new_users_count = """
-SELECT COUNT(*)
-FROM (
-    SELECT user_id
-    FROM staging_events_new
-    WHERE user_id IS NOT NULL
-    EXCEPT
-    SELECT user_id
-    FROM staging_events
-) AS new_users
-"""
-
-
-def _new_song_keys_count(key):
-    return f"""
-SELECT COUNT(*)
-FROM (
-    SELECT {key}
-    FROM staging_songs_new
-    WHERE {key} IS NOT NULL
-    EXCEPT
-    SELECT {key}
-    FROM staging_songs
-) AS new_keys
-"""
-
-
-# The star's row counts, in star_tables order, before and after the change.
-star_counts = "SELECT\n" + ",\n".join(
-    f"    (SELECT COUNT(*) FROM {table}) AS {table}" for table in star_tables
-) + "\n"
-
-# check name -> (the star table that must grow by the new keys, what counts them)
-NEW_PLAYS_CHECK = "songplays added = new distinct NextSong events"
-
-change_checks = {
-    NEW_PLAYS_CHECK: ("songplay_table", new_plays_count),
-    "users added = new staged user ids": ("user_table", new_users_count),
-    "songs added = new staged song ids": ("song_table", _new_song_keys_count("song_id")),
-    "artists added = new staged artist ids": ("artist_table", _new_song_keys_count("artist_id")),
-    "time rows added = new play start times": ("time_table", new_play_times_count),
-}
-
-key_checks = {**check_unique_not_null, **check_relationships}
-
-# The summary's figures for a daily run, read before its work tables are
-# dropped: the plays it wrote (added or replaced) and how many of them
-# match the catalogue; the NextSong events it staged.
-written_plays_count = """
-SELECT COUNT(*), COUNT(song_id)
-FROM songplay_table_changes
-"""
-
-new_nextsong_events_count = """
-SELECT COUNT(*) FROM staging_events_new WHERE page = 'NextSong'
-"""
-
-# The daily statements whose row counts the summary shows, and what it calls them.
-COUNTED = {
-    staging_events_append: "staging_events: rows appended",
-    staging_songs_append: "staging_songs: rows appended",
-    artist_table_merge: "artist_table: rows upserted",
-    song_table_merge: "song_table: rows upserted",
-    user_table_merge: "user_table: rows upserted",
-    time_table_append: "time_table: rows added",
-    songplay_table_replace_delete: "songplay_table: plays replaced",
-    songplay_table_replace_insert: "songplay_table: plays added",
-}

@@ -16,9 +16,8 @@ it is the range of ISO 8601 and of Python's datetime. A record whose ts is
 outside is a rejected record (file, line, column ts, why), like any value
 that does not fit its column: the local loader reads ``COLUMN_RANGES``; on
 Redshift, whose COPY loads any BIGINT, the engine rejects the same records
-with the same reason right after the COPY (sql_queries.py's
-staged_ts_out_of_range_*, run by engines/redshift.py), against the same
---max-errors.
+with the same reason right after the COPY (engines/redshift.py's
+staged_ts_out_of_range_*), against the same --max-errors.
 """
 
 TS_MIN_MS = -62_135_596_800_000  # 0001-01-01T00:00:00.000Z

@@ -11,10 +11,13 @@ import types
 import psycopg2
 
 import sql_queries as q
+from sparkify.checks import reconciliation_sql as check_sql
+from sparkify.engines import redshift
 from sparkify.engines.redshift import COPY_RESULT
+from sparkify.run import ledger
 
 ROLE = "arn:aws:iam::123456789012:role/dwhRole"
-CHANGE_CHECK_QUERIES = {statement for _, statement in q.change_checks.values()}
+CHANGE_CHECK_QUERIES = {statement for _, statement in check_sql.change_checks.values()}
 
 
 def redshift_config(**values):
@@ -156,17 +159,17 @@ class FakeCursor:
             self._rows = [(fake.copy_id(), fake.rows[fake.last_copy_table])]
         elif text.startswith("SELECT query_id, loaded_rows FROM sys_load_history"):
             self._rows = [(max(fake.recorded), fake.rows[fake.last_copy_table])]
-        elif text.startswith("SELECT COUNT(*) FROM") and q.TS_OUT_OF_RANGE in text:
+        elif text.startswith("SELECT COUNT(*) FROM") and redshift.TS_OUT_OF_RANGE in text:
             self._rows = [(len(fake.out_of_range),)]
-        elif text.startswith("SELECT artist,") and q.TS_OUT_OF_RANGE in text:
-            self._rows = [tuple(row.get(name) for name in q.STAGING_EVENTS_COLUMNS) for row in fake.out_of_range]
+        elif text.startswith("SELECT artist,") and redshift.TS_OUT_OF_RANGE in text:
+            self._rows = [tuple(row.get(name) for name in q.COLUMNS["staging_events"]) for row in fake.out_of_range]
         elif "FROM stl_load_errors" in text:
             self.answer_load_errors(text, STL_COLUMNS, fake.copy_id())
         elif "FROM sys_load_error_detail" in text:
             self.answer_load_errors(text, SYS_COLUMNS, max(fake.recorded, default=None))
-        elif statement == q.loaded_files_select:
+        elif statement == ledger.loaded_files_select:
             self._rows = []
-        elif statement == q.star_counts:
+        elif statement == check_sql.star_counts:
             self._rows = [(0,) * len(q.star_tables)]
         elif statement in CHANGE_CHECK_QUERIES:
             self._rows = [(0,)]  # no new key, as the star counts say

@@ -14,9 +14,10 @@ import pytest
 from helpers import assert_equals_a_full_load, checks_of, daily_run, event, song, write_source
 
 import etl
-import sql_queries as q
+from sparkify.checks import reconciliation_sql as check_sql
 from sparkify.engines import PostgresEngine
 from sparkify.output.report import Reporter
+from sparkify.run import daily_load_sql as daily_sql
 
 DAY = 86_400_000
 T1 = 1541059200000  # 2018-11-01 08:00:00 UTC
@@ -36,7 +37,7 @@ def add_song(folder, name, record):
 
 def expected_and_actual(result):
     return {name: (check.expected, check.actual) for name, check in checks_of(result).items()
-            if name in q.change_checks}
+            if name in check_sql.change_checks}
 
 
 def whole_checks_failing(warehouse):
@@ -76,7 +77,7 @@ def test_redelivered_new_events_null_identity_parts_logged_out_and_first_time_us
     result = daily_run(warehouse, folder)
     assert result.committed
     assert expected_and_actual(result) == {
-        q.NEW_PLAYS_CHECK: (4, 4),
+        check_sql.NEW_PLAYS_CHECK: (4, 4),
         "users added = new staged user ids": (3, 3),  # 10, 12, 11
         "songs added = new staged song ids": (0, 0),
         "artists added = new staged artist ids": (0, 0),
@@ -87,7 +88,7 @@ def test_redelivered_new_events_null_identity_parts_logged_out_and_first_time_us
     add_log(folder, "2018-11-03-events.json", day2[1:4] + [event(ts=T1 + 2 * DAY, sessionId=None,
                                                                 itemInSession=None, userId="12")])
     result = daily_run(warehouse, folder)
-    assert expected_and_actual(result)[q.NEW_PLAYS_CHECK] == (1, 1)
+    assert expected_and_actual(result)[check_sql.NEW_PLAYS_CHECK] == (1, 1)
     assert expected_and_actual(result)["time rows added = new play start times"] == (1, 1)
     assert_equals_a_full_load(warehouse, folder)
 
@@ -105,7 +106,7 @@ def test_backfill_of_older_days_with_since_and_until(warehouse, folder):
     assert daily_run(warehouse, folder, since=date(2018, 11, 5)).committed  # full: the ledger is empty
     result = daily_run(warehouse, folder, until=date(2018, 11, 3))  # two older days, one play re-sent
     assert result.committed and not result.choice.full
-    assert expected_and_actual(result)[q.NEW_PLAYS_CHECK] == (3, 3)
+    assert expected_and_actual(result)[check_sql.NEW_PLAYS_CHECK] == (3, 3)
     assert expected_and_actual(result)["users added = new staged user ids"] == (1, 1)
     assert warehouse.query("SELECT level FROM user_table WHERE user_id = 8") == [("paid",)]
     assert_equals_a_full_load(warehouse, folder)
@@ -134,7 +135,7 @@ def test_late_song_files_null_keys_known_artist_new_artist_and_one_song_id_twice
     result = daily_run(warehouse, folder)
     assert result.committed
     assert expected_and_actual(result) == {
-        q.NEW_PLAYS_CHECK: (1, 1),
+        check_sql.NEW_PLAYS_CHECK: (1, 1),
         "users added = new staged user ids": (0, 0),
         "songs added = new staged song ids": (3, 3),  # SOLATE (twice), SONOART, SOKNOWN
         "artists added = new staged artist ids": (1, 1),  # ARNEW; the NULL-song_id record's artist is known
@@ -203,10 +204,10 @@ def test_counts_do_not_see_a_wrong_rematch_and_a_full_load_comparison_does(wareh
     assert daily_run(warehouse, folder).committed
     add_song(folder, "TRLATE.json", song(song_id="SOLATE", artist_id="ARNEW", artist_name="Newcomer",
                                          title="Late", duration=200.0))
-    broken = q.affected_plays_create.split("UNION")[0]  # only the new events: late songs match nothing old
-    steps = [(table, broken if statement == q.affected_plays_create else statement)
-             for table, statement in q.incremental_star_queries]
-    monkeypatch.setattr(q, "incremental_star_queries", steps)
+    broken = daily_sql.affected_plays_create.split("UNION")[0]  # only the new events: late songs match nothing old
+    steps = [(table, broken if statement == daily_sql.affected_plays_create else statement)
+             for table, statement in daily_sql.incremental_star_queries]
+    monkeypatch.setattr(daily_sql, "incremental_star_queries", steps)
     result = daily_run(warehouse, folder)
     assert result.committed and all(check.passed for check in result.checks)
     assert whole_checks_failing(warehouse) == []
@@ -228,7 +229,7 @@ def test_a_resent_day_replaces_its_plays_and_adds_none(warehouse, folder):
     assert daily_run(warehouse, folder).committed
     add_log(folder, "2018-11-01-events-resent.json", day)
     result = daily_run(warehouse, folder)
-    assert expected_and_actual(result)[q.NEW_PLAYS_CHECK] == (0, 0)
+    assert expected_and_actual(result)[check_sql.NEW_PLAYS_CHECK] == (0, 0)
     steps = {name: rows for name, rows, _ in result.steps}
     assert (steps["songplay_table: plays replaced"], steps["songplay_table: plays added"]) == (3, 0)
     assert "plays this run wrote (added or replaced): 3, 3 of them matched" in etl.summary(result)

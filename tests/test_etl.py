@@ -6,7 +6,7 @@ import pytest
 from helpers import BUNDLED_SAMPLE, Warehouse, event, run_script, song, write_source
 
 import etl
-import sql_queries as q
+from sparkify.checks import reconciliation_sql as check_sql
 from sparkify.engines.embedded import fresh_schema
 from sparkify.engines.local_loader.staging import LoadError
 
@@ -101,7 +101,7 @@ def test_a_bad_song_file_is_rejected_with_its_path(warehouse, tmp_path):
 def test_a_failed_check_rolls_everything_back(warehouse, small_source, monkeypatch):
     warehouse.load(small_source)
     before = warehouse.snapshot()
-    monkeypatch.setitem(q.check_queries, "a check that fails", "SELECT 0, 1")
+    monkeypatch.setitem(check_sql.check_queries, "a check that fails", "SELECT 0, 1")
     with pytest.raises(etl.CheckFailed):
         warehouse.load(write_source(small_source.parent / "other", events=[event(ts=1541106999000)]))
     assert warehouse.snapshot() == before
@@ -113,8 +113,8 @@ def test_postgres_enforces_keys_and_relationships_so_those_checks_name_the_const
     assert checks["songplay_table.user_id -> user_table present"].enforced_by == (
         "FOREIGN KEY (user_id) REFERENCES user_table(user_id)"
     )
-    assert sum(check.enforced_by is not None for check in checks.values()) == len(q.check_constraints)
-    plays = checks[q.PLAYS_CHECK]
+    assert sum(check.enforced_by is not None for check in checks.values()) == len(check_sql.check_constraints)
+    plays = checks[check_sql.PLAYS_CHECK]
     assert plays.enforced_by is None and plays.expected == plays.actual == 3  # no constraint says it: counted
 
 

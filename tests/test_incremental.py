@@ -20,6 +20,8 @@ from sqlglot import exp
 
 import etl
 import sql_queries as q
+from sparkify.checks import reconciliation_sql as check_sql
+from sparkify.run import daily_load_sql as daily_sql
 from sparkify.run import ledger as incremental
 from sparkify.sources import SourceFile
 from sparkify.sources.folder import mtime_version, version_nanoseconds
@@ -174,7 +176,7 @@ def test_a_daily_run_checks_that_each_table_grew_by_its_new_keys(warehouse, deli
     result = daily_run(warehouse, delivery.folder)
     assert (result.choice.new, result.choice.full) == (len(delivery.songs) - half + 3, False)
     checks = checks_of(result)
-    for name, (table, _) in q.change_checks.items():
+    for name, (table, _) in check_sql.change_checks.items():
         grown = warehouse.count(table) - before[table]
         assert checks[name].passed and checks[name].expected == grown > 0, name
     assert len(checks) == 14 and all(check.passed for check in checks.values())
@@ -203,7 +205,7 @@ def test_a_daily_run_that_changes_a_table_wrongly_fails_its_check_and_commits_no
     daily_run(warehouse, delivery.folder)
     before, ledger = warehouse.snapshot(), warehouse.table("loaded_files")
     delivery.deliver(delivery.days(11, 11))
-    monkeypatch.setattr(q, "incremental_star_queries", [*q.incremental_star_queries, (table, mistake)])
+    monkeypatch.setattr(daily_sql, "incremental_star_queries", [*daily_sql.incremental_star_queries, (table, mistake)])
     with pytest.raises(etl.CheckFailed) as failure:
         daily_run(warehouse, delivery.folder)
     assert [check.name for check in failure.value.result.checks if not check.passed] == [failing]
@@ -257,9 +259,10 @@ def test_a_failure_mid_run_leaves_star_and_ledger_and_the_rerun_completes(wareho
     daily_run(warehouse, delivery.folder)
     before, ledger = warehouse.snapshot(), warehouse.table("loaded_files")
     delivery.deliver(delivery.days(16, 16))
-    steps = list(q.incremental_star_queries)
-    steps.insert(steps.index(("songplay_table", q.songplay_table_replace_delete)), ("songplay_table", "SELECT 1 / 0"))
-    monkeypatch.setattr(q, "incremental_star_queries", steps)
+    steps = list(daily_sql.incremental_star_queries)
+    replace = steps.index(("songplay_table", daily_sql.songplay_table_replace_delete))
+    steps.insert(replace, ("songplay_table", "SELECT 1 / 0"))
+    monkeypatch.setattr(daily_sql, "incremental_star_queries", steps)
     with pytest.raises(Exception, match="division by zero"):
         daily_run(warehouse, delivery.folder)
     assert warehouse.snapshot() == before
@@ -346,19 +349,19 @@ def test_a_reload_keeps_the_days_loaded_outside_the_window():
 
 
 def test_every_incremental_statement_parses_with_a_redshift_grammar():
-    statements = [statement for _, statement in q.incremental_star_queries]
-    statements += [q.staging_events_new_create, q.staging_songs_new_create]
-    statements += [f"DROP TABLE {table}" for table in q.incremental_work_tables]
-    statements += [q.loaded_files_table_create, q.loaded_files_select, q.loaded_files_clear]
-    statements += [statement for _, statement in q.change_checks.values()]
-    statements += [q.star_counts, q.written_plays_count, q.new_nextsong_events_count]
+    statements = [statement for _, statement in daily_sql.incremental_star_queries]
+    statements += [daily_sql.staging_events_new_create, daily_sql.staging_songs_new_create]
+    statements += [f"DROP TABLE {table}" for table in daily_sql.incremental_work_tables]
+    statements += [q.loaded_files_table_create, incremental.loaded_files_select, incremental.loaded_files_clear]
+    statements += [statement for _, statement in check_sql.change_checks.values()]
+    statements += [check_sql.star_counts, check_sql.written_plays_count, check_sql.new_nextsong_events_count]
     for statement in statements:
         [parsed] = sqlglot.parse(statement, read="redshift")
         assert not isinstance(parsed, exp.Command), f"not understood: {statement[:80]}"
 
 
 def test_the_dimensions_are_upserted_with_merge_and_the_fact_replaced_by_identity():
-    assert q.user_table_merge == """
+    assert daily_sql.user_table_merge == """
 MERGE INTO user_table
 USING user_table_changes
 ON user_table.user_id = user_table_changes.user_id
@@ -377,12 +380,14 @@ VALUES (
 )
 """
     # a user's events from their latest new one on are ranked again, not their whole history
-    assert "AND events.ts >= new_users.latest\n" in q.user_table_changes_insert
+    assert "AND events.ts >= new_users.latest\n" in daily_sql.user_table_changes_insert
     # and, for the sort key, only the staged blocks from the new days on are read
     assert "WHERE events.ts >= (SELECT MIN(ts) FROM staging_events_new)\n    ) AS staging_events" in (
-        q.user_table_changes_insert
+        daily_sql.user_table_changes_insert
     )
-    assert q.songplay_table_replace_delete.startswith("\nDELETE FROM songplay_table\nUSING songplay_table_changes")
+    assert daily_sql.songplay_table_replace_delete.startswith(
+        "\nDELETE FROM songplay_table\nUSING songplay_table_changes"
+    )
 
 
 def test_the_ledger_is_created_and_dropped_with_the_other_tables():

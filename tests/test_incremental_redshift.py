@@ -17,10 +17,10 @@ from s3_fixtures import FAKE_AWS, environment, make_bucket, moto_server, s3, upl
 from sqlglot import exp
 
 import etl
-import sql_queries as q
 from sparkify.config import TargetError, source_locations
 from sparkify.engines.redshift import CopyPrefixes, RedshiftEngine
 from sparkify.results import LoadError
+from sparkify.run import daily_load_sql as daily_sql
 from sparkify.run import ledger as incremental
 from sparkify.run.mode import mode_for
 
@@ -67,7 +67,7 @@ class LedgerRedshift(FakeRedshift):
 class LedgerCursor(FakeCursor):
     def execute(self, statement, params=None):
         super().execute(statement, params)
-        if statement == q.loaded_files_select:
+        if statement == incremental.loaded_files_select:
             self._rows = list(self.connection.ledger)
 
 
@@ -165,7 +165,7 @@ def test_the_dry_run_of_a_daily_run_on_the_command_line(tmp_path):
 def test_full_on_redshift_empties_the_ledger_so_the_next_daily_run_records_all():
     fake = FakeRedshift()
     etl.run(fake, "redshift", None, 0, config=redshift_config())
-    assert fake.sent[2] == q.loaded_files_exists and q.loaded_files_clear in fake.sent
+    assert fake.sent[2] == incremental.loaded_files_exists and incremental.loaded_files_clear in fake.sent
 
 
 # ---------------------------------------------------------------------------
@@ -230,7 +230,7 @@ def _without_songs_copy(planned):
         if statement.lstrip().startswith("COPY staging_songs_new"):
             skip_next = True
             continue
-        if statement == q.work_tables_analyze["staging_songs_new"]:
+        if statement == daily_sql.work_tables_analyze["staging_songs_new"]:
             continue
         kept.append(statement)
     return kept

@@ -37,7 +37,7 @@ import sql_queries as q
 from create_tables import statements as create_statements
 from sparkify.checks import doctor
 from sparkify.config import TargetError
-from sparkify.engines import PostgresEngine, RedshiftEngine, detect_engine
+from sparkify.engines import PostgresEngine, RedshiftEngine, detect_engine, redshift
 from sparkify.engines import connect as target_connection
 from sparkify.engines import redshift_load_errors as redshift_errors
 from sparkify.engines.local_loader.staging import LoadError, RejectedRecord
@@ -170,8 +170,8 @@ def test_every_redshift_statement_parses_with_a_redshift_grammar():
         + [redshift_errors.load_errors_query(after=101, views=redshift_errors.SERVERLESS),
            redshift_errors.load_errors_query(views=redshift_errors.SERVERLESS),
            redshift_errors.SERVERLESS.copy_result]
-        + [q.staged_ts_out_of_range_select.format(table="staging_events_new", limit=1000),
-           q.staged_ts_out_of_range_delete.format(table="staging_events")]
+        + [redshift.staged_ts_out_of_range_select.format(table="staging_events_new", limit=1000),
+           redshift.staged_ts_out_of_range_delete.format(table="staging_events")]
         + [redshift_errors.insert_rejected(redshift_errors.rejected_records("staging_events", [BAD_SESSION]))]
     )
     for statement in emitted:
@@ -330,7 +330,7 @@ def test_a_staged_ts_outside_the_contract_is_rejected_as_the_local_loader_reject
     assert record.reason == (f"253402300800000 is out of range: {RANGE_MEANING['ts']}")
     assert record.source_file == "(staged by COPY from s3://udacity-dend/log_data: the file is not known)"
     assert '"session_id": 7' in record.raw_record and events.rows == 8055
-    delete = fake.sent.index(q.staged_ts_out_of_range_delete.format(table="staging_events"))
+    delete = fake.sent.index(redshift.staged_ts_out_of_range_delete.format(table="staging_events"))
     kept = next(i for i, s in enumerate(fake.sent) if s.startswith("INSERT INTO rejected_records"))
     assert delete < kept < fake.sent.index("ANALYZE staging_events") < fake.sent.index("COMMIT")
     assert "253402300800000" in fake.sent[kept]

@@ -7,6 +7,7 @@ import sqlglot
 
 import sql_queries as q
 from create_tables import statements as create_statements
+from sparkify.checks import reconciliation_sql as check_sql
 from sparkify.engines import engine_named
 from sparkify.engines.postgres import sort_key_index, to_postgres
 from sparkify.sqltext import as_script, quote_literal, redact, summarise
@@ -17,8 +18,8 @@ ALL_STATEMENTS = (
     + q.clear_staging_queries
     + q.clear_star_queries
     + list(q.insert_table_queries.values())
-    + list(q.check_queries.values())
-    + [q.count_nextsong_events, q.count_matched_plays]
+    + list(check_sql.check_queries.values())
+    + [check_sql.count_nextsong_events, check_sql.count_matched_plays]
 )
 
 

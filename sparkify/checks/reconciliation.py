@@ -17,19 +17,20 @@ of counting. On Redshift, where constraints are informational, they count.
 """
 
 import sql_queries as q
+from sparkify.checks import reconciliation_sql as check_sql
 from sparkify.results import Check
 
 
 def run_checks(cursor, enforced=frozenset(), queries=None) -> list[Check]:
-    """The whole-warehouse checks, in order (default: all of sql_queries.check_queries).
+    """The whole-warehouse checks, in order (default: all of reconciliation_sql.check_queries).
 
     ``enforced``: the (table, definition) of the constraints the database
     enforces (the engine's enforced_constraints()); a check that such a
     constraint holds names it instead of counting.
     """
     results = []
-    for name, statement in (q.check_queries if queries is None else queries).items():
-        constraint = q.check_constraints.get(name)
+    for name, statement in (check_sql.check_queries if queries is None else queries).items():
+        constraint = check_sql.check_constraints.get(name)
         if constraint in enforced:
             results.append(Check(name, None, None, constraint[1]))
             continue
@@ -41,7 +42,7 @@ def run_checks(cursor, enforced=frozenset(), queries=None) -> list[Check]:
 
 def star_counts(cursor) -> dict[str, int]:
     """Each star table's row count."""
-    cursor.execute(q.star_counts)
+    cursor.execute(check_sql.star_counts)
     return dict(zip(q.star_tables, cursor.fetchone() or (None,) * len(q.star_tables)))
 
 
@@ -50,7 +51,7 @@ def before_change(cursor) -> dict:
     each check expects (counted against staging before the new records join
     it) and the star's row counts."""
     new_keys = {}
-    for name, (_, statement) in q.change_checks.items():
+    for name, (_, statement) in check_sql.change_checks.items():
         cursor.execute(statement)
         new_keys[name] = (cursor.fetchone() or (None,))[0]
     return {"new_keys": new_keys, "counts": star_counts(cursor)}
@@ -62,9 +63,9 @@ def change_checks(cursor, enforced, before) -> list[Check]:
     after = star_counts(cursor)
     grown = [
         Check(name, before["new_keys"][name], _grown(after[table], before["counts"][table]))
-        for name, (table, _) in q.change_checks.items()
+        for name, (table, _) in check_sql.change_checks.items()
     ]
-    return grown + run_checks(cursor, enforced, q.key_checks)
+    return grown + run_checks(cursor, enforced, check_sql.key_checks)
 
 
 def _grown(after, before):

@@ -1,7 +1,8 @@
 """PostgreSQL: the embedded server of a laptop or CI, or any PostgreSQL 15 or newer.
 
-**The dialect.** sql_queries.py holds one definition of every statement, in
-Redshift's dialect. PostgreSQL runs the same text after these mechanical
+**The dialect.** Every statement has one definition, in Redshift's dialect
+(sql_queries.py, and the modules beside the code that runs the rest:
+docs/design.md#where-the-sql-lives). PostgreSQL runs the same text after these mechanical
 changes, and no others (tests/test_sql_dialect.py holds the list to this
 docstring):
 
@@ -114,7 +115,7 @@ ORDER BY conname
 # The keys and relationships that the checks count are constraints of the
 # DDL, which PostgreSQL enforces on every row written. pg_get_constraintdef()
 # ends in NOT VALID or NOT ENFORCED unless the constraint is both, so only the
-# exact definitions of sql_queries.check_constraints count as enforced.
+# exact definitions of reconciliation_sql.check_constraints count as enforced.
 CONSTRAINT_DEFINITIONS = """
 SELECT conrelid::regclass::text, pg_get_constraintdef(oid)
 FROM pg_constraint

@@ -1,4 +1,4 @@
-"""Amazon Redshift: COPY reads the source from S3 itself; everything else is the SQL of sql_queries.py.
+"""Amazon Redshift: COPY reads the source from S3 itself; everything else is the project's SQL as written.
 
 What differs from PostgreSQL, and the page of AWS's documentation that says why:
 
@@ -42,11 +42,38 @@ from sparkify.engines import redshift_load_errors as load_errors
 from sparkify.engines.base import Engine
 from sparkify.results import LoadError, RejectedRecord, Step, TableLoad
 from sparkify.sqltext import quote_literal, summarise
-from sparkify.value_ranges import RANGE_MEANING
+from sparkify.value_ranges import RANGE_MEANING, TS_MAX_MS, TS_MIN_MS
 
 COPY_RESULT = load_errors.CLUSTER.copy_result
 LOCK = "LOCK staging_events"
 PREFIX_OF = {"staging_events": "log_data", "staging_songs": "song_data"}
+
+# ts outside the data contract's range (sparkify/value_ranges.py).
+# The local loader rejects such a record as it reads it; COPY loads any BIGINT,
+# and the transform would then fail on it (EXTRACT into time_table's SMALLINTs,
+# or the TIMESTAMP overflowing). So, right after the events' COPY and inside
+# the run's transaction, reject_ts_out_of_range() counts the staged events outside
+# the range, reads them (as many as it keeps of COPY's own load errors), keeps
+# them in rejected_records and deletes them from staging, counting them
+# against --max-errors. {table} is staging_events, or staging_events_new in a
+# daily run; {limit} is how many rows are read.
+TS_OUT_OF_RANGE = f"ts < {TS_MIN_MS} OR ts > {TS_MAX_MS}"
+
+staged_ts_out_of_range_count = f"""
+SELECT COUNT(*) FROM {{table}} WHERE {TS_OUT_OF_RANGE}
+"""
+
+staged_ts_out_of_range_select = f"""
+SELECT {", ".join(q.COLUMNS["staging_events"])}
+FROM {{table}}
+WHERE {TS_OUT_OF_RANGE}
+ORDER BY ts, session_id, item_in_session
+LIMIT {{limit}}
+"""
+
+staged_ts_out_of_range_delete = f"""
+DELETE FROM {{table}} WHERE {TS_OUT_OF_RANGE}
+"""
 
 
 class StatementLog:
@@ -262,23 +289,23 @@ def reject_ts_out_of_range(cursor, load, staged, max_errors, source_file):
 
     COPY takes any BIGINT; the local loader rejects a ts outside
     value_ranges.py's range, and so does this, inside the run's transaction,
-    with the same reason and against the same --max-errors (sql_queries.py
+    with the same reason and against the same --max-errors (TS_OUT_OF_RANGE
     says why). Staging keeps no file or line: the record names what it can
     (line 0: not known). At most load_errors.KEPT of them are kept, as of
     COPY's own load errors; all of them are counted and deleted.
     """
-    cursor.execute(q.staged_ts_out_of_range_count.format(table=staged))
+    cursor.execute(staged_ts_out_of_range_count.format(table=staged))
     count = (cursor.fetchone() or (0,))[0] or 0
     if not count:
         return
-    cursor.execute(q.staged_ts_out_of_range_select.format(table=staged, limit=load_errors.KEPT))
+    cursor.execute(staged_ts_out_of_range_select.format(table=staged, limit=load_errors.KEPT))
     records = [
         RejectedRecord(
             table_name=load.table, source_file=source_file, line_number=0, column_name="ts",
             reason=f"{row['ts']} is out of range: {RANGE_MEANING['ts']}", raw_value=str(row["ts"]),
             raw_record=json.dumps(row, ensure_ascii=False, default=str),
         )
-        for row in (dict(zip(q.STAGING_EVENTS_COLUMNS, values)) for values in cursor.fetchall())
+        for row in (dict(zip(q.COLUMNS["staging_events"], values)) for values in cursor.fetchall())
     ]
     rejected = len(load.rejected) + count
     if rejected > max_errors:
@@ -291,7 +318,7 @@ def reject_ts_out_of_range(cursor, load, staged, max_errors, source_file):
             "ones in rejected_records.",
             load.rejected + records,
         )
-    cursor.execute(q.staged_ts_out_of_range_delete.format(table=staged))
+    cursor.execute(staged_ts_out_of_range_delete.format(table=staged))
     load.rejected.extend(records)
     if load.rows is not None:
         load.rows -= count

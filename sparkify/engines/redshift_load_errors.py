@@ -46,6 +46,7 @@ import psycopg2
 
 from sparkify.results import LoadError, RejectedRecord
 from sparkify.sqltext import quote_literal
+from sql_queries import column_list
 
 SHOWN = 10  # rejected records written out in an error message
 KEPT = 1000  # rejected records fetched from Redshift at most
@@ -237,7 +238,7 @@ def insert_rejected(records) -> str:
         return quote_literal(cut)
 
     rows = ",\n".join(
-        "(" + ", ".join([
+        "(" + ", ".join([  # RejectedRecord's fields, in the order of rejected_records' columns
             literal(record.table_name),
             literal(record.source_file, 1024),
             str(int(record.line_number)),
@@ -248,8 +249,4 @@ def insert_rejected(records) -> str:
         ]) + ")"
         for record in records
     )
-    return (
-        "INSERT INTO rejected_records "
-        "(table_name, source_file, line_number, column_name, reason, raw_value, raw_record)\n"
-        f"VALUES\n{rows}"
-    )
+    return f"INSERT INTO rejected_records ({column_list('rejected_records')})\nVALUES\n{rows}"

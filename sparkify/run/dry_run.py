@@ -10,9 +10,8 @@ where the run does something that is not SQL.
 
 import contextlib
 
-import sql_queries as q
 from sparkify.results import CheckFailed
-from sparkify.run.ledger import Choice
+from sparkify.run.ledger import Choice, loaded_files_exists, loaded_files_select
 from sparkify.run.pipeline import Request, run
 from sparkify.sources import SourceFile
 from sparkify.sqltext import quote_literal
@@ -85,7 +84,7 @@ class RecordingCursor:
 
 def assume(cursor, source, full, since, until) -> Choice:
     """A dry run's choice of files: the ledger is read as a run reads it; every file is taken as chosen."""
-    for statement in (q.loaded_files_exists, q.loaded_files_select):  # as on a warehouse create_tables.py made
+    for statement in (loaded_files_exists, loaded_files_select):  # as on a warehouse create_tables.py made
         cursor.execute(statement)
     full = full or not source.listable  # COPY of whole prefixes: always a full load
     files = PLACEHOLDERS if source.listable else None

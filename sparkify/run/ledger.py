@@ -3,7 +3,7 @@
 Sparkify's logs grow by one file a day. A daily run stages only the files that
 are new since the ledger (the ``loaded_files`` table) was last written, and
 updates the star schema from them, with the same result as a full reload
-(the statements, and why they are shaped so, are in sql_queries.py).
+(the statements, and why they are shaped so, are in sparkify/run/daily_load_sql.py).
 
 A run reloads everything instead, and says why, when:
 
@@ -24,15 +24,29 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import sql_queries as q
 from sparkify.config import is_s3
 from sparkify.results import LoadError
 from sparkify.sqltext import quote_literal
+from sql_queries import column_list
 
 PREFIXES = {"log_data": "staging_events", "song_data": "staging_songs"}
 PREFIX_OF = {table: prefix for prefix, table in PREFIXES.items()}
 WORK_TABLES = {"staging_events": "staging_events_new", "staging_songs": "staging_songs_new"}
 LEDGER_ROWS_PER_INSERT = 500
+
+# The ledger's own statements (its table is sql_queries.loaded_files_table_create).
+loaded_files_exists = """
+SELECT COUNT(*)
+FROM information_schema.tables
+WHERE table_schema = current_schema() AND table_name = 'loaded_files'
+"""
+
+loaded_files_select = """
+SELECT file_key, source, size, version
+FROM loaded_files
+"""
+
+loaded_files_clear = "DELETE FROM loaded_files"
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 
 
@@ -149,7 +163,7 @@ def read_ledger(cursor, full=False) -> dict[str, tuple] | None:
     None when a --full run finds no ledger: a warehouse created before it
     existed still reloads as it always did, without one.
     """
-    cursor.execute(q.loaded_files_exists)
+    cursor.execute(loaded_files_exists)
     if not (cursor.fetchone() or (0,))[0]:
         if full:
             return None
@@ -157,7 +171,7 @@ def read_ledger(cursor, full=False) -> dict[str, tuple] | None:
             "the warehouse has no loaded_files ledger (it was created before incremental loads): "
             "run create_tables.py, which empties it, or etl.py --full"
         )
-    cursor.execute(q.loaded_files_select)
+    cursor.execute(loaded_files_select)
     return {key: (source, size, version) for key, source, size, version in cursor.fetchall()}
 
 
@@ -242,7 +256,7 @@ def ledger_statements(choice: Choice, loads, now=None) -> list[str]:
     if not choice.recorded:
         return []
     if choice.files is None:
-        return [q.loaded_files_clear]
+        return [loaded_files_clear]
     now = now or datetime.now(UTC).replace(tzinfo=None)
     file_rows, rejected = {}, {}
     root = choice.source + "/"
@@ -265,11 +279,8 @@ def ledger_statements(choice: Choice, loads, now=None) -> list[str]:
         for prefix, files in choice.files.items()
         for item in files
     ]
-    statements = [q.loaded_files_clear] if choice.full else []
+    statements = [loaded_files_clear] if choice.full else []
     for start in range(0, len(rows), LEDGER_ROWS_PER_INSERT):
         values = ",\n    ".join(f"({row})" for row in rows[start:start + LEDGER_ROWS_PER_INSERT])
-        statements.append(
-            "INSERT INTO loaded_files (file_key, source, table_name, size, version, "
-            f"rows_staged, rows_rejected, loaded_at)\nVALUES\n    {values}"
-        )
+        statements.append(f"INSERT INTO loaded_files ({column_list('loaded_files')})\nVALUES\n    {values}")
     return statements

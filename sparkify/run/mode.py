@@ -11,9 +11,11 @@ engine supplies what differs by database.
 import time
 
 import sql_queries as q
+from sparkify.checks import reconciliation_sql as check_sql
 from sparkify.checks.reconciliation import before_change, change_checks, run_checks
 from sparkify.output.printable import printable
 from sparkify.results import Figures, LoadError, Step
+from sparkify.run import daily_load_sql as daily_sql
 from sparkify.run.ledger import PREFIX_OF, ledger_statements
 
 WORK_TABLES = {"staging_events": "staging_events_new", "staging_songs": "staging_songs_new"}
@@ -79,8 +81,9 @@ class FullLoad:
 
     def figures(self, cursor, checks) -> Figures:
         """Plays, of them matched, and duplicate events counted once: the plays check's figures."""
-        plays = next(check for check in checks if check.name == q.PLAYS_CHECK)
-        matched, nextsong_events = fetch(cursor, q.count_matched_plays)[0], fetch(cursor, q.count_nextsong_events)[0]
+        plays = next(check for check in checks if check.name == check_sql.PLAYS_CHECK)
+        matched = fetch(cursor, check_sql.count_matched_plays)[0]
+        nextsong_events = fetch(cursor, check_sql.count_nextsong_events)[0]
         duplicates = None if nextsong_events is None or plays.expected is None else nextsong_events - plays.expected
         return Figures(plays.actual, matched, duplicates)
 
@@ -92,16 +95,16 @@ class DailyLoad(FullLoad):
     name = "daily"
     full = False
     staging_targets = WORK_TABLES
-    checks_on_change = len(q.change_checks)
+    checks_on_change = len(check_sql.change_checks)
 
     def check_staged(self, loads, source_label):
         pass  # a day without a new song file, or without plays, is a day
 
     def staging_setup(self):
-        return [q.staging_events_new_create, q.staging_songs_new_create]
+        return [daily_sql.staging_events_new_create, daily_sql.staging_songs_new_create]
 
     def analyze_statements(self, loads):
-        return [q.work_tables_analyze[WORK_TABLES[load.table]] for load in loads]
+        return [daily_sql.work_tables_analyze[WORK_TABLES[load.table]] for load in loads]
 
     def transform(self, cursor, engine, reporter):
         """Count the new keys against staging as it was, then append and update the star.
@@ -114,11 +117,11 @@ class DailyLoad(FullLoad):
         self.before = before_change(cursor)
         self.checks_seconds = time.perf_counter() - started
         rows, seconds = {}, {}
-        for table, statement in q.incremental_star_queries:
-            step = run_step(cursor, q.COUNTED.get(statement, table), engine.render(statement), reporter)
+        for table, statement in daily_sql.incremental_star_queries:
+            step = run_step(cursor, daily_sql.COUNTED.get(statement, table), engine.render(statement), reporter)
             seconds[table] = seconds.get(table, 0.0) + step.seconds
-            if statement in q.COUNTED:
-                rows[q.COUNTED[statement]] = step.rows or 0
+            if statement in daily_sql.COUNTED:
+                rows[daily_sql.COUNTED[statement]] = step.rows or 0
         rows["songplay_table: plays added"] -= rows["songplay_table: plays replaced"]
         return [Step(label, count, seconds.pop(label.split(":")[0], 0.0)) for label, count in rows.items()]
 
@@ -127,13 +130,13 @@ class DailyLoad(FullLoad):
 
     def figures(self, cursor, checks):
         """The plays this run wrote (added or replaced), of them matched, and duplicates counted once."""
-        plays, matched = fetch(cursor, q.written_plays_count)
-        events = fetch(cursor, q.new_nextsong_events_count)[0]
-        new_plays = self.before["new_keys"][q.NEW_PLAYS_CHECK]
+        plays, matched = fetch(cursor, check_sql.written_plays_count)
+        events = fetch(cursor, check_sql.new_nextsong_events_count)[0]
+        new_plays = self.before["new_keys"][check_sql.NEW_PLAYS_CHECK]
         return Figures(plays, matched, None if events is None or new_plays is None else events - new_plays)
 
     def finish(self, cursor):
-        for table in q.incremental_work_tables:
+        for table in daily_sql.incremental_work_tables:
             cursor.execute(f"DROP TABLE {table}")
 
 

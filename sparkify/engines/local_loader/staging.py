@@ -48,6 +48,7 @@ from sparkify.output.printable import printable
 from sparkify.results import RAW_RECORD_BYTES, RAW_VALUE_BYTES, LoadError, RejectedRecord, TableLoad
 from sparkify.sources import SourceError, open_source, source_name
 from sparkify.sources.jsonpaths import JsonPathsError, read_jsonpaths
+from sql_queries import COLUMNS
 
 ROWS_PER_CHUNK = 256  # rejected records: small chunks, written while the next are built
 TASK_BYTES = 4 * 1024 * 1024  # a log file is cut into tasks of this many bytes
@@ -851,16 +852,8 @@ def save_rejected(cursor, records) -> None:
     lines = (
         "\t".join(
             "\\N" if value is None else str(value).replace("\x00", "").translate(_COPY_ESCAPES)
-            for value in (
-                record.table_name, record.source_file, record.line_number, record.column_name,
-                record.reason, record.raw_value, record.raw_record,
-            )
+            for value in (getattr(record, column) for column in COLUMNS["rejected_records"])
         ) + "\n"
         for record in records
     )
-    copy_rows(
-        cursor,
-        "rejected_records",
-        ["table_name", "source_file", "line_number", "column_name", "reason", "raw_value", "raw_record"],
-        _chunked(lines),
-    )
+    copy_rows(cursor, "rejected_records", list(COLUMNS["rejected_records"]), _chunked(lines))
