@@ -33,6 +33,7 @@ from bench.run import CACHE, DAYS, checkpoint, dataset  # its generated months
 from create_tables import create_tables
 from sparkify.engines import embedded as local_postgres
 from sparkify.engines.embedded import fresh_schema
+from sql_queries import column_list
 
 
 def first_days(folder, days, into):
@@ -66,8 +67,7 @@ def star_rows(connection):
     rows = {}
     with connection.cursor() as cursor:
         for table, columns in [
-            ("songplay_table", "start_time, user_id, level, song_id, artist_id, session_id, item_in_session, "
-                               "location, user_agent"),
+            ("songplay_table", column_list("songplay_table")),
             ("user_table", "*"), ("song_table", "*"), ("artist_table", "*"), ("time_table", "*"),
         ]:
             cursor.execute(f"SELECT {columns} FROM {table} ORDER BY 1, 2, 3, 4, 5")

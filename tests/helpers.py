@@ -14,6 +14,7 @@ import psycopg2
 
 import etl
 from create_tables import create_tables
+from sql_queries import column_list
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 UDACITY_SAMPLE = PROJECT_DIR.parent / "shared" / "data" / "udacity-sample"
@@ -72,9 +73,7 @@ class Warehouse:
         """Every row of every star and staging table, songplay_id left out."""
         star = {
             "songplay_table": self.table(
-                "songplay_table",
-                "start_time, user_id, level, song_id, artist_id, session_id, item_in_session, location, user_agent",
-                "session_id, item_in_session, start_time",
+                "songplay_table", column_list("songplay_table"), "session_id, item_in_session, start_time",
             ),
             "user_table": self.table("user_table"),
             "song_table": self.table("song_table"),

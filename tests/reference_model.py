@@ -17,15 +17,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-EVENT_COLUMNS = (
-    "artist", "auth", "first_name", "gender", "item_in_session", "last_name", "length", "level",
-    "location", "method", "page", "registration", "session_id", "song", "status", "ts", "user_agent",
-    "user_id",
-)
-SONG_COLUMNS = (
-    "num_songs", "artist_id", "artist_latitude", "artist_longitude", "artist_location", "artist_name",
-    "song_id", "title", "duration", "year",
-)
+from sql_queries import COLUMNS
+
+# The staging tables' columns are named, not computed: the model takes their names and order from
+# the one definition (the CREATE TABLEs), and computes everything else itself.
+EVENT_COLUMNS = COLUMNS["staging_events"]
+SONG_COLUMNS = COLUMNS["staging_songs"]
 INTEGERS = {"item_in_session", "session_id", "status", "ts", "user_id", "num_songs", "year"}
 FLOATS = {"length", "registration", "artist_latitude", "artist_longitude", "duration"}
 

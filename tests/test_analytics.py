@@ -17,6 +17,7 @@ from matplotlib import font_manager
 from sparkify.analytics import charts
 from sparkify.analytics import questions as analytics
 from sparkify.engines.postgres import to_postgres
+from sql_queries import column_list
 
 matplotlib.use("Agg")
 
@@ -168,8 +169,7 @@ def top(counter, key, limit=10):
 def expected_from_the_star_schema(warehouse):
     """Each question answered in plain Python over the rows of the star schema."""
     plays = warehouse.query(
-        "SELECT start_time, user_id, level, song_id, artist_id, session_id, item_in_session, location, user_agent "
-        "FROM songplay_table"
+        f"SELECT {column_list('songplay_table')} FROM songplay_table"
     )
     songs = {song_id: (title, artist_id) for song_id, title, artist_id in
              warehouse.query("SELECT song_id, title, artist_id FROM song_table")}

@@ -13,14 +13,15 @@ import pytest
 import reference_model as model
 from helpers import BUNDLED_SAMPLE, UDACITY_SAMPLE, event, song, write_source
 
-STAR_TABLES = ("songplay_table", "user_table", "song_table", "artist_table", "time_table")
+from sql_queries import star_tables
+
 SHOWN = 5  # differing rows shown per table and side
 
 
 def assert_same_rows(actual_tables, expected_tables):
     """Every table holds exactly the expected rows; else name the rows that differ."""
     problems = []
-    for name in STAR_TABLES:
+    for name in star_tables:
         actual, expected = Counter(actual_tables[name]), Counter(expected_tables[name])
         missing = sorted((expected - actual).elements(), key=model.sort_key)
         unexpected = sorted((actual - expected).elements(), key=model.sort_key)
@@ -175,8 +176,8 @@ def test_edge_source(warehouse, tmp_path, name):
 
 def test_the_comparison_names_the_differing_rows():
     """A mismatch reads well: the table, the counts, and the rows on each side."""
-    expected = {name: [] for name in STAR_TABLES}
-    actual = {name: [] for name in STAR_TABLES}
+    expected = {name: [] for name in star_tables}
+    actual = {name: [] for name in star_tables}
     expected["user_table"] = [(8, "Kaylee", "Summers", "F", "free"), (9, "A", "B", "M", "paid")]
     actual["user_table"] = [(8, "Kaylee", "Summers", "F", "paid"), (9, "A", "B", "M", "paid")]
     with pytest.raises(pytest.fail.Exception) as failure:

@@ -14,8 +14,8 @@ import pytest
 from helpers import event, song, write_source
 
 import etl
+from sql_queries import column_list
 
-PLAY_COLUMNS = "start_time, user_id, level, song_id, artist_id, session_id, item_in_session, location, user_agent"
 PLAY_ORDER = "session_id, item_in_session, start_time"
 PHOENIX = "Phoenix-Mesa-Scottsdale, AZ"
 AGENT = '"Mozilla/5.0 (Windows NT 6.1; WOW64)"'
@@ -41,23 +41,23 @@ def load(warehouse, folder, **source):
 
 
 def plays(warehouse):
-    return warehouse.table("songplay_table", PLAY_COLUMNS, PLAY_ORDER)
+    return warehouse.table("songplay_table", column_list("songplay_table"), PLAY_ORDER)
 
 
 def users(warehouse):
-    return warehouse.table("user_table", "user_id, first_name, last_name, gender, level", "user_id")
+    return warehouse.table("user_table", column_list("user_table"), "user_id")
 
 
 def songs(warehouse):
-    return warehouse.table("song_table", "song_id, title, artist_id, year, duration", "song_id")
+    return warehouse.table("song_table", column_list("song_table"), "song_id")
 
 
 def artists(warehouse):
-    return warehouse.table("artist_table", "artist_id, name, location, latitude, longitude", "artist_id")
+    return warehouse.table("artist_table", column_list("artist_table"), "artist_id")
 
 
 def times(warehouse):
-    return warehouse.table("time_table", "start_time, hour, day, week, month, year, weekday", "start_time")
+    return warehouse.table("time_table", column_list("time_table"), "start_time")
 
 
 # ---------------------------------------------------------------------------
