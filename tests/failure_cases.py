@@ -137,7 +137,7 @@ FAILURES = {
         Failure("no password in the config or the environment", 2,
                 "[CLUSTER] DB_PASSWORD is missing: export DWH_DB_PASSWORD=..."),
         Failure("a wrong type (port \"abc\")", 2,
-                "[CLUSTER] DB_PORT must be a number, not 'abc' (see dwh.cfg.example)"),
+                "[CLUSTER] DB_PORT must be a port number (1 to 65535), not 'abc' (see dwh.cfg.example)"),
         Failure("a config file that is not KEY=value", 2,
                 "line 1 comes before any [SECTION] header: compare it with dwh.cfg.example"),
         Failure("a DSN that cannot be parsed", 2, "the DSN (--dsn or DWH_DSN) cannot be parsed"),
