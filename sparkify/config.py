@@ -14,7 +14,9 @@ Everything else in the package receives the frozen ``Settings`` that
 - ``DWH_DEPLOYMENT``: wins over ``[DWH] DEPLOYMENT``;
 - ``PGSSLROOTCERT`` (libpq's CA bundle) and ``AWS_ENDPOINT_URL`` (boto3's
   endpoint), which their libraries read themselves: read here only to say
-  what they will do.
+  what they will do; ``AWS_ACCESS_KEY_ID`` and ``AWS_PROFILE``, only to
+  refuse ``[AWS] KEY``/``SECRET`` beside them (the file's keys would win
+  over the variable, against the rule below).
 
 The rule for everything a person can name twice: a command-line flag wins
 over an environment variable, which wins over dwh.cfg, which wins over the
@@ -389,6 +391,7 @@ ENVIRONMENT = {  # variable -> the key it stands in for
     PASSWORD_ENV: ("CLUSTER", "DB_PASSWORD"),
     DEPLOYMENT_ENV: ("DWH", "DEPLOYMENT"),
 }
+AWS_CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_PROFILE")  # boto3's, which [AWS] KEY/SECRET would overrule
 GROUPS = {"target": TargetSettings, "source": SourceSettings, "redshift": RedshiftSettings,
           "provisioning": Provisioning, "aws": AwsSettings}
 
@@ -517,6 +520,11 @@ def parse(sections: Mapping, environ: Mapping | None = None, path: Path | None =
     if environ.get("AWS_ENDPOINT_URL", "").strip():
         values["aws"]["endpoint_url"] = environ["AWS_ENDPOINT_URL"].strip()
     problems += cross_checks(values)
+    if values["aws"].get("key") and values["aws"].get("secret"):
+        named = [variable for variable in AWS_CREDENTIAL_VARIABLES if environ.get(variable, "").strip()]
+        if named:
+            problems.append(f"[AWS] KEY and SECRET, and ${', $'.join(named)}, both name AWS credentials: keep one "
+                            "(better: the variable, and [AWS] left empty)")
     if problems:
         where = f"{path}: " if path is not None else ""
         raise TargetError(f"{where}{'; '.join(problems)} ({EXAMPLE})")

@@ -421,7 +421,9 @@ def test_settings_need_a_config_with_a_dwh_section_of_its_own(tmp_path, monkeypa
         ProvisionedCluster(config.load_settings()).create()
 
 
-def test_keys_in_the_config_are_used_when_set_and_never_shown(make_settings):
+def test_keys_in_the_config_are_used_when_set_and_never_shown(make_settings, monkeypatch):
+    for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID"):
+        monkeypatch.delenv(name, raising=False)
     settings = make_settings()
     config.write_keys(settings.path, {"DWH": {"REGION": "eu-west-1"}})
     settings.path.write_text(settings.path.read_text().replace("KEY=\n", "KEY=AKIAEXAMPLEKEY\n")

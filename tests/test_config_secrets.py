@@ -27,7 +27,8 @@ SECRETS = (PASSWORD, AWS_KEY, AWS_SECRET)
 
 @pytest.fixture(autouse=True)
 def no_target_from_the_environment(monkeypatch):
-    for name in ("DWH_DSN", "DWH_CONFIG", "DWH_DEPLOYMENT", config_module.PASSWORD_ENV):
+    for name in ("DWH_DSN", "DWH_CONFIG", "DWH_DEPLOYMENT", config_module.PASSWORD_ENV, "AWS_PROFILE",
+                 "AWS_ACCESS_KEY_ID"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(config_module, "_warned", set())
     monkeypatch.setattr(connection.time, "sleep", lambda seconds: None)

@@ -285,6 +285,16 @@ def test_secrets_never_show_in_the_settings_or_a_message():
         settings.target.password._value = "changed"
 
 
+@pytest.mark.parametrize("variable", ["AWS_PROFILE", "AWS_ACCESS_KEY_ID"])
+def test_aws_keys_in_the_file_beside_aws_credentials_in_the_environment_are_refused(variable):
+    """boto3 would take the file's keys and ignore the variable: the explicit variable must not lose silently."""
+    sections = {"AWS": {"KEY": "AKIA" + "Y" * 16, "SECRET": "z" * 40}}
+    assert config.parse(sections, {}).aws.key
+    with pytest.raises(config.TargetError, match=rf"\[AWS\] KEY and SECRET, and \${variable}, both name AWS "
+                                                 "credentials: keep one"):
+        config.parse(sections, {variable: "someone"})
+
+
 def test_an_unknown_key_is_warned_about_with_the_nearest_one(tmp_path, capsys):
     path = write(tmp_path / "dwh.cfg", "[CLUSTER]\nHSOT=db.example.com\n[cluster]\nHOST=x\n")
     assert config.load_settings(path).target.host is None

@@ -20,7 +20,7 @@ the server refused the login (trying again would not help).
 """
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg2
@@ -32,7 +32,7 @@ from sparkify.engines import embedded
 
 @dataclass
 class Target:
-    dsn: str
+    dsn: str = field(repr=False)  # may hold the password
     label: str  # what to print: never holds the password
     local: bool  # the embedded PostgreSQL
     settings: Settings | None = None
