@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import PROJECT_DIR
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -31,7 +32,6 @@ from sparkify.checks import doctor
 from sparkify.engines import connect, embedded
 from sparkify.output import query
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 ROLE = "arn:aws:iam::123456789012:role/sparkify-redshift-s3-read"
 PASSWORD = "Pw-sentinel-3c1d"
 
