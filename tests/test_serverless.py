@@ -163,33 +163,39 @@ def test_create_again_keeps_what_exists_attaches_the_role_and_sets_the_limit_to_
     assert made["endpoint"]["address"] == HOST
 
 
-@pytest.mark.parametrize("dwh, found, update", [
-    pytest.param({}, {"base": 8, "most": None}, {"maxCapacity": 8}, id="made without a maximum: the base"),
-    pytest.param({"MAX_CAPACITY_RPUS": "64"}, {"base": 8, "most": 8}, {"maxCapacity": 64}, id="a maximum set"),
-    pytest.param({"BASE_CAPACITY_RPUS": "4"}, {"base": 8, "most": 8}, {"baseCapacity": 4, "maxCapacity": 4},
-                 id="a smaller base, 4 RPUs"),
+@pytest.mark.parametrize("dwh, found, updates", [
+    pytest.param({}, {"base": 8, "most": None}, [{"maxCapacity": 8}], id="made without a maximum: the base"),
+    pytest.param({"MAX_CAPACITY_RPUS": "64"}, {"base": 8, "most": 8}, [{"maxCapacity": 64}], id="a maximum set"),
+    pytest.param({"BASE_CAPACITY_RPUS": "4"}, {"base": 8, "most": 8}, [{"baseCapacity": 4}, {"maxCapacity": 4}],
+                 id="a smaller base, 4 RPUs: the base first"),
+    pytest.param({"BASE_CAPACITY_RPUS": "32"}, {"base": 8, "most": 8}, [{"maxCapacity": 32}, {"baseCapacity": 32}],
+                 id="a larger base: the maximum first, never below the base"),
 ])
-def test_create_again_sets_the_capacity_the_config_says_so_that_nothing_scales_unbounded(
-        both, stub, serverless_settings, dwh, found, update):
+def test_create_again_sets_the_capacity_the_config_says_one_parameter_a_request(
+        both, stub, serverless_settings, dwh, found, updates):
+    """UpdateWorkgroup takes one parameter a request, and the workgroup must be available again in between."""
     settings = serverless_settings(**dwh)
     role = role_arn()
     stub.add_response("get_namespace", namespace(roles=[role], default=role))
     stub.add_response("list_tags_for_resource", {"tags": OURS}, {"resourceArn": NAMESPACE_ARN})
     stub.add_response("get_workgroup", workgroup(**found))
     stub.add_response("list_tags_for_resource", {"tags": OURS}, {"resourceArn": WORKGROUP_ARN})
-    stub.add_response("get_workgroup", workgroup(**found))
-    stub.add_response("get_workgroup", workgroup(**found))
-    stub.add_response("update_workgroup", workgroup("MODIFYING", **found), {"workgroupName": "sparkify", **update})
-    stub.add_response("get_workgroup", workgroup("AVAILABLE", update.get("baseCapacity", found["base"]),
-                                                 update["maxCapacity"]))
-    stub.add_response("get_workgroup", workgroup("AVAILABLE", update.get("baseCapacity", found["base"]),
-                                                 update["maxCapacity"]))
+    stub.add_response("get_workgroup", workgroup(**found))  # waiting until available
+    stub.add_response("get_workgroup", workgroup(**found))  # the capacity it has
+    now = dict(found)
+    for update in updates:
+        stub.add_response("update_workgroup", workgroup("MODIFYING", **now), {"workgroupName": "sparkify", **update})
+        now.update({"base": update.get("baseCapacity", now["base"]), "most": update.get("maxCapacity", now["most"])})
+        stub.add_response("get_workgroup", workgroup("MODIFYING", **now))
+        stub.add_response("get_workgroup", workgroup("AVAILABLE", **now))
+        stub.add_response("get_workgroup", workgroup("AVAILABLE", **now))
     stub.add_response("list_usage_limits", {"usageLimits": [
         {"usageLimitId": "limit-1", "amount": 16, "period": "daily", "breachAction": "deactivate"}]})
     said = []
     made = create(both, settings, said)
-    assert made["maxCapacity"] == update["maxCapacity"]
-    assert any(line.startswith("workgroup sparkify: capacity set to base capacity") for line in said)
+    assert (made["baseCapacity"], made["maxCapacity"]) == (settings.aws.provisioning.base_rpus,
+                                                          settings.aws.provisioning.max_capacity)
+    assert len([line for line in said if "capacity set to" in line]) == len(updates)
 
 
 @pytest.mark.parametrize("call, kind, setting", [("namespace", "namespace", "NAMESPACE"),

@@ -168,17 +168,27 @@ class ServerlessWorkgroup(Deployment):
 
     def ensure_capacity(self, client) -> dict:
         """The workgroup's base and maximum capacity as the config says: a workgroup made before, or by an
-        older cluster.py, may have none (it then scales to what AWS allows)."""
+        older cluster.py, may have no maximum (it then scales to what AWS allows).
+
+        UpdateWorkgroup changes one parameter a request, so each goes on its
+        own, the workgroup available again in between; the maximum first when
+        the new base is above it, so that the maximum is never below the base.
+        """
         workgroup = get_workgroup(client, self.resource)
-        wanted = {"baseCapacity": self.provisioning.base_rpus, "maxCapacity": self.provisioning.max_capacity}
-        changed = {key: value for key, value in wanted.items() if workgroup.get(key) != value}
-        if not changed:
-            return workgroup
-        workgroup = client.update_workgroup(workgroupName=self.resource, **changed)["workgroup"]
-        self.say(f"workgroup {self.resource}: capacity set to {capacity_text({**workgroup, **changed})}, as "
-                 "[DWH] BASE_CAPACITY_RPUS and MAX_CAPACITY_RPUS say")
-        self.wait_for(lambda: self.workgroup_state(client), "workgroup", self.resource, "available", ("deleting",))
-        return get_workgroup(client, self.resource)
+        base, most = self.provisioning.base_rpus, self.provisioning.max_capacity
+        order = ("maxCapacity", "baseCapacity") if base > (workgroup.get("maxCapacity") or base) else (
+            "baseCapacity", "maxCapacity")
+        for key in order:
+            wanted = {"baseCapacity": base, "maxCapacity": most}[key]
+            if workgroup.get(key) == wanted:
+                continue
+            client.update_workgroup(workgroupName=self.resource, **{key: wanted})
+            self.say(f"workgroup {self.resource}: {'base' if key == 'baseCapacity' else 'maximum'} capacity set "
+                     f"to {wanted} RPUs, as [DWH] {'BASE' if key == 'baseCapacity' else 'MAX'}_CAPACITY_RPUS says")
+            self.wait_for(lambda: self.workgroup_state(client), "workgroup", self.resource, "available",
+                          ("deleting",))
+            workgroup = get_workgroup(client, self.resource)
+        return workgroup
 
     def ensure_usage_limit(self, client, workgroup_arn: str) -> dict:
         """One daily RPU-hour limit on the workgroup, of the configured amount and action."""
