@@ -661,8 +661,8 @@ def target_choice(settings: Settings, dsn=None, pgdata=None) -> TargetChoice:
     4. the embedded PostgreSQL in the project's .pgdata.
     """
     if dsn is not None and pgdata is not None:
-        raise TargetError("--dsn and --pgdata name two targets (a server, and the embedded PostgreSQL in "
-                          f"{pgdata}): give one")
+        raise TargetError("--dsn and --pgdata name two targets (the server of the DSN, and the embedded "
+                          f"PostgreSQL in {pgdata}): give one")
     if dsn is not None:
         if not str(dsn).strip():
             raise TargetError("--dsn is empty: give a libpq DSN or URI, or leave the flag out")

@@ -146,6 +146,16 @@ FAILURES = {
         Failure("`--config` naming a directory", 2,
                 "is not a file: give the path of a copy of dwh.cfg.example",
                 "never a silent fall-back to the embedded PostgreSQL"),
+        Failure("`DWH_CONFIG` naming a file that is not there", 2, "($DWH_CONFIG) not found: copy dwh.cfg.example",
+                "a config named by `--config` or `DWH_CONFIG` is read or is an error, never replaced by `dwh.cfg`; "
+                "the flag wins over the variable"),
+        Failure("a value of the wrong form, several at once", 2,
+                "[S3] ENDPOINT_URL must be an http:// or https:// URL (e.g. http://127.0.0.1:9000), not 'minio:9000'",
+                "one line naming every such key and the form it needs (ports, yes/no, numbers, ARNs, regions, "
+                "`s3://` paths, URLs), never a library's traceback, never a secret"),
+        Failure("`--dsn` and `--pgdata` together", 2, "--dsn and --pgdata name two targets",
+                "a flag wins over `DWH_DSN`, which wins over `[CLUSTER] HOST`; two flags naming two targets are "
+                "refused"),
         Failure("a config file that starts with a UTF-8 byte-order mark", 0, "",
                 "read as if it had none (Windows editors write one)"),
         Failure("`dwh.cfg` with a secret, readable by other users", 0,
@@ -163,7 +173,7 @@ def render() -> str:
         "## What happens when things go wrong",
         "",
         "Every case below is tried for real by the tests (`tests/test_bad_input.py`,",
-        "`tests/test_faults.py`, `tests/test_config_secrets.py`), which check the exit",
+        "`tests/test_faults.py`, `tests/test_config_secrets.py`, `tests/test_settings.py`), which check the exit",
         "code and the message shown here. Whenever a run fails, nothing is committed:",
         "the previous warehouse is unchanged, and a rerun after fixing the cause succeeds.",
         "Exit codes: 0 loaded, 1 the load failed (bad input, database error), 2 the",

@@ -110,6 +110,16 @@ def a_directory(tmp_path):
     return ["--config", str(tmp_path / "configs")]
 
 
+def wrong_forms(tmp_path):
+    cluster = {"HOST": "127.0.0.1", "DB_PORT": "five", "DB_NAME": "dev", "DB_USER": "awsuser",
+               "DB_PASSWORD": PASSWORD}
+    return ["--config", write_config(tmp_path / "dwh.cfg", CLUSTER=cluster, S3={"ENDPOINT_URL": "minio:9000"})]
+
+
+def two_targets(tmp_path):
+    return ["--dsn", f"host=127.0.0.1 password={PASSWORD}", "--pgdata", str(tmp_path / "pgdata")]
+
+
 def malformed_dsn(tmp_path):
     return ["--dsn", f"host=127.0.0.1 dbname=dev password={PASSWORD} with a space"]
 
@@ -124,6 +134,8 @@ BAD_CONFIGS = [
     ("a DSN that cannot be parsed", malformed_dsn),
     ("a config file of random bytes", random_bytes),
     ("`--config` naming a directory", a_directory),
+    ("a value of the wrong form, several at once", wrong_forms),
+    ("`--dsn` and `--pgdata` together", two_targets),
 ]
 
 

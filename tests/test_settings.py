@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from failure_cases import FAILURES
 from helpers import PROJECT_DIR
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -110,6 +111,8 @@ def test_every_script_stops_on_a_named_config_that_is_not_there(tmp_path, monkey
     err = capsys.readouterr().err
     assert code == 2
     assert f"config file {missing} ({how}) not found" in err and len(err.strip().splitlines()) == 1
+    if how == "$DWH_CONFIG":
+        assert FAILURES["`DWH_CONFIG` naming a file that is not there"].message in err
 
 
 def test_cluster_py_stops_on_a_named_config_that_is_not_there(tmp_path, monkeypatch, capsys):
