@@ -339,7 +339,7 @@ def _path(value):
     return Path(value).expanduser()
 
 
-# (section, key) -> (group, field, parse). Group "" is Settings itself; a field of None is handled apart.
+# (section, key) -> (the part of Settings it goes to, its field there, what checks and converts its text).
 KEYS: dict[tuple[str, str], tuple[str, str, Callable]] = {
     ("CLUSTER", "HOST"): ("target", "host", _host),
     ("CLUSTER", "DB_NAME"): ("target", "db_name", _text),
