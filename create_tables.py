@@ -15,7 +15,7 @@ import psycopg2
 
 import sql_queries as q
 from sparkify.cli import add_target_arguments
-from sparkify.config import TargetError
+from sparkify.config import TargetError, load_settings
 from sparkify.engines import detect_engine, engine_named
 from sparkify.engines.connect import choose_target, connect
 from sparkify.sqltext import as_script
@@ -63,10 +63,11 @@ def main(argv=None) -> int:
         return 0
     connection = None
     try:
-        target = choose_target(args.dsn, args.config, args.pgdata)
+        settings = load_settings(args.config)
+        target = choose_target(settings, args.dsn, args.pgdata)
         print(f"Target: {target.label}", flush=True)
         connection = connect(target)
-        engine = engine_named(args.engine or detect_engine(connection), target.config)
+        engine = engine_named(args.engine or detect_engine(connection), settings)
         engine.check_connection(connection)
         create_tables(connection, engine)
         if not args.quiet:

@@ -22,7 +22,7 @@ import psycopg2.errors
 
 from sparkify.checks.reconciliation import run_checks
 from sparkify.cli import add_target_arguments
-from sparkify.config import TargetError, read_config, source_locations
+from sparkify.config import Settings, TargetError, load_settings, source_locations
 from sparkify.engines import detect_engine, engine_named
 from sparkify.engines.connect import choose_target, connect
 from sparkify.output import run_json
@@ -37,21 +37,23 @@ from sparkify.sources import SourceError
 from sparkify.sqltext import as_script
 
 
-def open_run(engine, config, source_arg, full, dated):
+def open_run(engine, settings: Settings, source_arg, full, dated):
     """(the source, a note for the user) for a run of ``engine``: --source, else the bundled
     sample on PostgreSQL, else the [S3] paths of the config."""
-    where = source_locations(config, source_arg, engine.default_source, engine.required_settings)
+    where = source_locations(settings, source_arg, engine.default_source, engine.required_settings)
     return engine.open_source(where, full, dated)
 
 
-def run(connection, engine, source, max_errors=0, reporter=None, config=None, full=True, since=None, until=None,
+def run(connection, engine, source, max_errors=0, reporter=None, settings=None, full=True, since=None, until=None,
         workers=None, allow_empty=False):
-    """The ETL as a function: ``engine`` by name, ``source`` a folder, an S3 URL or None for [S3]."""
-    engine = engine_named(engine, config, workers)
+    """The ETL as a function: ``engine`` by name, ``source`` a folder, an S3 URL or None for [S3];
+    ``settings``: config.load_settings()'s (None: the defaults)."""
+    settings = settings or Settings()
+    engine = engine_named(engine, settings, workers)
     if hasattr(source, "files"):  # already a source object (a folder's or an S3 prefix's)
         opened = source
     else:
-        opened, _ = open_run(engine, config, source, full, bool(since or until))
+        opened, _ = open_run(engine, settings, source, full, bool(since or until))
     request = pipeline.Request(full=full, since=since, until=until, max_errors=max_errors, allow_empty=allow_empty)
     try:
         return pipeline.run(connection, engine, opened, request, reporter)
@@ -173,10 +175,11 @@ def parse_args(argv=None):
     return args
 
 
-def planned_statements(engine, config=None, max_errors=0, source=None, full=True, since=None, until=None):
+def planned_statements(engine, settings=None, max_errors=0, source=None, full=True, since=None, until=None):
     """Every statement a run would send to ``engine`` (by name), in order, without connecting."""
-    engine = engine_named(engine, config)
-    opened, _ = open_run(engine, config, source, full, bool(since or until))
+    settings = settings or Settings()
+    engine = engine_named(engine, settings)
+    opened, _ = open_run(engine, settings, source, full, bool(since or until))
     request = pipeline.Request(full=full, since=since, until=until, max_errors=max_errors)
     return dry_run_statements(engine, opened, request)
 
@@ -184,7 +187,7 @@ def planned_statements(engine, config=None, max_errors=0, source=None, full=True
 def dry_run(args) -> int:
     engine = args.engine or "redshift"
     try:
-        plan = planned_statements(engine, read_config(args.config), args.max_errors, args.source,
+        plan = planned_statements(engine, load_settings(args.config), args.max_errors, args.source,
                                   not args.incremental, args.since, args.until)
     except TargetError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -237,11 +240,12 @@ def load(args, reporter, outcome) -> int:
         return status
 
     try:
-        target = choose_target(args.dsn, args.config, args.pgdata)
+        settings = load_settings(args.config)
+        target = choose_target(settings, args.dsn, args.pgdata)
         outcome.target = target.label
         reporter.always(f"Target: {target.label}")
         connection = connect(target)
-        engine = engine_named(args.engine or detect_engine(connection), target.config, args.workers,
+        engine = engine_named(args.engine or detect_engine(connection), settings, args.workers,
                               host=connection.info.host)
         outcome.engine = engine.name
         engine.check_connection(connection)
@@ -250,7 +254,7 @@ def load(args, reporter, outcome) -> int:
             reporter.always(check_summary(checks, seconds))
             outcome.result = RunResult(target=target.label, source="", mode="check", checks=checks, seconds=seconds)
             return 0 if all(check.passed for check in checks) else 1
-        source, note = open_run(engine, target.config, args.source, args.full, bool(args.since or args.until))
+        source, note = open_run(engine, settings, args.source, args.full, bool(args.since or args.until))
         reporter.line(f"Source: {source.label}")
         if note:
             reporter.always(note)

@@ -14,7 +14,6 @@ functions as in creating_cluster.ipynb: questions.ask() and charts.chart().
 """
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -30,7 +29,7 @@ import etl  # noqa: E402
 from create_tables import create_tables  # noqa: E402
 from sparkify.analytics import charts  # noqa: E402
 from sparkify.analytics import questions as analytics  # noqa: E402
-from sparkify.config import DEFAULT_SOURCE  # noqa: E402
+from sparkify.config import DEFAULT_SOURCE, load_settings, target_choice  # noqa: E402
 from sparkify.engines import embedded as local_postgres  # noqa: E402
 from sparkify.engines.embedded import fresh_schema  # noqa: E402
 
@@ -77,7 +76,8 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    dsn = args.dsn or os.environ.get("DWH_DSN") or local_postgres.start()
+    choice = target_choice(load_settings(), args.dsn)  # --dsn, else $DWH_DSN
+    dsn = choice.dsn.reveal() if choice.kind == "dsn" else local_postgres.start()
     args.out.mkdir(parents=True, exist_ok=True)
     connection = load_sample(dsn, args.source)
     try:

@@ -20,16 +20,19 @@ def add_target_arguments(parser) -> None:
     )
     parser.add_argument(
         "--dsn",
-        help="connect to this libpq DSN or URI (PostgreSQL or Redshift); default: $DWH_DSN, "
-        "then [CLUSTER] in the config, then the embedded PostgreSQL",
+        help="connect to this libpq DSN or URI (PostgreSQL or Redshift). The target is the first of: --dsn or "
+        "--pgdata (not both), $DWH_DSN, [CLUSTER] HOST of the config, the embedded PostgreSQL: a flag wins over "
+        "the environment, which wins over the config",
     )
     parser.add_argument(
         "--config",
         metavar="FILE",
-        help="configuration file (default: $DWH_CONFIG, else dwh.cfg next to the scripts)",
+        help="configuration file, read or an error, never replaced by a default (default: $DWH_CONFIG, else "
+        "dwh.cfg next to the scripts; the flag wins over the variable)",
     )
     parser.add_argument(
         "--pgdata",
         metavar="DIR",
-        help="data folder of the embedded PostgreSQL (default: .pgdata in the project)",
+        help="use the embedded PostgreSQL with this data folder, whatever $DWH_DSN or [CLUSTER] HOST say "
+        "(default, when neither names a target: .pgdata in the project)",
     )

@@ -1,58 +1,464 @@
-"""The only reader of dwh.cfg and of the environment variables that stand in for it.
+"""The only reader and writer of dwh.cfg, and of the environment variables that stand in for it.
 
-    config = read_config()                       # dwh.cfg, $DWH_CONFIG or --config
-    where = source_locations(config, "s3://my-bucket/sparkify")
-    redshift = redshift_settings(config)         # every missing key named at once
+    settings = load_settings()        # dwh.cfg, or --config FILE / $DWH_CONFIG; every bad key named at once
+    settings.target.host, settings.source.log_data, settings.redshift.iam_role, settings.aws.provisioning
+    where = source_locations(settings, "s3://my-bucket/sparkify")
+    write_keys(settings.path, {"CLUSTER": {"HOST": endpoint}})   # what cluster.py create writes back
 
-``dwh.cfg.example`` documents every key. Nothing here prints a secret: a
-malformed line is reported by its number, never quoted.
+Everything else in the package receives the frozen ``Settings`` that
+``load_settings()`` returns; nothing else opens dwh.cfg or reads these variables:
+
+- ``DWH_CONFIG``: the config file (``--config FILE`` wins over it);
+- ``DWH_DSN``: a libpq DSN that stands in for ``[CLUSTER]`` (``--dsn`` wins);
+- ``DWH_DB_PASSWORD``: wins over ``[CLUSTER] DB_PASSWORD``;
+- ``DWH_DEPLOYMENT``: wins over ``[DWH] DEPLOYMENT``;
+- ``PGSSLROOTCERT`` (libpq's CA bundle) and ``AWS_ENDPOINT_URL`` (boto3's
+  endpoint), which their libraries read themselves: read here only to say
+  what they will do; ``AWS_ACCESS_KEY_ID`` and ``AWS_PROFILE``, only to
+  refuse ``[AWS] KEY``/``SECRET`` beside them (the file's keys would win
+  over the variable, against the rule below).
+
+The rule for everything a person can name twice: a command-line flag wins
+over an environment variable, which wins over dwh.cfg, which wins over the
+default. A config named by a flag or a variable is read, or is an error: it
+never falls back to dwh.cfg. ``target_choice()`` applies the rule to the
+target (docs/aws.md#where-the-sql-goes).
+
+``dwh.cfg.example`` documents every key. A value of the wrong form is one
+line naming its key; nothing here prints a secret, and a ``Secret`` shows as
+``***`` in any message or repr.
 """
 
 import configparser
+import difflib
+import ipaddress
 import os
+import re
 import sys
-from dataclasses import dataclass
+import tempfile
+import urllib.parse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_DIR / "dwh.cfg"
 DEFAULT_SOURCE = PROJECT_DIR / "data" / "sample"
+CONFIG_ENV = "DWH_CONFIG"
+DSN_ENV = "DWH_DSN"
 PASSWORD_ENV = "DWH_DB_PASSWORD"
+DEPLOYMENT_ENV = "DWH_DEPLOYMENT"
 MAX_REDSHIFT_ERRORS = 100_000  # the largest MAXERROR that COPY accepts
+EXAMPLE = "see dwh.cfg.example"
 
 
 class TargetError(Exception):
     """A problem with the configuration or the connection, worded for a person (exit status 2)."""
 
 
-def config_path(config_file=None) -> Path:
-    return Path(config_file or os.environ.get("DWH_CONFIG") or DEFAULT_CONFIG)
+class Secret:
+    """A password, key or DSN: ``***`` wherever it is printed; ``reveal()`` gives the value to who needs it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        object.__setattr__(self, "_value", value)
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __setattr__(self, name, value):
+        raise AttributeError("a Secret cannot be changed")
+
+    def __repr__(self):
+        return "***"
+
+    __str__ = __repr__
+
+    def __format__(self, spec):
+        return "***"
+
+    def __eq__(self, other):
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self):
+        return hash(self._value)
+
+    def __bool__(self):
+        return bool(self._value)
 
 
-def read_config(config_file=None) -> configparser.ConfigParser:
-    """dwh.cfg, or an empty config when there is none and none was asked for."""
-    config = configparser.ConfigParser(interpolation=None)
-    path = config_path(config_file)
+# ---------------------------------------------------------------------------
+# The settings object
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TargetSettings:
+    """[CLUSTER], and $DWH_DSN: the database the scripts connect to."""
+
+    dsn: Secret | None = None  # $DWH_DSN
+    host: str | None = None
+    port: int = 5439
+    db_name: str | None = None
+    db_user: str | None = None
+    password: Secret | None = None  # $DWH_DB_PASSWORD, else [CLUSTER] DB_PASSWORD
+    auth: str = "password"  # or "iam": a temporary password from AWS (aws/iam_auth.py)
+    sslmode: str | None = None
+    sslrootcert: Path | None = None
+    libpq_sslrootcert: str | None = None  # $PGSSLROOTCERT, which libpq reads itself
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """[S3]: where Redshift's COPY reads, and how this machine reads S3."""
+
+    log_data: str | None = None  # an s3:// prefix ending in "/"
+    song_data: str | None = None  # likewise
+    log_jsonpath: str | None = None  # an s3:// object: the JSONPaths file
+    region: str | None = None  # COPY's REGION; None: no REGION clause
+    endpoint_url: str | None = None  # an S3-compatible store for the local loader
+    manifest_prefix: str | None = None  # an s3:// prefix ending in "/": a daily run's manifests
+
+
+@dataclass(frozen=True)
+class RedshiftSettings:
+    """[IAM_ROLE] ARN, and the [DWH] keys that say which warehouse it is and where."""
+
+    iam_role: str | None = None
+    deployment: str = "provisioned"  # or "serverless"; $DWH_DEPLOYMENT wins over [DWH] DEPLOYMENT
+    region: str | None = None  # [DWH] REGION: the cluster's or the workgroup's
+    cluster_identifier: str | None = None  # as written; None when not set
+    namespace_name: str | None = None
+    workgroup_name: str | None = None
+
+    @property
+    def serverless(self) -> bool:
+        return self.deployment == "serverless"
+
+    @property
+    def identifier(self) -> str:
+        """The cluster's name: CLUSTER_IDENTIFIER, else sparkify."""
+        return self.cluster_identifier or "sparkify"
+
+    @property
+    def namespace(self) -> str:
+        return self.namespace_name or self.identifier
+
+    @property
+    def workgroup(self) -> str:
+        return self.workgroup_name or self.identifier
+
+
+@dataclass(frozen=True)
+class Provisioning:
+    """[DWH]: what ``cluster.py create`` makes and how it may be reached."""
+
+    node_type: str | None = None  # None: the smallest RA3 node for ``nodes`` (aws/provisioned.py)
+    nodes: int = 1
+    publicly_accessible: bool = False
+    ingress_cidr: str | None = None
+    allow_any_address: bool = False
+    role_name: str = "sparkify-redshift-s3-read"
+    security_group_name: str = "sparkify-redshift"
+    owner: str | None = None
+    ttl_hours: float = 4.0
+    base_rpus: int = 8
+    max_rpus: int | None = None  # None: the base capacity (see max_capacity)
+    usage_limit_rpu_hours: int = 16
+    usage_limit_action: str = "deactivate"
+
+    @property
+    def max_capacity(self) -> int:
+        """The most RPUs the workgroup may scale to: MAX_CAPACITY_RPUS, else its base capacity."""
+        return self.max_rpus or self.base_rpus
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    """[AWS] and the provisioning of [DWH]. Credentials: boto3's default chain unless KEY and SECRET are set."""
+
+    key: Secret | None = None
+    secret: Secret | None = None
+    endpoint_url: str | None = None  # $AWS_ENDPOINT_URL, which boto3 reads itself
+    provisioning: Provisioning = field(default_factory=Provisioning)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration, typed and checked: what every module receives."""
+
+    path: Path | None = None  # the file read; None: none was (the defaults)
+    named_by: str = "default"  # "--config", "$DWH_CONFIG" or "default": who named the file
+    sections: frozenset = frozenset()  # the sections the file has (cluster.py needs a [DWH] of its own)
+    target: TargetSettings = field(default_factory=TargetSettings)
+    source: SourceSettings = field(default_factory=SourceSettings)
+    redshift: RedshiftSettings = field(default_factory=RedshiftSettings)
+    aws: AwsSettings = field(default_factory=AwsSettings)
+
+    @property
+    def where(self) -> str:
+        """How to name the config in a message: its path, or that there is none."""
+        return str(self.path) if self.path is not None else "the config"
+
+    def with_deployment(self, deployment: str | None) -> "Settings":
+        """These settings for ``deployment`` ("provisioned" or "serverless"; None: as they are)."""
+        if not deployment:
+            return self
+        value = deployment.strip().lower()
+        if value not in DEPLOYMENTS:
+            raise TargetError(f"the deployment must be provisioned or serverless, not {deployment!r}")
+        return replace(self, redshift=replace(self.redshift, deployment=value))
+
+    def missing(self, keys) -> list[str]:
+        """Which of ``keys`` ((section, key) pairs) have no value here, as "[SECTION] KEY"."""
+        return [f"[{section}] {key}" for section, key in keys if value_of(self, section, key) in (None, "")]
+
+    def require(self, keys, hint="") -> None:
+        """Every one of ``keys`` that is missing, named in one TargetError."""
+        missing = self.missing(keys)
+        if missing:
+            raise TargetError(f"the config has no {', '.join(missing)}: set {'it' if len(missing) == 1 else 'them'} "
+                              f"({EXAMPLE}){hint}")
+
+
+# ---------------------------------------------------------------------------
+# The keys: where each goes and what form it must have
+# ---------------------------------------------------------------------------
+
+DEPLOYMENTS = ("provisioned", "serverless")
+USAGE_LIMIT_ACTIONS = ("deactivate", "log")  # CreateUsageLimit's breachAction (emit-metric: nothing reads it)
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+YES, NO = ("yes", "true", "on", "1"), ("no", "false", "off", "0")
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+BUCKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+CLUSTER_NAME = re.compile(r"^[a-z](?!.*--)[a-z0-9-]{0,62}(?<!-)$")  # CreateCluster's ClusterIdentifier rules
+SERVERLESS_NAME = re.compile(r"^[a-z0-9-]{3,64}$")  # CreateNamespace / CreateWorkgroup
+IAM_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")  # IAM role names
+NODE_TYPE = re.compile(r"^[a-z0-9]+\.[a-z0-9]+$")
+
+
+class Malformed(ValueError):
+    """A value of the wrong form: the message says what the form is."""
+
+
+def _text(value):
+    return value
+
+
+def _integer(low=None, high=None, form="a whole number"):
+    def parse(value):
+        if not re.fullmatch(r"[+]?\d+", value):
+            raise Malformed(f"must be {form}")
+        number = int(value)
+        if low is not None and number < low or high is not None and number > high:
+            raise Malformed(f"must be between {low} and {high}" if high is not None else f"must be {low} or more")
+        return number
+    return parse
+
+
+def _positive_number(value):
+    try:
+        number = float(value)
+    except ValueError:
+        raise Malformed("must be a number") from None
+    if not number > 0 or number != number or number == float("inf"):
+        raise Malformed("must be a number above 0")
+    return number
+
+
+def _boolean(value):
+    if value.lower() in YES:
+        return True
+    if value.lower() in NO:
+        return False
+    raise Malformed("must be yes or no")
+
+
+def _choice(options, meaning=""):
+    def parse(value):
+        if value.lower() not in options:
+            raise Malformed(f"must be {' or '.join(options) if len(options) < 3 else 'one of ' + ', '.join(options)}"
+                            f"{meaning}")
+        return value.lower()
+    return parse
+
+
+def _matching(pattern, form):
+    def parse(value):
+        if not pattern.fullmatch(value):
+            raise Malformed(f"must be {form}")
+        return value
+    return parse
+
+
+def _host(value):
+    if "://" in value or any(character.isspace() for character in value) or ("/" in value
+                                                                             and not value.startswith("/")):
+        raise Malformed("must be a host name or an address (e.g. sparkify.abc123.us-west-2.redshift.amazonaws.com), "
+                        "not a URL")
+    return value
+
+
+def _url(value):
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+        raise Malformed("must be an http:// or https:// URL (e.g. http://127.0.0.1:9000)")
+    try:
+        parts.port  # noqa: B018 (raises on a port that is not a number)
+    except ValueError:
+        raise Malformed("must be an http:// or https:// URL with a numeric port") from None
+    return value
+
+
+def _s3(prefix: bool):
+    form = "an s3:// prefix (s3://bucket/folder)" if prefix else "the s3:// URL of a file (s3://bucket/file.json)"
+
+    def parse(value):
+        bucket, _, key = value.removeprefix("s3://").partition("/")
+        if (not value.startswith("s3://") or not BUCKET.fullmatch(bucket)
+                or any(not character.isprintable() for character in key)):
+            raise Malformed(f"must be {form}")
+        if not prefix:
+            if not key or key.endswith("/"):
+                raise Malformed(f"must be {form}")
+            return value
+        return value if value.endswith("/") else value + "/"  # COPY's prefix match: log_data/ is not log_data_1/
+    return parse
+
+
+def _cidr(value):
+    try:
+        return str(ipaddress.ip_network(value, strict=False))
+    except ValueError:
+        raise Malformed("must be an address or a network (e.g. 203.0.113.7/32)") from None
+
+
+def _path(value):
+    return Path(value).expanduser()
+
+
+# (section, key) -> (the part of Settings it goes to, its field there, what checks and converts its text).
+KEYS: dict[tuple[str, str], tuple[str, str, Callable]] = {
+    ("CLUSTER", "HOST"): ("target", "host", _host),
+    ("CLUSTER", "DB_NAME"): ("target", "db_name", _text),
+    ("CLUSTER", "DB_USER"): ("target", "db_user", _text),
+    ("CLUSTER", "DB_PASSWORD"): ("target", "password", Secret),
+    ("CLUSTER", "DB_PORT"): ("target", "port", _integer(1, 65535, "a port number (1 to 65535)")),
+    ("CLUSTER", "AUTH"): ("target", "auth", _choice(("password", "iam"))),
+    ("CLUSTER", "SSLMODE"): ("target", "sslmode", _choice(SSLMODES)),
+    ("CLUSTER", "SSLROOTCERT"): ("target", "sslrootcert", _path),
+    ("IAM_ROLE", "ARN"): ("redshift", "iam_role",
+                          _matching(ROLE_ARN, "the ARN of an IAM role (arn:aws:iam::123456789012:role/name)")),
+    ("S3", "LOG_DATA"): ("source", "log_data", _s3(prefix=True)),
+    ("S3", "SONG_DATA"): ("source", "song_data", _s3(prefix=True)),
+    ("S3", "LOG_JSONPATH"): ("source", "log_jsonpath", _s3(prefix=False)),
+    ("S3", "REGION"): ("source", "region", _matching(REGION, "an AWS region (e.g. us-west-2)")),
+    ("S3", "MANIFEST_PREFIX"): ("source", "manifest_prefix", _s3(prefix=True)),
+    ("S3", "ENDPOINT_URL"): ("source", "endpoint_url", _url),
+    ("DWH", "DEPLOYMENT"): ("redshift", "deployment", _choice(DEPLOYMENTS)),
+    ("DWH", "REGION"): ("redshift", "region", _matching(REGION, "an AWS region (e.g. us-west-2)")),
+    ("DWH", "CLUSTER_IDENTIFIER"): ("redshift", "cluster_identifier", _matching(
+        CLUSTER_NAME, "a cluster name: 1 to 63 lower-case letters, digits and single hyphens, starting with a "
+        "letter")),
+    ("DWH", "NAMESPACE"): ("redshift", "namespace_name", _matching(
+        SERVERLESS_NAME, "3 to 64 lower-case letters, digits and hyphens")),
+    ("DWH", "WORKGROUP"): ("redshift", "workgroup_name", _matching(
+        SERVERLESS_NAME, "3 to 64 lower-case letters, digits and hyphens")),
+    ("DWH", "NODE_TYPE"): ("provisioning", "node_type", _matching(NODE_TYPE, "a node type (e.g. ra3.xlplus)")),
+    ("DWH", "NUM_NODES"): ("provisioning", "nodes", _integer(1, 128)),
+    ("DWH", "PUBLICLY_ACCESSIBLE"): ("provisioning", "publicly_accessible", _boolean),
+    ("DWH", "INGRESS_CIDR"): ("provisioning", "ingress_cidr", _cidr),
+    ("DWH", "ALLOW_ANY_ADDRESS"): ("provisioning", "allow_any_address", _boolean),
+    ("DWH", "IAM_ROLE_NAME"): ("provisioning", "role_name", _matching(
+        IAM_NAME, "an IAM role name: 1 to 64 letters, digits and +=,.@_-")),
+    ("DWH", "SECURITY_GROUP_NAME"): ("provisioning", "security_group_name", _matching(
+        re.compile(r"^[\w .:/()#,@\[\]+=&;{}!$*-]{1,255}$"), "a security group name (1 to 255 characters)")),
+    ("DWH", "OWNER"): ("provisioning", "owner", _text),
+    ("DWH", "TIME_TO_LIVE_HOURS"): ("provisioning", "ttl_hours", _positive_number),
+    ("DWH", "BASE_CAPACITY_RPUS"): ("provisioning", "base_rpus", _integer()),
+    ("DWH", "MAX_CAPACITY_RPUS"): ("provisioning", "max_rpus", _integer()),
+    ("DWH", "USAGE_LIMIT_RPU_HOURS"): ("provisioning", "usage_limit_rpu_hours", _integer(1)),
+    ("DWH", "USAGE_LIMIT_ACTION"): ("provisioning", "usage_limit_action", _choice(
+        USAGE_LIMIT_ACTIONS, " (deactivate: user queries are turned off until the next day; log: only recorded)")),
+    ("AWS", "KEY"): ("aws", "key", Secret),
+    ("AWS", "SECRET"): ("aws", "secret", Secret),
+}
+SECRET_KEYS = {key for key, (_, _, parse) in KEYS.items() if parse is Secret}
+ENVIRONMENT = {  # variable -> the key it stands in for
+    DSN_ENV: None,
+    PASSWORD_ENV: ("CLUSTER", "DB_PASSWORD"),
+    DEPLOYMENT_ENV: ("DWH", "DEPLOYMENT"),
+}
+AWS_CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_PROFILE")  # boto3's, which [AWS] KEY/SECRET would overrule
+GROUPS = {"target": TargetSettings, "source": SourceSettings, "redshift": RedshiftSettings,
+          "provisioning": Provisioning, "aws": AwsSettings}
+
+
+def value_of(settings: Settings, section: str, key: str):
+    """The typed value of ``[section] key`` in ``settings``."""
+    group, name, _ = KEYS[(section, key)]
+    holder = settings.aws.provisioning if group == "provisioning" else getattr(settings, group)
+    return getattr(holder, name)
+
+
+# ---------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------
+
+
+def config_path(config_file=None, environ: Mapping | None = None) -> tuple[Path, str]:
+    """(the config file, who named it): ``--config FILE``, else $DWH_CONFIG, else dwh.cfg."""
+    environ = os.environ if environ is None else environ
+    if config_file is not None:
+        if not str(config_file).strip():
+            raise TargetError("--config names no file: give the path of a copy of dwh.cfg.example")
+        return Path(config_file).expanduser(), "--config"
+    if CONFIG_ENV in environ:
+        if not environ[CONFIG_ENV].strip():
+            raise TargetError(f"${CONFIG_ENV} is set but empty: unset it to use {DEFAULT_CONFIG.name}, or give it "
+                              "the path of a copy of dwh.cfg.example")
+        return Path(environ[CONFIG_ENV]).expanduser(), f"${CONFIG_ENV}"
+    return DEFAULT_CONFIG, "default"
+
+
+def load_settings(config_file=None, environ: Mapping | None = None) -> Settings:
+    """The settings of ``--config FILE`` (or $DWH_CONFIG, or dwh.cfg) and of the environment.
+
+    Only the default dwh.cfg may be missing (then every key has its
+    default); a file named by the flag or the variable is read or is an error.
+    """
+    environ = os.environ if environ is None else environ
+    path, named_by = config_path(config_file, environ)
+    if named_by == "default" and not path.exists():
+        return parse({}, environ, None, named_by)
+    return parse(read_file(path, named_by), environ, path, named_by)
+
+
+def read_file(path: Path, named_by: str = "--config") -> dict[str, dict[str, str]]:
+    """{section: {KEY: value}} of an INI file, or a TargetError that says where it is malformed."""
     if not path.exists():
-        if config_file:
-            raise TargetError(f"config file {path} not found: copy dwh.cfg.example to {path} and fill it in")
-        return config
+        raise TargetError(f"config file {path} ({named_by}) not found: copy dwh.cfg.example to {path} and fill it in")
     if not path.is_file():
-        raise TargetError(f"config file {path} is not a file: give the path of a copy of dwh.cfg.example")
+        raise TargetError(f"config file {path} ({named_by}) is not a file: give the path of a copy of "
+                          "dwh.cfg.example")
     try:
         text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not the first line's text
     except UnicodeDecodeError as error:
-        raise TargetError(
-            f"{path}: byte {error.start} is not UTF-8 text: compare it with dwh.cfg.example"
-        ) from None
+        raise TargetError(f"{path}: byte {error.start} is not UTF-8 text: compare it with dwh.cfg.example") from None
     except OSError as error:
         raise TargetError(f"{path}: cannot be read ({error.strerror})") from None
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str.upper
     try:
-        config.read_string(text, source=str(path))
+        parser.read_string(text, source=str(path))
     except configparser.Error as error:
         raise TargetError(f"{path}: {parse_problem(error)}: compare it with dwh.cfg.example") from None
-    warn_if_others_can_read(path, config)
-    return config
+    sections = {name: dict(parser[name]) for name in parser.sections()}
+    warn_if_others_can_read(path, sections)
+    warn_about_unknown_keys(path, sections)
+    return sections
 
 
 def parse_problem(error: configparser.Error) -> str:
@@ -62,27 +468,148 @@ def parse_problem(error: configparser.Error) -> str:
     if isinstance(error, configparser.ParsingError):
         return f"line {error.errors[0][0]} is not KEY=value"
     if isinstance(error, configparser.DuplicateOptionError):
-        return f"[{error.section}] {error.option} is set twice (line {error.lineno})"
+        return f"[{error.section}] {error.option.upper()} is set twice (line {error.lineno})"
     if isinstance(error, configparser.DuplicateSectionError):
         return f"[{error.section}] appears twice (line {error.lineno})"
     return f"it cannot be read ({type(error).__name__})"
 
 
-SECRETS = (("CLUSTER", "DB_PASSWORD"), ("AWS", "KEY"), ("AWS", "SECRET"))
-_warned = set()
+def environment_deployment(environ: Mapping | None = None) -> str | None:
+    """$DWH_DEPLOYMENT, checked as load_settings() checks it, or None when it is not set."""
+    environ = os.environ if environ is None else environ
+    if DEPLOYMENT_ENV not in environ:
+        return None
+    return parse({}, {DEPLOYMENT_ENV: environ[DEPLOYMENT_ENV]}).redshift.deployment
 
 
-def warn_if_others_can_read(path: Path, config: configparser.ConfigParser) -> None:
+def parse(sections: Mapping, environ: Mapping | None = None, path: Path | None = None,
+          named_by: str = "default") -> Settings:
+    """Settings from {section: {KEY: value}} and the environment: every malformed value named in one error.
+
+    ``environ`` defaults to none at all, so that settings built by hand (tests,
+    a notebook) do not depend on the shell they run in; ``load_settings()`` passes
+    ``os.environ``.
+    """
+    environ = {} if environ is None else environ
+    values: dict[str, dict] = {group: {} for group in GROUPS}
+    problems = []
+    raw = {(section, key.upper()): str(value).strip() for section, keys in sections.items()
+           for key, value in keys.items()}
+    for variable, key in ENVIRONMENT.items():
+        if variable not in environ:
+            continue
+        if not environ[variable].strip():
+            problems.append(f"${variable} is set but empty: unset it, or give it a value")
+        elif key is not None:
+            raw[key] = environ[variable].strip()
+    for (section, key), (group, name, convert) in KEYS.items():
+        text = raw.get((section, key), "")
+        if not text:
+            continue
+        try:
+            values[group][name] = convert(text)
+        except Malformed as error:
+            origin = next((f"${variable}" for variable, stands in ENVIRONMENT.items()
+                           if stands == (section, key) and variable in environ), f"[{section}] {key}")
+            shown = "" if (section, key) in SECRET_KEYS else f", not {text!r}"
+            problems.append(f"{origin} {error}{shown}")
+    if environ.get(DSN_ENV, "").strip():
+        values["target"]["dsn"] = Secret(environ[DSN_ENV].strip())
+    if environ.get("PGSSLROOTCERT", "").strip():
+        values["target"]["libpq_sslrootcert"] = environ["PGSSLROOTCERT"].strip()
+    if environ.get("AWS_ENDPOINT_URL", "").strip():
+        values["aws"]["endpoint_url"] = environ["AWS_ENDPOINT_URL"].strip()
+    problems += cross_checks(values)
+    if values["aws"].get("key") and values["aws"].get("secret"):
+        named = [variable for variable in AWS_CREDENTIAL_VARIABLES if environ.get(variable, "").strip()]
+        if named:
+            problems.append(f"[AWS] KEY and SECRET, and ${', $'.join(named)}, both name AWS credentials: keep one "
+                            "(better: the variable, and [AWS] left empty)")
+    if problems:
+        where = f"{path}: " if path is not None else ""
+        raise TargetError(f"{where}{'; '.join(problems)} ({EXAMPLE})")
+    provisioning = Provisioning(**values.pop("provisioning"))
+    return Settings(
+        path=path, named_by=named_by, sections=frozenset(sections),
+        target=TargetSettings(**values["target"]),
+        source=SourceSettings(**values["source"]),
+        redshift=RedshiftSettings(**values["redshift"]),
+        aws=AwsSettings(**values["aws"], provisioning=provisioning),
+    )
+
+
+def cross_checks(values: dict) -> list[str]:
+    """What no one key shows: keys that only work together."""
+    problems = []
+    aws = values["aws"]
+    if bool(aws.get("key")) != bool(aws.get("secret")):
+        have, lack = ("KEY", "SECRET") if aws.get("key") else ("SECRET", "KEY")
+        problems.append(f"[AWS] {have} is set but {lack} is empty: set both, or neither (boto3 then finds your "
+                        "credentials: AWS_PROFILE, `aws sso login`)")
+    provisioning = values["provisioning"]
+    region = values["redshift"].get("region")
+    base = provisioning.get("base_rpus")
+    if base is not None:
+        problem = rpu_problem(base, region)
+        if problem:
+            problems.append(f"[DWH] BASE_CAPACITY_RPUS {problem}")
+    most = provisioning.get("max_rpus")
+    if most is not None:
+        problem = rpu_problem(most, None, upper=None)
+        if problem is None and most < (base or Provisioning.base_rpus):
+            problem = f"must be at least the base capacity, {base or Provisioning.base_rpus}, not {most}"
+        if problem:
+            problems.append(f"[DWH] MAX_CAPACITY_RPUS {problem}")
+    return problems
+
+
+# Redshift Serverless capacity, from "Compute capacity for Amazon Redshift Serverless"
+# (https://docs.aws.amazon.com/redshift/latest/mgmt/serverless-capacity.html): a base capacity of 4 RPUs, or 8 to
+# 512 in steps of 8; 512 to 1024 in steps of 32, where 1024 is offered (five regions; 512 elsewhere).
+RPU_STEPS = ((4, 4, 4), (8, 512, 8), (544, 1024, 32))
+LARGE_BASE_REGIONS = ("us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1")
+
+
+def rpu_problem(rpus: int, region: str | None, upper: int | None = 1024) -> str | None:
+    """Why ``rpus`` is not a capacity Redshift Serverless accepts, or None.
+
+    ``upper``: the largest base capacity (1024, or 512 outside the five
+    regions that offer more); None for a maximum capacity, whose ceiling AWS
+    checks itself (the steps are the same).
+    """
+    if upper is not None and region is not None and region not in LARGE_BASE_REGIONS:
+        upper = 512
+    fits = any(low <= rpus <= high and (rpus - low) % step == 0 for low, high, step in RPU_STEPS) or (
+        upper is None and rpus > 1024 and rpus % 32 == 0)
+    if fits and (upper is None or rpus <= upper):
+        return None
+    if upper == 512:
+        rule = f"must be 4, or 8 to 512 in steps of 8 (512 is the most {region} offers)"
+    elif upper is None:
+        rule = "must be 4, or 8 to 512 in steps of 8, or above 512 in steps of 32"
+    else:
+        rule = "must be 4, or 8 to 512 in steps of 8, or 512 to 1024 in steps of 32"
+    return f"{rule} (https://docs.aws.amazon.com/redshift/latest/mgmt/serverless-capacity.html), not {rpus}"
+
+
+# ---------------------------------------------------------------------------
+# Warnings about the file
+# ---------------------------------------------------------------------------
+
+_warned: set = set()
+
+
+def warn_if_others_can_read(path: Path, sections: dict) -> None:
     """Warn, once, when a config that holds a password or an AWS key can be read by other users.
 
     A config without secrets (the password in DWH_DB_PASSWORD, the keys found
     by boto3) is harmless to share, so it gets no warning.
     """
     mode = path.stat().st_mode & 0o777
-    if not mode & 0o044 or path in _warned:
+    if not mode & 0o044 or ("mode", path) in _warned:
         return
-    if any(setting(config, section, key) for section, key in SECRETS):
-        _warned.add(path)
+    if any(sections.get(section, {}).get(key, "").strip() for section, key in SECRET_KEYS):
+        _warned.add(("mode", path))
         print(
             f"warning: {path} holds a password or an AWS key and other users can read it "
             f"(mode {mode:o}): run chmod 600 {path}, or move the secret to {PASSWORD_ENV} / your AWS profile",
@@ -90,11 +617,70 @@ def warn_if_others_can_read(path: Path, config: configparser.ConfigParser) -> No
         )
 
 
-def setting(config, section: str, key: str) -> str | None:
-    """``[section] key`` of the config, stripped, or None when it is missing or empty."""
-    if config is None or not config.has_section(section):
-        return None
-    return config[section].get(key, "").strip() or None
+def warn_about_unknown_keys(path: Path, sections: dict) -> None:
+    """Warn, once, about a section or key this project does not read: a typo would otherwise be ignored."""
+    known_sections = {section for section, _ in KEYS}
+    unknown = []
+    for section, keys in sections.items():
+        if section not in known_sections:
+            near = difflib.get_close_matches(section.upper(), known_sections, n=1)
+            unknown.append(f"[{section}]" + (f" (did you mean [{near[0]}]?)" if near else ""))
+            continue
+        known = [key for name, key in KEYS if name == section]
+        for key in keys:
+            if key.upper() not in known:
+                near = difflib.get_close_matches(key.upper(), known, n=1)
+                unknown.append(f"[{section}] {key}" + (f" (did you mean {near[0]}?)" if near else ""))
+    if unknown and ("unknown", path) not in _warned:
+        _warned.add(("unknown", path))
+        print(f"warning: {path}: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not read by "
+              f"anything here, and so ignored ({EXAMPLE} lists every key)", file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------
+# Where the SQL goes: one rule for --dsn, --pgdata, $DWH_DSN and [CLUSTER] HOST
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TargetChoice:
+    """Which database the scripts talk to, and who named it (for the messages)."""
+
+    kind: str  # "dsn", "cluster" (the [CLUSTER] section) or "embedded"
+    named_by: str  # "--dsn", "$DWH_DSN", "[CLUSTER] HOST", "--pgdata" or "default"
+    dsn: Secret | None = None
+    pgdata: Path | None = None  # for "embedded"; None: the project's .pgdata
+
+
+def target_choice(settings: Settings, dsn=None, pgdata=None) -> TargetChoice:
+    """The target, by the rule: a flag wins over the environment, which wins over dwh.cfg.
+
+    1. ``--dsn`` or ``--pgdata`` (both at once name two targets: an error);
+    2. ``$DWH_DSN``;
+    3. ``[CLUSTER] HOST`` of the config;
+    4. the embedded PostgreSQL in the project's .pgdata.
+    """
+    if dsn is not None and pgdata is not None:
+        raise TargetError("--dsn and --pgdata name two targets (the server of the DSN, and the embedded "
+                          f"PostgreSQL in {pgdata}): give one")
+    if dsn is not None:
+        if not str(dsn).strip():
+            raise TargetError("--dsn is empty: give a libpq DSN or URI, or leave the flag out")
+        return TargetChoice("dsn", "--dsn", dsn=Secret(str(dsn).strip()))
+    if pgdata is not None:
+        if not str(pgdata).strip():
+            raise TargetError("--pgdata is empty: give the data folder of the embedded PostgreSQL")
+        return TargetChoice("embedded", "--pgdata", pgdata=Path(pgdata).expanduser())
+    if settings.target.dsn:
+        return TargetChoice("dsn", f"${DSN_ENV}", dsn=settings.target.dsn)
+    if settings.target.host:
+        return TargetChoice("cluster", "[CLUSTER] HOST")
+    return TargetChoice("embedded", "default")
+
+
+# ---------------------------------------------------------------------------
+# Where the source is
+# ---------------------------------------------------------------------------
 
 
 def is_s3(location) -> bool:
@@ -124,60 +710,98 @@ def locations_below(root) -> SourceLocations:
                            str(root))
 
 
-def source_locations(config, source=None, default=None, required=()) -> SourceLocations:
+S3_PATHS = (("S3", "LOG_DATA"), ("S3", "SONG_DATA"), ("S3", "LOG_JSONPATH"))
+
+
+def source_locations(settings: Settings, source=None, default=None, required=()) -> SourceLocations:
     """``--source``, else ``default`` (the bundled sample, for a local run), else the [S3] paths.
 
-    [S3] LOG_DATA and SONG_DATA that are ``log_data`` and ``song_data`` of one
-    folder give that folder as the root, which a daily run lists. ``required``:
-    (section, key) pairs the engine needs besides; every missing one is named
-    in one error, so that one run tells the user all there is to set.
+    [S3] LOG_DATA and SONG_DATA that are ``log_data/`` and ``song_data/`` of
+    one folder give that folder as the root, which a daily run lists.
+    ``required``: (section, key) pairs the engine needs besides; every missing
+    one is named in one error, so that one run tells the user all there is to set.
     """
-    missing = [] if source or default else [
-        ("S3", key) for key in ("LOG_DATA", "SONG_DATA", "LOG_JSONPATH") if not setting(config, "S3", key)
-    ]
-    missing += [(section, key) for section, key in required if not setting(config, section, key)]
-    if missing:
-        names = ", ".join(f"[{section}] {key}" for section, key in missing)
-        hint = "" if source or default or not any(section == "S3" and key != "REGION" for section, key in missing) \
-            else ", or give --source s3://..."
-        raise TargetError(f"the config has no {names}: set {'it' if len(missing) == 1 else 'them'} "
-                          f"(see dwh.cfg.example){hint}")
-    if source or default:
-        return locations_below(source or default)
-    log_data, song_data, jsonpath = (setting(config, "S3", key) for key in ("LOG_DATA", "SONG_DATA", "LOG_JSONPATH"))
-    root = log_data.rstrip("/").rsplit("/", 1)[0]
-    shared = log_data.rstrip("/") == f"{root}/log_data" and song_data.rstrip("/") == f"{root}/song_data"
-    return SourceLocations(log_data, song_data, jsonpath, root if shared else None)
-
-
-@dataclass(frozen=True)
-class RedshiftSettings:
-    """What Redshift's COPY needs besides the source: the role it reads with, the region, where manifests go."""
-
-    iam_role: str
-    region: str | None  # None: COPY without REGION, every file in the cluster's region
-    manifest_prefix: str | None
+    given = source or default
+    keys = ([] if given else list(S3_PATHS)) + list(required)
+    settings.require(keys, hint="" if given or not settings.missing(S3_PATHS) else ", or give --source s3://...")
+    if given:
+        return locations_below(given)
+    paths = settings.source
+    root = paths.log_data.rstrip("/").rsplit("/", 1)[0]
+    shared = paths.log_data == f"{root}/log_data/" and paths.song_data == f"{root}/song_data/"
+    return SourceLocations(paths.log_data, paths.song_data, paths.log_jsonpath, root if shared else None)
 
 
 REDSHIFT_REQUIRED = (("IAM_ROLE", "ARN"),)
 
 
-def redshift_settings(config) -> RedshiftSettings:
-    """[IAM_ROLE] ARN, required; [S3] REGION and MANIFEST_PREFIX, optional. Every missing key at once.
+# ---------------------------------------------------------------------------
+# Writing: what cluster.py create learns (the endpoint, the role ARN) goes back into the file
+# ---------------------------------------------------------------------------
 
-    An empty [S3] REGION is a COPY without REGION, which reads every file in
-    the cluster's region; doctor.py says when that cannot work.
+KEY_LINE = re.compile(r"^(?P<key>[^=:\s#;\[][^=:]*?)\s*[=:]")
+
+
+def write_keys(path, values: dict[str, dict[str, str]]) -> None:
+    """Set KEY=value in the given sections of ``path``, keeping every other line and comment.
+
+    A key that is missing is added at the end of its section, a section at
+    the end of the file. The file is replaced in one step (a temporary file in
+    the same folder, synced, then renamed), keeping its mode; a crash leaves
+    the old file or the new one, never half of one. A secret is never
+    written: asking to is a bug.
     """
-    missing = [f"[{section}] {key}" for section, key in REDSHIFT_REQUIRED if not setting(config, section, key)]
-    if missing:
-        raise TargetError(f"the config has no {', '.join(missing)}: set {'it' if len(missing) == 1 else 'them'} "
-                          "(see dwh.cfg.example)")
-    prefix = setting(config, "S3", "MANIFEST_PREFIX")
-    if prefix is not None and not is_s3(prefix):
-        raise TargetError(f"[S3] MANIFEST_PREFIX must be an s3:// prefix, not {prefix!r} (see dwh.cfg.example)")
-    return RedshiftSettings(setting(config, "IAM_ROLE", "ARN"), setting(config, "S3", "REGION"), prefix)
+    for section, keys in values.items():
+        for key, value in keys.items():
+            if (section, key.upper()) in SECRET_KEYS:
+                raise ValueError(f"[{section}] {key} holds a secret: config.write_keys never writes one")
+            if "\n" in str(value) or "\r" in str(value):
+                raise ValueError(f"[{section}] {key}: a value of more than one line")
+    path = Path(path)
+    raw = path.read_bytes() if path.exists() else b""
+    bom = raw.startswith(b"\xef\xbb\xbf")
+    text = raw.decode("utf-8-sig")
+    newline = "\r\n" if "\r\n" in text else "\n"
+    output = _with_keys(text.splitlines(), values)
+    _replace(path, ("\ufeff" if bom else "") + newline.join(output) + newline)
 
 
-def s3_endpoint(config) -> tuple[str | None, str | None]:
-    """(endpoint URL, region) for reading S3 from this machine: [S3] ENDPOINT_URL and REGION."""
-    return setting(config, "S3", "ENDPOINT_URL"), setting(config, "S3", "REGION")
+def _with_keys(lines: list[str], values: dict[str, dict[str, str]]) -> list[str]:
+    pending = {section: dict(keys) for section, keys in values.items()}
+    output, section, section_end = [], None, {}
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            section = stripped[1:-1].strip()
+        elif section in pending and not line[:1].isspace():  # an indented line continues a value
+            match = KEY_LINE.match(stripped)
+            key = match.group("key").strip() if match else None
+            name = next((name for name in pending[section] if key and name.upper() == key.upper()), None)
+            if name is not None:
+                line = f"{key}={pending[section].pop(name)}"
+        output.append(line)
+        if section is not None and stripped and not stripped.startswith(("#", ";")):
+            section_end[section] = len(output)
+    for name in sorted(pending, key=lambda name: -section_end.get(name, len(output) + 1)):
+        added = [f"{key}={value}" for key, value in pending[name].items()]
+        if not added:
+            continue
+        if name in section_end:
+            output[section_end[name]:section_end[name]] = added
+        else:
+            output += (["", f"[{name}]"] if output else [f"[{name}]"]) + added
+    return output
+
+
+def _replace(path: Path, text: str) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, path.stat().st_mode & 0o777 if path.exists() else 0o600)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -17,7 +17,7 @@ import pytest
 from helpers import MY_CIDR, PASSWORD, PROJECT_DIR, Warehouse
 from moto import mock_aws
 
-from sparkify.aws import cluster
+from sparkify import config
 from sparkify.engines import embedded as local_postgres
 from sparkify.engines.embedded import fresh_schema
 from sparkify.engines.local_loader import staging as staging_loader
@@ -79,6 +79,8 @@ def aws(monkeypatch, session):
     """An in-process fake AWS, fresh for each test, and the environment a person would have."""
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+    for name in ("DWH_CONFIG", "DWH_DSN", "DWH_DEPLOYMENT"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
     monkeypatch.setenv("DWH_DB_PASSWORD", PASSWORD)
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # seconds per test, and no AMI is used
@@ -92,6 +94,6 @@ def make_settings(tmp_path):
     def make(**dwh):
         path = tmp_path / "dwh.cfg"
         shutil.copy(PROJECT_DIR / "dwh.cfg.example", path)
-        cluster.update_config(path, {"DWH": {"INGRESS_CIDR": MY_CIDR, **dwh}})
-        return cluster.read_settings(path)
+        config.write_keys(path, {"DWH": {"INGRESS_CIDR": MY_CIDR, **dwh}})
+        return config.load_settings(path)
     return make

@@ -4,13 +4,13 @@ Used by the tests of the Redshift path (test_redshift_path.py,
 test_incremental_redshift.py), which cannot reach a real cluster here.
 """
 
-import configparser
 import re
 import types
 
 import psycopg2
 
 import sql_queries as q
+from sparkify import config
 from sparkify.checks import reconciliation_sql as check_sql
 from sparkify.engines import redshift
 from sparkify.engines.redshift import COPY_RESULT
@@ -21,10 +21,9 @@ CHANGE_CHECK_QUERIES = {statement for _, statement in check_sql.change_checks.va
 
 
 def redshift_config(**values):
-    """The [S3] and [IAM_ROLE] of a config for the Udacity bucket; ``values`` override keys."""
-    config = configparser.ConfigParser(interpolation=None)
-    config.optionxform = str.upper
-    config.read_dict({
+    """The settings of a config for the Udacity bucket ([CLUSTER] HOST, [IAM_ROLE], [S3]); ``values``
+    (SECTION__KEY=value) override keys or add them."""
+    sections = {
         "CLUSTER": {"HOST": "sparkify.abc123xyz456.us-west-2.redshift.amazonaws.com"},
         "IAM_ROLE": {"ARN": ROLE},
         "S3": {
@@ -33,16 +32,27 @@ def redshift_config(**values):
             "SONG_DATA": "s3://udacity-dend/song_data",
             "REGION": "us-west-2",
         },
-    })
+    }
     for key, value in values.items():
         section, name = key.split("__")
-        config[section][name] = value
-    return config
+        sections.setdefault(section, {})[name] = value
+    return config.parse(sections)
 
 
-def write_config(path, config):
-    with open(path, "w") as file:
-        config.write(file)
+def write_config(path, settings):
+    """A config file that reads back as ``settings``: every key that has a value."""
+    sections = {}
+    for section, key in config.KEYS:
+        value = config.value_of(settings, section, key)
+        if value is None:
+            continue
+        if isinstance(value, config.Secret):
+            value = value.reveal()
+        elif isinstance(value, bool):
+            value = "yes" if value else "no"
+        sections.setdefault(section, []).append(f"{key}={value}")
+    path.write_text("".join(f"[{section}]\n" + "\n".join(lines) + "\n\n" for section, lines in sections.items()))
+    path.chmod(0o600)
     return str(path)
 
 

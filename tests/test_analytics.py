@@ -25,7 +25,7 @@ matplotlib.use("Agg")
 pytestmark = [pytest.mark.filterwarnings("ignore:Glyph .* missing from font"),
               pytest.mark.filterwarnings("ignore::sparkify.analytics.charts.MissingGlyphs")]
 
-ALL_STATEMENTS = {**analytics.questions, **analytics.checks, "redshift_load_errors": analytics.redshift_load_errors}
+ALL_STATEMENTS = {**analytics.questions, **analytics.checks}
 
 
 @pytest.mark.parametrize("name", ALL_STATEMENTS)

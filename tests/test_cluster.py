@@ -1,16 +1,17 @@
-"""cluster.py against moto: least privilege, one address, a waiter, and a teardown that always succeeds."""
+"""cluster.py against moto: least privilege, one address, one wait loop, and a teardown that always succeeds."""
 
 import datetime
 import json
 import subprocess
 import sys
 
-import botocore.waiter
 import pytest
+from botocore.exceptions import EndpointConnectionError
 from helpers import MY_CIDR, PASSWORD, PROJECT_DIR
 
-from sparkify.aws import cluster
-from sparkify.config import read_config
+from sparkify import config
+from sparkify.aws import clients, cluster, network, provisioned, resources, role
+from sparkify.aws.provisioned import ProvisionedCluster
 
 
 def create(session, settings, said=None, **options):
@@ -28,7 +29,7 @@ def teardown(session, settings, said=None):
 
 
 def our_group(session, settings):
-    return cluster.find_security_group(session.client("ec2"), settings)
+    return network.find_security_group(session.client("ec2"), settings.aws.provisioning.security_group_name)
 
 
 # ---------------------------------------------------------------------------
@@ -55,19 +56,19 @@ def test_the_role_can_be_assumed_only_by_redshift_and_reads_only_the_source(aws,
     }
     assert allowed == {
         ("s3:GetObject", json.dumps([
-            "arn:aws:s3:::udacity-dend/log_data*",
+            "arn:aws:s3:::udacity-dend/log_data/*",
             "arn:aws:s3:::udacity-dend/log_json_path.json*",
-            "arn:aws:s3:::udacity-dend/song_data*",
+            "arn:aws:s3:::udacity-dend/song_data/*",
         ]), "null"),
         ("s3:ListBucket", json.dumps("arn:aws:s3:::udacity-dend"), json.dumps(
-            {"StringLike": {"s3:prefix": ["log_data*", "log_json_path.json*", "song_data*"]}})),
+            {"StringLike": {"s3:prefix": ["log_data/*", "log_json_path.json*", "song_data/*"]}})),
         ("s3:GetBucketLocation", json.dumps(["arn:aws:s3:::udacity-dend"]), "null"),
     }
     assert all(statement["Effect"] == "Allow" for statement in policy["PolicyDocument"]["Statement"])
 
 
 def test_the_read_policy_follows_the_configured_buckets_and_prefixes():
-    policy = cluster.read_policy(["s3://events-bucket/logs/2018", "s3://songs-bucket/catalogue"])
+    policy = role.read_policy(["s3://events-bucket/logs/2018", "s3://songs-bucket/catalogue"])
     by_action = {}
     for statement in policy["Statement"]:
         by_action.setdefault(statement["Action"], []).append(statement["Resource"])
@@ -81,7 +82,7 @@ def test_the_read_policy_follows_the_configured_buckets_and_prefixes():
 
 def test_a_source_that_is_not_in_s3_is_refused():
     with pytest.raises(cluster.ClusterError, match="s3://bucket/prefix"):
-        cluster.read_policy(["/home/me/data"])
+        role.read_policy(["/home/me/data"])
 
 
 # ---------------------------------------------------------------------------
@@ -92,21 +93,21 @@ def test_a_source_that_is_not_in_s3_is_refused():
 def test_the_port_is_open_to_exactly_the_configured_cidr(aws, make_settings):
     settings = make_settings()
     create(aws, settings)
-    assert cluster.ingress_rules(our_group(aws, settings)) == [(5439, MY_CIDR)]
+    assert network.ingress_rules(our_group(aws, settings)) == [(5439, MY_CIDR)]
 
 
 def test_a_new_address_replaces_the_old_one_instead_of_adding_to_it(aws, make_settings):
     create(aws, make_settings())
     settings = make_settings(INGRESS_CIDR="198.51.100.0/28")
     create(aws, settings)
-    assert cluster.ingress_rules(our_group(aws, settings)) == [(5439, "198.51.100.0/28")]
+    assert network.ingress_rules(our_group(aws, settings)) == [(5439, "198.51.100.0/28")]
 
 
 def test_without_a_cidr_the_callers_own_address_is_used_as_a_slash_32(aws, make_settings):
     settings = make_settings(INGRESS_CIDR="")
     said = []
     create(aws, settings, said, find_address=lambda: "198.51.100.23")
-    assert cluster.ingress_rules(our_group(aws, settings)) == [(5439, "198.51.100.23/32")]
+    assert network.ingress_rules(our_group(aws, settings)) == [(5439, "198.51.100.23/32")]
     assert any("198.51.100.23" in line for line in said)
 
 
@@ -131,14 +132,15 @@ def test_the_whole_internet_when_the_config_says_so_comes_with_a_warning(aws, ma
     settings = make_settings(INGRESS_CIDR="0.0.0.0/0", ALLOW_ANY_ADDRESS="yes")
     said = []
     create(aws, settings, said)
-    assert cluster.ingress_rules(our_group(aws, settings)) == [(5439, "0.0.0.0/0")]
+    assert network.ingress_rules(our_group(aws, settings)) == [(5439, "0.0.0.0/0")]
     assert any(line.startswith("WARNING: port 5439 will be open to 0.0.0.0/0") for line in said)
     assert any("whole internet" in warning for warning in cluster.status(settings, aws)["warnings"])
 
 
 def test_a_malformed_cidr_is_explained(make_settings):
-    with pytest.raises(cluster.ClusterError, match="not an address or network: '203.0.113'"):
-        cluster.ingress_cidr(make_settings(INGRESS_CIDR="203.0.113"))
+    with pytest.raises(config.TargetError, match=r"\[DWH\] INGRESS_CIDR must be an address or a network .*, "
+                                                 r"not '203.0.113'"):
+        make_settings(INGRESS_CIDR="203.0.113")
 
 
 # ---------------------------------------------------------------------------
@@ -168,11 +170,11 @@ def test_the_cluster_is_made_from_the_config_encrypted_and_tagged(aws, make_sett
 def test_the_endpoint_and_role_are_written_into_the_config_keeping_its_comments(aws, make_settings):
     settings = make_settings()
     made = create(aws, settings)
-    config = read_config(settings.config_path)
-    assert config["CLUSTER"]["HOST"] == made["Endpoint"]["Address"]
-    assert config["CLUSTER"]["DB_PORT"] == "5439"
-    assert config["IAM_ROLE"]["ARN"].endswith(":role/sparkify-redshift-s3-read")
-    text = settings.config_path.read_text()
+    written = config.load_settings(settings.path)
+    assert written.target.host == made["Endpoint"]["Address"]
+    assert written.target.port == 5439
+    assert written.redshift.iam_role.endswith(":role/sparkify-redshift-s3-read")
+    text = settings.path.read_text()
     assert "# Better left empty: set the DWH_DB_PASSWORD environment variable instead." in text
     assert PASSWORD not in text
 
@@ -182,27 +184,20 @@ def test_a_cluster_response_without_a_vpc_is_handled(aws, make_settings):
     settings = make_settings()
     made = create(aws, settings)
     assert "VpcId" not in made
-    assert cluster.ingress_rules(our_group(aws, settings)) == [(5439, MY_CIDR)]
+    assert network.ingress_rules(our_group(aws, settings)) == [(5439, MY_CIDR)]
 
 
-def test_create_waits_with_boto3s_waiter_and_shows_progress(aws, make_settings, monkeypatch):
+def test_resume_waits_in_the_one_wait_loop_and_shows_progress(aws, make_settings):
     settings = make_settings()
     create(aws, settings)
     redshift = aws.client("redshift")
     redshift.pause_cluster(ClusterIdentifier="sparkify")
-    waited = []
-    real_wait = botocore.waiter.Waiter.wait
-
-    def spy(waiter, **arguments):
-        waited.append((waiter.name, arguments["ClusterIdentifier"]))
-        return real_wait(waiter, **arguments)
-
-    monkeypatch.setattr(botocore.waiter.Waiter, "wait", spy)
     said = []
-    # The cluster is paused: the waiter's first check fails; it is resumed during the pause.
-    cluster.wait_for(redshift, "cluster_available", "sparkify", "available", said.append, delay=0,
-                     sleep=lambda seconds: redshift.resume_cluster(ClusterIdentifier="sparkify"))
-    assert waited == [("ClusterAvailable", "sparkify"), ("ClusterAvailable", "sparkify")]
+    # The cluster is paused: the loop's first look finds it paused; it is resumed during the pause.
+    deployment = ProvisionedCluster(settings, say=said.append, session=aws, delay=0,
+                                    sleep=lambda seconds: redshift.resume_cluster(ClusterIdentifier="sparkify"))
+    deployment.wait(deployment.client("redshift"), "available")
+    assert said[0] == "waiting for cluster sparkify to be available (this usually takes 2 to 10 minutes)..."
     assert said[1].endswith(": paused")
     assert said[-1].startswith("cluster sparkify is available after")
 
@@ -210,18 +205,38 @@ def test_create_waits_with_boto3s_waiter_and_shows_progress(aws, make_settings, 
 def test_waiting_gives_up_on_a_state_that_will_never_come(aws, make_settings):
     settings = make_settings()
     create(aws, settings)
-    redshift = aws.client("redshift")
-    redshift.pause_cluster(ClusterIdentifier="sparkify")
+    aws.client("redshift").pause_cluster(ClusterIdentifier="sparkify")
+    deployment = ProvisionedCluster(settings, say=lambda line: None, session=aws, delay=0,
+                                    sleep=lambda seconds: None)
+    deployment.timeout = -1
     with pytest.raises(cluster.ClusterError, match="still not available after"):
-        cluster.wait_for(redshift, "cluster_available", "sparkify", "available", lambda line: None,
-                         delay=0, timeout=-1, sleep=lambda seconds: None)
+        deployment.wait(deployment.client("redshift"), "available")
+
+
+@pytest.mark.parametrize("states, goal, outcome", [
+    (["creating", "creating", "available"], "available", "cluster c is available after"),
+    ([None, "creating", "available"], "available", "cluster c is available after"),  # not listed yet: waited for
+    (["creating", "deleting"], "available", "will not be available: it is deleting"),
+    (["creating", None], "available", "will not be available: it is gone"),  # it was there, now it is not
+    (["deleting", "deleting", None], "gone", "cluster c is gone after"),
+])
+def test_the_one_wait_loop_knows_which_states_never_lead_to_its_goal(states, goal, outcome):
+    looks = iter(states)
+    said = []
+    try:
+        resources.wait_until(lambda: next(looks), "cluster", "c", goal, said.append, never=("deleting",), delay=0,
+                             sleep=lambda seconds: None)
+        said.append("done")
+    except cluster.ClusterError as error:
+        said.append(str(error))
+    assert outcome in "\n".join(said)
 
 
 def test_create_while_the_cluster_is_being_deleted_says_to_wait(make_settings, monkeypatch):
     deleting = {"ClusterStatus": "deleting", "Tags": [{"Key": "managed-by", "Value": "sparkify-cluster.py"}]}
-    monkeypatch.setattr(cluster, "describe_cluster", lambda redshift, identifier: deleting)
+    monkeypatch.setattr(ProvisionedCluster, "described", lambda self, redshift=None: deleting)
     with pytest.raises(cluster.ClusterError, match="is being deleted: when `python cluster.py status` shows none"):
-        cluster.ensure_cluster(None, make_settings(), PASSWORD, "arn:role", "sg-1", [])
+        ProvisionedCluster(make_settings()).ensure_cluster(None, PASSWORD, "arn:role", "sg-1", [])
 
 
 def test_create_twice_keeps_what_exists(aws, make_settings):
@@ -241,11 +256,11 @@ def test_the_password_is_never_said_and_a_weak_one_is_explained_without_showing_
     assert PASSWORD not in "\n".join(said)
     monkeypatch.setenv("DWH_DB_PASSWORD", "short1")
     with pytest.raises(cluster.ClusterError, match="8 to 64 characters") as failure:
-        create(aws, settings)
+        create(aws, make_settings())
     assert "short1" not in str(failure.value)
     monkeypatch.delenv("DWH_DB_PASSWORD")
     with pytest.raises(cluster.ClusterError, match="set the DWH_DB_PASSWORD environment variable"):
-        create(aws, settings)
+        create(aws, make_settings())
 
 
 # ---------------------------------------------------------------------------
@@ -266,7 +281,7 @@ def test_status_shows_the_cost_and_warns_past_the_time_to_live(aws, make_setting
     text = cluster.format_status(report)
     assert "about $1.09 an hour, $26 a day while running (cost class moderate" in text
     assert f"port 5439 from {MY_CIDR}" in text
-    assert "reads s3://udacity-dend/log_data*" in text
+    assert "reads s3://udacity-dend/log_data/*" in text
 
 
 def test_status_with_nothing_there(aws, make_settings):
@@ -279,19 +294,19 @@ def test_status_with_nothing_there(aws, make_settings):
     ("ra3.4xlarge", 2, "moderate"), ("ra3.16xlarge", 1, "high"), ("x9.huge", 1, "unknown"),
 ])
 def test_cost_classes(node_type, nodes, expected):
-    assert cluster.cost_class(cluster.hourly_cost(node_type, nodes)) == expected
+    assert provisioned.cost_class(provisioned.hourly_cost(node_type, nodes)) == expected
 
 
 @pytest.mark.parametrize("nodes, expected", [("1", "ra3.xlplus"), ("2", "ra3.large"), ("16", "ra3.large")])
 def test_the_default_node_type_is_the_smallest_ra3_node_that_supports_the_cluster_size(make_settings, nodes, expected):
-    settings = make_settings(NODE_TYPE="", NUM_NODES=nodes)
-    assert settings.node_type == expected
-    assert cluster.hourly_cost(settings.node_type, settings.nodes) is not None
+    deployment = ProvisionedCluster(make_settings(NODE_TYPE="", NUM_NODES=nodes))
+    assert deployment.node_type == expected
+    assert provisioned.hourly_cost(deployment.node_type, int(nodes)) is not None
 
 
 def test_the_example_config_no_longer_defaults_to_dc2(make_settings):
-    assert read_config(PROJECT_DIR / "dwh.cfg.example")["DWH"]["NODE_TYPE"] == ""
-    assert make_settings().node_type == "ra3.xlplus"
+    assert config.load_settings(PROJECT_DIR / "dwh.cfg.example").aws.provisioning.node_type is None
+    assert ProvisionedCluster(make_settings()).node_type == "ra3.xlplus"
 
 
 @pytest.mark.parametrize("node_type", ["dc2.large", "dc2.8xlarge"])
@@ -343,8 +358,8 @@ def test_teardown_removes_everything_and_twice_is_fine(aws, make_settings):
     said = teardown(aws, settings)
     assert said[0] == f"security group sparkify-redshift: port 5439 closed to {MY_CIDR}"
     nothing_left(aws, settings)
-    config = read_config(settings.config_path)
-    assert config["CLUSTER"]["HOST"] == "" and config["IAM_ROLE"]["ARN"] == ""
+    cleared = config.load_settings(settings.path)
+    assert cleared.target.host is None and cleared.redshift.iam_role is None
     again = teardown(aws, settings)
     assert [line for line in again if "already gone" in line] == [
         "security group sparkify-redshift: already gone",
@@ -357,8 +372,9 @@ def test_teardown_of_a_half_created_setup(aws, make_settings):
     """create stopped after the role and the group: teardown still succeeds."""
     settings = make_settings()
     tags = [{"Key": "managed-by", "Value": "sparkify-cluster.py"}]
-    cluster.ensure_role(aws.client("iam"), settings, tags)
-    cluster.ensure_security_group(aws.client("ec2"), settings, tags)
+    role.ensure_role(aws.client("iam"), "sparkify-redshift-s3-read", role.role_sources(settings),
+                     ProvisionedCluster.trusted_services, tags)
+    network.ensure_security_group(aws.client("ec2"), "sparkify-redshift", tags)
     teardown(aws, settings)
     nothing_left(aws, settings)
 
@@ -383,7 +399,7 @@ def test_a_cluster_that_cluster_py_did_not_make_is_left_alone(aws, make_settings
 
 def test_a_role_that_cluster_py_did_not_make_is_left_alone(aws, make_settings):
     iam = aws.client("iam")
-    iam.create_role(RoleName="sparkify-redshift-s3-read", AssumeRolePolicyDocument=json.dumps(cluster.trust_policy()))
+    iam.create_role(RoleName="sparkify-redshift-s3-read", AssumeRolePolicyDocument=json.dumps(role.trust_policy()))
     with pytest.raises(cluster.ClusterError, match="IAM role sparkify-redshift-s3-read exists but was not made"):
         create(aws, make_settings())
     assert iam.list_role_policies(RoleName="sparkify-redshift-s3-read")["PolicyNames"] == []
@@ -394,35 +410,31 @@ def test_a_role_that_cluster_py_did_not_make_is_left_alone(aws, make_settings):
 # ---------------------------------------------------------------------------
 
 
-def test_update_config_sets_keys_in_place_and_adds_what_is_missing(tmp_path):
-    path = tmp_path / "dwh.cfg"
-    path.write_text("# top\n[CLUSTER]\n# the host\nHOST=old\nDB_NAME=dev\n\n[S3]\nREGION=us-west-2\n")
-    path.chmod(0o600)
-    cluster.update_config(path, {"CLUSTER": {"HOST": "new", "DB_PORT": "5439"}, "IAM_ROLE": {"ARN": "arn:x"}})
-    assert path.read_text() == (
-        "# top\n[CLUSTER]\n# the host\nHOST=new\nDB_NAME=dev\nDB_PORT=5439\n\n[S3]\nREGION=us-west-2\n"
-        "\n[IAM_ROLE]\nARN=arn:x\n"
-    )
-    assert path.stat().st_mode & 0o777 == 0o600
-    assert [item.name for item in tmp_path.iterdir()] == ["dwh.cfg"]
-
-
-def test_settings_need_a_dwh_section(tmp_path):
+def test_settings_need_a_config_with_a_dwh_section_of_its_own(tmp_path, monkeypatch):
     path = tmp_path / "dwh.cfg"
     path.write_text("[CLUSTER]\nHOST=\n")
     with pytest.raises(cluster.ClusterError, match=r"has no \[DWH\] section: copy it from dwh.cfg.example"):
-        cluster.read_settings(path)
-    with pytest.raises(cluster.ClusterError, match="copy dwh.cfg.example"):
-        cluster.read_settings(tmp_path / "missing.cfg")
+        ProvisionedCluster(config.load_settings(path)).create()
+    monkeypatch.setattr(config, "DEFAULT_CONFIG", tmp_path / "missing.cfg")
+    monkeypatch.delenv("DWH_CONFIG", raising=False)
+    with pytest.raises(cluster.ClusterError, match="no dwh.cfg: copy dwh.cfg.example"):
+        ProvisionedCluster(config.load_settings()).create()
 
 
-def test_keys_in_the_config_are_used_when_set_and_never_shown(make_settings):
+def test_keys_in_the_config_are_used_when_set_and_never_shown(make_settings, monkeypatch):
+    for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID"):
+        monkeypatch.delenv(name, raising=False)
     settings = make_settings()
-    cluster.update_config(settings.config_path, {"AWS": {"KEY": "AKIAEXAMPLEKEY", "SECRET": "example/secret"}})
-    settings = cluster.read_settings(settings.config_path)
-    credentials = cluster.aws_session(settings).get_credentials()
+    config.write_keys(settings.path, {"DWH": {"REGION": "eu-west-1"}})
+    settings.path.write_text(settings.path.read_text().replace("KEY=\n", "KEY=AKIAEXAMPLEKEY\n")
+                             .replace("SECRET=\n", "SECRET=example/secret\n"))
+    settings = config.load_settings(settings.path)
+    credentials = clients.new_session(settings).get_credentials()
     assert (credentials.access_key, credentials.secret_key) == ("AKIAEXAMPLEKEY", "example/secret")
-    assert "example/secret" not in repr(settings)
+    assert "example/secret" not in repr(settings) and "AKIAEXAMPLEKEY" not in repr(settings)
+    made = clients.client("redshift", settings)
+    assert made.meta.region_name == "eu-west-1"
+    assert made.meta.config.retries == {"total_max_attempts": clients.MAX_ATTEMPTS, "mode": "standard"}
 
 
 # ---------------------------------------------------------------------------
@@ -441,22 +453,41 @@ def test_help_documents_the_commands():
 def test_delete_without_a_terminal_asks_for_yes(make_settings, capsys, monkeypatch):
     settings = make_settings()
     monkeypatch.setattr(sys, "stdin", open("/dev/null"))
-    assert cluster.main(["--config", str(settings.config_path), "delete"]) == 1
+    assert cluster.main(["--config", str(settings.path), "delete"]) == 1
     assert "add --yes" in capsys.readouterr().err
 
 
 def test_the_command_line_creates_reports_and_deletes(aws, make_settings, capsys):
     settings = make_settings()
-    config = ["--config", str(settings.config_path)]
-    assert cluster.main(config + ["create"]) == 0
-    assert cluster.main(config + ["status"]) == 0
+    options = ["--config", str(settings.path)]
+    assert cluster.main(options + ["create"]) == 0
+    assert cluster.main(options + ["status"]) == 0
     assert "cluster sparkify: available, 1 x ra3.xlplus, encrypted" in capsys.readouterr().out
-    assert cluster.main(config + ["delete", "--yes"]) == 0
+    assert cluster.main(options + ["delete", "--yes"]) == 0
     nothing_left(aws, settings)
 
 
 def test_the_command_line_explains_a_refusal(aws, make_settings, capsys):
     settings = make_settings(INGRESS_CIDR="0.0.0.0/0")
-    assert cluster.main(["--config", str(settings.config_path), "create"]) == 2
+    assert cluster.main(["--config", str(settings.path), "create"]) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: ") and "ALLOW_ANY_ADDRESS=yes" in error
+
+
+@pytest.mark.parametrize("command", ["create", "status", "pause", "resume", "delete"])
+def test_aws_out_of_reach_is_a_connection_problem_exit_2_in_one_line(make_settings, capsys, monkeypatch, command):
+    """Nothing listens on port 1: every command says so in one line and exits 2, as any connection problem."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("DWH_DB_PASSWORD", PASSWORD)
+    monkeypatch.setattr(clients, "MAX_ATTEMPTS", 1)
+    settings = make_settings()
+    assert cluster.main(["--config", str(settings.path), command, *(["--yes"] if command == "delete" else [])]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: could not reach AWS") and len(error.strip().splitlines()) == 1, error
+
+
+def test_an_unreachable_endpoint_error_is_an_aws_unreachable():
+    error = clients.unreachable(EndpointConnectionError(endpoint_url="https://redshift.us-west-2.amazonaws.com"))
+    assert isinstance(error, config.TargetError) and "could not reach AWS" in str(error)

@@ -27,7 +27,8 @@ SECRETS = (PASSWORD, AWS_KEY, AWS_SECRET)
 
 @pytest.fixture(autouse=True)
 def no_target_from_the_environment(monkeypatch):
-    for name in ("DWH_DSN", "DWH_CONFIG", connection.PASSWORD_ENV):
+    for name in ("DWH_DSN", "DWH_CONFIG", "DWH_DEPLOYMENT", config_module.PASSWORD_ENV, "AWS_PROFILE",
+                 "AWS_ACCESS_KEY_ID"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(config_module, "_warned", set())
     monkeypatch.setattr(connection.time, "sleep", lambda seconds: None)
@@ -72,7 +73,8 @@ def missing_file(tmp_path):
 
 
 def missing_section(tmp_path):
-    return ["--dry-run", "--config", write_config(tmp_path / "dwh.cfg", IAM_ROLE={"ARN": "arn:x"})]
+    return ["--dry-run", "--config", write_config(tmp_path / "dwh.cfg",
+                                                  IAM_ROLE={"ARN": "arn:aws:iam::123456789012:role/r"})]
 
 
 def missing_key(tmp_path):
@@ -108,6 +110,16 @@ def a_directory(tmp_path):
     return ["--config", str(tmp_path / "configs")]
 
 
+def wrong_forms(tmp_path):
+    cluster = {"HOST": "127.0.0.1", "DB_PORT": "five", "DB_NAME": "dev", "DB_USER": "awsuser",
+               "DB_PASSWORD": PASSWORD}
+    return ["--config", write_config(tmp_path / "dwh.cfg", CLUSTER=cluster, S3={"ENDPOINT_URL": "minio:9000"})]
+
+
+def two_targets(tmp_path):
+    return ["--dsn", f"host=127.0.0.1 password={PASSWORD}", "--pgdata", str(tmp_path / "pgdata")]
+
+
 def malformed_dsn(tmp_path):
     return ["--dsn", f"host=127.0.0.1 dbname=dev password={PASSWORD} with a space"]
 
@@ -122,6 +134,8 @@ BAD_CONFIGS = [
     ("a DSN that cannot be parsed", malformed_dsn),
     ("a config file of random bytes", random_bytes),
     ("`--config` naming a directory", a_directory),
+    ("a value of the wrong form, several at once", wrong_forms),
+    ("`--dsn` and `--pgdata` together", two_targets),
 ]
 
 
@@ -152,7 +166,7 @@ def test_a_config_file_starting_with_a_byte_order_mark_reads_normally(tmp_path, 
     code, out, err = run_main(etl.main, ["--dry-run", "--config", str(path)], capsys)
     assert code == FAILURES["a config file that starts with a UTF-8 byte-order mark"].exit_code == 0, err
     assert "IAM_ROLE 'arn:aws:iam::123456789012:role/sparkify-redshift-s3-read'" in out
-    assert config_module.read_config(path)["CLUSTER"]["HOST"] == "127.0.0.1"
+    assert config_module.load_settings(path).target.host == "127.0.0.1"
 
 
 # ---------------------------------------------------------------------------
@@ -171,8 +185,8 @@ def test_a_config_file_starting_with_a_byte_order_mark_reads_normally(tmp_path, 
 )
 def test_a_config_holding_secrets_that_others_can_read_gives_a_warning(tmp_path, capsys, mode, sections, warned):
     path = write_config(tmp_path / "dwh.cfg", mode, **sections)
-    connection.read_config(path)
-    connection.read_config(path)
+    config_module.load_settings(path)
+    config_module.load_settings(path)
     err = capsys.readouterr().err
     failure = FAILURES["`dwh.cfg` with a secret, readable by other users"]
     assert err.count(failure.message) == (1 if warned else 0), "once per file"
@@ -185,15 +199,15 @@ def test_a_config_holding_secrets_that_others_can_read_gives_a_warning(tmp_path,
 def test_the_password_can_come_from_the_environment(tmp_path, monkeypatch):
     cluster = {"HOST": "db.example.com", "DB_NAME": "dev", "DB_USER": "awsuser"}
     path = Path(write_config(tmp_path / "dwh.cfg", CLUSTER=cluster))
-    monkeypatch.setenv(connection.PASSWORD_ENV, "from-the-environment")
-    dsn = connection.cluster_dsn(connection.read_config(path), path)
+    monkeypatch.setenv(config_module.PASSWORD_ENV, "from-the-environment")
+    dsn = connection.cluster_dsn(config_module.load_settings(path))
     assert psycopg2.extensions.parse_dsn(dsn)["password"] == "from-the-environment"
 
 
 def test_the_environment_password_wins_over_the_file(tmp_path, monkeypatch):
     path = Path(write_config(tmp_path / "dwh.cfg"))
-    monkeypatch.setenv(connection.PASSWORD_ENV, "from-the-environment")
-    dsn = connection.cluster_dsn(connection.read_config(path), path)
+    monkeypatch.setenv(config_module.PASSWORD_ENV, "from-the-environment")
+    dsn = connection.cluster_dsn(config_module.load_settings(path))
     assert psycopg2.extensions.parse_dsn(dsn)["password"] == "from-the-environment"
 
 

@@ -4,7 +4,6 @@ The Serverless calls go through botocore's Stubber (moto has no
 redshift-serverless), which checks each request against the service model.
 """
 
-import configparser
 import os
 import sys
 
@@ -13,6 +12,7 @@ import pytest
 from botocore.stub import Stubber
 
 import sql_queries as q
+from sparkify import config as config_module
 from sparkify.checks import doctor
 from sparkify.engines.connect import Target
 
@@ -22,10 +22,7 @@ NOT_FOUND = {"service_error_code": "ResourceNotFoundException", "http_status_cod
 
 
 def config(**sections):
-    parsed = configparser.ConfigParser(interpolation=None)
-    parsed.optionxform = str.upper
-    parsed.read_dict({"CLUSTER": {"HOST": HOST}, "IAM_ROLE": {"ARN": ROLE}, **sections})
-    return parsed
+    return config_module.parse({"CLUSTER": {"HOST": HOST}, "IAM_ROLE": {"ARN": ROLE}, **sections})
 
 
 @pytest.fixture
@@ -175,8 +172,8 @@ def test_the_tables_checked_are_the_tables_create_tables_makes():
 
 def test_engine_redshift_against_the_embedded_postgres_says_it_does_not_apply(warehouse, monkeypatch, tmp_path):
     local = Target(dsn=warehouse.dsn, label="embedded PostgreSQL (test)", local=True,
-                   config=configparser.ConfigParser())
-    monkeypatch.setattr(doctor, "choose_target", lambda dsn, config_file, pgdata: local)
+                   settings=config_module.Settings())
+    monkeypatch.setattr(doctor, "choose_target", lambda settings, dsn, pgdata: local)
     findings = doctor.diagnose(engine="redshift", source=str(tmp_path))
     assert str(findings[0]) == (
         "FAIL  --engine redshift does not apply to the embedded PostgreSQL, which is never Redshift: the checks "

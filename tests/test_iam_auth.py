@@ -5,13 +5,12 @@ request against the service model: the calls below are the ones AWS would
 receive, parameter for parameter.
 """
 
-import configparser
-
 import boto3
 import psycopg2.extensions
 import pytest
 from botocore.stub import Stubber
 
+from sparkify import config as config_module
 from sparkify.aws import iam_auth
 from sparkify.engines import connect
 
@@ -21,10 +20,7 @@ TEMPORARY = "temporary-Secret-1"
 
 
 def config(cluster=None, dwh=None):
-    parsed = configparser.ConfigParser(interpolation=None)
-    parsed.optionxform = str.upper
-    parsed.read_dict({"CLUSTER": {"DB_NAME": "dev", "DB_USER": "", **(cluster or {})}, "DWH": dwh or {}})
-    return parsed
+    return config_module.parse({"CLUSTER": {"DB_NAME": "dev", "DB_USER": "", **(cluster or {})}, "DWH": dwh or {}})
 
 
 class Session:
@@ -38,7 +34,7 @@ class Session:
         self.stubs[service] = Stubber(client)
         return self.stubs[service]
 
-    def client(self, service, region_name=None):
+    def client(self, service, region_name=None, **options):
         self.regions[service] = region_name
         return self.stubs[service].client
 
@@ -67,8 +63,8 @@ def test_the_cluster_or_workgroup_is_read_from_the_endpoint(host, expected):
 
 @pytest.mark.parametrize("dwh, expected", [
     ({"CLUSTER_IDENTIFIER": "prod", "REGION": "us-east-1"}, iam_auth.Endpoint("provisioned", "prod", "us-east-1")),
-    ({"DEPLOYMENT": "serverless", "WORKGROUP": "wg", "CLUSTER_IDENTIFIER": "x", "REGION": "us-east-2"},
-     iam_auth.Endpoint("serverless", "wg", "us-east-2")),
+    ({"DEPLOYMENT": "serverless", "WORKGROUP": "my-wg", "CLUSTER_IDENTIFIER": "x", "REGION": "us-east-2"},
+     iam_auth.Endpoint("serverless", "my-wg", "us-east-2")),
     ({"DEPLOYMENT": "serverless", "CLUSTER_IDENTIFIER": "x"}, iam_auth.Endpoint("serverless", "x", None)),
 ])
 def test_a_custom_domain_falls_back_on_the_dwh_section(dwh, expected):
@@ -126,7 +122,7 @@ def test_a_refusal_names_the_iam_action_to_allow_and_the_docs(aws, host, service
 
 def test_cluster_dsn_with_auth_iam_needs_no_stored_password_and_never_shows_the_temporary_one(
         tmp_path, monkeypatch):
-    monkeypatch.delenv(connect.PASSWORD_ENV, raising=False)
+    monkeypatch.delenv(config_module.PASSWORD_ENV, raising=False)
     asked = []
 
     def fake(config, host):
@@ -136,7 +132,7 @@ def test_cluster_dsn_with_auth_iam_needs_no_stored_password_and_never_shows_the_
     monkeypatch.setattr(iam_auth, "temporary_credentials", fake)
     path = tmp_path / "dwh.cfg"
     path.write_text(f"[CLUSTER]\nHOST={PROVISIONED}\nDB_NAME=dev\nDB_USER=\nDB_PASSWORD=\nAUTH=iam\n")
-    dsn = connect.cluster_dsn(connect.read_config(path), path)
+    dsn = connect.cluster_dsn(config_module.load_settings(path))
     params = psycopg2.extensions.parse_dsn(dsn)
     assert (params["user"], params["password"], params["sslmode"]) == ("IAM:alice", TEMPORARY, "require")
     assert asked == [PROVISIONED]
@@ -148,11 +144,11 @@ def test_cluster_dsn_with_auth_iam_needs_no_stored_password_and_never_shows_the_
     ("password", "DB_PASSWORD is missing"),
 ])
 def test_auth_settings_are_checked(tmp_path, monkeypatch, auth, message):
-    monkeypatch.delenv(connect.PASSWORD_ENV, raising=False)
+    monkeypatch.delenv(config_module.PASSWORD_ENV, raising=False)
     path = tmp_path / "dwh.cfg"
     path.write_text(f"[CLUSTER]\nHOST={PROVISIONED}\nDB_NAME=dev\nDB_USER=awsuser\nAUTH={auth}\n")
     with pytest.raises(connect.TargetError, match=message):
-        connect.cluster_dsn(connect.read_config(path), path)
+        connect.cluster_dsn(config_module.load_settings(path))
 
 
 def test_an_iam_failure_reaches_the_person_as_a_target_error(tmp_path, monkeypatch):
@@ -163,4 +159,4 @@ def test_an_iam_failure_reaches_the_person_as_a_target_error(tmp_path, monkeypat
     path = tmp_path / "dwh.cfg"
     path.write_text(f"[CLUSTER]\nHOST={SERVERLESS}\nDB_NAME=dev\nAUTH=iam\n")
     with pytest.raises(connect.TargetError, match=r"dwh.cfg: AUTH=iam needs AWS credentials"):
-        connect.cluster_dsn(connect.read_config(path), path)
+        connect.cluster_dsn(config_module.load_settings(path))

@@ -19,6 +19,8 @@ from helpers import BUNDLED_SAMPLE, PROJECT_DIR, event, song, write_source
 
 import etl
 from create_tables import create_tables
+from sparkify import config
+from sparkify.analytics import questions
 from sparkify.engines import connect, detect_engine
 
 NOTEBOOK = PROJECT_DIR / "creating_cluster.ipynb"
@@ -47,11 +49,21 @@ def test_the_notebook_holds_no_endpoint_account_id_or_key():
     assert not re.search(r"PASSWORD\s*=\s*['\"]?[^\s.'\"`]", text), "a password"
 
 
-def test_the_parameters_come_from_the_environment():
-    [parameters] = [cell for cell in read_notebook().cells if "parameters" in cell.metadata.get("tags", [])]
+def test_the_parameters_come_from_the_environment_and_the_settings_from_sparkify_config():
+    cells = read_notebook().cells
+    [parameters] = [cell for cell in cells if "parameters" in cell.metadata.get("tags", [])]
+    [table] = [cell for cell in cells if "| variable | what it does | default |" in cell.source]
+    for variable in ("DWH_CONFIG", "DWH_DEPLOYMENT", "DWH_TEARDOWN", "DWH_RECREATE_TABLES"):
+        assert variable in parameters.source
     for variable in ("DWH_CONFIG", "DWH_DEPLOYMENT", "DWH_DSN", "DWH_TEARDOWN", "DWH_RECREATE_TABLES",
                      "AWS_ENDPOINT_URL"):
-        assert variable in parameters.source
+        assert f"`{variable}`" in table.source
+    code = "\n".join(cell.source for cell in cells if cell.cell_type == "code")
+    # What stands in for dwh.cfg is read by sparkify.config alone, as for the scripts.
+    for variable in ("DWH_CONFIG", "DWH_DEPLOYMENT", "DWH_DSN", "DWH_DB_PASSWORD", "AWS_ENDPOINT_URL"):
+        assert f'environ.get("{variable}")' not in code and f"environ.get('{variable}')" not in code
+    assert "load_settings(CONFIG).with_deployment(DEPLOYMENT)" in code
+    assert "configparser" not in code and "read_settings" not in code
 
 
 class Recorder:
@@ -80,10 +92,16 @@ def load_cell():
     return cell.source
 
 
+def settings_reading(dsn):
+    """load_settings() as the notebook calls it, for a $DWH_DSN of ``dsn`` and no config file."""
+    return lambda config_file=None: config.parse({}, {"DWH_DSN": dsn})
+
+
 def test_the_notebook_refuses_to_recreate_the_tables_of_a_warehouse_that_holds_plays(warehouse, tmp_path):
     warehouse.load(write_source(tmp_path, events=[event(), event(sessionId=2, ts=1541106400000)], songs=[song()]))
-    namespace = {"DSN": warehouse.dsn, "CONFIG": None, "RECREATE_TABLES": False, "connection": connect,
-                 "detect_engine": detect_engine, "create_tables": create_tables, "etl": etl}
+    namespace = {"CONFIG": None, "DEPLOYMENT": None, "RECREATE_TABLES": False, "connection": connect,
+                 "load_settings": settings_reading(warehouse.dsn), "detect_engine": detect_engine,
+                 "create_tables": create_tables, "etl": etl}
     with pytest.raises(RuntimeError, match="already holds 2 plays: this cell would drop them. Set "
                                            "DWH_RECREATE_TABLES=1"):
         exec(load_cell(), namespace)
@@ -156,6 +174,18 @@ def test_the_checks_table_shows_whole_numbers_and_blanks():
     assert [namespace["count"](value) for value in (2349.0, 52, None)] == [2349, 52, ""]
 
 
+def test_the_load_errors_cell_reads_rejected_records_on_either_engine(warehouse, tmp_path):
+    """Serverless has no stl_load_errors; both engines keep what a load rejected in rejected_records."""
+    [cell] = [cell for cell in read_notebook().cells if 'analytics.ask(db, "rejected_records")' in cell.source]
+    assert "stl_load_errors" not in cell.source and "postgres" not in cell.source  # no question of the engine
+    warehouse.load(write_source(tmp_path, events=[event(), event(sessionId="not a number")], songs=[song()]),
+                   max_errors=1)
+    namespace = {"db": warehouse.connection, "analytics": questions, "print": lambda *args: None}
+    exec(cell.source, namespace)
+    rejected = namespace["rejected"]
+    assert list(rejected["column_name"]) == ["session_id"]
+
+
 @pytest.mark.parametrize("deployment, expected", [
     ("provisioned", "about $1.09 an hour, $26 a day while running"),
     ("serverless", "billed per RPU-hour only while queries run"),
@@ -163,16 +193,16 @@ def test_the_checks_table_shows_whole_numbers_and_blanks():
 def test_the_notebook_states_the_cost_of_the_deployment_it_was_given(tmp_path, deployment, expected):
     from sparkify.aws import cluster
 
-    config = tmp_path / "dwh.cfg"
-    shutil.copy(PROJECT_DIR / "dwh.cfg.example", config)
-    settings = cluster.with_deployment(cluster.read_settings(config), deployment)
-    assert settings.deployment == deployment
+    path = tmp_path / "dwh.cfg"
+    shutil.copy(PROJECT_DIR / "dwh.cfg.example", path)
+    settings = config.load_settings(path, environ={}).with_deployment(deployment)
+    assert settings.redshift.deployment == deployment
     text = cluster.cost_text(settings)
     assert expected in text
     if deployment == "serverless":
         assert "usage limit 16 RPU-hours a day (about $6.00, 2 h of queries at 8 RPUs)" in text
-    with pytest.raises(cluster.ClusterError, match="provisioned or serverless"):
-        cluster.with_deployment(settings, "dc2")
+    with pytest.raises(config.TargetError, match="provisioned or serverless"):
+        settings.with_deployment("dc2")
 
 
 def test_the_local_run_is_provisioned_and_says_so_when_asked_for_serverless(monkeypatch, capsys, tmp_path):

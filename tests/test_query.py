@@ -27,9 +27,11 @@ def run_query(*args, environment, stdin=None, timeout=60):
 
 @pytest.fixture
 def environment(tmp_path):
-    """No DWH_DSN, and a config file that does not exist: the target is what the arguments say."""
-    variables = {name: value for name, value in os.environ.items() if name not in ("DWH_DSN", "DWH_DB_PASSWORD")}
-    variables["DWH_CONFIG"] = str(tmp_path / "no-dwh.cfg")
+    """No DWH_DSN, and an empty config file: the target is what the arguments say."""
+    variables = {name: value for name, value in os.environ.items()
+                 if name not in ("DWH_DSN", "DWH_DB_PASSWORD", "DWH_DEPLOYMENT")}
+    (tmp_path / "empty-dwh.cfg").write_text("")
+    variables["DWH_CONFIG"] = str(tmp_path / "empty-dwh.cfg")
     return variables
 
 
@@ -92,7 +94,9 @@ def test_csv_prints_a_header_then_the_rows_for_a_spreadsheet(two_plays, environm
 ])
 def test_a_bad_statement_is_one_line_and_exit_1(two_plays, environment, sql, message):
     result = run_query("--dsn", two_plays, sql, environment=environment)
-    assert (result.returncode, result.stdout, result.stderr) == (1, "", message + "\n")
+    target, *error = result.stderr.splitlines(keepends=True)
+    assert (result.returncode, result.stdout, "".join(error)) == (1, "", message + "\n")
+    assert target.startswith("Target: ")
 
 
 def test_a_statement_without_rows_prints_its_status_and_is_committed(two_plays, environment):
@@ -105,8 +109,15 @@ def test_a_target_that_cannot_be_reached_is_exit_2_and_never_shows_its_password(
     dsn = f"host={tmp_path} port=1 dbname=dev user=awsuser password={PASSWORD}"
     result = run_query("--dsn", dsn, "SELECT 1", environment=environment)
     assert result.returncode == 2
-    assert re.fullmatch(r"error: could not connect to .* after 3 attempts: .*\n", result.stderr)
+    assert re.fullmatch(r"Target: .*, password \*\*\*\nerror: could not connect to .* after 3 attempts: .*\n",
+                        result.stderr)
     assert PASSWORD not in result.stdout + result.stderr
+
+
+def test_a_one_shot_query_names_its_target_on_stderr_and_keeps_stdout_for_the_result(two_plays, environment):
+    result = run_query("--csv", "--dsn", two_plays, "SELECT 1 AS one", environment=environment)
+    assert (result.returncode, result.stdout) == (0, "one\n1\n")
+    assert result.stderr.startswith("Target: ") and result.stderr.count("\n") == 1
 
 
 # ---------------------------------------------------------------------------
@@ -161,7 +172,7 @@ def test_serve_refuses_a_remote_target(environment):
 
 
 def remote(dsn):
-    return Target(dsn=dsn, label="remote", local=False, config=None)
+    return Target(dsn=dsn, label="remote", local=False)
 
 
 def test_psql_on_a_remote_target_gets_the_password_from_the_environment_not_the_command_line(monkeypatch):

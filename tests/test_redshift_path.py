@@ -35,6 +35,7 @@ from sqlglot import exp
 import etl
 import sql_queries as q
 from create_tables import statements as create_statements
+from sparkify import config as config_module
 from sparkify.checks import doctor
 from sparkify.config import TargetError
 from sparkify.engines import PostgresEngine, RedshiftEngine, detect_engine, redshift
@@ -47,10 +48,10 @@ from sparkify.run.mode import FullLoad
 from sparkify.value_ranges import RANGE_MEANING
 
 
-def copy_statements(config, max_errors, source=None):
-    """The COPY statements of a full load for ``config`` (and ``--source``), as run() sends them."""
-    engine = RedshiftEngine(config)
-    opened, _ = etl.open_run(engine, config, source, True, False)
+def copy_statements(settings, max_errors, source=None):
+    """The COPY statements of a full load for ``settings`` (and ``--source``), as run() sends them."""
+    engine = RedshiftEngine(settings)
+    opened, _ = etl.open_run(engine, settings, source, True, False)
     full = FullLoad(Choice(source=opened.label, full=True, reason="", files=None))
     return [statement for _, statement, _ in engine.copies(opened, full, max_errors)]
 
@@ -64,7 +65,7 @@ def test_the_copy_statements_for_the_udacity_bucket():
     events, songs = copy_statements(redshift_config(), max_errors=0)
     assert events == """
 COPY staging_events
-FROM 's3://udacity-dend/log_data'
+FROM 's3://udacity-dend/log_data/'
 IAM_ROLE 'arn:aws:iam::123456789012:role/dwhRole'
 REGION 'us-west-2'
 FORMAT AS JSON 's3://udacity-dend/log_json_path.json'
@@ -74,7 +75,7 @@ STATUPDATE OFF
 """
     assert songs == """
 COPY staging_songs
-FROM 's3://udacity-dend/song_data'
+FROM 's3://udacity-dend/song_data/'
 IAM_ROLE 'arn:aws:iam::123456789012:role/dwhRole'
 REGION 'us-west-2'
 FORMAT AS JSON 'auto'
@@ -95,19 +96,31 @@ def test_copy_reads_below_an_s3_source_and_takes_max_errors():
 @pytest.mark.parametrize(
     "key, hostile, literal",
     [
-        ("IAM_ROLE__ARN", "x'; DROP TABLE songplay_table; --", "'x''; DROP TABLE songplay_table; --'"),
-        ("S3__REGION", "us-west-2' CREDENTIALS 'aws_access_key_id=AKIA",
-         "'us-west-2'' CREDENTIALS ''aws_access_key_id=AKIA'"),
-        ("S3__LOG_DATA", "s3://b/x\\'; DELETE FROM user_table; --", "'s3://b/x\\\\''; DELETE FROM user_table; --'"),
-        ("S3__LOG_JSONPATH", "s3://b/p.json';\nCOMMIT;", "'s3://b/p.json'';\nCOMMIT;'"),
+        ("S3__LOG_DATA", "s3://b/x\\'; DELETE FROM user_table; --", "'s3://b/x\\\\''; DELETE FROM user_table; --/'"),
+        ("S3__LOG_JSONPATH", "s3://b/p.json'; COMMIT; --", "'s3://b/p.json''; COMMIT; --'"),
     ],
 )
 def test_a_hostile_config_value_stays_one_literal(key, hostile, literal):
+    """An S3 key may hold quotes and semicolons: such a path is still one literal."""
     events, _ = copy_statements(redshift_config(**{key: hostile}), 0)
     assert literal in events
     [parsed] = sqlglot.parse(events, read="redshift")
     assert isinstance(parsed, exp.Copy)
     assert not list(parsed.find_all(exp.Drop, exp.Delete, exp.Commit))
+
+
+@pytest.mark.parametrize(
+    "key, hostile",
+    [
+        ("IAM_ROLE__ARN", "x'; DROP TABLE songplay_table; --"),
+        ("S3__REGION", "us-west-2' CREDENTIALS 'aws_access_key_id=AKIA"),
+        ("S3__LOG_JSONPATH", "s3://b/p.json';\nCOMMIT;"),
+    ],
+)
+def test_a_hostile_value_that_is_not_of_its_keys_form_never_reaches_a_statement(key, hostile):
+    section, name = key.split("__")
+    with pytest.raises(TargetError, match=re.escape(f"[{section}] {name} must be")):
+        redshift_config(**{key: hostile})
 
 
 @pytest.mark.parametrize(
@@ -156,7 +169,7 @@ BAD_LENGTH = sys_load_error_row(
 @pytest.mark.parametrize("max_errors", [0, 5])
 def test_dry_run_lists_exactly_what_a_redshift_run_sends(max_errors):
     fake = FakeRedshift()
-    result = etl.run(fake, "redshift", None, max_errors, config=redshift_config())
+    result = etl.run(fake, "redshift", None, max_errors, settings=redshift_config())
     assert result.committed
     assert fake.sent == statements_of(etl.planned_statements("redshift", redshift_config(), max_errors))
 
@@ -226,11 +239,11 @@ def test_dry_run_without_the_redshift_settings_is_one_line(tmp_path):
 def test_each_redshift_statement_is_logged_with_its_duration():
     fake = FakeRedshift()
     log = io.StringIO()
-    etl.run(fake, "redshift", None, 0, reporter=Reporter(stream=log), config=redshift_config())
+    etl.run(fake, "redshift", None, 0, reporter=Reporter(stream=log), settings=redshift_config())
     lines = [line for line in log.getvalue().splitlines() if re.match(r"^ +\d+\.\d\d s  ", line)]
     sent = [statement for statement in fake.sent if statement not in ("BEGIN", "COMMIT")]
     assert len(lines) == len(sent)
-    assert any("s  COPY staging_events FROM 's3://udacity-dend/log_data' IAM_ROLE" in line for line in lines)
+    assert any("s  COPY staging_events FROM 's3://udacity-dend/log_data/' IAM_ROLE" in line for line in lines)
 
 
 # ---------------------------------------------------------------------------
@@ -265,7 +278,7 @@ def test_a_row_with_blank_or_missing_columns_still_reads():
 def test_a_failed_copy_shows_what_redshift_knows_and_leaves_the_warehouse():
     fake = FakeRedshift(fail="staging_events", load_errors=[BAD_SESSION])
     with pytest.raises(LoadError) as failure:
-        etl.run(fake, "redshift", None, 0, config=redshift_config())
+        etl.run(fake, "redshift", None, 0, settings=redshift_config())
     lines = str(failure.value).splitlines()
     assert lines[0] == (
         "staging_events: s3://udacity-dend/log_data/2018/11/2018-11-01-events.json:2, column session_id: "
@@ -285,7 +298,7 @@ def test_a_failed_copy_shows_what_redshift_knows_and_leaves_the_warehouse():
 def test_a_copy_that_could_not_read_s3_points_at_the_doctor():
     fake = FakeRedshift(fail="staging_songs")
     with pytest.raises(LoadError) as failure:
-        etl.run(fake, "redshift", None, 0, config=redshift_config())
+        etl.run(fake, "redshift", None, 0, settings=redshift_config())
     assert str(failure.value).splitlines() == [
         "staging_songs: COPY failed: Load into table 'staging_songs' failed. Check 'stl_load_errors' system "
         "table for details.",
@@ -308,7 +321,7 @@ def test_a_failed_copy_after_one_that_skipped_records_names_its_own_file_and_lin
     the failed COPY is found as this session's newest COPY after the events'."""
     fake = FakeRedshift(fail="staging_songs", load_errors=[BAD_SONG], errors_for={"staging_songs"})
     with pytest.raises(LoadError) as failure:
-        etl.run(fake, "redshift", None, 0, config=redshift_config())
+        etl.run(fake, "redshift", None, 0, settings=redshift_config())
     lines = str(failure.value).splitlines()
     assert lines[0] == ("staging_songs: s3://udacity-dend/song_data/A/B/C/TRABCEI128F424C983.json:1, column year: "
                         "Invalid digit, Value 'n', Pos 0, Type: Integer (error 1207)")
@@ -322,13 +335,13 @@ FAR_FUTURE = {"ts": 253_402_300_800_000, "session_id": 7, "item_in_session": 1, 
 def test_a_staged_ts_outside_the_contract_is_rejected_as_the_local_loader_rejects_it():
     """COPY loads any BIGINT; the engine moves an event the contract cannot hold to rejected_records."""
     fake = FakeRedshift(out_of_range=[FAR_FUTURE])
-    result = etl.run(fake, "redshift", None, 5, config=redshift_config())
+    result = etl.run(fake, "redshift", None, 5, settings=redshift_config())
     assert result.committed
     events = result.loads[0]
     [record] = events.rejected
     assert (record.table_name, record.column_name, record.raw_value) == ("staging_events", "ts", "253402300800000")
     assert record.reason == (f"253402300800000 is out of range: {RANGE_MEANING['ts']}")
-    assert record.source_file == "(staged by COPY from s3://udacity-dend/log_data: the file is not known)"
+    assert record.source_file == "(staged by COPY from s3://udacity-dend/log_data/: the file is not known)"
     assert '"session_id": 7' in record.raw_record and events.rows == 8055
     delete = fake.sent.index(redshift.staged_ts_out_of_range_delete.format(table="staging_events"))
     kept = next(i for i, s in enumerate(fake.sent) if s.startswith("INSERT INTO rejected_records"))
@@ -339,9 +352,9 @@ def test_a_staged_ts_outside_the_contract_is_rejected_as_the_local_loader_reject
 def test_a_staged_ts_outside_the_contract_counts_against_max_errors():
     fake = FakeRedshift(out_of_range=[FAR_FUTURE])
     with pytest.raises(LoadError) as failure:
-        etl.run(fake, "redshift", None, 0, config=redshift_config())
+        etl.run(fake, "redshift", None, 0, settings=redshift_config())
     lines = str(failure.value).splitlines()
-    assert lines[0].startswith("staging_events: (staged by COPY from s3://udacity-dend/log_data: the file is not "
+    assert lines[0].startswith("staging_events: (staged by COPY from s3://udacity-dend/log_data/: the file is not "
                                "known):0, column ts: 253402300800000 is out of range: epoch milliseconds from")
     assert lines[2] == ("The load stopped: 1 rejected record(s), more than --max-errors 0. Fix the source, or "
                         "rerun with --max-errors N to load the good records and keep the rejected ones in "
@@ -355,11 +368,7 @@ SERVERLESS_HOST = "sparkify.123456789012.us-west-2.redshift-serverless.amazonaws
 @pytest.mark.parametrize("values", [{"CLUSTER__HOST": SERVERLESS_HOST},
                                     {"CLUSTER__HOST": "my-proxy.example.com", "DWH__DEPLOYMENT": "serverless"}])
 def test_serverless_is_a_flavour_chosen_by_the_endpoint_or_the_deployment(values):
-    config = redshift_config(**values) if "DWH__DEPLOYMENT" not in values else None
-    if config is None:
-        config = redshift_config(CLUSTER__HOST=values["CLUSTER__HOST"])
-        config["DWH"] = {"DEPLOYMENT": "serverless"}
-    engine = RedshiftEngine(config)
+    engine = RedshiftEngine(redshift_config(**values))
     assert engine.views is redshift_errors.SERVERLESS and engine.label == "Amazon Redshift Serverless"
     assert RedshiftEngine(redshift_config()).views is redshift_errors.CLUSTER
     assert type(engine.dry_run()) is type(engine)
@@ -385,7 +394,7 @@ def serverless_config():
 
 def test_on_serverless_skipped_records_come_from_sys_load_error_detail():
     fake = FakeRedshift(load_errors=[BAD_SESSION], errors_for={"staging_events"})
-    result = etl.run(fake, "redshift", None, 5, config=serverless_config())
+    result = etl.run(fake, "redshift", None, 5, settings=serverless_config())
     assert result.committed
     [events, songs] = result.loads
     assert songs.rejected == []
@@ -406,7 +415,7 @@ def test_on_serverless_skipped_records_come_from_sys_load_error_detail():
 def test_on_serverless_a_failed_copy_names_its_file_and_line():
     fake = FakeRedshift(fail="staging_songs", load_errors=[BAD_SONG], errors_for={"staging_songs"})
     with pytest.raises(LoadError) as failure:
-        etl.run(fake, "redshift", None, 0, config=serverless_config())
+        etl.run(fake, "redshift", None, 0, settings=serverless_config())
     lines = str(failure.value).splitlines()
     assert lines[0] == ("staging_songs: s3://udacity-dend/song_data/A/B/C/TRABCEI128F424C983.json:1, column year: "
                         "Invalid digit, Value 'n', Pos 0, Type: Integer (error 1207)")
@@ -419,15 +428,15 @@ def test_on_serverless_a_failed_copy_names_its_file_and_line():
 def test_a_copy_that_loads_no_row_is_an_error(table_name):
     rows = {"staging_events": 8056, "staging_songs": 71, table_name: 0}
     fake = FakeRedshift(rows=rows)
-    where = {"staging_events": "log_data", "staging_songs": "song_data"}[table_name]
+    where = {"staging_events": "log_data/", "staging_songs": "song_data/"}[table_name]
     with pytest.raises(LoadError, match=rf"{table_name}: COPY loaded no rows from s3://udacity-dend/{where}: "):
-        etl.run(fake, "redshift", None, 0, config=redshift_config())
+        etl.run(fake, "redshift", None, 0, settings=redshift_config())
     assert fake.sent[-1] == "ROLLBACK" and "COMMIT" not in fake.sent
 
 
 def test_records_skipped_under_max_errors_are_listed_and_kept():
     fake = FakeRedshift(load_errors=[BAD_SESSION, BAD_LENGTH])
-    result = etl.run(fake, "redshift", None, 5, config=redshift_config())
+    result = etl.run(fake, "redshift", None, 5, settings=redshift_config())
     assert result.committed
     assert [len(load.rejected) for load in result.loads] == [2, 2]  # the fake answers both COPYs alike
     [insert] = [statement for statement in fake.sent if statement.startswith("INSERT INTO rejected_records")]
@@ -525,27 +534,32 @@ def test_redshift_over_an_unencrypted_connection_is_refused():
     PostgresEngine().check_connection(Connected(False))
 
 
+def tls(sslmode="", sslrootcert=""):
+    return config_module.parse({"CLUSTER": {"SSLMODE": sslmode, "SSLROOTCERT": sslrootcert}})
+
+
 @pytest.mark.parametrize(
     "sslmode, expected",
     [("", {"sslmode": "require"}), ("require", {"sslmode": "require"}), ("prefer", {"sslmode": "prefer"})],
 )
 def test_tls_settings_encrypt_by_default(sslmode, expected, monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.delenv("PGSSLROOTCERT", raising=False)
-    assert target_connection.tls_settings(sslmode, "", tmp_path / "dwh.cfg") == expected
+    assert target_connection.tls_settings(tls(sslmode)) == expected
 
 
 def test_a_ca_bundle_turns_on_verify_full(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.delenv("PGSSLROOTCERT", raising=False)
     bundle = tmp_path / "amazon-trust-ca-bundle.crt"
     bundle.write_text("-----BEGIN CERTIFICATE-----\n")
-    assert target_connection.tls_settings("", str(bundle), tmp_path / "dwh.cfg") == {
+    assert target_connection.tls_settings(tls("", str(bundle))) == {
         "sslmode": "verify-full", "sslrootcert": str(bundle)}
     with pytest.raises(TargetError, match="needs Amazon's CA bundle: download https://"):
-        target_connection.tls_settings("verify-full", "", tmp_path / "dwh.cfg")
+        target_connection.tls_settings(tls("verify-full"))
     with pytest.raises(TargetError, match="SSLROOTCERT .* not found"):
-        target_connection.tls_settings("", str(tmp_path / "missing.crt"), tmp_path / "dwh.cfg")
+        target_connection.tls_settings(tls("", str(tmp_path / "missing.crt")))
+    # libpq's own variable names a bundle too: config.py reads it for libpq
+    pgsslrootcert = config_module.parse({"CLUSTER": {"SSLMODE": "verify-full"}}, {"PGSSLROOTCERT": str(bundle)})
+    assert target_connection.tls_settings(pgsslrootcert) == {"sslmode": "verify-full"}
 
 
 class Versioned:
@@ -740,7 +754,7 @@ def test_a_full_reload_vacuums_after_its_commit_and_a_failed_vacuum_is_only_a_wa
     fake = FakeRedshift()
     fake.cursor = lambda: VacuumRefused(fake)
     log = io.StringIO()
-    result = etl.run(fake, "redshift", None, 0, reporter=Reporter(stream=log), config=redshift_config())
+    result = etl.run(fake, "redshift", None, 0, reporter=Reporter(stream=log), settings=redshift_config())
     assert result.committed
     committed = fake.sent.index("COMMIT")
     assert fake.sent[committed + 1] == "VACUUM DELETE ONLY staging_events"

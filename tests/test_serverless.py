@@ -5,7 +5,6 @@ which checks each request against the service model and answers in order;
 IAM and EC2 (the role, the security group) are moto's, as in test_cluster.py.
 """
 
-import dataclasses
 import json
 
 import boto3
@@ -13,8 +12,9 @@ import pytest
 from botocore.stub import ANY, Stubber
 from helpers import MY_CIDR, PASSWORD
 
-from sparkify.aws import cluster, serverless
-from sparkify.config import read_config
+from sparkify import config
+from sparkify.aws import cluster, network, role, serverless
+from sparkify.aws.serverless import ServerlessWorkgroup
 
 ACCOUNT = "123456789012"
 REGION = "us-west-2"
@@ -25,9 +25,11 @@ OURS = [{"key": "managed-by", "value": "sparkify-cluster.py"}, {"key": "project"
 NOT_FOUND = {"service_error_code": "ResourceNotFoundException", "http_status_code": 400}
 
 
-def workgroup(status="AVAILABLE", base=8):
+def workgroup(status="AVAILABLE", base=8, most=8):
     found = {"workgroupName": "sparkify", "namespaceName": "sparkify", "workgroupArn": WORKGROUP_ARN,
              "status": status, "baseCapacity": base, "publiclyAccessible": True}
+    if most is not None:
+        found["maxCapacity"] = most
     if status == "AVAILABLE":
         found["endpoint"] = {"address": HOST, "port": 5439}
     return {"workgroup": found}
@@ -58,8 +60,8 @@ def stub():
 def both(aws, stub):  # noqa: F811 (aws is a fixture)
     """moto's IAM and EC2, with the stubbed redshift-serverless client."""
     class Session:
-        def client(self, name):
-            return stub.client if name == "redshift-serverless" else aws.client(name)
+        def client(self, name, **options):
+            return stub.client if name == "redshift-serverless" else aws.client(name, **options)
 
         def __getattr__(self, name):
             return getattr(aws, name)
@@ -100,10 +102,11 @@ def test_create_makes_a_namespace_with_the_role_and_a_workgroup_behind_the_slash
     })
     stub.add_client_error("get_workgroup", expected_params={"workgroupName": "sparkify"}, **NOT_FOUND)
     stub.add_response("create_workgroup", workgroup("CREATING"), {
-        "workgroupName": "sparkify", "namespaceName": "sparkify", "baseCapacity": 8, "publiclyAccessible": True,
-        "securityGroupIds": ANY, "subnetIds": ANY, "port": 5439, "tags": ANY,
+        "workgroupName": "sparkify", "namespaceName": "sparkify", "baseCapacity": 8, "maxCapacity": 8,
+        "publiclyAccessible": True, "securityGroupIds": ANY, "subnetIds": ANY, "port": 5439, "tags": ANY,
     })
     stub.add_response("get_workgroup", workgroup("CREATING"), {"workgroupName": "sparkify"})
+    stub.add_response("get_workgroup", workgroup("AVAILABLE"), {"workgroupName": "sparkify"})
     stub.add_response("get_workgroup", workgroup("AVAILABLE"), {"workgroupName": "sparkify"})
     stub.add_response("list_usage_limits", {},
                       {"resourceArn": WORKGROUP_ARN, "usageType": "serverless-compute"})
@@ -115,12 +118,12 @@ def test_create_makes_a_namespace_with_the_role_and_a_workgroup_behind_the_slash
     said = []
     create(both, settings, said)
 
-    group = cluster.find_security_group(both.client("ec2"), settings)
-    assert cluster.ingress_rules(group) == [(5439, MY_CIDR)]
-    config = read_config(settings.config_path)
-    assert (config["CLUSTER"]["HOST"], config["CLUSTER"]["DB_PORT"]) == (HOST, "5439")
-    assert config["IAM_ROLE"]["ARN"] == role
-    assert PASSWORD not in "\n".join(said) and PASSWORD not in settings.config_path.read_text()
+    group = network.find_security_group(both.client("ec2"), "sparkify-redshift")
+    assert network.ingress_rules(group) == [(5439, MY_CIDR)]
+    written = config.load_settings(settings.path)
+    assert (written.target.host, written.target.port) == (HOST, 5439)
+    assert written.redshift.iam_role == role
+    assert PASSWORD not in "\n".join(said) and PASSWORD not in settings.path.read_text()
     assert any("16 RPU-hours a day (about $6.00, 2 h of queries at 8 RPUs), then user queries are turned off"
                in line for line in said)
 
@@ -128,13 +131,14 @@ def test_create_makes_a_namespace_with_the_role_and_a_workgroup_behind_the_slash
 def test_the_role_is_trusted_by_redshift_serverless_as_the_serverless_docs_ask(both, stub, serverless_settings):
     settings = serverless_settings()
     tags = [{"Key": "managed-by", "Value": "sparkify-cluster.py"}]
-    cluster.ensure_role(both.client("iam"), settings, tags)
-    document = both.client("iam").get_role(RoleName=settings.role_name)["Role"]["AssumeRolePolicyDocument"]
+    name, sources = settings.aws.provisioning.role_name, role.role_sources(settings)
+    role.ensure_role(both.client("iam"), name, sources, ServerlessWorkgroup.trusted_services, tags)
+    document = both.client("iam").get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]
     assert document["Statement"][0]["Principal"] == {
         "Service": ["redshift-serverless.amazonaws.com", "redshift.amazonaws.com"]}
     # Switching the deployment back gives the same role exactly the provisioned trust again.
-    cluster.ensure_role(both.client("iam"), dataclasses.replace(settings, deployment="provisioned"), tags)
-    document = both.client("iam").get_role(RoleName=settings.role_name)["Role"]["AssumeRolePolicyDocument"]
+    role.ensure_role(both.client("iam"), name, sources, cluster.DEPLOYMENTS["provisioned"].trusted_services, tags)
+    document = both.client("iam").get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]
     assert document["Statement"][0]["Principal"] == {"Service": "redshift.amazonaws.com"}
 
 
@@ -150,12 +154,48 @@ def test_create_again_keeps_what_exists_attaches_the_role_and_sets_the_limit_to_
     stub.add_response("get_workgroup", workgroup())
     stub.add_response("list_tags_for_resource", {"tags": OURS}, {"resourceArn": WORKGROUP_ARN})
     stub.add_response("get_workgroup", workgroup())
+    stub.add_response("get_workgroup", workgroup())
     stub.add_response("list_usage_limits", {"usageLimits": [
         {"usageLimitId": "limit-1", "amount": 16, "period": "daily", "breachAction": "deactivate"}]})
     stub.add_response("update_usage_limit", {"usageLimit": {"amount": 24, "period": "daily", "breachAction": "log"}},
                       {"usageLimitId": "limit-1", "amount": 24, "breachAction": "log"})
     made = create(both, settings)
     assert made["endpoint"]["address"] == HOST
+
+
+@pytest.mark.parametrize("dwh, found, updates", [
+    pytest.param({}, {"base": 8, "most": None}, [{"maxCapacity": 8}], id="made without a maximum: the base"),
+    pytest.param({"MAX_CAPACITY_RPUS": "64"}, {"base": 8, "most": 8}, [{"maxCapacity": 64}], id="a maximum set"),
+    pytest.param({"BASE_CAPACITY_RPUS": "4"}, {"base": 8, "most": 8}, [{"baseCapacity": 4}, {"maxCapacity": 4}],
+                 id="a smaller base, 4 RPUs: the base first"),
+    pytest.param({"BASE_CAPACITY_RPUS": "32"}, {"base": 8, "most": 8}, [{"maxCapacity": 32}, {"baseCapacity": 32}],
+                 id="a larger base: the maximum first, never below the base"),
+])
+def test_create_again_sets_the_capacity_the_config_says_one_parameter_a_request(
+        both, stub, serverless_settings, dwh, found, updates):
+    """UpdateWorkgroup takes one parameter a request, and the workgroup must be available again in between."""
+    settings = serverless_settings(**dwh)
+    role = role_arn()
+    stub.add_response("get_namespace", namespace(roles=[role], default=role))
+    stub.add_response("list_tags_for_resource", {"tags": OURS}, {"resourceArn": NAMESPACE_ARN})
+    stub.add_response("get_workgroup", workgroup(**found))
+    stub.add_response("list_tags_for_resource", {"tags": OURS}, {"resourceArn": WORKGROUP_ARN})
+    stub.add_response("get_workgroup", workgroup(**found))  # waiting until available
+    stub.add_response("get_workgroup", workgroup(**found))  # the capacity it has
+    now = dict(found)
+    for update in updates:
+        stub.add_response("update_workgroup", workgroup("MODIFYING", **now), {"workgroupName": "sparkify", **update})
+        now.update({"base": update.get("baseCapacity", now["base"]), "most": update.get("maxCapacity", now["most"])})
+        stub.add_response("get_workgroup", workgroup("MODIFYING", **now))
+        stub.add_response("get_workgroup", workgroup("AVAILABLE", **now))
+        stub.add_response("get_workgroup", workgroup("AVAILABLE", **now))
+    stub.add_response("list_usage_limits", {"usageLimits": [
+        {"usageLimitId": "limit-1", "amount": 16, "period": "daily", "breachAction": "deactivate"}]})
+    said = []
+    made = create(both, settings, said)
+    assert (made["baseCapacity"], made["maxCapacity"]) == (settings.aws.provisioning.base_rpus,
+                                                          settings.aws.provisioning.max_capacity)
+    assert len([line for line in said if "capacity set to" in line]) == len(updates)
 
 
 @pytest.mark.parametrize("call, kind, setting", [("namespace", "namespace", "NAMESPACE"),
@@ -177,22 +217,28 @@ def test_a_namespace_or_workgroup_that_cluster_py_did_not_make_is_left_alone(
 
 @pytest.mark.parametrize("key, value, message", [
     ("DEPLOYMENT", "cloud", "DEPLOYMENT must be provisioned or serverless, not 'cloud'"),
-    ("BASE_CAPACITY_RPUS", "12", "BASE_CAPACITY_RPUS must be 8 or more, in steps of 8"),
-    ("BASE_CAPACITY_RPUS", "4", "BASE_CAPACITY_RPUS must be 8 or more, in steps of 8"),
+    ("BASE_CAPACITY_RPUS", "12", "BASE_CAPACITY_RPUS must be 4, or 8 to 512 in steps of 8"),
+    ("BASE_CAPACITY_RPUS", "2", "BASE_CAPACITY_RPUS must be 4, or 8 to 512 in steps of 8"),
+    ("BASE_CAPACITY_RPUS", "520", "or 512 to 1024 in steps of 32 .*serverless-capacity.html.*, not 520"),
+    ("MAX_CAPACITY_RPUS", "4", "MAX_CAPACITY_RPUS must be at least the base capacity, 8, not 4"),
     ("USAGE_LIMIT_RPU_HOURS", "0", "USAGE_LIMIT_RPU_HOURS must be 1 or more"),
-    ("USAGE_LIMIT_ACTION", "stop", "USAGE_LIMIT_ACTION must be deactivate .* or log"),
+    ("USAGE_LIMIT_ACTION", "stop", "USAGE_LIMIT_ACTION must be deactivate or log"),
 ])
 def test_a_wrong_serverless_setting_is_explained(make_settings, key, value, message):  # noqa: F811
-    with pytest.raises(cluster.ClusterError, match=message):
+    with pytest.raises(config.TargetError, match=message):
         make_settings(**{"DEPLOYMENT": "serverless", key: value})
 
 
-def test_the_defaults_are_provisioned_and_for_serverless_8_rpus_with_a_daily_guard(make_settings):  # noqa: F811
+def test_the_defaults_are_provisioned_and_for_serverless_8_rpus_never_above_with_a_daily_guard(
+        make_settings):  # noqa: F811
     settings = make_settings()
-    assert settings.deployment == "provisioned"
+    assert settings.redshift.deployment == "provisioned"
     settings = make_settings(DEPLOYMENT="serverless")
-    assert (settings.namespace, settings.workgroup, settings.base_rpus) == ("sparkify", "sparkify", 8)
-    assert (settings.usage_limit_rpu_hours, settings.usage_limit_action) == (16, "deactivate")
+    provisioning = settings.aws.provisioning
+    assert (settings.redshift.namespace, settings.redshift.workgroup, provisioning.base_rpus) == (
+        "sparkify", "sparkify", 8)
+    assert provisioning.max_capacity == 8, "a workgroup scales no further than its base unless told"
+    assert (provisioning.usage_limit_rpu_hours, provisioning.usage_limit_action) == (16, "deactivate")
 
 
 # ---------------------------------------------------------------------------
@@ -208,7 +254,7 @@ def test_status_shows_the_workgroup_its_rpu_hour_cost_and_its_limit(both, stub, 
         {"usageLimitId": "limit-1", "amount": 16, "period": "daily", "breachAction": "deactivate"}]})
     text = cluster.format_status(cluster.status(settings, both))
     assert text.splitlines()[:5] == [
-        "workgroup sparkify: AVAILABLE, base capacity 8 RPUs, publicly accessible, namespace sparkify",
+        "workgroup sparkify: AVAILABLE, base capacity 8 RPUs, at most 8 RPUs, publicly accessible, namespace sparkify",
         f"  endpoint  {HOST}:5439",
         "  cost      billed per RPU-hour only while queries run (per second, 60 s minimum; nothing while idle): "
         "about $3.00 an hour of queries at the base capacity of 8 RPUs ($0.375 an RPU-hour, on-demand, US East); "
@@ -220,12 +266,17 @@ def test_status_shows_the_workgroup_its_rpu_hour_cost_and_its_limit(both, stub, 
 
 
 def test_status_warns_when_nothing_caps_the_cost(both, stub, serverless_settings):
-    stub.add_response("get_workgroup", workgroup())
+    stub.add_response("get_workgroup", workgroup(most=None))
     stub.add_client_error("get_namespace", **NOT_FOUND)
     stub.add_response("list_usage_limits", {})
     report = cluster.status(serverless_settings(), both)
-    assert report["warnings"] == ["workgroup sparkify has no usage limit: nothing caps its cost; "
-                                  "`python cluster.py create` sets one from [DWH] USAGE_LIMIT_RPU_HOURS"]
+    assert report["warnings"] == [
+        "workgroup sparkify has no usage limit: nothing caps its cost; "
+        "`python cluster.py create` sets one from [DWH] USAGE_LIMIT_RPU_HOURS",
+        "workgroup sparkify has no maximum capacity: it may scale far above its base before the usage limit stops "
+        "it; `python cluster.py create` sets one from [DWH] MAX_CAPACITY_RPUS",
+    ]
+    assert "base capacity 8 RPUs, no maximum capacity" in cluster.format_status(report)
 
 
 def test_status_with_nothing_there(both, stub, serverless_settings):
@@ -240,7 +291,7 @@ def test_pause_and_resume_say_plainly_that_they_do_not_apply_and_change_nothing(
         stub, serverless_settings, capsys, command):
     settings = serverless_settings()
     # No stubbed answer: any AWS call would fail the test.
-    assert cluster.main(["--config", str(settings.config_path), command]) == 0
+    assert cluster.main(["--config", str(settings.path), command]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"`{command}` does not apply to Redshift Serverless: workgroup sparkify bills compute "
                           "only while queries run and pauses itself when idle")
@@ -262,9 +313,10 @@ def test_delete_removes_the_workgroup_then_the_namespace_waiting_for_each_and_tw
         both, stub, serverless_settings):
     settings = serverless_settings()
     tags = [{"Key": "managed-by", "Value": "sparkify-cluster.py"}]
-    cluster.ensure_role(both.client("iam"), settings, tags)
-    group_id = cluster.ensure_security_group(both.client("ec2"), settings, tags)
-    cluster.open_port(both.client("ec2"), group_id, 5439, MY_CIDR)
+    role.ensure_role(both.client("iam"), "sparkify-redshift-s3-read", role.role_sources(settings),
+                     ServerlessWorkgroup.trusted_services, tags)
+    group_id = network.ensure_security_group(both.client("ec2"), "sparkify-redshift", tags)
+    network.open_port(both.client("ec2"), group_id, 5439, MY_CIDR)
 
     stub.add_response("get_workgroup", workgroup())
     stub.add_response("list_tags_for_resource", {"tags": OURS}, {"resourceArn": WORKGROUP_ARN})
@@ -279,8 +331,8 @@ def test_delete_removes_the_workgroup_then_the_namespace_waiting_for_each_and_tw
     order = [line for line in said if line.startswith(("workgroup sparkify is", "namespace sparkify is"))]
     assert [line.split(" after ")[0] for line in order] == ["workgroup sparkify is gone", "namespace sparkify is gone"]
     assert both.client("iam").list_roles()["Roles"] == []
-    assert cluster.find_security_group(both.client("ec2"), settings) is None
-    assert read_config(settings.config_path)["CLUSTER"]["HOST"] == ""
+    assert network.find_security_group(both.client("ec2"), "sparkify-redshift") is None
+    assert config.load_settings(settings.path).target.host is None
 
     stub.add_client_error("get_workgroup", **NOT_FOUND)
     stub.add_client_error("get_namespace", **NOT_FOUND)
@@ -299,5 +351,6 @@ def test_namespace_roles_are_read_in_both_forms_the_service_uses():
 
 
 def test_the_trust_policy_is_valid_json_for_both_kinds():
-    for kind in (False, True):
-        assert json.loads(json.dumps(cluster.trust_policy(kind)))["Statement"][0]["Action"] == "sts:AssumeRole"
+    for kind in cluster.DEPLOYMENTS.values():
+        policy = role.trust_policy(kind.trusted_services)
+        assert json.loads(json.dumps(policy))["Statement"][0]["Action"] == "sts:AssumeRole"

@@ -23,6 +23,7 @@ that cell is written all the same); 2 moto or Jupyter is not installed.
 """
 
 import argparse
+import contextlib
 import logging
 import os
 import shutil
@@ -31,7 +32,7 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from sparkify.aws import cluster
+from sparkify.config import TargetError, environment_deployment, write_keys
 from sparkify.engines import embedded
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -143,8 +144,9 @@ LOCAL_IS_PROVISIONED = ("note: DWH_DEPLOYMENT=serverless cannot run here: moto, 
 
 
 def run(out: Path) -> int:
-    if (os.environ.get("DWH_DEPLOYMENT") or "").strip().lower() == "serverless":
-        print(LOCAL_IS_PROVISIONED, file=sys.stderr)
+    with contextlib.suppress(TargetError):  # of another form: the kernel gets provisioned all the same
+        if environment_deployment() == "serverless":
+            print(LOCAL_IS_PROVISIONED, file=sys.stderr)
     scratch = Path(tempfile.mkdtemp(prefix="sparkify-notebook-"))
     server = pgdata = None
     try:
@@ -152,7 +154,7 @@ def run(out: Path) -> int:
         config = scratch / "dwh.cfg"
         shutil.copy(PROJECT_DIR / "dwh.cfg.example", config)
         # A documentation address: no lookup of this machine's public address for the fake security group
-        cluster.update_config(config, {"DWH": {"INGRESS_CIDR": "203.0.113.7/32", "OWNER": "try-notebook"}})
+        write_keys(config, {"DWH": {"INGRESS_CIDR": "203.0.113.7/32", "OWNER": "try-notebook"}})
         pgdata = scratch / "pgdata"
         dsn = embedded.start(pgdata)
         print(f"Running {NOTEBOOK.name}: fake AWS at {endpoint}, a throwaway PostgreSQL in {pgdata}, "

@@ -21,8 +21,10 @@ needs is in docs/iam-authentication.md. The password is never printed.
 import re
 from dataclasses import dataclass
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
+from sparkify.aws import clients
+from sparkify.config import Settings
 
 REGION = r"(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)"
 PROVISIONED_HOST = re.compile(rf"^(?P<name>[a-z][a-z0-9-]*)\.[a-z0-9]+\.{REGION}\.redshift\.amazonaws\.com\.?$")
@@ -53,48 +55,38 @@ def parse_host(host: str) -> Endpoint | None:
     return None
 
 
-def endpoint_of(config, host: str) -> Endpoint:
+def endpoint_of(settings: Settings, host: str) -> Endpoint:
     """From the host, else from [DWH]: which cluster or workgroup, and where."""
     found = parse_host(host)
     if found:
         return found
-    dwh = config["DWH"] if config is not None and config.has_section("DWH") else {}
-    kind = (dwh.get("DEPLOYMENT", "") or "provisioned").strip().lower()
-    region = (dwh.get("REGION", "") or "").strip() or None
-    if kind == "serverless":
-        name = (dwh.get("WORKGROUP", "") or dwh.get("CLUSTER_IDENTIFIER", "") or "").strip()
+    redshift = settings.redshift
+    if redshift.serverless:
+        name = redshift.workgroup_name or redshift.cluster_identifier
     else:
-        name = (dwh.get("CLUSTER_IDENTIFIER", "") or "").strip()
+        name = redshift.cluster_identifier
     if not name:
         raise IamAuthError(
             f"AUTH=iam: cannot tell which cluster or workgroup {host!r} is: set [DWH] CLUSTER_IDENTIFIER "
             "(or DEPLOYMENT=serverless and WORKGROUP) and REGION"
         )
-    return Endpoint(kind, name, region)
+    return Endpoint(redshift.deployment, name, redshift.region)
 
 
-def _session(config, region):
-    aws = config["AWS"] if config is not None and config.has_section("AWS") else {}
-    key, secret = (aws.get("KEY", "") or "").strip(), (aws.get("SECRET", "") or "").strip()
-    if key and secret:
-        return boto3.Session(aws_access_key_id=key, aws_secret_access_key=secret, region_name=region)
-    return boto3.Session(region_name=region)
-
-
-def temporary_credentials(config, host: str, session=None) -> tuple[str, str]:
+def temporary_credentials(settings: Settings, host: str, session=None) -> tuple[str, str]:
     """(database user, temporary password) for ``host``, from the [CLUSTER] section's DB_NAME and DB_USER."""
-    cluster = config["CLUSTER"] if config.has_section("CLUSTER") else {}
-    db_name = (cluster.get("DB_NAME", "") or "").strip() or "dev"
-    db_user = (cluster.get("DB_USER", "") or "").strip()
-    endpoint = endpoint_of(config, host)
-    session = session or _session(config, endpoint.region)
+    db_name = settings.target.db_name or "dev"
+    db_user = settings.target.db_user
+    endpoint = endpoint_of(settings, host)
+    session = session or clients.new_session(settings, endpoint.region)
     try:
         if endpoint.kind == "serverless":
             action = "redshift-serverless:GetCredentials"
-            answer = session.client("redshift-serverless", region_name=endpoint.region).get_credentials(
-                workgroupName=endpoint.name, dbName=db_name, durationSeconds=DURATION_SECONDS)
+            answer = clients.client("redshift-serverless", settings, session=session, region=endpoint.region
+                                    ).get_credentials(workgroupName=endpoint.name, dbName=db_name,
+                                                      durationSeconds=DURATION_SECONDS)
             return answer["dbUser"], answer["dbPassword"]
-        redshift = session.client("redshift", region_name=endpoint.region)
+        redshift = clients.client("redshift", settings, session=session, region=endpoint.region)
         if db_user:
             action = "redshift:GetClusterCredentials"
             answer = redshift.get_cluster_credentials(

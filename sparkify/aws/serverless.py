@@ -1,50 +1,54 @@
-"""Redshift Serverless for cluster.py: a namespace (the data, the admin user, the role) and a workgroup (compute).
+"""Redshift Serverless for cluster.py (``[DWH] DEPLOYMENT=serverless``): a namespace and a workgroup.
 
-Chosen with ``[DWH] DEPLOYMENT=serverless``; ``cluster.py`` then creates,
-reports and deletes these instead of a provisioned cluster:
+What ``create`` makes instead of a provisioned cluster:
 
 - the same IAM role, trusted by Redshift Serverless as well, attached to the
   namespace and made its default IAM role;
-- the namespace, whose admin user and database are ``[CLUSTER] DB_USER`` and
-  ``DB_NAME``, with the password of ``$DWH_DB_PASSWORD``;
-- the workgroup, ``BASE_CAPACITY_RPUS`` (8 by default), in the default VPC's
-  subnets, behind the same security group, open to one CIDR (your /32);
+- the namespace (the data, the admin user, the role), whose admin user and
+  database are ``[CLUSTER] DB_USER`` and ``DB_NAME``, with the password of
+  ``$DWH_DB_PASSWORD``;
+- the workgroup (compute): ``BASE_CAPACITY_RPUS`` (8 by default) and at most
+  ``MAX_CAPACITY_RPUS`` (the base capacity by default, so that it never
+  scales above what you chose), in the default VPC's subnets, behind the same
+  security group, open to one CIDR (your /32);
 - a usage limit on the workgroup as the cost guard: at most
   ``USAGE_LIMIT_RPU_HOURS`` RPU-hours a day, then ``USAGE_LIMIT_ACTION``
   (deactivate: user queries are turned off until the next day; log: only
   recorded).
 
-moto has no redshift-serverless: the tests drive these calls through
-botocore's Stubber, which checks each request against the service model.
+It cannot be paused: it bills compute only while queries run. moto has no
+redshift-serverless: the tests drive these calls through botocore's
+Stubber, which checks each request against the service model.
 """
 
 import re
-import time
 
 from botocore.exceptions import ClientError
 
-from sparkify.aws import cluster as common
-from sparkify.aws.cluster import ClusterError, Settings
+from sparkify.aws import network
+from sparkify.aws.clients import error_code
+from sparkify.aws.deployment import Deployment
+from sparkify.aws.resources import ClusterError, refuse_unless_ours
 
 # On-demand price of one RPU-hour in US East (N. Virginia), in USD
 # (https://aws.amazon.com/redshift/pricing/). Compute is billed per second,
 # with a 60-second minimum, only while queries run ("Billing for Amazon
 # Redshift Serverless", https://docs.aws.amazon.com/redshift/latest/mgmt/serverless-billing.html).
 RPU_HOUR_USD = 0.375
-
 NOT_FOUND = "ResourceNotFoundException"
-
-
-# ---------------------------------------------------------------------------
-# Reading what exists
-# ---------------------------------------------------------------------------
+NO_PAUSE = (
+    "`{command}` does not apply to Redshift Serverless: workgroup {workgroup} bills compute only while "
+    "queries run and pauses itself when idle, and it resumes on the next query; nothing was changed. "
+    "If its usage limit turned queries off, raise [DWH] USAGE_LIMIT_RPU_HOURS and run `python cluster.py "
+    "create` again, or wait for the next day"
+)
 
 
 def get_workgroup(client, name) -> dict | None:
     try:
         return client.get_workgroup(workgroupName=name)["workgroup"]
     except ClientError as error:
-        if common._code(error) == NOT_FOUND:
+        if error_code(error) == NOT_FOUND:
             return None
         raise
 
@@ -53,7 +57,7 @@ def get_namespace(client, name) -> dict | None:
     try:
         return client.get_namespace(namespaceName=name)["namespace"]
     except ClientError as error:
-        if common._code(error) == NOT_FOUND:
+        if error_code(error) == NOT_FOUND:
             return None
         raise
 
@@ -82,232 +86,227 @@ def _serverless_tags(tags) -> list[dict]:
     return [{"key": tag["Key"], "value": tag["Value"]} for tag in tags]
 
 
-# ---------------------------------------------------------------------------
-# Creating
-# ---------------------------------------------------------------------------
+class ServerlessWorkgroup(Deployment):
+    name = "serverless"
+    kind = "workgroup"
+    label = "Redshift Serverless"
+    # "Granting permissions to Amazon Redshift Serverless" (Management Guide,
+    # https://docs.aws.amazon.com/redshift/latest/mgmt/serverless-security-other-services.html)
+    # asks for both principals on a role that Serverless uses.
+    trusted_services = ("redshift-serverless.amazonaws.com", "redshift.amazonaws.com")
+    timeout = 30 * 60
+
+    @property
+    def resource(self) -> str:
+        return self.settings.redshift.workgroup
+
+    @property
+    def namespace(self) -> str:
+        return self.settings.redshift.namespace
+
+    @property
+    def holdings(self) -> str:
+        return f"workgroup {self.resource} and namespace {self.namespace} with its data"
+
+    def workgroup_state(self, client) -> str | None:
+        found = get_workgroup(client, self.resource)
+        return found.get("status") if found else None
+
+    def namespace_state(self, client) -> str | None:
+        found = get_namespace(client, self.namespace)
+        return found.get("status") if found else None
+
+    def ours(self, client, found: dict, kind: str, arn_key: str, setting: str) -> dict:
+        refuse_unless_ours(kind, found[f"{kind}Name"], _tags(client, found[arn_key]), setting)
+        if found.get("status") == "DELETING":
+            raise ClusterError(f"{kind} {found[f'{kind}Name']} is being deleted: when `python cluster.py status` "
+                               "shows none, create it again")
+        return found
+
+    # ---- create ----
+
+    def make(self, ec2, password, role_arn, group_id, tags) -> dict:
+        client = self.client("redshift-serverless")
+        self.ensure_namespace(client, password, role_arn, tags)
+        self.say(f"namespace {self.namespace}: database {self.db_name}, admin user {self.db_user}, "
+                 f"role {self.provisioning.role_name} attached and default")
+        workgroup = self.ensure_workgroup(client, group_id, network.default_subnets(ec2), tags)
+        self.say(f"workgroup {self.resource}: {workgroup.get('status')}, {capacity_text(workgroup)}; "
+                 f"{cost_text(workgroup.get('baseCapacity', self.provisioning.base_rpus))}")
+        self.wait_for(lambda: self.workgroup_state(client), "workgroup", self.resource, "available", ("deleting",))
+        workgroup = self.ensure_capacity(client)
+        limit = self.ensure_usage_limit(client, workgroup["workgroupArn"])
+        self.say(f"usage limit: {limit_text(limit, workgroup.get('baseCapacity', self.provisioning.base_rpus))}")
+        return workgroup
+
+    def ensure_namespace(self, client, password: str, role_arn: str, tags) -> dict:
+        """Create the namespace with the role attached and default (or keep ours, attaching the role)."""
+        namespace = get_namespace(client, self.namespace)
+        if namespace is None:
+            return client.create_namespace(
+                namespaceName=self.namespace, dbName=self.db_name, adminUsername=self.db_user,
+                adminUserPassword=password, iamRoles=[role_arn], defaultIamRoleArn=role_arn,
+                tags=_serverless_tags(tags),
+            )["namespace"]
+        self.ours(client, namespace, "namespace", "namespaceArn", "NAMESPACE")
+        roles = role_arns(namespace)
+        if role_arn not in roles or namespace.get("defaultIamRoleArn") != role_arn:
+            namespace = client.update_namespace(namespaceName=self.namespace, iamRoles=sorted(set(roles) | {role_arn}),
+                                                defaultIamRoleArn=role_arn)["namespace"]
+        return namespace
+
+    def ensure_workgroup(self, client, group_id: str, subnets: list[str], tags) -> dict:
+        workgroup = get_workgroup(client, self.resource)
+        if workgroup is None:
+            return client.create_workgroup(
+                workgroupName=self.resource, namespaceName=self.namespace,
+                baseCapacity=self.provisioning.base_rpus, maxCapacity=self.provisioning.max_capacity,
+                publiclyAccessible=self.provisioning.publicly_accessible, securityGroupIds=[group_id],
+                subnetIds=subnets, port=self.port, tags=_serverless_tags(tags),
+            )["workgroup"]
+        return self.ours(client, workgroup, "workgroup", "workgroupArn", "WORKGROUP")
+
+    def ensure_capacity(self, client) -> dict:
+        """The workgroup's base and maximum capacity as the config says: a workgroup made before, or by an
+        older cluster.py, may have no maximum (it then scales to what AWS allows).
+
+        UpdateWorkgroup changes one parameter a request, so each goes on its
+        own, the workgroup available again in between; the maximum first when
+        the new base is above it, so that the maximum is never below the base.
+        """
+        workgroup = get_workgroup(client, self.resource)
+        base, most = self.provisioning.base_rpus, self.provisioning.max_capacity
+        order = ("maxCapacity", "baseCapacity") if base > (workgroup.get("maxCapacity") or base) else (
+            "baseCapacity", "maxCapacity")
+        for key in order:
+            wanted = {"baseCapacity": base, "maxCapacity": most}[key]
+            if workgroup.get(key) == wanted:
+                continue
+            client.update_workgroup(workgroupName=self.resource, **{key: wanted})
+            self.say(f"workgroup {self.resource}: {'base' if key == 'baseCapacity' else 'maximum'} capacity set "
+                     f"to {wanted} RPUs, as [DWH] {'BASE' if key == 'baseCapacity' else 'MAX'}_CAPACITY_RPUS says")
+            self.wait_for(lambda: self.workgroup_state(client), "workgroup", self.resource, "available",
+                          ("deleting",))
+            workgroup = get_workgroup(client, self.resource)
+        return workgroup
+
+    def ensure_usage_limit(self, client, workgroup_arn: str) -> dict:
+        """One daily RPU-hour limit on the workgroup, of the configured amount and action."""
+        amount, action = self.provisioning.usage_limit_rpu_hours, self.provisioning.usage_limit_action
+        limits = client.list_usage_limits(resourceArn=workgroup_arn,
+                                          usageType="serverless-compute").get("usageLimits", [])
+        daily = [limit for limit in limits if limit.get("period") == "daily"]
+        if not daily:
+            return client.create_usage_limit(resourceArn=workgroup_arn, usageType="serverless-compute",
+                                             period="daily", amount=amount, breachAction=action)["usageLimit"]
+        limit = daily[0]
+        if (limit.get("amount"), limit.get("breachAction")) != (amount, action):
+            limit = client.update_usage_limit(usageLimitId=limit["usageLimitId"], amount=amount,
+                                              breachAction=action)["usageLimit"]
+        return limit
+
+    def endpoint(self, workgroup: dict) -> dict[str, str]:
+        endpoint = workgroup.get("endpoint") or {}
+        return {"HOST": endpoint.get("address", ""), "DB_PORT": str(endpoint.get("port", self.port)),
+                "DB_NAME": self.db_name, "DB_USER": self.db_user}
+
+    # ---- delete; no pause ----
+
+    def remove(self) -> None:
+        """Delete the workgroup, then the namespace (its data, no final snapshot), waiting for each."""
+        client = self.client("redshift-serverless")
+        self.delete(client, "workgroup", self.resource, get_workgroup, client.delete_workgroup, "WORKGROUP",
+                    lambda: self.workgroup_state(client))
+        self.delete(client, "namespace", self.namespace, get_namespace, client.delete_namespace, "NAMESPACE",
+                    lambda: self.namespace_state(client))
+
+    def delete(self, client, kind, name, get, delete, setting, state) -> None:
+        found = get(client, name)
+        if found is None:
+            self.say(f"{kind} {name}: already gone")
+            return
+        refuse_unless_ours(kind, name, _tags(client, found[f"{kind}Arn"]), setting)
+        if found.get("status") in ("CREATING", "MODIFYING"):
+            self.wait_for(state, kind, name, "available", ("deleting",))
+        if found.get("status") != "DELETING":
+            try:
+                delete(**{f"{kind}Name": name})
+            except ClientError as error:
+                if error_code(error) != NOT_FOUND:
+                    raise
+        self.wait_for(state, kind, name, "gone")
+
+    def pause(self) -> None:
+        self.say(NO_PAUSE.format(workgroup=self.resource, command="pause"))
+
+    def resume(self) -> None:
+        self.say(NO_PAUSE.format(workgroup=self.resource, command="resume"))
+
+    # ---- status and cost ----
+
+    def describe(self, now=None) -> dict:
+        client = self.client("redshift-serverless")
+        report = {"workgroup": get_workgroup(client, self.resource), "namespace": get_namespace(client, self.namespace),
+                  "usage_limit": None, "warnings": []}
+        workgroup = report["workgroup"]
+        if workgroup:
+            limits = client.list_usage_limits(resourceArn=workgroup["workgroupArn"],
+                                              usageType="serverless-compute").get("usageLimits", [])
+            report["usage_limit"] = limits[0] if limits else None
+            if not limits:
+                report["warnings"].append(
+                    f"workgroup {self.resource} has no usage limit: nothing caps its cost; "
+                    "`python cluster.py create` sets one from [DWH] USAGE_LIMIT_RPU_HOURS")
+            if workgroup.get("maxCapacity") is None:
+                report["warnings"].append(
+                    f"workgroup {self.resource} has no maximum capacity: it may scale far above its base before the "
+                    "usage limit stops it; `python cluster.py create` sets one from [DWH] MAX_CAPACITY_RPUS")
+        return report
+
+    @classmethod
+    def format_lines(cls, report: dict) -> list[str]:
+        lines = []
+        workgroup, namespace = report["workgroup"], report["namespace"]
+        if workgroup is None:
+            lines.append("workgroup: none")
+        else:
+            base = workgroup.get("baseCapacity", 8)
+            lines.append(f"workgroup {workgroup['workgroupName']}: {workgroup.get('status')}, "
+                         f"{capacity_text(workgroup)}, "
+                         f"{'publicly accessible' if workgroup.get('publiclyAccessible') else 'private to its VPC'}, "
+                         f"namespace {workgroup.get('namespaceName')}")
+            endpoint = workgroup.get("endpoint") or {}
+            if endpoint:
+                lines.append(f"  endpoint  {endpoint.get('address')}:{endpoint.get('port')}")
+            lines.append(f"  cost      {cost_text(base, workgroup.get('maxCapacity'))}")
+            lines.append(f"  limit     {limit_text(report['usage_limit'], base)}")
+        if namespace is None:
+            lines.append("namespace: none")
+        else:
+            roles = ", ".join(f"{arn.rsplit('/', 1)[-1]} ({state})" for arn, state in role_arns(namespace).items())
+            lines.append(f"namespace {namespace['namespaceName']}: {namespace.get('status')}, database "
+                         f"{namespace.get('dbName')}, admin {namespace.get('adminUsername')}, roles {roles or 'none'}")
+        return lines
+
+    def cost_text(self) -> str:
+        provisioning = self.provisioning
+        limit = {"amount": provisioning.usage_limit_rpu_hours, "period": "daily",
+                 "breachAction": provisioning.usage_limit_action}
+        return (f"{cost_text(provisioning.base_rpus, provisioning.max_capacity)}; usage limit "
+                f"{limit_text(limit, provisioning.base_rpus)}")
 
 
-def ensure_namespace(client, settings: Settings, password: str, role_arn: str, tags) -> dict:
-    """Create the namespace with the role attached and default (or keep ours, attaching the role)."""
-    namespace = get_namespace(client, settings.namespace)
-    if namespace is None:
-        return client.create_namespace(
-            namespaceName=settings.namespace,
-            dbName=settings.db_name,
-            adminUsername=settings.db_user,
-            adminUserPassword=password,
-            iamRoles=[role_arn],
-            defaultIamRoleArn=role_arn,
-            tags=_serverless_tags(tags),
-        )["namespace"]
-    common._refuse_unless_ours("namespace", settings.namespace, _tags(client, namespace["namespaceArn"]),
-                               "NAMESPACE")
-    if namespace.get("status") == "DELETING":
-        raise ClusterError(f"namespace {settings.namespace} is being deleted: when `python cluster.py status` "
-                           "shows none, create it again")
-    roles = role_arns(namespace)
-    if role_arn not in roles or namespace.get("defaultIamRoleArn") != role_arn:
-        namespace = client.update_namespace(namespaceName=settings.namespace,
-                                            iamRoles=sorted(set(roles) | {role_arn}),
-                                            defaultIamRoleArn=role_arn)["namespace"]
-    return namespace
+def capacity_text(workgroup: dict) -> str:
+    base, most = workgroup.get("baseCapacity", 8), workgroup.get("maxCapacity")
+    return f"base capacity {base} RPUs, " + (f"at most {most} RPUs" if most else "no maximum capacity")
 
 
-def default_subnets(ec2) -> list[str]:
-    """The subnets of the default VPC, where the security group is."""
-    vpc = common.default_vpc(ec2)
-    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
-    if not subnets:
-        raise ClusterError("the default VPC has no subnet for the workgroup: create the default subnets "
-                           "(`aws ec2 create-default-subnet --availability-zone ...`), or pick another [DWH] REGION")
-    return sorted(subnet["SubnetId"] for subnet in subnets)
-
-
-def ensure_workgroup(client, settings: Settings, group_id: str, subnets: list[str], tags) -> dict:
-    workgroup = get_workgroup(client, settings.workgroup)
-    if workgroup is None:
-        return client.create_workgroup(
-            workgroupName=settings.workgroup,
-            namespaceName=settings.namespace,
-            baseCapacity=settings.base_rpus,
-            publiclyAccessible=settings.publicly_accessible,
-            securityGroupIds=[group_id],
-            subnetIds=subnets,
-            port=settings.port,
-            tags=_serverless_tags(tags),
-        )["workgroup"]
-    common._refuse_unless_ours("workgroup", settings.workgroup, _tags(client, workgroup["workgroupArn"]),
-                               "WORKGROUP")
-    if workgroup.get("status") == "DELETING":
-        raise ClusterError(f"workgroup {settings.workgroup} is being deleted: when `python cluster.py status` "
-                           "shows none, create it again")
-    return workgroup
-
-
-def ensure_usage_limit(client, settings: Settings, workgroup_arn: str) -> dict:
-    """One daily RPU-hour limit on the workgroup, of the configured amount and action."""
-    limits = client.list_usage_limits(resourceArn=workgroup_arn,
-                                      usageType="serverless-compute").get("usageLimits", [])
-    daily = [limit for limit in limits if limit.get("period") == "daily"]
-    if not daily:
-        return client.create_usage_limit(
-            resourceArn=workgroup_arn, usageType="serverless-compute", period="daily",
-            amount=settings.usage_limit_rpu_hours, breachAction=settings.usage_limit_action,
-        )["usageLimit"]
-    limit = daily[0]
-    if (limit.get("amount"), limit.get("breachAction")) != (settings.usage_limit_rpu_hours,
-                                                            settings.usage_limit_action):
-        limit = client.update_usage_limit(usageLimitId=limit["usageLimitId"], amount=settings.usage_limit_rpu_hours,
-                                          breachAction=settings.usage_limit_action)["usageLimit"]
-    return limit
-
-
-def wait_until(describe, kind: str, name: str, goal: str, say, delay=30, timeout=30 * 60, sleep=time.sleep):
-    """Call ``describe()`` until it gives ``goal`` as status (or None when ``goal`` is "gone").
-
-    Redshift Serverless has no boto3 waiter; this polls as one would.
-    Returns the last description.
-    """
-    started = time.monotonic()
-    say(f"waiting for {kind} {name} to be {goal.lower()} (this usually takes a few minutes)...")
-    while True:
-        found = describe()
-        state = found.get("status") if found else None
-        if (goal == "gone" and found is None) or (found is not None and state == goal):
-            say(f"{kind} {name} is {goal.lower()} after {common._duration(time.monotonic() - started)}")
-            return found
-        if goal != "gone" and (found is None or state == "DELETING"):
-            raise ClusterError(f"{kind} {name} will not be {goal.lower()}: it is {state or 'gone'}")
-        waited = time.monotonic() - started
-        if waited > timeout:
-            raise ClusterError(f"{kind} {name} is still not {goal.lower()} after {common._duration(waited)}: "
-                               "see `python cluster.py status` or the Redshift Serverless console")
-        say(f"  {common._duration(waited)}: {state}")
-        sleep(delay)
-
-
-def create(settings: Settings, say=print, find_address=common.my_address, session=None, delay=30,
-           sleep=time.sleep) -> dict:
-    """Role, security group, namespace, workgroup, usage limit; then the endpoint into dwh.cfg.
-
-    Returns the workgroup's description. Safe to run again: what exists is kept.
-    """
-    password = common.master_password(settings)
-    cidr = common.ingress_cidr(settings, find_address, say)
-    session = session or common.aws_session(settings)
-    try:
-        iam, ec2, client = (session.client(name) for name in ("iam", "ec2", "redshift-serverless"))
-        tags = common.resource_tags(settings, session)
-        role_arn = common.ensure_role(iam, settings, tags)
-        say(f"role {settings.role_name}: Redshift Serverless may assume it; it reads only "
-            f"{', '.join(settings.sources)}")
-        group_id = common.ensure_security_group(ec2, settings, tags)
-        ensure_namespace(client, settings, password, role_arn,
-                         tags + [{"Key": "time-to-live", "Value": f"{settings.ttl_hours:g}h"}])
-        say(f"namespace {settings.namespace}: database {settings.db_name}, admin user {settings.db_user}, "
-            f"role {settings.role_name} attached and default")
-        workgroup = ensure_workgroup(client, settings, group_id, default_subnets(ec2),
-                                     tags + [{"Key": "time-to-live", "Value": f"{settings.ttl_hours:g}h"}])
-        say(f"workgroup {settings.workgroup}: {workgroup.get('status')}, "
-            f"{cost_text(workgroup.get('baseCapacity', settings.base_rpus))}")
-        workgroup = wait_until(lambda: get_workgroup(client, settings.workgroup), "workgroup", settings.workgroup,
-                               "AVAILABLE", say, delay, sleep=sleep)
-        limit = ensure_usage_limit(client, settings, workgroup["workgroupArn"])
-        say(f"usage limit: {limit_text(limit, workgroup.get('baseCapacity', settings.base_rpus))}")
-        common.open_port(ec2, group_id, settings.port, cidr)
-        say(f"security group {settings.security_group_name}: port {settings.port} open to {cidr} only")
-    except ClientError as error:
-        raise ClusterError(common.aws_message(error).replace(password, "***")) from None
-    endpoint = workgroup.get("endpoint") or {}
-    common.update_config(settings.config_path, {
-        "CLUSTER": {
-            "HOST": endpoint.get("address", ""),
-            "DB_PORT": str(endpoint.get("port", settings.port)),
-            "DB_NAME": settings.db_name,
-            "DB_USER": settings.db_user,
-        },
-        "IAM_ROLE": {"ARN": role_arn},
-    })
-    say(f"wrote the workgroup's endpoint and the role ARN into {settings.config_path}: "
-        "create_tables.py and etl.py now use this workgroup")
-    return workgroup
-
-
-# ---------------------------------------------------------------------------
-# Deleting
-# ---------------------------------------------------------------------------
-
-
-def delete_workgroup(client, settings: Settings, say, delay=30, sleep=time.sleep) -> None:
-    workgroup = get_workgroup(client, settings.workgroup)
-    if workgroup is None:
-        say(f"workgroup {settings.workgroup}: already gone")
-        return
-    common._refuse_unless_ours("workgroup", settings.workgroup, _tags(client, workgroup["workgroupArn"]),
-                               "WORKGROUP")
-    if workgroup.get("status") != "DELETING":
-        if workgroup.get("status") in ("CREATING", "MODIFYING"):
-            wait_until(lambda: get_workgroup(client, settings.workgroup), "workgroup", settings.workgroup,
-                       "AVAILABLE", say, delay, sleep=sleep)
-        try:
-            client.delete_workgroup(workgroupName=settings.workgroup)
-        except ClientError as error:
-            if common._code(error) != NOT_FOUND:
-                raise
-    wait_until(lambda: get_workgroup(client, settings.workgroup), "workgroup", settings.workgroup, "gone", say,
-               delay, sleep=sleep)
-
-
-def delete_namespace(client, settings: Settings, say, delay=30, sleep=time.sleep) -> None:
-    """Delete the namespace (its data, no final snapshot) once no workgroup uses it; wait until gone."""
-    namespace = get_namespace(client, settings.namespace)
-    if namespace is None:
-        say(f"namespace {settings.namespace}: already gone")
-        return
-    common._refuse_unless_ours("namespace", settings.namespace, _tags(client, namespace["namespaceArn"]),
-                               "NAMESPACE")
-    if namespace.get("status") != "DELETING":
-        try:
-            client.delete_namespace(namespaceName=settings.namespace)
-        except ClientError as error:
-            if common._code(error) != NOT_FOUND:
-                raise
-    wait_until(lambda: get_namespace(client, settings.namespace), "namespace", settings.namespace, "gone", say,
-               delay, sleep=sleep)
-
-
-def teardown(settings: Settings, say=print, session=None, delay=30, sleep=time.sleep) -> None:
-    """Close the port, delete the workgroup, then the namespace, the security group and the role.
-
-    Each step does nothing when its resource is already gone, so running it
-    twice, or after a create that stopped half-way, succeeds.
-    """
-    session = session or common.aws_session(settings)
-    try:
-        iam, ec2, client = (session.client(name) for name in ("iam", "ec2", "redshift-serverless"))
-        group_id = common.close_port(ec2, settings, say)
-        delete_workgroup(client, settings, say, delay, sleep)
-        delete_namespace(client, settings, say, delay, sleep)
-        if group_id:
-            common.delete_security_group(ec2, settings, group_id, say, delay=delay, sleep=sleep)
-        common.delete_role(iam, settings, say)
-    except ClientError as error:
-        raise ClusterError(common.aws_message(error)) from None
-    if settings.config_path.exists():
-        common.update_config(settings.config_path, {"CLUSTER": {"HOST": ""}, "IAM_ROLE": {"ARN": ""}})
-        say(f"cleared the endpoint and the role ARN in {settings.config_path}: "
-            "the scripts no longer point at the workgroup")
-
-
-# ---------------------------------------------------------------------------
-# Status and cost
-# ---------------------------------------------------------------------------
-
-
-def cost_text(base_rpus: int) -> str:
+def cost_text(base_rpus: int, max_rpus: int | None = None) -> str:
     per_hour = base_rpus * RPU_HOUR_USD
+    most = (f", at most ${max_rpus * RPU_HOUR_USD:.2f} an hour at its maximum of {max_rpus} RPUs"
+            if max_rpus and max_rpus != base_rpus else "")
     return (f"billed per RPU-hour only while queries run (per second, 60 s minimum; nothing while idle): "
-            f"about ${per_hour:.2f} an hour of queries at the base capacity of {base_rpus} RPUs "
+            f"about ${per_hour:.2f} an hour of queries at the base capacity of {base_rpus} RPUs{most} "
             f"(${RPU_HOUR_USD} an RPU-hour, on-demand, US East); storage bills apart")
 
 
@@ -319,60 +318,6 @@ def limit_text(limit: dict | None, base_rpus: int) -> str:
               "log": "then it is only logged", "emit-metric": "then a metric is emitted"}.get(
         limit.get("breachAction"), f"then {limit.get('breachAction')}")
     hours = amount / base_rpus if base_rpus else 0
-    return (f"{amount} RPU-hours a {_period(limit.get('period'))} (about ${amount * RPU_HOUR_USD:.2f}, "
+    period = {"daily": "day", "weekly": "week", "monthly": "month"}.get(limit.get("period"), str(limit.get("period")))
+    return (f"{amount} RPU-hours a {period} (about ${amount * RPU_HOUR_USD:.2f}, "
             f"{hours:g} h of queries at {base_rpus} RPUs), {action}")
-
-
-def _period(period) -> str:
-    return {"daily": "day", "weekly": "week", "monthly": "month"}.get(period, str(period))
-
-
-def status(settings: Settings, session=None, now=None) -> dict:
-    """What exists: workgroup, namespace, usage limit, role and group, and the warnings."""
-    session = session or common.aws_session(settings)
-    iam, ec2, client = (session.client(name) for name in ("iam", "ec2", "redshift-serverless"))
-    report = {"workgroup": None, "namespace": None, "usage_limit": None, "role": None, "security_group": None,
-              "warnings": []}
-    try:
-        workgroup = get_workgroup(client, settings.workgroup)
-        if workgroup:
-            report["workgroup"] = workgroup
-        namespace = get_namespace(client, settings.namespace)
-        if namespace:
-            report["namespace"] = namespace
-        if workgroup:
-            limits = client.list_usage_limits(resourceArn=workgroup["workgroupArn"],
-                                              usageType="serverless-compute").get("usageLimits", [])
-            report["usage_limit"] = limits[0] if limits else None
-            if not limits:
-                report["warnings"].append(
-                    f"workgroup {settings.workgroup} has no usage limit: nothing caps its cost; "
-                    "`python cluster.py create` sets one from [DWH] USAGE_LIMIT_RPU_HOURS")
-        common.role_and_group_status(iam, ec2, settings, report)
-    except ClientError as error:
-        raise ClusterError(common.aws_message(error)) from None
-    return report
-
-
-def format_lines(report: dict) -> list[str]:
-    lines = []
-    workgroup, namespace = report["workgroup"], report["namespace"]
-    if workgroup is None:
-        lines.append("workgroup: none")
-    else:
-        base = workgroup.get("baseCapacity", 8)
-        lines.append(f"workgroup {workgroup['workgroupName']}: {workgroup.get('status')}, base capacity {base} RPUs, "
-                     f"{'publicly accessible' if workgroup.get('publiclyAccessible') else 'private to its VPC'}, "
-                     f"namespace {workgroup.get('namespaceName')}")
-        endpoint = workgroup.get("endpoint") or {}
-        if endpoint:
-            lines.append(f"  endpoint  {endpoint.get('address')}:{endpoint.get('port')}")
-        lines.append(f"  cost      {cost_text(base)}")
-        lines.append(f"  limit     {limit_text(report['usage_limit'], base)}")
-    if namespace is None:
-        lines.append("namespace: none")
-    else:
-        roles = ", ".join(f"{arn.rsplit('/', 1)[-1]} ({state})" for arn, state in role_arns(namespace).items())
-        lines.append(f"namespace {namespace['namespaceName']}: {namespace.get('status')}, database "
-                     f"{namespace.get('dbName')}, admin {namespace.get('adminUsername')}, roles {roles or 'none'}")
-    return lines

@@ -31,15 +31,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import psycopg2
 import psycopg2.extensions
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 import sql_queries as q
-from sparkify.aws import iam_auth, serverless
+from sparkify.aws import clients, iam_auth, serverless
 from sparkify.cli import add_target_arguments
-from sparkify.config import TargetError, setting
+from sparkify.config import Settings, TargetError, load_settings
 from sparkify.config import source_locations as locations_of
 from sparkify.engines import detect_engine, engine_named
 from sparkify.engines.connect import choose_target, connect
@@ -98,7 +97,7 @@ def check_target(target, engine=None):
             "and that its security group lets your address in"
         ), None, engine
     try:
-        engine = engine_named(engine or detect_engine(connection), target.config, host=connection.info.host)
+        engine = engine_named(engine or detect_engine(connection), target.settings, host=connection.info.host)
         engine.check_connection(connection)
     except (TargetError, psycopg2.Error) as error:
         connection.close()
@@ -131,39 +130,37 @@ def check_tables(connection):
 # ---------------------------------------------------------------------------
 
 
-def cluster_identity(config, host):
+def cluster_identity(settings: Settings, host):
     """(cluster identifier, region): [DWH] CLUSTER_IDENTIFIER and REGION, else read from the endpoint."""
-    dwh = config["DWH"] if config.has_section("DWH") else {}
     match = CLUSTER_ENDPOINT.match(host or "")
-    identifier = dwh.get("CLUSTER_IDENTIFIER", "").strip() or (match.group(1) if match else None)
-    region = dwh.get("REGION", "").strip() or (match.group(2) if match else None) or setting(config, "S3", "REGION")
+    identifier = settings.redshift.cluster_identifier or (match.group(1) if match else None)
+    region = settings.redshift.region or (match.group(2) if match else None) or settings.source.region
     return identifier, region
 
 
-def serverless_endpoint(config, host):
+def serverless_endpoint(settings: Settings, host):
     """The workgroup a Serverless endpoint names (or [DWH] says, for another host), else None."""
     endpoint = iam_auth.parse_host(host)
     if endpoint is not None:
         return endpoint if endpoint.kind == "serverless" else None
-    dwh = config["DWH"] if config.has_section("DWH") else {}
-    if dwh.get("DEPLOYMENT", "").strip().lower() == "serverless":
-        return iam_auth.endpoint_of(config, host)
+    if settings.redshift.serverless:
+        return iam_auth.endpoint_of(settings, host)
     return None
 
 
-def check_iam_role(config, host, client=None):
+def check_iam_role(settings: Settings, host, client=None):
     """``client``: a redshift or redshift-serverless client, as the endpoint needs (tests pass a stubbed one)."""
-    arn = config["IAM_ROLE"].get("ARN", "").strip() if config.has_section("IAM_ROLE") else ""
+    arn = settings.redshift.iam_role
     if not arn:
         return fail("[IAM_ROLE] ARN is empty: set it to the ARN of the role the cluster uses to read S3")
-    workgroup = serverless_endpoint(config, host)
+    workgroup = serverless_endpoint(settings, host)
     if workgroup is not None:
-        return check_serverless_role(arn, workgroup, client)
-    identifier, region = cluster_identity(config, host)
+        return check_serverless_role(arn, workgroup, client, settings)
+    identifier, region = cluster_identity(settings, host)
     if not identifier:
         return skip(f"cannot tell which cluster {host} is: set [DWH] CLUSTER_IDENTIFIER to check its IAM roles")
     try:
-        client = client or boto3.client("redshift", region_name=region)
+        client = client or clients.client("redshift", settings, region=region)
         [cluster] = client.describe_clusters(ClusterIdentifier=identifier)["Clusters"]
     except NoCredentialsError:
         return skip(f"no AWS credentials here to ask which IAM roles cluster {identifier} has (the COPY will tell)")
@@ -188,11 +185,11 @@ def check_iam_role(config, host, client=None):
     return ok(f"the IAM role {arn} is attached to cluster {identifier}")
 
 
-def check_serverless_role(arn, endpoint, client=None):
+def check_serverless_role(arn, endpoint, client=None, settings=None):
     """The workgroup exists and is AVAILABLE, and the role is attached to its namespace."""
     name, region = endpoint.name, endpoint.region
     try:
-        client = client or boto3.client("redshift-serverless", region_name=region)
+        client = client or clients.client("redshift-serverless", settings, region=region)
         workgroup = serverless.get_workgroup(client, name)
         if workgroup is None:
             return fail(f"Serverless workgroup {name} not found in {region or 'the default region'}: "
@@ -366,7 +363,7 @@ def s3_reader(client, url, anonymous):
     return read
 
 
-def check_source(config, locations, columns, with_region):
+def check_source(settings: Settings, locations, columns, with_region):
     """The S3 or folder locations {log_data, song_data, log_jsonpath}."""
     findings = []
     if not is_s3(locations["log_jsonpath"]):
@@ -374,17 +371,17 @@ def check_source(config, locations, columns, with_region):
         jsonpaths = Path(locations["log_jsonpath"])
         findings.append(check_jsonpaths(jsonpaths.read_bytes, str(jsonpaths), columns))
         return findings
-    client, anonymous = s3_client(setting(config, "S3", "ENDPOINT_URL"), setting(config, "S3", "REGION"))
+    s3 = settings.source
+    client, anonymous = s3_client(s3.endpoint_url, s3.region)
     if with_region:
         buckets = sorted({split(url)[0] for url in locations.values()})
-        host = setting(config, "CLUSTER", "HOST")
+        host = settings.target.host
         endpoint = iam_auth.parse_host(host)
-        cluster_region = cluster_identity(config, host)[1] if endpoint is None else endpoint.region
-        if not setting(config, "DWH", "REGION") and endpoint is None and not CLUSTER_ENDPOINT.match(host or ""):
+        cluster_region = cluster_identity(settings, host)[1] if endpoint is None else endpoint.region
+        if not settings.redshift.region and endpoint is None and not CLUSTER_ENDPOINT.match(host or ""):
             cluster_region = None  # cluster_identity() fell back to [S3] REGION, which says nothing of the cluster
-        findings += [check_region(client, bucket, setting(config, "S3", "REGION"), cluster_region)
-                     for bucket in buckets]
-        manifest = setting(config, "S3", "MANIFEST_PREFIX")
+        findings += [check_region(client, bucket, s3.region, cluster_region) for bucket in buckets]
+        manifest = s3.manifest_prefix
         problems = []
         region_of = region_finder(client, problems)
         for bucket in buckets:  # the source's regions, as check_region found them (errors already reported)
@@ -398,9 +395,9 @@ def check_source(config, locations, columns, with_region):
     return findings
 
 
-def source_locations(config, source, engine):
+def source_locations(settings: Settings, source, engine):
     """What etl.py would read: --source, else the bundled sample (PostgreSQL) or the [S3] paths."""
-    where = locations_of(config, source, engine.default_source)
+    where = locations_of(settings, source, engine.default_source)
     return {"log_data": where.log_data, "song_data": where.song_data, "log_jsonpath": where.log_jsonpath}
 
 
@@ -411,10 +408,10 @@ def source_locations(config, source, engine):
 
 def diagnose(dsn=None, config_file=None, pgdata=None, engine=None, source=None) -> list[Finding]:
     try:
-        target = choose_target(dsn, config_file, pgdata)
+        settings = load_settings(config_file)
+        target = choose_target(settings, dsn, pgdata)
     except TargetError as error:
         return [fail(str(error))]
-    config = target.config
     findings = []
     if target.local and engine and engine_named(engine).copies_from_s3:
         findings.append(fail(
@@ -432,15 +429,15 @@ def diagnose(dsn=None, config_file=None, pgdata=None, engine=None, source=None) 
         finally:
             connection.close()
     if isinstance(engine, str) or engine is None:  # the target did not answer: as asked, else as it looks
-        engine = engine_named(engine or ("postgres" if target.local else "redshift"), config)
+        engine = engine_named(engine or ("postgres" if target.local else "redshift"), settings)
     if engine.copies_from_s3 and not target.local:
         host = psycopg2.extensions.parse_dsn(target.dsn).get("host", "")
-        findings.append(check_iam_role(config, host))
+        findings.append(check_iam_role(settings, host))
     try:
-        locations = source_locations(config, source, engine)
+        locations = source_locations(settings, source, engine)
     except TargetError as error:
         return findings + [fail(str(error))]
-    return findings + check_source(config, locations, columns, with_region=engine.copies_from_s3)
+    return findings + check_source(settings, locations, columns, with_region=engine.copies_from_s3)
 
 
 def parse_args(argv=None):

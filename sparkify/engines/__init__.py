@@ -11,14 +11,14 @@ from sparkify.engines.redshift import RedshiftEngine
 ENGINES = {engine.name: engine for engine in (PostgresEngine, RedshiftEngine)}
 
 
-def engine_named(name: str, config=None, workers=None, host=None) -> Engine:
-    """The engine called ``name`` ("postgres" or "redshift"), reading its settings from ``config``.
+def engine_named(name: str, settings=None, workers=None, host=None) -> Engine:
+    """The engine called ``name`` ("postgres" or "redshift"), with the config's ``settings`` (config.load()).
 
     ``host``: the server connected to, when it is not [CLUSTER] HOST (--dsn): Redshift's
     flavour (provisioned or Serverless) is told by its endpoint.
     """
     try:
-        return ENGINES[name](config=config, workers=workers, host=host)
+        return ENGINES[name](settings=settings, workers=workers, host=host)
     except KeyError:
         raise ValueError(f"unknown engine {name!r}: expected one of {', '.join(ENGINES)}") from None
 

@@ -1,12 +1,13 @@
 """Which database the scripts talk to, and how they connect to it.
 
-The target is chosen in this order:
+The target is chosen by config.target_choice(), one rule for every script: a
+command-line flag wins over the environment, which wins over dwh.cfg.
 
-1. ``--dsn`` or the ``DWH_DSN`` environment variable: any libpq DSN or URI,
-   PostgreSQL or Redshift;
-2. the ``[CLUSTER]`` section of ``dwh.cfg`` (or ``--config FILE``), when it
-   names a HOST;
-3. the embedded PostgreSQL (embedded.py).
+1. ``--dsn`` (any libpq DSN or URI, PostgreSQL or Redshift) or ``--pgdata``
+   (the embedded PostgreSQL in that folder); both at once are an error;
+2. the ``DWH_DSN`` environment variable;
+3. the ``[CLUSTER]`` section of the config, when it names a HOST;
+4. the embedded PostgreSQL in the project's .pgdata (embedded.py).
 
 Passwords never leave this module: ``Target.label`` is the redacted form that
 the scripts print.
@@ -18,107 +19,96 @@ connection times out after 10 seconds and is tried three times, except when
 the server refused the login (trying again would not help).
 """
 
-import configparser
-import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg2
 import psycopg2.extensions
 
-from sparkify.config import PASSWORD_ENV, TargetError, config_path, read_config
+from sparkify.config import PASSWORD_ENV, Settings, TargetError, target_choice
 from sparkify.engines import embedded
 
 
 @dataclass
 class Target:
-    dsn: str
+    dsn: str = field(repr=False)  # may hold the password
     label: str  # what to print: never holds the password
     local: bool  # the embedded PostgreSQL
-    config: configparser.ConfigParser
+    settings: Settings | None = None
 
 
-def choose_target(dsn=None, config_file=None, pgdata=None) -> Target:
-    """Resolve the target in the documented order; start the embedded server if it is the one."""
-    config = read_config(config_file)
-    dsn = dsn or os.environ.get("DWH_DSN")
-    if dsn:
-        return Target(dsn=dsn, label=redact(dsn), local=False, config=config)
-    if config.has_section("CLUSTER") and config["CLUSTER"].get("HOST", "").strip():
-        dsn = cluster_dsn(config, config_path(config_file))
-        return Target(dsn=dsn, label=redact(dsn), local=False, config=config)
-    pgdata = Path(pgdata or embedded.DEFAULT_PGDATA)
-    dsn = embedded.start(pgdata)
-    label = f"embedded PostgreSQL in {embedded.describe(pgdata)} (database {embedded.DATABASE})"
-    return Target(dsn=dsn, label=label, local=True, config=config)
+def choose_target(settings: Settings, dsn=None, pgdata=None) -> Target:
+    """The target config.target_choice() names; starts the embedded server if it is the one."""
+    choice = target_choice(settings, dsn, pgdata)
+    if choice.kind == "dsn":
+        return Target(dsn=choice.dsn.reveal(), label=redact(choice.dsn.reveal()), local=False, settings=settings)
+    if choice.kind == "cluster":
+        dsn = cluster_dsn(settings)
+        return Target(dsn=dsn, label=redact(dsn), local=False, settings=settings)
+    folder = choice.pgdata or embedded.DEFAULT_PGDATA
+    dsn = embedded.start(folder)
+    label = f"embedded PostgreSQL in {embedded.describe(folder)} (database {embedded.DATABASE})"
+    return Target(dsn=dsn, label=label, local=True, settings=settings)
 
 
-def cluster_dsn(config: configparser.ConfigParser, path: Path) -> str:
-    """A libpq DSN from the [CLUSTER] section; the password may come from DWH_DB_PASSWORD."""
-    cluster = config["CLUSTER"]
+def cluster_dsn(settings: Settings) -> str:
+    """A libpq DSN from the [CLUSTER] section; the password may come from DWH_DB_PASSWORD.
 
-    def key(name, default=None):
-        value = cluster.get(name, "").strip() or default
-        if value is None:
-            raise TargetError(
-                f"{path}: [CLUSTER] {name} is missing: set it (see dwh.cfg.example)"
-            )
-        return value
-
-    port = key("DB_PORT", "5439")
-    if not port.isdigit():
-        raise TargetError(f"{path}: [CLUSTER] DB_PORT must be a number, not {port!r} (see dwh.cfg.example)")
-    auth = cluster.get("AUTH", "").strip().lower() or "password"
-    if auth not in ("password", "iam"):
-        raise TargetError(f"{path}: [CLUSTER] AUTH must be password or iam, not {auth!r} (see dwh.cfg.example)")
-    if auth == "iam":
+    Every missing key is named in one error.
+    """
+    cluster, where = settings.target, settings.where
+    iam = cluster.auth == "iam"
+    missing = [f"[CLUSTER] {key}" for key, value in (("HOST", cluster.host), ("DB_NAME", cluster.db_name),
+                                                       ("DB_USER", cluster.db_user)) if not value
+               and not (iam and key == "DB_USER")]  # IAM: the database user may be the IAM identity
+    problems = [f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing: set "
+                f"{'it' if len(missing) == 1 else 'them'} (see dwh.cfg.example)"] if missing else []
+    if not iam and not cluster.password:
+        problems.append(f"[CLUSTER] DB_PASSWORD is missing: export {PASSWORD_ENV}=... (better: it stays out of "
+                        "the file), set it in the file (see dwh.cfg.example), or set AUTH=iam")
+    if problems:
+        raise TargetError(f"{where}: {'; '.join(problems)}")
+    if iam:
         # No stored password: a temporary one from IAM (sparkify/aws/iam_auth.py, docs/iam-authentication.md).
         from sparkify.aws import iam_auth
 
         try:
-            user, password = iam_auth.temporary_credentials(config, key("HOST"))
+            user, password = iam_auth.temporary_credentials(settings, cluster.host)
         except iam_auth.IamAuthError as error:
-            raise TargetError(f"{path}: {error}") from None
+            raise TargetError(f"{where}: {error}") from None
     else:
-        user = key("DB_USER")
-        password = os.environ.get(PASSWORD_ENV) or cluster.get("DB_PASSWORD", "").strip()
-    if not password:
-        raise TargetError(
-            f"{path}: [CLUSTER] DB_PASSWORD is missing: export {PASSWORD_ENV}=... (better: it stays out of "
-            "the file), set it in the file (see dwh.cfg.example), or set AUTH=iam"
-        )
-    tls = tls_settings(cluster.get("SSLMODE", "").strip(), cluster.get("SSLROOTCERT", "").strip(), path)
+        user, password = cluster.db_user, cluster.password.reveal()
     return psycopg2.extensions.make_dsn(
-        host=key("HOST"),
-        port=port,
-        dbname=key("DB_NAME"),
+        host=cluster.host,
+        port=str(cluster.port),
+        dbname=cluster.db_name,
         user=user,
         password=password,
-        **tls,
+        **tls_settings(settings),
     )
 
 
-def tls_settings(sslmode: str, sslrootcert: str, path: Path) -> dict:
+def tls_settings(settings: Settings) -> dict:
     """libpq's TLS settings for [CLUSTER]: encrypted by default, verified when a CA bundle is given.
 
     A weaker SSLMODE (prefer, disable) is left to whoever writes it, for a
     PostgreSQL without TLS; RedshiftEngine.check_connection() still refuses Redshift without it.
     """
-    sslmode = sslmode or ("verify-full" if sslrootcert else "require")
-    if not sslrootcert:
+    cluster, where = settings.target, settings.where
+    sslmode = cluster.sslmode or ("verify-full" if cluster.sslrootcert else "require")
+    if not cluster.sslrootcert:
         default_bundle = Path("~/.postgresql/root.crt").expanduser()
-        if sslmode.startswith("verify") and not (os.environ.get("PGSSLROOTCERT") or default_bundle.exists()):
+        if sslmode.startswith("verify") and not (cluster.libpq_sslrootcert or default_bundle.exists()):
             raise TargetError(
-                f"{path}: [CLUSTER] SSLMODE={sslmode} needs Amazon's CA bundle: download "
+                f"{where}: [CLUSTER] SSLMODE={sslmode} needs Amazon's CA bundle: download "
                 "https://s3.amazonaws.com/redshift-downloads/amazon-trust-ca-bundle.crt "
                 "and set [CLUSTER] SSLROOTCERT to its path"
             )
         return {"sslmode": sslmode}
-    certificate = Path(sslrootcert).expanduser()
-    if not certificate.is_file():
-        raise TargetError(f"{path}: [CLUSTER] SSLROOTCERT {certificate} not found")
-    return {"sslmode": sslmode, "sslrootcert": str(certificate)}
+    if not cluster.sslrootcert.is_file():
+        raise TargetError(f"{where}: [CLUSTER] SSLROOTCERT {cluster.sslrootcert} not found")
+    return {"sslmode": sslmode, "sslrootcert": str(cluster.sslrootcert)}
 
 
 def redact(dsn: str) -> str:

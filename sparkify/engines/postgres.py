@@ -41,7 +41,7 @@ import psycopg2
 import psycopg2.errors
 
 import sql_queries as q
-from sparkify.config import DEFAULT_SOURCE, s3_endpoint
+from sparkify.config import DEFAULT_SOURCE, Settings
 from sparkify.engines.base import Engine
 from sparkify.engines.local_loader.staging import save_rejected, stage_source
 from sparkify.results import Step, TableLoad
@@ -129,8 +129,8 @@ class PostgresEngine(Engine):
     label = "PostgreSQL"
     default_source = DEFAULT_SOURCE  # the bundled sample
 
-    def __init__(self, config=None, workers=None, describe_loads=False, host=None):
-        self.config = config
+    def __init__(self, settings: Settings | None = None, workers=None, describe_loads=False, host=None):
+        self.settings = settings or Settings()
         self.workers = workers
         self.describe_loads = describe_loads
 
@@ -186,8 +186,8 @@ class PostgresEngine(Engine):
         cursor.execute("RELEASE SAVEPOINT wait_for_writers")
 
     def open_source(self, locations, full, dated):
-        endpoint_url, region = s3_endpoint(self.config)
-        return open_source(locations.root, endpoint_url=endpoint_url, region=region), None
+        s3 = self.settings.source
+        return open_source(locations.root, endpoint_url=s3.endpoint_url, region=s3.region), None
 
     def before_load(self, cursor, mode):
         if mode.full:
@@ -249,7 +249,7 @@ class PostgresEngine(Engine):
         return set(cursor.fetchall())
 
     def dry_run(self):
-        return PostgresEngine(self.config, self.workers, describe_loads=True)
+        return PostgresEngine(self.settings, self.workers, describe_loads=True)
 
 
 def describe_loads(cursor, source, mode) -> list[TableLoad]:

@@ -37,7 +37,7 @@ import time
 import psycopg2
 
 import sql_queries as q
-from sparkify.config import MAX_REDSHIFT_ERRORS, REDSHIFT_REQUIRED, TargetError, redshift_settings, s3_endpoint, setting
+from sparkify.config import MAX_REDSHIFT_ERRORS, REDSHIFT_REQUIRED, Settings, TargetError
 from sparkify.engines import redshift_load_errors as load_errors
 from sparkify.engines.base import Engine
 from sparkify.results import LoadError, RejectedRecord, Step, TableLoad
@@ -114,14 +114,15 @@ class CopyPrefixes:
         pass
 
 
-def deployment(config, host=None) -> str:
+def deployment(settings: Settings | None, host=None) -> str:
     """"serverless" or "provisioned": the endpoint's form says, else [DWH] DEPLOYMENT."""
     from sparkify.aws.iam_auth import parse_host  # boto3 is imported only by who needs it
 
-    endpoint = parse_host(host or setting(config, "CLUSTER", "HOST") or "")
+    settings = settings or Settings()
+    endpoint = parse_host(host or settings.target.host or "")
     if endpoint is not None:
         return endpoint.kind
-    return "serverless" if (setting(config, "DWH", "DEPLOYMENT") or "").lower() == "serverless" else "provisioned"
+    return settings.redshift.deployment
 
 
 class RedshiftEngine(Engine):
@@ -131,20 +132,16 @@ class RedshiftEngine(Engine):
     required_settings = REDSHIFT_REQUIRED
     views = load_errors.CLUSTER  # where the load errors are (redshift_load_errors.py)
 
-    def __new__(cls, config=None, workers=None, write_manifests=None, host=None):
+    def __new__(cls, settings=None, workers=None, write_manifests=None, host=None):
         """The flavour the deployment calls for, chosen here once: Serverless or a provisioned cluster."""
-        if cls is RedshiftEngine and deployment(config, host) == "serverless":
+        if cls is RedshiftEngine and deployment(settings, host) == "serverless":
             cls = RedshiftServerlessEngine
         return super().__new__(cls)
 
-    def __init__(self, config=None, workers=None, write_manifests=None, host=None):
-        self.config = config
+    def __init__(self, settings: Settings | None = None, workers=None, write_manifests=None, host=None):
+        self.settings = settings or Settings()
         self.host = host
         self._write_manifests = write_manifests or write_manifests_to_s3
-
-    @property
-    def settings(self):
-        return redshift_settings(self.config)
 
     def check_connection(self, connection):
         if not connection.info.ssl_in_use:
@@ -166,13 +163,13 @@ class RedshiftEngine(Engine):
                 f"{locations.root} is not in S3: a Redshift target reads the source with COPY from S3; "
                 "give --source s3://bucket/prefix, or set the [S3] paths of the config"
             )
-        redshift_settings(self.config)  # every missing setting, named before anything runs
+        self.settings.require(REDSHIFT_REQUIRED)  # every missing setting, named before anything runs
         if full and dated:
             raise TargetError("--since and --until choose the files of a daily run on Redshift: "
                               "--full copies the whole prefixes")
         if full:
             return CopyPrefixes(locations), None
-        if self.settings.manifest_prefix is None:
+        if self.settings.source.manifest_prefix is None:
             if dated:
                 raise TargetError("--since and --until need [S3] MANIFEST_PREFIX on Redshift: a daily run lists "
                                   "the chosen files in a manifest there (see dwh.cfg.example)")
@@ -188,8 +185,8 @@ class RedshiftEngine(Engine):
             )
         from sparkify.sources.s3 import S3Source  # only a daily run lists S3 from here
 
-        endpoint_url, region = s3_endpoint(self.config)
-        source = S3Source(locations.root, endpoint_url=endpoint_url, region=region)
+        s3 = self.settings.source
+        source = S3Source(locations.root, endpoint_url=s3.endpoint_url, region=s3.region)
         source.locations = locations
         return source, None
 
@@ -199,14 +196,14 @@ class RedshiftEngine(Engine):
         if not 0 <= int(max_errors) <= MAX_REDSHIFT_ERRORS:
             raise TargetError(f"--max-errors must be between 0 and {MAX_REDSHIFT_ERRORS:,} on Redshift "
                               "(COPY's MAXERROR)")
-        locations, settings = source.locations, self.settings
+        locations, region = source.locations, self.settings.source.region
         return {
             "log_data": quote_literal(locations.log_data),
             "song_data": quote_literal(locations.song_data),
             "log_jsonpath": quote_literal(locations.log_jsonpath),
             # no REGION clause without [S3] REGION: COPY then reads everything in the cluster's region
-            "region": f"REGION {quote_literal(settings.region)}\n" if settings.region else "",
-            "iam_role": quote_literal(settings.iam_role),
+            "region": f"REGION {quote_literal(region)}\n" if region else "",
+            "iam_role": quote_literal(self.settings.redshift.iam_role),
             "max_errors": int(max_errors),
         }
 
@@ -216,7 +213,7 @@ class RedshiftEngine(Engine):
         if mode.files is None:
             statements = [statement.format(**values) for statement in q.copy_table_queries]
             return list(zip(q.staging_tables, statements, [source.locations.log_data, source.locations.song_data]))
-        manifests = self._write_manifests(source, self.settings.manifest_prefix, mode.files)
+        manifests = self._write_manifests(source, self.settings.source.manifest_prefix, mode.files)
         formats = {"staging_events": values["log_jsonpath"], "staging_songs": "'auto'"}
         return [
             (table, q.staging_copy_manifest.format(
@@ -265,7 +262,7 @@ class RedshiftEngine(Engine):
         return [Step("vacuum (deleted rows reclaimed)", None, time.perf_counter() - started)]
 
     def dry_run(self):
-        return type(self)(self.config, write_manifests=placeholder_manifests, host=self.host)
+        return type(self)(self.settings, write_manifests=placeholder_manifests, host=self.host)
 
 
 class RedshiftServerlessEngine(RedshiftEngine):

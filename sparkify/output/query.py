@@ -5,8 +5,9 @@
     python query.py                                         # an interactive psql session
     python query.py --serve                                 # keep the embedded server up, print its DSN
 
-The target is chosen as etl.py chooses it (--dsn or $DWH_DSN, then [CLUSTER]
-in dwh.cfg, then the embedded PostgreSQL in .pgdata). The embedded server
+The target is chosen as etl.py chooses it (--dsn or --pgdata, then $DWH_DSN,
+then [CLUSTER] in dwh.cfg, then the embedded PostgreSQL in .pgdata), and named
+on standard error before anything else. The embedded server
 stops when the script that started it exits: psql runs as a child of this
 script, and --serve waits for Ctrl-C, so the server stays up as long as they
 need it.
@@ -35,7 +36,7 @@ import psycopg2
 import psycopg2.extensions
 
 from sparkify.cli import add_target_arguments
-from sparkify.config import TargetError
+from sparkify.config import TargetError, load_settings
 from sparkify.engines import detect_engine, embedded, engine_named
 from sparkify.engines.connect import choose_target, connect
 from sparkify.output.report import Reporter
@@ -245,14 +246,15 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     connection = None
     try:
-        target = choose_target(args.dsn, args.config, args.pgdata)
+        settings = load_settings(args.config)
+        target = choose_target(settings, args.dsn, args.pgdata)
         if args.serve:
             return serve(target, sys.stdout)
+        print(f"Target: {target.label}", file=sys.stderr, flush=True)  # stdout is the result's
         if args.sql is None:
-            print(f"Target: {target.label}", file=sys.stderr, flush=True)
             return interactive(target)
         connection = connect(target)
-        engine = engine_named(args.engine or detect_engine(connection))
+        engine = engine_named(args.engine or detect_engine(connection), settings)
         engine.check_connection(connection)
         columns, rows = execute(connection, args.sql, engine, Reporter(stream=sys.stderr))
         if columns is None:

@@ -12,7 +12,8 @@ Why it is built this way:
   the reader will ask for them. At most ``ahead_files`` objects and
   ``ahead_bytes`` bytes wait in memory; an object larger than ``STREAM_ABOVE``
   is never held: it is streamed when it is opened.
-- botocore retries throttling and transient errors itself ("standard" mode).
+- botocore retries throttling and transient errors itself ("standard" mode,
+  set where every client is made: sparkify/aws/clients.py).
 - With no AWS credentials configured, requests go unsigned, so a public
   bucket such as s3://udacity-dend reads without an AWS account.
 - ``AWS_ENDPOINT_URL`` (which boto3 reads) or ``endpoint_url`` points it at any
@@ -28,11 +29,10 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
-import boto3
 from botocore import UNSIGNED
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from sparkify.aws import clients
 from sparkify.output.printable import printable
 from sparkify.sources import SourceError, SourceFile, SourceNotFound, _is_json, check_names
 
@@ -61,16 +61,10 @@ def s3_client(endpoint_url=None, region=None, workers=WORKERS):
     Requests are unsigned when boto3 finds no credentials (environment,
     ~/.aws, an instance role...), which is what a public bucket needs.
     """
-    session = boto3.session.Session()
+    session = clients.new_session(region=region or None)
     anonymous = session.get_credentials() is None
-    config = Config(
-        retries={"max_attempts": 5, "mode": "standard"},
-        max_pool_connections=workers,
-        connect_timeout=10,
-        read_timeout=60,
-        signature_version=UNSIGNED if anonymous else None,
-    )
-    client = session.client("s3", endpoint_url=endpoint_url or None, region_name=region or None, config=config)
+    client = clients.client("s3", session=session, region=region or None, endpoint_url=endpoint_url or None,
+                            max_pool_connections=workers, signature_version=UNSIGNED if anonymous else None)
     return client, anonymous
 
 

@@ -15,7 +15,6 @@ Each test works in a schema of its own, created and dropped here, and below a
 prefix of its own under REDSHIFT_TEST_S3_PREFIX, deleted afterwards.
 """
 
-import configparser
 import json
 import os
 import uuid
@@ -25,6 +24,7 @@ import psycopg2
 import pytest
 
 from create_tables import create_tables
+from sparkify.config import Settings, parse
 
 REQUIRED = ("REDSHIFT_TEST_DSN", "REDSHIFT_TEST_S3_PREFIX", "REDSHIFT_TEST_IAM_ROLE")
 JSONPATHS = {"jsonpaths": [f"$['{key}']" for key in (
@@ -61,17 +61,14 @@ class Live:
         self.connections.append(connection)
         return connection
 
-    def config(self, manifests=True):
-        config = configparser.ConfigParser(interpolation=None)
-        config.optionxform = str.upper
-        config.read_dict({
+    def config(self, manifests=True) -> Settings:
+        return parse({
             "CLUSTER": {"HOST": self.host},
             "IAM_ROLE": {"ARN": os.environ["REDSHIFT_TEST_IAM_ROLE"]},
             "S3": {"REGION": os.environ.get("REDSHIFT_TEST_S3_REGION", ""),
                    "MANIFEST_PREFIX": f"{self.prefix}/manifests/" if manifests else ""},
             "DWH": {"DEPLOYMENT": os.environ.get("REDSHIFT_TEST_DEPLOYMENT", "")},
         })
-        return config
 
     def upload(self, name, log_files, songs):
         """A source in the real layout below this test's prefix: ``log_files`` (name -> text) in
