@@ -10,6 +10,7 @@ from helpers import BUNDLED_SAMPLE, UDACITY_SAMPLE, event, run_script, song, wri
 from s3_fixtures import FAKE_AWS, NO_CREDENTIALS, environment, make_bucket, moto_server, s3, upload
 
 import etl
+from sparkify.checks import doctor
 from sparkify.sources import SourceError, jsonpaths, open_source
 from sparkify.sources.folder import LocalSource
 from sparkify.sources.s3 import STREAM_ABOVE, ReadAhead, S3Source, parse_s3_url
@@ -290,7 +291,7 @@ def test_a_body_that_breaks_mid_read_names_the_object():
     assert str(failed.value).startswith(f"s3://{BUCKET}/slow/log_data/big.json: ")
 
 
-def test_a_jsonpaths_object_over_the_limit_fails_etl_in_one_line(
+def test_a_jsonpaths_object_over_the_limit_fails_etl_and_doctor_in_one_line(
     warehouse, endpoint, small_sources, empty_config, capsys, monkeypatch
 ):
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
@@ -301,3 +302,5 @@ def test_a_jsonpaths_object_over_the_limit_fails_etl_in_one_line(
     assert code == 1
     assert err.splitlines()[0].startswith(f"error: {expected}")
     assert "larger than the 64 it may be here" in err.splitlines()[0]
+    finding = doctor.check_jsonpaths(S3Source(small, endpoint_url=endpoint), "log_json_path.json", 18)
+    assert str(finding).startswith(f"FAIL  {expected}")
