@@ -25,8 +25,9 @@ The checks, in order (one that cannot run says why, "skip", and the rest go on):
    one path per staging_events column. What a load would leave out is a
    ``warn`` line.
 
-A finding that says what to fix names what the person gave: ``--source``,
-else the [S3] paths. Exit status 0 when no check failed, 1 otherwise.
+A finding that says what to fix names what the person gave: ``--dsn`` or
+DWH_DSN, else the config's [CLUSTER]; ``--source``, else the [S3] paths.
+Exit status 0 when no check failed, 1 otherwise.
 """
 
 import argparse
@@ -43,7 +44,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 import sql_queries as q
 from sparkify.aws import clients, iam_auth, serverless
 from sparkify.cli import add_target_arguments
-from sparkify.config import Settings, TargetError, load_settings
+from sparkify.config import Settings, TargetError, load_settings, target_choice
 from sparkify.config import source_locations as locations_of
 from sparkify.engines import detect_engine, engine_named
 from sparkify.engines.connect import choose_target, connect
@@ -93,15 +94,13 @@ def skip(text):
 # ---------------------------------------------------------------------------
 
 
-def check_target(target, engine=None):
-    """(finding, connection or None, engine or None)."""
+def check_target(target, engine=None, named_by=None):
+    """(finding, connection or None, engine or None). ``named_by``: who named the target
+    (config.TargetChoice: "--dsn", "$DWH_DSN", "[CLUSTER] HOST"...), for the advice."""
     try:
         connection = connect(target)
     except TargetError as error:
-        return fail(
-            f"{error}: check [CLUSTER] HOST and DB_PORT, that the cluster is available, "
-            "and that its security group lets your address in"
-        ), None, engine
+        return fail(f"{error}{connection_advice(target, str(error), named_by)}"), None, engine
     try:
         engine = engine_named(engine or detect_engine(connection), target.settings, host=connection.info.host)
         engine.check_connection(connection)
@@ -110,6 +109,25 @@ def check_target(target, engine=None):
         return fail(str(error).strip()), None, engine
     tls = ", over TLS" if connection.info.ssl_in_use else ""
     return ok(f"{target.label} answers: {engine.label}{tls}"), connection, engine
+
+
+def connection_advice(target, message, named_by=None) -> str:
+    """What to check when the target did not answer or refused, about what the person gave:
+    --dsn or $DWH_DSN, or the [CLUSTER] section (whose security group only a cluster has)."""
+    refused = "refused the connection" in message
+    if not refused and "could not connect" not in message:  # a DSN that cannot be parsed says what to do
+        return ""
+    if target.local:
+        return ": the embedded PostgreSQL was started but does not answer: run doctor.py again"
+    if named_by in ("--dsn", "$DWH_DSN"):
+        if refused:
+            return f": check the user, password and database name of {named_by}"
+        return (f": check the host and port of {named_by}, that the database is running, and that no firewall "
+                "(on AWS, its security group) keeps your address out")
+    if refused:
+        return ": check [CLUSTER] DB_USER, DB_NAME and the password (DWH_DB_PASSWORD or [CLUSTER] DB_PASSWORD)"
+    return (": check [CLUSTER] HOST and DB_PORT, that the cluster is available, "
+            "and that its security group lets your address in")
 
 
 def check_tables(connection):
@@ -459,7 +477,7 @@ def diagnose(dsn=None, config_file=None, pgdata=None, engine=None, source=None) 
             "below are PostgreSQL's. To check a Redshift warehouse, give --dsn or set [CLUSTER] HOST"
         ))
         engine = "postgres"
-    finding, connection, engine = check_target(target, engine)
+    finding, connection, engine = check_target(target, engine, target_choice(settings, dsn, pgdata).named_by)
     findings.append(finding)
     columns = None
     if connection is not None:

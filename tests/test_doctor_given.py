@@ -1,0 +1,50 @@
+"""doctor.py's advice is about what the person gave it: --dsn or DWH_DSN, or the config's [CLUSTER].
+
+A security group is something only the config's cluster has: advice about
+[CLUSTER] HOST for a DSN given on the command line sends the person to the
+wrong place.
+"""
+
+import configparser
+
+import pytest
+
+from sparkify.checks import doctor
+from sparkify.engines import connect as target_connection
+
+UNREACHABLE = "host=127.0.0.1 port=9 dbname=dwh user=me connect_timeout=2"  # the discard port: nothing listens
+
+
+@pytest.fixture
+def config_with_a_cluster(tmp_path, monkeypatch):
+    """A dwh.cfg whose [CLUSTER] does not answer either; no waiting between attempts."""
+    monkeypatch.setattr(target_connection.time, "sleep", lambda seconds: None)
+    monkeypatch.delenv("DWH_DSN", raising=False)
+    parsed = configparser.ConfigParser(interpolation=None)
+    parsed.optionxform = str.upper
+    parsed.read_dict({"CLUSTER": {"HOST": "127.0.0.1", "DB_PORT": "9", "DB_NAME": "dev", "DB_USER": "awsuser",
+                                  "DB_PASSWORD": "not-a-real-one", "SSLMODE": "disable"}})
+    path = tmp_path / "dwh.cfg"
+    with open(path, "w", encoding="utf-8") as stream:
+        parsed.write(stream)
+    path.chmod(0o600)
+    return str(path)
+
+
+@pytest.mark.parametrize("given", ["--dsn", "$DWH_DSN"])
+def test_a_dsn_that_does_not_answer_is_advised_about_as_a_dsn(config_with_a_cluster, monkeypatch, given):
+    if given == "$DWH_DSN":
+        monkeypatch.setenv("DWH_DSN", UNREACHABLE)
+    findings = doctor.diagnose(dsn=UNREACHABLE if given == "--dsn" else None, config_file=config_with_a_cluster,
+                               source="data/sample")
+    first = findings[0]
+    assert first.status == "FAIL"
+    assert first.text.startswith("could not connect to 127.0.0.1:9/dwh as me after 3 attempts")
+    assert f"check the host and port of {given}, that the database is running" in first.text
+    assert "[CLUSTER]" not in first.text
+
+
+def test_the_configs_cluster_that_does_not_answer_is_advised_about_as_the_cluster(config_with_a_cluster):
+    first = doctor.diagnose(config_file=config_with_a_cluster, source="data/sample")[0]
+    assert first.status == "FAIL"
+    assert "check [CLUSTER] HOST and DB_PORT, that the cluster is available, and that its security group" in first.text
