@@ -174,6 +174,11 @@ FAILURES = {
                 "a warning on stderr, with the `chmod 600` to run; the run goes on"),
         Failure("any output, error or `--dry-run`", 0, "password ***",
                 "passwords and AWS keys are never printed; DSNs are shown redacted"),
+        Failure("credentials in a source location (`s3://KEY:SECRET@bucket`)", 2,
+                "holds credentials before the bucket name",
+                "in `--source`, an `[S3]` key, `ENDPOINT_URL` or `AWS_ENDPOINT_URL`: refused before anything "
+                "prints, logs or sends it, with everything before the bucket name hidden; give AWS credentials "
+                "with `aws configure` or `AWS_PROFILE`"),
     ]
 }
 
@@ -185,7 +190,7 @@ def render() -> str:
         "",
         "Every case below is tried for real by the tests (`tests/test_bad_input.py`,",
         "`tests/test_hostile_paths.py`, `tests/test_faults.py`, `tests/test_config_secrets.py`,",
-        "`tests/test_settings.py`), which check the exit",
+        "`tests/test_settings.py`, `tests/test_source_credentials.py`), which check the exit",
         "code and the message shown here. Whenever a run fails, nothing is committed:",
         "the previous warehouse is unchanged, and a rerun after fixing the cause succeeds.",
         "Exit codes: 0 loaded, 1 the load failed (bad input, database error), 2 the",

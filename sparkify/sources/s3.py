@@ -26,6 +26,7 @@ with (a file fetched ahead); past it, it is streamed or refused.
 """
 
 import io
+import re
 import threading
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +36,7 @@ from botocore import UNSIGNED
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sparkify.aws import clients
+from sparkify.config import TargetError, without_credentials
 from sparkify.output.printable import printable
 from sparkify.sources import SourceError, SourceFile, SourceNotFound, _is_json, check_names, too_large
 
@@ -48,7 +50,12 @@ ACCESS_DENIED = {"AccessDenied", "AllAccessDisabled", "AccountProblem", "Forbidd
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
-    """``s3://bucket/some/prefix/`` -> ``("bucket", "some/prefix")``."""
+    """``s3://bucket/some/prefix/`` -> ``("bucket", "some/prefix")``; a URL with credentials is refused
+    (config.without_credentials), never shown."""
+    try:
+        without_credentials(url, "the S3 location")
+    except TargetError as error:
+        raise SourceError(str(error)) from None
     if not url.startswith("s3://"):
         raise SourceError(f"{url}: not an S3 location: write s3://bucket or s3://bucket/prefix")
     bucket, _, prefix = url[len("s3://"):].partition("/")
@@ -75,7 +82,8 @@ def explain(error, where: str, anonymous: bool = False) -> SourceError:
     where = printable(where)
     if not isinstance(error, ClientError):
         endpoint = urllib.parse.urlsplit(getattr(error, "kwargs", {}).get("endpoint_url") or "")
-        reason = f"at {endpoint.scheme}://{endpoint.netloc}" if endpoint.netloc else f"({error})"
+        host = endpoint.hostname and (f"{endpoint.hostname}:{endpoint.port}" if endpoint.port else endpoint.hostname)
+        reason = f"at {endpoint.scheme}://{host}" if host else f"({printable(_USERINFO.sub('//***@', str(error)))})"
         return SourceError(
             f"{where}: could not reach S3 {reason}: check the network, or AWS_ENDPOINT_URL "
             "if you use an S3-compatible store"
@@ -100,6 +108,9 @@ def explain(error, where: str, anonymous: bool = False) -> SourceError:
         return SourceError(f"{where}: the bucket is in another region: set [S3] REGION to its region")
     message = error.response.get("Error", {}).get("Message", "")
     return SourceError(f"{where}: S3 answered {code or status}{': ' + message if message else ''}")
+
+
+_USERINFO = re.compile(r"//[^/@\s]*@")  # the user:password@ of a URL that botocore may quote in its message
 
 
 def bucket_region(client, bucket: str) -> str | None:
