@@ -1,15 +1,18 @@
-"""doctor.py's advice is about what the person gave it: --dsn or DWH_DSN, or the config's [CLUSTER].
+"""doctor.py checks what the person gave it: --dsn or DWH_DSN, or the config's [CLUSTER]; a source fit for the engine.
 
 A security group is something only the config's cluster has: advice about
 [CLUSTER] HOST for a DSN given on the command line sends the person to the
-wrong place.
+wrong place. And a folder given for Redshift, which etl.py refuses, is not a
+source that "holds .json files".
 """
 
 import configparser
 
 import pytest
+from helpers import event, song, write_source
 
 from sparkify.checks import doctor
+from sparkify.config import locations_below, parse
 from sparkify.engines import connect as target_connection
 
 UNREACHABLE = "host=127.0.0.1 port=9 dbname=dwh user=me connect_timeout=2"  # the discard port: nothing listens
@@ -48,3 +51,22 @@ def test_the_configs_cluster_that_does_not_answer_is_advised_about_as_the_cluste
     first = doctor.diagnose(config_file=config_with_a_cluster, source="data/sample")[0]
     assert first.status == "FAIL"
     assert "check [CLUSTER] HOST and DB_PORT, that the cluster is available, and that its security group" in first.text
+
+
+def test_a_folder_given_for_redshift_is_one_failed_check_as_etl_refuses_it(tmp_path):
+    findings = doctor.check_source(parse({}), locations_below(tmp_path), None, with_region=True)
+    assert [str(finding) for finding in findings] == [
+        f"FAIL  {tmp_path} is not in S3, and Redshift's COPY reads only S3: give --source s3://bucket/prefix, "
+        "or set the [S3] paths of the config"
+    ]
+
+
+def test_a_folder_checked_while_the_engine_is_only_guessed_is_checked_as_a_folder(tmp_path, monkeypatch):
+    def no_s3(*args, **kwargs):
+        raise AssertionError("a folder's checks asked S3")
+
+    monkeypatch.setattr(doctor, "s3_client", no_s3)
+    source = write_source(tmp_path / "source", events=[event()], songs=[song()])
+    findings = doctor.check_source(parse({}), locations_below(source), None, with_region=True,
+                                   s3_only=False)
+    assert [finding.status for finding in findings] == ["ok", "ok", "ok"]

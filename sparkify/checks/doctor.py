@@ -420,10 +420,15 @@ def check_files_and_jsonpaths(locations, columns, endpoint_url=None, region=None
     return findings
 
 
-def check_source(settings: Settings, locations, columns, with_region, hints=None):
-    """Redshift: the buckets' regions; then the files and the JSONPaths file, as etl.py reads them."""
+def check_source(settings: Settings, locations, columns, with_region, hints=None, s3_only=None):
+    """Redshift: the buckets' regions; then the files and the JSONPaths file, as etl.py reads them.
+    ``s3_only`` (default: ``with_region``): a folder is refused, as etl.py refuses it for Redshift; not
+    when the engine is only guessed (the target did not answer)."""
     findings = []
     endpoint_url, region = settings.source.endpoint_url, settings.source.region
+    if (with_region if s3_only is None else s3_only) and not locations.in_s3:
+        return [fail(f"{printable(locations.root or locations.log_data)} is not in S3, and Redshift's COPY reads "
+                     "only S3: give --source s3://bucket/prefix, or set the [S3] paths of the config")]
     if with_region and locations.in_s3:
         client, _ = s3_client(endpoint_url, region)
         urls = {part: getattr(locations, part) for part in PARTS}
@@ -486,6 +491,7 @@ def diagnose(dsn=None, config_file=None, pgdata=None, engine=None, source=None) 
             findings.append(finding)
         finally:
             connection.close()
+    guessed = engine is None  # the target did not answer, and no --engine said what it is
     if isinstance(engine, str) or engine is None:  # the target did not answer: as asked, else as it looks
         engine = engine_named(engine or ("postgres" if target.local else "redshift"), settings)
     if engine.copies_from_s3 and not target.local:
@@ -494,7 +500,7 @@ def diagnose(dsn=None, config_file=None, pgdata=None, engine=None, source=None) 
     try:
         locations = source_locations(settings, source, engine)
         return findings + check_source(settings, locations, columns, engine.copies_from_s3,
-                                       hints_for(source, engine))
+                                       hints_for(source, engine), s3_only=engine.copies_from_s3 and not guessed)
     except TargetError as error:
         return findings + [fail(str(error))]
 
