@@ -77,8 +77,8 @@ class OnlyPrefix:
     def files(self, prefix):
         return self._source.files(prefix) if prefix == self._prefix else []
 
-    def read_bytes(self, name):
-        return self._source.read_bytes(name)
+    def read_bytes(self, name, limit):
+        return self._source.read_bytes(name, limit)
 
 
 def event_lines(dataset, limit=None):

@@ -243,6 +243,49 @@ class Malformed(ValueError):
     """A value of the wrong form: the message says what the form is."""
 
 
+class HoldsCredentials(Malformed):
+    """A location with a key in it: the message shows it with the key hidden, and the value is never quoted."""
+
+
+_URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)(.*)", re.DOTALL)  # scheme, authority, the rest
+_PLAIN_HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]+)?(/[^@:]*)?")  # a bucket or host, a path: no secret
+
+
+def credentials_check(location: str) -> None:
+    """HoldsCredentials if ``location`` holds credentials (``s3://KEY:SECRET@bucket``), else nothing.
+
+    boto3 never reads credentials from a URL, and a COPY statement would carry
+    them to Redshift's query log: a key there is a mistake, so it is refused
+    where a location enters the program (the [S3] keys, ENDPOINT_URL,
+    $AWS_ENDPOINT_URL, --source), before any message, --json, dry run or
+    ledger can show it. An S3 bucket name can hold neither ``@`` nor ``:``,
+    so an S3 authority with either is taken as credentials too (a secret key
+    may hold ``/``, which ends the authority). The message shows what follows
+    the last ``@`` only when it is a plain bucket or host name.
+    """
+    match = _URL.fullmatch(location.strip()) if isinstance(location, str) else None
+    if match is None:
+        return
+    scheme, authority, rest = match.groups()
+    if "@" in authority or (":" in authority and (scheme.lower() == "s3" or "@" in rest)):
+        after = location.strip().rsplit("@", 1)[1] if "@" in location else ""
+        shown = f"{scheme}://***@{after}" if _PLAIN_HOST.fullmatch(after) else f"{scheme}://***"
+        raise HoldsCredentials(
+            f"{shown} holds credentials before the bucket name: remove them (a location never takes any: they "
+            "would be printed and logged); give AWS credentials with `aws configure` or AWS_PROFILE instead, "
+            "and replace the key if others may have seen it"
+        )
+
+
+def without_credentials(location: str, what: str) -> str:
+    """``location`` as given, or a TargetError naming ``what`` (``--source``) if it holds credentials."""
+    try:
+        credentials_check(location)
+    except HoldsCredentials as error:
+        raise TargetError(f"{what} {error}") from None
+    return location
+
+
 def _text(value):
     return value
 
@@ -302,6 +345,7 @@ def _host(value):
 
 
 def _url(value):
+    credentials_check(value)
     parts = urllib.parse.urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
         raise Malformed("must be an http:// or https:// URL (e.g. http://127.0.0.1:9000)")
@@ -316,6 +360,7 @@ def _s3(prefix: bool):
     form = "an s3:// prefix (s3://bucket/folder)" if prefix else "the s3:// URL of a file (s3://bucket/file.json)"
 
     def parse(value):
+        credentials_check(value)
         bucket, _, key = value.removeprefix("s3://").partition("/")
         if (not value.startswith("s3://") or not BUCKET.fullmatch(bucket)
                 or any(not character.isprintable() for character in key)):
@@ -511,14 +556,18 @@ def parse(sections: Mapping, environ: Mapping | None = None, path: Path | None =
         except Malformed as error:
             origin = next((f"${variable}" for variable, stands in ENVIRONMENT.items()
                            if stands == (section, key) and variable in environ), f"[{section}] {key}")
-            shown = "" if (section, key) in SECRET_KEYS else f", not {text!r}"
+            shown = "" if (section, key) in SECRET_KEYS or isinstance(error, HoldsCredentials) else f", not {text!r}"
             problems.append(f"{origin} {error}{shown}")
     if environ.get(DSN_ENV, "").strip():
         values["target"]["dsn"] = Secret(environ[DSN_ENV].strip())
     if environ.get("PGSSLROOTCERT", "").strip():
         values["target"]["libpq_sslrootcert"] = environ["PGSSLROOTCERT"].strip()
     if environ.get("AWS_ENDPOINT_URL", "").strip():
-        values["aws"]["endpoint_url"] = environ["AWS_ENDPOINT_URL"].strip()
+        try:
+            values["aws"]["endpoint_url"] = without_credentials(environ["AWS_ENDPOINT_URL"].strip(),
+                                                                "$AWS_ENDPOINT_URL")
+        except TargetError as error:
+            problems.append(str(error))
     problems += cross_checks(values)
     if values["aws"].get("key") and values["aws"].get("secret"):
         named = [variable for variable in AWS_CREDENTIAL_VARIABLES if environ.get(variable, "").strip()]
@@ -721,6 +770,8 @@ def source_locations(settings: Settings, source=None, default=None, required=())
     ``required``: (section, key) pairs the engine needs besides; every missing
     one is named in one error, so that one run tells the user all there is to set.
     """
+    if source:  # before anything else: nothing may show it
+        source = without_credentials(str(source), "--source")
     given = source or default
     keys = ([] if given else list(S3_PATHS)) + list(required)
     settings.require(keys, hint="" if given or not settings.missing(S3_PATHS) else ", or give --source s3://...")

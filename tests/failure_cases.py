@@ -94,6 +94,17 @@ FAILURES = {
                 "log_json_path.json not found: the source must hold log_json_path.json next to log_data/"),
         Failure("malformed `log_json_path.json`", 1, "log_json_path.json line 3: not valid JSON"),
         Failure("`log_json_path.json` is a directory", 1, "log_json_path.json is a directory: it must be a file"),
+        Failure("`log_json_path.json` is a FIFO, a device or over 4 MB", 1,
+                "log_json_path.json is a FIFO (a named pipe): it must be a file",
+                "never read, so never a hang or an endless read: a symlink to `/dev/zero` is \"a device\", a file "
+                "over 4 MB (the largest JSON object `COPY` reads) is refused before it is read; `doctor.py` says the "
+                "same"),
+        Failure("a source file that cannot be read (permissions, a failing disk)", 1,
+                "Input/output error: the disk or network file system holding it failed",
+                "the line names the file; a permission problem says to check its permissions"),
+        Failure("`--source` naming a file, not a folder", 1,
+                "is a file, not a folder: give the folder that holds log_data/, song_data/ and log_json_path.json",
+                "a FIFO, a device or a dangling symlink is named the same way; `doctor.py` says the same"),
         Failure("a file path over 1,024 bytes", 1, "the file's name is longer than 1024 bytes",
                 "found before anything is loaded: the ledger and `rejected_records` hold 1,024 bytes a name"),
         Failure("a symlink loop, a dangling symlink or a FIFO in the source", 0, "All 14 checks passed",
@@ -163,6 +174,11 @@ FAILURES = {
                 "a warning on stderr, with the `chmod 600` to run; the run goes on"),
         Failure("any output, error or `--dry-run`", 0, "password ***",
                 "passwords and AWS keys are never printed; DSNs are shown redacted"),
+        Failure("credentials in a source location (`s3://KEY:SECRET@bucket`)", 2,
+                "holds credentials before the bucket name",
+                "in `--source`, an `[S3]` key, `ENDPOINT_URL` or `AWS_ENDPOINT_URL`: refused before anything "
+                "prints, logs or sends it, with everything before the bucket name hidden; give AWS credentials "
+                "with `aws configure` or `AWS_PROFILE`"),
     ]
 }
 
@@ -173,7 +189,8 @@ def render() -> str:
         "## What happens when things go wrong",
         "",
         "Every case below is tried for real by the tests (`tests/test_bad_input.py`,",
-        "`tests/test_faults.py`, `tests/test_config_secrets.py`, `tests/test_settings.py`), which check the exit",
+        "`tests/test_hostile_paths.py`, `tests/test_faults.py`, `tests/test_config_secrets.py`,",
+        "`tests/test_settings.py`, `tests/test_source_credentials.py`), which check the exit",
         "code and the message shown here. Whenever a run fails, nothing is committed:",
         "the previous warehouse is unchanged, and a rerun after fixing the cause succeeds.",
         "Exit codes: 0 loaded, 1 the load failed (bad input, database error), 2 the",

@@ -45,6 +45,7 @@ from sparkify.engines.local_loader.staging import LoadError, RejectedRecord
 from sparkify.output.report import Reporter
 from sparkify.run.ledger import Choice
 from sparkify.run.mode import FullLoad
+from sparkify.sources.s3 import S3Source
 from sparkify.value_ranges import RANGE_MEANING
 
 
@@ -627,6 +628,7 @@ def aws(tmp_path_factory):
         s3(endpoint).put_object(Bucket=BUCKET, Key="empty/", Body=b"")
         s3(endpoint).put_object(Bucket=BUCKET, Key="notjson/readme.txt", Body=b"hello")
         s3(endpoint).put_object(Bucket=BUCKET, Key="short/log_json_path.json", Body=b'{"jsonpaths": ["$.ts"]}')
+        s3(endpoint).put_object(Bucket=BUCKET, Key="upper/log_data/2018/11/EVENTS.JSON", Body=b"{}")
         cluster = boto3.client("redshift", region_name="us-west-2").create_cluster(
             ClusterIdentifier="sparkify", NodeType="dc2.large", MasterUsername="awsuser",
             MasterUserPassword="Passw0rd1", IamRoles=[ROLE],
@@ -708,29 +710,37 @@ def test_doctor_without_s3_region_wants_the_bucket_in_the_clusters_region(aws, c
     assert str(doctor.check_region(s3(aws["endpoint"]), BUCKET, None, cluster_region)) == expected
 
 
+def s3_part(aws, url):
+    """(the S3 source holding ``url``, its name there), as doctor.py opens them."""
+    parent, name = doctor.source_part(url)
+    return S3Source(parent, endpoint_url=aws["endpoint"]), name
+
+
 @pytest.mark.parametrize(
     "url, expected",
     [
         (f"s3://{BUCKET}/sample/log_data", "ok    s3://sparkify-doctor/sample/log_data holds .json files "
-                                           "(sample/log_data/2018/11/2018-11-01-events.json, ...)"),
-        (f"s3://{BUCKET}/nothing", f"FAIL  s3://{BUCKET}/nothing: nothing is stored there: check the path"),
-        (f"s3://{BUCKET}/empty/", f"FAIL  s3://{BUCKET}/empty/ holds 1 object(s) but no .json file: check the path"),
-        (f"s3://{BUCKET}/notjson", f"FAIL  s3://{BUCKET}/notjson holds 1 object(s) but no .json file: check the path"),
+                                           "(log_data/2018/11/2018-11-01-events.json, ...)"),
+        (f"s3://{BUCKET}/upper/log_data", "ok    s3://sparkify-doctor/upper/log_data holds .json files "
+                                          "(log_data/2018/11/EVENTS.JSON, ...)"),
+        (f"s3://{BUCKET}/nothing", f"FAIL  s3://{BUCKET}/nothing holds no .json file: check the path"),
+        (f"s3://{BUCKET}/empty/", f"FAIL  s3://{BUCKET}/empty holds no .json file: check the path"),
+        (f"s3://{BUCKET}/notjson", f"FAIL  s3://{BUCKET}/notjson holds no .json file: check the path"),
         ("s3://no-such-bucket-here/x", "FAIL  s3://no-such-bucket-here: no such bucket: check the bucket name"),
     ],
 )
-def test_doctor_checks_that_each_prefix_holds_json(aws, url, expected):
-    assert str(doctor.check_prefix(s3(aws["endpoint"]), url)) == expected
+def test_doctor_checks_that_each_prefix_holds_json_as_the_loader_lists_it(aws, url, expected):
+    source, name = s3_part(aws, url)
+    assert str(doctor.check_files(source, name, "check the path")) == expected
 
 
 def test_doctor_checks_the_jsonpaths_against_the_table(aws):
-    client = s3(aws["endpoint"])
     url = f"s3://{BUCKET}/short/log_json_path.json"
-    finding = doctor.check_jsonpaths(doctor.s3_reader(client, url, False), url, columns=18)
+    finding = doctor.check_jsonpaths(*s3_part(aws, url), columns=18)
     assert str(finding) == (f"FAIL  {url} has 1 paths but staging_events has 18 columns: "
                             "they must match one to one, in order")
     missing = f"s3://{BUCKET}/sample/nothing.json"
-    assert str(doctor.check_jsonpaths(doctor.s3_reader(client, missing, False), missing, 18)) == (
+    assert str(doctor.check_jsonpaths(*s3_part(aws, missing), 18)) == (
         f"FAIL  {missing} not found: the JSONPaths file of the events must be there")
 
 

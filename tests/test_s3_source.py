@@ -5,11 +5,13 @@ import time
 
 import moto.settings
 import pytest
+from botocore.exceptions import ReadTimeoutError
 from helpers import BUNDLED_SAMPLE, UDACITY_SAMPLE, event, run_script, song, write_source
 from s3_fixtures import FAKE_AWS, NO_CREDENTIALS, environment, make_bucket, moto_server, s3, upload
 
 import etl
-from sparkify.sources import open_source
+from sparkify.checks import doctor
+from sparkify.sources import SourceError, jsonpaths, open_source
 from sparkify.sources.folder import LocalSource
 from sparkify.sources.s3 import STREAM_ABOVE, ReadAhead, S3Source, parse_s3_url
 
@@ -86,7 +88,7 @@ def test_listing_reads_every_page_and_names_files_as_the_folder_does(endpoint, s
         assert listed == sorted((item.name, item.size) for item in folder.files(prefix))
         assert len(listed) > 7
     assert source.files("no_such_folder") == []
-    assert source.read_bytes("log_json_path.json") == (BUNDLED_SAMPLE / "log_json_path.json").read_bytes()
+    assert source.read_bytes("log_json_path.json", 4096) == (BUNDLED_SAMPLE / "log_json_path.json").read_bytes()
 
 
 def test_a_public_bucket_reads_without_credentials(endpoint, samples_in_s3):
@@ -225,3 +227,80 @@ def test_etl_loads_from_s3_on_the_command_line(warehouse, endpoint, small_source
     lines = result.stdout.splitlines()
     assert lines[1] == f"Source: {small}"
     assert lines[-1].startswith("All 14 checks passed")
+
+
+# ---------------------------------------------------------------------------
+# Bounded reads: an object is never read past what it may be
+# ---------------------------------------------------------------------------
+
+
+class Body:
+    """An object's body that records how much was asked of it, and may fail."""
+
+    def __init__(self, data, error=None):
+        self.data, self.error, self.asked, self.closed = data, error, [], False
+
+    def read(self, size=None):
+        self.asked.append(size)
+        if self.error is not None:
+            raise self.error
+        return self.data if size is None else self.data[:size]
+
+    def close(self):
+        self.closed = True
+
+
+class OneObject:
+    """A client holding one object, whose size S3 reports as ``size`` (None: not reported)."""
+
+    def __init__(self, body, size):
+        self.body, self.size = body, size
+
+    def get_object(self, Bucket, Key):
+        response = {"Body": self.body}
+        if self.size is not None:
+            response["ContentLength"] = self.size
+        return response
+
+
+@pytest.mark.parametrize("reported", [10**12, None], ids=["size reported", "size not reported"])
+def test_an_object_over_its_limit_is_refused_and_never_read_whole(reported):
+    body = Body(b"x" * 10_000)
+    source = S3Source(f"s3://{BUCKET}/big", client=OneObject(body, reported))
+    with pytest.raises(SourceError) as refused:
+        source.read_bytes("log_json_path.json", 100)
+    assert str(refused.value).startswith(f"s3://{BUCKET}/big/log_json_path.json is ")
+    assert "larger than the 100 it may be here" in str(refused.value)
+    assert body.asked == ([] if reported else [101])  # the size first; else never more than the limit and one
+    assert body.closed or not reported
+
+
+def test_an_object_that_grew_past_its_listed_size_is_never_fetched_whole():
+    body = Body(b"")
+    source = S3Source(f"s3://{BUCKET}/grown", client=OneObject(body, STREAM_ABOVE + 1))
+    with pytest.raises(SourceError, match=f"s3://{BUCKET}/grown/log_data/a.json is "):
+        source._fetch(source.key("log_data/a.json"))
+    assert body.asked == []
+
+
+def test_a_body_that_breaks_mid_read_names_the_object():
+    broken = Body(b"", error=ReadTimeoutError(endpoint_url="http://127.0.0.1:9"))
+    source = S3Source(f"s3://{BUCKET}/slow", client=OneObject(broken, STREAM_ABOVE * 2))
+    with source._stream(source.key("log_data/big.json")) as stream, pytest.raises(SourceError) as failed:
+        stream.read(1024)
+    assert str(failed.value).startswith(f"s3://{BUCKET}/slow/log_data/big.json: ")
+
+
+def test_a_jsonpaths_object_over_the_limit_fails_etl_and_doctor_in_one_line(
+    warehouse, endpoint, small_sources, empty_config, capsys, monkeypatch
+):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setattr(jsonpaths, "MAX_JSONPATHS_BYTES", 64)
+    small, _ = small_sources
+    expected = f"{small}/log_json_path.json is "
+    code, err = run_etl(capsys, "--dsn", warehouse.dsn, "--config", empty_config, "--source", small, "--full")
+    assert code == 1
+    assert err.splitlines()[0].startswith(f"error: {expected}")
+    assert "larger than the 64 it may be here" in err.splitlines()[0]
+    finding = doctor.check_jsonpaths(S3Source(small, endpoint_url=endpoint), "log_json_path.json", 18)
+    assert str(finding).startswith(f"FAIL  {expected}")

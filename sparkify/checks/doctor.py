@@ -18,9 +18,15 @@ The checks, in order (one that cannot run says why, "skip", and the rest go on):
    COPY needs; and no COPY would read from two regions (COPY with REGION
    needs every file it reads in that region: the data, the JSONPaths file
    and a daily run's manifest under ``[S3] MANIFEST_PREFIX``);
-5. the source is there and not empty: log_data and song_data hold ``.json``
-   files, and the JSONPaths file has one path per staging_events column.
+5. the source is there and not empty, read through sparkify/sources/ as
+   etl.py reads it (the same listing, ``.json`` in any case, and the same
+   guards: never a FIFO or a device, the JSONPaths file at most 4 MB):
+   log_data and song_data hold ``.json`` files, and the JSONPaths file has
+   one path per staging_events column. What a load would leave out is a
+   ``warn`` line.
 
+A finding that says what to fix names what the person gave: ``--dsn`` or
+DWH_DSN, else the config's [CLUSTER]; ``--source``, else the [S3] paths.
 Exit status 0 when no check failed, 1 otherwise.
 """
 
@@ -38,12 +44,13 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 import sql_queries as q
 from sparkify.aws import clients, iam_auth, serverless
 from sparkify.cli import add_target_arguments
-from sparkify.config import Settings, TargetError, load_settings
+from sparkify.config import Settings, TargetError, load_settings, target_choice
 from sparkify.config import source_locations as locations_of
 from sparkify.engines import detect_engine, engine_named
 from sparkify.engines.connect import choose_target, connect
-from sparkify.sources import SourceError, is_s3
-from sparkify.sources.jsonpaths import JsonPathsError, read_jsonpaths
+from sparkify.output.printable import printable
+from sparkify.sources import SourceError, is_s3, open_source
+from sparkify.sources.jsonpaths import JsonPathsError, source_jsonpaths
 from sparkify.sources.s3 import bucket_region, explain, s3_client
 
 # <cluster>.<id>.<region>.redshift.amazonaws.com, the form of a provisioned cluster's endpoint
@@ -63,7 +70,7 @@ def python_command() -> str:
 
 @dataclass
 class Finding:
-    status: str  # "ok", "FAIL" or "skip"
+    status: str  # "ok", "FAIL", "warn" (a load would go on, leaving something out) or "skip"
     text: str
 
     def __str__(self):
@@ -87,15 +94,13 @@ def skip(text):
 # ---------------------------------------------------------------------------
 
 
-def check_target(target, engine=None):
-    """(finding, connection or None, engine or None)."""
+def check_target(target, engine=None, named_by=None):
+    """(finding, connection or None, engine or None). ``named_by``: who named the target
+    (config.TargetChoice: "--dsn", "$DWH_DSN", "[CLUSTER] HOST"...), for the advice."""
     try:
         connection = connect(target)
     except TargetError as error:
-        return fail(
-            f"{error}: check [CLUSTER] HOST and DB_PORT, that the cluster is available, "
-            "and that its security group lets your address in"
-        ), None, engine
+        return fail(f"{error}{connection_advice(target, str(error), named_by)}"), None, engine
     try:
         engine = engine_named(engine or detect_engine(connection), target.settings, host=connection.info.host)
         engine.check_connection(connection)
@@ -104,6 +109,25 @@ def check_target(target, engine=None):
         return fail(str(error).strip()), None, engine
     tls = ", over TLS" if connection.info.ssl_in_use else ""
     return ok(f"{target.label} answers: {engine.label}{tls}"), connection, engine
+
+
+def connection_advice(target, message, named_by=None) -> str:
+    """What to check when the target did not answer or refused, about what the person gave:
+    --dsn or $DWH_DSN, or the [CLUSTER] section (whose security group only a cluster has)."""
+    refused = "refused the connection" in message
+    if not refused and "could not connect" not in message:  # a DSN that cannot be parsed says what to do
+        return ""
+    if target.local:
+        return ": the embedded PostgreSQL was started but does not answer: run doctor.py again"
+    if named_by in ("--dsn", "$DWH_DSN"):
+        if refused:
+            return f": check the user, password and database name of {named_by}"
+        return (f": check the host and port of {named_by}, that the database is running, and that no firewall "
+                "(on AWS, its security group) keeps your address out")
+    if refused:
+        return ": check [CLUSTER] DB_USER, DB_NAME and the password (DWH_DB_PASSWORD or [CLUSTER] DB_PASSWORD)"
+    return (": check [CLUSTER] HOST and DB_PORT, that the cluster is available, "
+            "and that its security group lets your address in")
 
 
 def check_tables(connection):
@@ -312,40 +336,54 @@ def region_finder(client, problems):
     return region_of
 
 
-def check_prefix(client, url, anonymous=False):
-    """COPY reads every object whose key starts with the prefix: one at least must be a .json file."""
-    bucket, prefix = split(url)
-    seen = 0
+def source_part(location):
+    """(the source that holds ``location``, its name there): ``s3://b/p/log_data/`` -> (``s3://b/p``,
+    ``log_data``); a folder's ``sample/log_json_path.json`` -> (``sample``, ``log_json_path.json``)."""
+    text = str(location)
+    if is_s3(text):
+        text = text.rstrip("/")
+        if "/" not in text[len("s3://"):]:
+            return text, ""  # a whole bucket
+        parent, _, name = text.rpartition("/")
+        return parent, name
+    path = Path(text)
+    return str(path.parent), path.name
+
+
+def open_parts(locations, endpoint_url=None, region=None):
+    """{part: (source, name)} for log_data, song_data and log_jsonpath, each source opened once,
+    with sparkify.sources.open_source as etl.py opens it (a folder, or an S3 prefix)."""
+    opened = {}
+    parts = {}
+    for part in PARTS:
+        parent, name = source_part(getattr(locations, part))
+        if parent not in opened:
+            opened[parent] = open_source(parent, endpoint_url=endpoint_url, region=region)
+        parts[part] = (opened[parent], name)
+    return parts
+
+
+PARTS = ("log_data", "song_data", "log_jsonpath")
+
+
+def check_files(source, name, hint):
+    """One ``.json`` file at least below ``name``, found as etl.py lists it (any case of .json)."""
+    where = f"{source.label.rstrip('/')}/{printable(name)}" if name else source.label
     try:
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                seen += 1
-                if item["Key"].endswith(".json"):
-                    return ok(f"{url} holds .json files ({item['Key']}, ...)")
-    except (ClientError, BotoCoreError) as error:
-        return fail(str(explain(error, url, anonymous)))
-    if seen:
-        return fail(f"{url} holds {seen} object(s) but no .json file: check the path")
-    return fail(f"{url}: nothing is stored there: check the path")
-
-
-def check_folder(path):
-    path = Path(path)
-    if not path.is_dir():
-        return fail(f"{path}: no such folder: check --source")
-    first = next(iter(sorted(path.rglob("*.json"))), None)
+        first = source.first_file(name)
+    except SourceError as error:
+        return fail(str(error))
     if first is None:
-        return fail(f"{path} holds no .json file: check --source")
-    return ok(f"{path} holds .json files ({first.relative_to(path).as_posix()}, ...)")
+        return fail(f"{where} holds no .json file: {hint}")
+    return ok(f"{where} holds .json files ({printable(first.name)}, ...)")
 
 
-def check_jsonpaths(read, where, columns):
-    """``read()`` gives the JSONPaths file's bytes; ``columns`` is staging_events' width, if known."""
+def check_jsonpaths(source, name, columns):
+    """The JSONPaths file ``name`` of ``source``, read as a load reads it; ``columns``: staging_events'
+    width, if known."""
     try:
-        paths = read_jsonpaths(read(), where)
-    except FileNotFoundError:
-        return fail(f"{where} not found: the JSONPaths file of the events must be there")
-    except (JsonPathsError, SourceError) as error:
+        paths, where = source_jsonpaths(source, name)
+    except JsonPathsError as error:
         return fail(str(error))
     if columns and len(paths) != columns:
         return fail(f"{where} has {len(paths)} paths but staging_events has {columns} columns: "
@@ -353,52 +391,77 @@ def check_jsonpaths(read, where, columns):
     return ok(f"{where} is a JSONPaths file with {len(paths)} paths")
 
 
-def s3_reader(client, url, anonymous):
-    def read():
-        bucket, key = split(url)
+def check_files_and_jsonpaths(locations, columns, endpoint_url=None, region=None, hints=None):
+    """The source as etl.py reads it: each source there and readable, log_data/ and song_data/ holding
+    .json files, the JSONPaths file well formed; what the listing left out, as warnings."""
+    try:
+        parts = open_parts(locations, endpoint_url, region)
+    except SourceError as error:
+        return [fail(str(error))]
+    findings, broken = [], set()
+    for source in {id(source): source for source, _ in parts.values()}.values():
         try:
-            return client.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except (ClientError, BotoCoreError) as error:
-            raise explain(error, url, anonymous) from None
-    return read
+            source.check()
+        except SourceError as error:
+            findings.append(fail(str(error)))
+            broken.add(id(source))
+    for part in PARTS:
+        source, name = parts[part]
+        if id(source) in broken:
+            continue
+        if part == "log_jsonpath":
+            findings.append(check_jsonpaths(source, name, columns))
+        else:
+            findings.append(check_files(source, name, (hints or {}).get(part, "check the path")))
+    for source in {id(source): source for source, _ in parts.values()}.values():
+        findings += [Finding("warn", line) for line in source.warnings]
+        if hasattr(source, "close"):
+            source.close()
+    return findings
 
 
-def check_source(settings: Settings, locations, columns, with_region):
-    """The S3 or folder locations {log_data, song_data, log_jsonpath}."""
+def check_source(settings: Settings, locations, columns, with_region, hints=None, s3_only=None):
+    """Redshift: the buckets' regions; then the files and the JSONPaths file, as etl.py reads them.
+    ``s3_only`` (default: ``with_region``): a folder is refused, as etl.py refuses it for Redshift; not
+    when the engine is only guessed (the target did not answer)."""
     findings = []
-    if not is_s3(locations["log_jsonpath"]):
-        findings += [check_folder(locations["log_data"]), check_folder(locations["song_data"])]
-        jsonpaths = Path(locations["log_jsonpath"])
-        findings.append(check_jsonpaths(jsonpaths.read_bytes, str(jsonpaths), columns))
-        return findings
-    s3 = settings.source
-    client, anonymous = s3_client(s3.endpoint_url, s3.region)
-    if with_region:
-        buckets = sorted({split(url)[0] for url in locations.values()})
+    endpoint_url, region = settings.source.endpoint_url, settings.source.region
+    if (with_region if s3_only is None else s3_only) and not locations.in_s3:
+        return [fail(f"{printable(locations.root or locations.log_data)} is not in S3, and Redshift's COPY reads "
+                     "only S3: give --source s3://bucket/prefix, or set the [S3] paths of the config")]
+    if with_region and locations.in_s3:
+        client, _ = s3_client(endpoint_url, region)
+        urls = {part: getattr(locations, part) for part in PARTS}
+        buckets = sorted({split(url)[0] for url in urls.values() if is_s3(url)})
         host = settings.target.host
         endpoint = iam_auth.parse_host(host)
         cluster_region = cluster_identity(settings, host)[1] if endpoint is None else endpoint.region
         if not settings.redshift.region and endpoint is None and not CLUSTER_ENDPOINT.match(host or ""):
             cluster_region = None  # cluster_identity() fell back to [S3] REGION, which says nothing of the cluster
-        findings += [check_region(client, bucket, s3.region, cluster_region) for bucket in buckets]
-        manifest = s3.manifest_prefix
+        findings += [check_region(client, bucket, region, cluster_region) for bucket in buckets]
+        manifest = settings.source.manifest_prefix
         problems = []
         region_of = region_finder(client, problems)
         for bucket in buckets:  # the source's regions, as check_region found them (errors already reported)
             region_of(bucket)
         problems.clear()
-        findings += check_copy_regions(locations, manifest if manifest and is_s3(manifest) else None, region_of)
+        findings += check_copy_regions(urls, manifest if manifest and is_s3(manifest) else None, region_of)
         findings += problems
-    findings += [check_prefix(client, locations[name], anonymous) for name in ("log_data", "song_data")]
-    findings.append(check_jsonpaths(s3_reader(client, locations["log_jsonpath"], anonymous),
-                                    locations["log_jsonpath"], columns))
-    return findings
+    return findings + check_files_and_jsonpaths(locations, columns, endpoint_url, region, hints)
 
 
 def source_locations(settings: Settings, source, engine):
     """What etl.py would read: --source, else the bundled sample (PostgreSQL) or the [S3] paths."""
-    where = locations_of(settings, source, engine.default_source)
-    return {"log_data": where.log_data, "song_data": where.song_data, "log_jsonpath": where.log_jsonpath}
+    return locations_of(settings, source, engine.default_source)
+
+
+def hints_for(source, engine):
+    """{part: what to check when it holds no .json file}, naming what the person gave."""
+    if source:
+        return dict.fromkeys(PARTS, "check --source")
+    if engine.default_source:
+        return dict.fromkeys(PARTS, "the bundled sample is incomplete: restore it (git checkout data/sample)")
+    return {part: f"check [S3] {part.upper()} in the config" for part in PARTS}
 
 
 # ---------------------------------------------------------------------------
@@ -419,7 +482,7 @@ def diagnose(dsn=None, config_file=None, pgdata=None, engine=None, source=None) 
             "below are PostgreSQL's. To check a Redshift warehouse, give --dsn or set [CLUSTER] HOST"
         ))
         engine = "postgres"
-    finding, connection, engine = check_target(target, engine)
+    finding, connection, engine = check_target(target, engine, target_choice(settings, dsn, pgdata).named_by)
     findings.append(finding)
     columns = None
     if connection is not None:
@@ -428,6 +491,7 @@ def diagnose(dsn=None, config_file=None, pgdata=None, engine=None, source=None) 
             findings.append(finding)
         finally:
             connection.close()
+    guessed = engine is None  # the target did not answer, and no --engine said what it is
     if isinstance(engine, str) or engine is None:  # the target did not answer: as asked, else as it looks
         engine = engine_named(engine or ("postgres" if target.local else "redshift"), settings)
     if engine.copies_from_s3 and not target.local:
@@ -435,9 +499,10 @@ def diagnose(dsn=None, config_file=None, pgdata=None, engine=None, source=None) 
         findings.append(check_iam_role(settings, host))
     try:
         locations = source_locations(settings, source, engine)
+        return findings + check_source(settings, locations, columns, engine.copies_from_s3,
+                                       hints_for(source, engine), s3_only=engine.copies_from_s3 and not guessed)
     except TargetError as error:
         return findings + [fail(str(error))]
-    return findings + check_source(settings, locations, columns, with_region=engine.copies_from_s3)
 
 
 def parse_args(argv=None):

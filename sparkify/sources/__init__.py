@@ -13,19 +13,27 @@ way:
   ``MAX_NAME_BYTES`` of UTF-8 (the ledger's file_key and
   rejected_records.source_file hold that much): a longer one is a
   ``SourceError`` naming it, before anything is loaded;
+- ``first_file(prefix)``: one ``.json`` file below ``prefix``, or None, without
+  listing a whole bucket (doctor.py asks whether a prefix holds any);
 - ``warnings``: lines for a person about what ``files()`` left out and why
   (a dangling symlink, a FIFO, a symlink loop), never silently;
-- ``read_bytes(name)``: one file's content (for ``log_json_path.json``);
-  ``FileNotFoundError`` if it is not there;
-- ``check()``: raise ``FileNotFoundError`` if the source is not there at all;
+- ``read_bytes(name, limit)``: one file's content (for ``log_json_path.json``),
+  at most ``limit`` bytes; ``SourceNotFound`` if it is not there;
+- ``check()``: raise ``SourceNotFound`` if the source is not there at all;
 - ``label``: how to name the source to a person.
 
-A source that cannot be read raises ``SourceError``, worded for a person (what,
-where, what to do); ``SourceNotFound`` is also a ``FileNotFoundError``, so the
+Every read is bounded and never blocks: a file is opened only if it is a
+regular file (or an S3 object), checked again on the open descriptor, so a
+FIFO, a device or a symlink to /dev/zero swapped in is refused, never read;
+``read_bytes`` refuses a file over its limit before reading it. A source that
+cannot be read raises ``SourceError``, worded for a person (what, which file,
+what to do); ``SourceNotFound`` is also a ``FileNotFoundError``, so the
 loader reports a missing source as it reports a missing folder.
 """
 
+import errno
 import os
+import stat
 from collections.abc import Callable
 from typing import BinaryIO, NamedTuple
 
@@ -40,6 +48,59 @@ class SourceError(Exception):
 
 class SourceNotFound(SourceError, FileNotFoundError):
     """The source, or the part of it asked for, is not there."""
+
+
+# What to do about an OSError met reading a source file, by its errno.
+ADVICE = {
+    errno.EACCES: "check its permissions: the user running this must be able to read it",
+    errno.EPERM: "check its permissions: the user running this must be able to read it",
+    errno.EIO: "the disk or network file system holding it failed: check it (dmesg), or copy the source "
+               "elsewhere and run again",
+    errno.ELOOP: "it is a symlink loop: fix or remove the link",
+    errno.ENOTDIR: "a part of its path is a file, not a folder: check the path",
+    errno.ENXIO: "it is a socket or a device, not a file: give a regular file",
+    errno.ENAMETOOLONG: "its path is too long for this system: move the source to a shorter path",
+    errno.EMFILE: "too many files are open: close other programs, or raise the limit (ulimit -n)",
+    errno.ENFILE: "too many files are open: close other programs, or raise the limit (ulimit -n)",
+}
+
+
+def unreadable(where: str, error: OSError, path=None) -> SourceError:
+    """An OSError met opening or reading ``where`` (already printable) as one line: which file, why,
+    what to do. Not found is ``SourceNotFound``, except for a symlink to nothing, which says so."""
+    if isinstance(error, FileNotFoundError):
+        if path is not None and os.path.islink(path):
+            try:
+                target = printable(os.readlink(path))
+            except OSError:
+                target = "a path"
+            return SourceError(f"{where} is a symlink to {target}, which is not there: fix the link, or put the "
+                               "file there")
+        return SourceNotFound(f"{where} not found")
+    reason = error.strerror or type(error).__name__
+    advice = ADVICE.get(error.errno, "check that it can be read, then run again")
+    return SourceError(f"cannot read {where}: {reason}: {advice}")
+
+
+def too_large(where: str, size: int, limit: int) -> SourceError:
+    """A file or object refused for its size (``where`` already printable)."""
+    return SourceError(f"{where} is {size:,} bytes or more, larger than the {limit:,} it may be here: "
+                       "is it the right file? (if it changed during the run, run again)")
+
+
+def not_a_file(mode: int) -> str | None:
+    """What a path of this ``st_mode`` is, when it is not a regular file ("a directory", "a FIFO"...)."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (a named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
 
 
 class SourceFile(NamedTuple):

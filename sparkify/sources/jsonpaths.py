@@ -10,6 +10,17 @@ values. Supported: the bracket and dot notations Redshift accepts, e.g.
 import json
 import re
 
+from sparkify.sources import SourceError, SourceNotFound
+
+JSONPATHS_FILE = "log_json_path.json"  # where a source keeps it, next to log_data/ (docs/data-contract.md)
+
+# The largest JSONPaths file read. Redshift's COPY takes "a single JSON object"
+# as the JSONPaths file, and 4 MB is the largest JSON object it reads
+# (https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-format.html,
+# "JSONPaths file" and "JSON data file"): the same limit here, far above the
+# few hundred bytes that the 18 paths of the events take.
+MAX_JSONPATHS_BYTES = 4 * 1024 * 1024
+
 _STEP = re.compile(
     r"""\[\s*'((?:[^'\\]|\\.)*)'\s*\]   # ['key']
       | \[\s*"((?:[^"\\]|\\.)*)"\s*\]   # ["key"]
@@ -65,6 +76,23 @@ def read_jsonpaths(data, where: str = "log_json_path.json"):
         return [parse_path(expression) for expression in document["jsonpaths"]]
     except JsonPathsError as error:
         raise JsonPathsError(f"{where}: {error}") from None
+
+
+def source_jsonpaths(source, name: str = JSONPATHS_FILE):
+    """(paths, where) of the JSONPaths file ``name`` of ``source`` (sources/__init__.py), read as a load
+    reads it: a regular file or an S3 object, at most MAX_JSONPATHS_BYTES. JsonPathsError, one line
+    naming the file, if it is missing, unreadable or malformed."""
+    where = f"{source.label.rstrip('/')}/{name}" if name else source.label
+    try:
+        data = source.read_bytes(name, MAX_JSONPATHS_BYTES)
+    except SourceNotFound:
+        raise JsonPathsError(
+            f"{where} not found: the source must hold {JSONPATHS_FILE} next to log_data/"
+            if name == JSONPATHS_FILE else f"{where} not found: the JSONPaths file of the events must be there"
+        ) from None
+    except SourceError as error:
+        raise JsonPathsError(str(error)) from None
+    return read_jsonpaths(data, where), where
 
 
 def extract(value, path):

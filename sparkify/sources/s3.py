@@ -20,10 +20,13 @@ Why it is built this way:
   S3-compatible store (MinIO, moto, ...).
 
 Every failure is a ``SourceError`` (sparkify/sources/__init__.py): one line that names the
-bucket or object and says what to do.
+bucket or object and says what to do. Every read is bounded: an object is
+read whole only up to a limit (``read_bytes``), or the size it was listed
+with (a file fetched ahead); past it, it is streamed or refused.
 """
 
 import io
+import re
 import threading
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
@@ -33,8 +36,9 @@ from botocore import UNSIGNED
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sparkify.aws import clients
+from sparkify.config import TargetError, without_credentials
 from sparkify.output.printable import printable
-from sparkify.sources import SourceError, SourceFile, SourceNotFound, _is_json, check_names
+from sparkify.sources import SourceError, SourceFile, SourceNotFound, _is_json, check_names, too_large
 
 WORKERS = 64
 AHEAD_FILES = 1024
@@ -46,7 +50,12 @@ ACCESS_DENIED = {"AccessDenied", "AllAccessDisabled", "AccountProblem", "Forbidd
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
-    """``s3://bucket/some/prefix/`` -> ``("bucket", "some/prefix")``."""
+    """``s3://bucket/some/prefix/`` -> ``("bucket", "some/prefix")``; a URL with credentials is refused
+    (config.without_credentials), never shown."""
+    try:
+        without_credentials(url, "the S3 location")
+    except TargetError as error:
+        raise SourceError(str(error)) from None
     if not url.startswith("s3://"):
         raise SourceError(f"{url}: not an S3 location: write s3://bucket or s3://bucket/prefix")
     bucket, _, prefix = url[len("s3://"):].partition("/")
@@ -73,7 +82,8 @@ def explain(error, where: str, anonymous: bool = False) -> SourceError:
     where = printable(where)
     if not isinstance(error, ClientError):
         endpoint = urllib.parse.urlsplit(getattr(error, "kwargs", {}).get("endpoint_url") or "")
-        reason = f"at {endpoint.scheme}://{endpoint.netloc}" if endpoint.netloc else f"({error})"
+        host = endpoint.hostname and (f"{endpoint.hostname}:{endpoint.port}" if endpoint.port else endpoint.hostname)
+        reason = f"at {endpoint.scheme}://{host}" if host else f"({printable(_USERINFO.sub('//***@', str(error)))})"
         return SourceError(
             f"{where}: could not reach S3 {reason}: check the network, or AWS_ENDPOINT_URL "
             "if you use an S3-compatible store"
@@ -98,6 +108,9 @@ def explain(error, where: str, anonymous: bool = False) -> SourceError:
         return SourceError(f"{where}: the bucket is in another region: set [S3] REGION to its region")
     message = error.response.get("Error", {}).get("Message", "")
     return SourceError(f"{where}: S3 answered {code or status}{': ' + message if message else ''}")
+
+
+_USERINFO = re.compile(r"//[^/@\s]*@")  # the user:password@ of a URL that botocore may quote in its message
 
 
 def bucket_region(client, bucket: str) -> str | None:
@@ -131,7 +144,7 @@ class S3Source:
         else:
             self.anonymous = False
         self.client = client
-        self._ahead = ReadAhead(self._get, self._stream, workers, ahead_files, ahead_bytes)
+        self._ahead = ReadAhead(self._fetch, self._stream, workers, ahead_files, ahead_bytes)
 
     def key(self, name: str) -> str:
         """The object key of ``name``, a path relative to the source."""
@@ -151,7 +164,7 @@ class S3Source:
         """The ``.json`` objects below ``prefix``, in key order, fetched ahead of the reader."""
         start = len(self.key(""))
         objects = sorted(
-            (item for item in self._list(self.key(prefix) + "/") if _is_json(item["Key"])),
+            (item for item in self._list(self._below(prefix)) if _is_json(item["Key"])),
             key=lambda item: item["Key"],
         )
         found = [
@@ -166,8 +179,24 @@ class S3Source:
         check_names(found, self.label)
         return found
 
-    def read_bytes(self, name: str) -> bytes:
-        return self._get(self.key(name))
+    def first_file(self, prefix: str) -> SourceFile | None:
+        """The first ``.json`` object below ``prefix``, listing no further than the page that holds it."""
+        start = len(self.key(""))
+        for item in self._list(self._below(prefix)):
+            if _is_json(item["Key"]):
+                found = SourceFile(name=item["Key"][start:], size=item["Size"], open=partial(self._stream, item["Key"]),
+                                   version=item.get("ETag", "").strip('"'))
+                check_names([found], self.label)
+                return found
+        return None
+
+    def read_bytes(self, name: str, limit: int) -> bytes:
+        """An object's bytes: refused when it is larger than ``limit`` (its size is asked first)."""
+        return self._get(self.key(name), limit)
+
+    def _below(self, prefix: str) -> str:
+        """The key prefix of the objects below ``prefix`` ("" for the whole source)."""
+        return self.key(prefix) + "/" if prefix else self.key("")
 
     def close(self) -> None:
         """Stop fetching ahead (after a failed load, say)."""
@@ -184,17 +213,71 @@ class S3Source:
         except (ClientError, BotoCoreError) as error:
             raise explain(error, f"s3://{self.bucket}/{prefix}", self.anonymous) from None
 
-    def _get(self, key: str) -> bytes:
+    def _get(self, key: str, limit: int) -> bytes:
+        """The object's bytes, at most ``limit``: its size is known before its body is read."""
+        where = f"s3://{self.bucket}/{key}"
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
+            body, size = response["Body"], response.get("ContentLength")
+            if size is not None and size > limit:
+                body.close()
+                raise too_large(printable(where), size, limit)
+            data = body.read(limit + 1)
         except (ClientError, BotoCoreError) as error:
-            raise explain(error, f"s3://{self.bucket}/{key}", self.anonymous) from None
+            raise explain(error, where, self.anonymous) from None
+        except (OSError, ValueError) as error:  # the connection broke mid-body
+            raise broken(where, error) from None
+        if len(data) > limit:
+            raise too_large(printable(where), len(data), limit)
+        return data
+
+    def _fetch(self, key: str) -> bytes:
+        """A file the reader will open, fetched ahead: it was listed at STREAM_ABOVE or less."""
+        return self._get(key, STREAM_ABOVE)
 
     def _stream(self, key: str):
+        where = f"s3://{self.bucket}/{key}"
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+            return ObjectStream(self.client.get_object(Bucket=self.bucket, Key=key)["Body"], where, self.anonymous)
         except (ClientError, BotoCoreError) as error:
-            raise explain(error, f"s3://{self.bucket}/{key}", self.anonymous) from None
+            raise explain(error, where, self.anonymous) from None
+
+
+def broken(where, error) -> SourceError:
+    """The connection broke while an object's body was read."""
+    return SourceError(f"cannot read {printable(where)}: {error}: check the network, then run again")
+
+
+class ObjectStream(io.RawIOBase):
+    """An S3 object's body, read as it comes: a read that fails is a SourceError that names the object."""
+
+    def __init__(self, body, where, anonymous=False):
+        self._body = body
+        self._where = where
+        self._anonymous = anonymous
+
+    def readable(self):
+        return True
+
+    def read(self, size=-1):
+        try:
+            return self._body.read(None if size is None or size < 0 else size)
+        except (ClientError, BotoCoreError) as error:
+            raise explain(error, self._where, self._anonymous) from None
+        except (OSError, ValueError) as error:
+            raise broken(self._where, error) from None
+
+    def readall(self):
+        return self.read()
+
+    def readinto(self, buffer):
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def close(self):
+        self._body.close()
+        super().close()
 
 
 class ReadAhead:

@@ -47,7 +47,8 @@ from sparkify.engines.local_loader.typed_decoder import TypedDecoder
 from sparkify.output.printable import printable
 from sparkify.results import RAW_RECORD_BYTES, RAW_VALUE_BYTES, LoadError, RejectedRecord, TableLoad
 from sparkify.sources import SourceError, open_source, source_name
-from sparkify.sources.jsonpaths import JsonPathsError, read_jsonpaths
+from sparkify.sources.folder import open_file, read_file
+from sparkify.sources.jsonpaths import JsonPathsError, source_jsonpaths
 from sql_queries import COLUMNS
 
 ROWS_PER_CHUNK = 256  # rejected records: small chunks, written while the next are built
@@ -165,7 +166,7 @@ def _run_files(spec, task):
     A batch of files holding one object each is decoded typed; any other goes
     to the exact reader, file by file.
     """
-    texts = [data if data is not None else _read_file(path) for _, path, data in task.files]
+    texts = [data if data is not None else read_file(path) for _, path, data in task.files]
     typed = _typed(spec)
     data = typed.encode_objects(texts)
     if data is not None:
@@ -211,19 +212,6 @@ def _encode_read(spec, encoder, files):
     return encoded, [record for _, record in rejected], rows
 
 
-def _read_file(path):
-    """A small file's bytes. os.open and os.read: for 100,000 song files, open()
-    and its buffered reader cost twice as much as the reading itself."""
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        chunks = []
-        while chunk := os.read(descriptor, SMALL_FILE_BYTES):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(descriptor)
-
-
 def _value_rejected(table, name, line, record, rejection):
     return RejectedRecord(
         table, name, line, rejection.column, f"{rejection.column} {rejection}",
@@ -243,7 +231,7 @@ def _run_range(spec, task):
     if task.path is None:  # the lines are given (read from a stream), or too long to hold (None)
         stop = None if task.data is None else len(task.data)
         return _encode_range(spec, task, task.start, task.data, 0, stop)
-    with open(task.path, "rb") as stream:
+    with open_file(task.path) as stream:
         try:  # mapped, not read: each piece is copied out of the page cache once, as it is parsed
             mapped = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
         except (OSError, ValueError):  # an empty file, or a file system that cannot map files
@@ -808,14 +796,9 @@ def stage_source(
             f"{source.label} holds no log_data/**.json and no song_data/**.json: "
             "is it the right source?"
         )
-    jsonpaths_name = f"{source.label.rstrip('/')}/log_json_path.json"
     try:
-        event_paths = read_jsonpaths(source.read_bytes("log_json_path.json"), jsonpaths_name)
-    except FileNotFoundError:
-        raise LoadError(
-            f"{jsonpaths_name} not found: the source must hold log_json_path.json next to log_data/"
-        ) from None
-    except (JsonPathsError, SourceError) as error:
+        event_paths, jsonpaths_name = source_jsonpaths(source)
+    except JsonPathsError as error:
         raise LoadError(str(error)) from None
     if progress is not None:
         progress.total = sum(item.size for item in event_files + song_files)
