@@ -36,6 +36,7 @@ class Target:
     label: str  # what to print: never holds the password
     local: bool  # the embedded PostgreSQL
     settings: Settings | None = None
+    pgdata: Path | None = None  # the embedded PostgreSQL's data folder
 
 
 def choose_target(settings: Settings, dsn=None, pgdata=None) -> Target:
@@ -49,7 +50,7 @@ def choose_target(settings: Settings, dsn=None, pgdata=None) -> Target:
     folder = choice.pgdata or embedded.DEFAULT_PGDATA
     dsn = embedded.start(folder)
     label = f"embedded PostgreSQL in {embedded.describe(folder)} (database {embedded.DATABASE})"
-    return Target(dsn=dsn, label=label, local=True, settings=settings)
+    return Target(dsn=dsn, label=label, local=True, settings=settings, pgdata=Path(folder))
 
 
 def cluster_dsn(settings: Settings) -> str:
