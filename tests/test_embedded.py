@@ -49,12 +49,20 @@ def template(tmp_path_factory):
     return folder, running_pid_file
 
 
+def copy_as_is(source: Path, copy: Path) -> Path:
+    """A copy of a data folder with its modes and its owners (the server's user may not be this one)."""
+    shutil.copytree(source, copy, symlinks=True)
+    for item in [copy, *copy.rglob("*")]:
+        info = os.lstat(source / item.relative_to(copy))
+        if (info.st_uid, info.st_gid) != (os.lstat(item).st_uid, os.lstat(item).st_gid):
+            os.lchown(item, info.st_uid, info.st_gid)
+    return copy
+
+
 @pytest.fixture
 def pgdata(template, tmp_path):
     """A copy of the template: a data folder of an earlier run, its server stopped."""
-    copy = tmp_path / "pgdata"
-    shutil.copytree(template[0], copy, symlinks=True)
-    return copy
+    return copy_as_is(template[0], tmp_path / "pgdata")
 
 
 @pytest.fixture
@@ -270,16 +278,21 @@ def test_a_stale_postmaster_pid_naming_a_live_process_leaves_it_alone(pgdata, te
     assert not postmaster.server_processes(pgdata)
 
 
-def test_a_postmaster_pid_rewritten_while_the_server_runs_gets_no_other_process_signalled_at_stop(
-    pgdata, sleeper
-):
+def test_a_postmaster_pid_rewritten_while_the_server_runs_gets_no_other_process_signalled_at_stop(pgdata):
+    """The pid is the one of a process of the server's own user, which a signal would reach."""
     embedded.start(pgdata)
     server = server_pid(pgdata)
-    (pgdata / "postmaster.pid").write_text(with_first_line((pgdata / "postmaster.pid").read_text(),
-                                                           str(sleeper.pid)))
-    embedded.stop(pgdata)
-    assert sleeper.poll() is None, "the sleep was not signalled"
-    assert postmaster.wait_gone(server, 10), "the real server was found by /proc and stopped"
+    owner = os.stat(pgdata).st_uid
+    sleeper = subprocess.Popen(["sleep", "900"], user=owner if owner != os.geteuid() else None)
+    try:
+        (pgdata / "postmaster.pid").write_text(with_first_line((pgdata / "postmaster.pid").read_text(),
+                                                               str(sleeper.pid)))
+        embedded.stop(pgdata)
+        assert sleeper.poll() is None, "the sleep was not signalled"
+        assert postmaster.wait_gone(server, 10), "the real server was found by /proc and stopped"
+    finally:
+        sleeper.kill()
+        sleeper.wait()
 
 
 @pytest.fixture
@@ -345,12 +358,12 @@ def not_ours(kind, tmp_path, template):
         path.mkdir(mode=0o755)
         os.chmod(path, 0o755)
     elif kind == "a data folder the embedded server did not make":
-        shutil.copytree(template, path, symlinks=True)
+        copy_as_is(template, path)
         conf = path / "postgresql.conf"
         conf.write_text("".join(line for line in conf.read_text().splitlines(keepends=True)
                                 if "sparkify" not in line))
     elif kind == "a data folder of another PostgreSQL version":
-        shutil.copytree(template, path, symlinks=True)
+        copy_as_is(template, path)
         (path / "PG_VERSION").write_text("16\n")
     return path
 
