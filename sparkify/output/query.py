@@ -8,7 +8,7 @@
 The target is chosen as etl.py chooses it (--dsn or --pgdata, then $DWH_DSN,
 then [CLUSTER] in dwh.cfg, then the embedded PostgreSQL in .pgdata), and named
 on standard error before anything else. The embedded server
-stops when the script that started it exits: psql runs as a child of this
+stops when the last script that uses it exits: psql runs as a child of this
 script, and --serve waits for Ctrl-C, so the server stays up as long as they
 need it.
 
