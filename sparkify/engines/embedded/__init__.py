@@ -56,7 +56,7 @@ SETTINGS = {
     "max_wal_senders": "0",  # wal_level minimal requires it
     # The WAL kept in pg_wal between checkpoints: a full load writes little of it (its tables are truncated
     # in the same transaction), so checkpoints stay rare; a run that writes more gives it back at the next.
-    "max_wal_size": "256MB",
+    "max_wal_size": "128MB",
     "min_wal_size": "32MB",
 }
 

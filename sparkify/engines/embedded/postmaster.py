@@ -1,16 +1,16 @@
 """The embedded server's process: finding it, starting it, stopping it, and never signalling another.
 
 postmaster.pid is only a hint. A process is this data folder's postmaster
-when the kernel says so: /proc/PID/exe is the wheel's postgres, its working
-directory is the data folder, and its parent is not another such process (a
-backend's is). Only such a process is ever signalled, through a pidfd opened
+when the kernel says so (through psutil: /proc on Linux): its program is the
+wheel's postgres, its working directory is the data folder, and its parent is
+not another such process (a backend's is). Only such a process is ever signalled, through a pidfd opened
 before the check, so that a pid reused in between is not hit either. A
 postmaster.pid that names anything else, or holds garbage, is stale once no
 postmaster runs on the folder: it is removed, with one line, and the server
 started again.
 
 The socket is in the data folder (mode 0700) when its path fits in a Unix
-socket address (107 bytes), else in a folder made for it with mkdtemp (mode
+socket address (107 bytes on Linux), else in a folder made for it with mkdtemp (mode
 0700, the server user's) in the temporary directory; postmaster.pid's fifth
 line says which, for every client. The socket itself is mode 0700: only the
 server's user, and root, can connect.
@@ -28,13 +28,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from sparkify.engines.embedded import data_folder, programs
 from sparkify.engines.embedded.programs import ServerError
 from sparkify.engines.embedded.server_user import ServerUser, userns_refused
 
 PORT = 5432
 SOCKET_NAME = f".s.PGSQL.{PORT}"
-SOCKET_PATH_MAX = 107  # sun_path is 108 bytes, with the final NUL
+SOCKET_PATH_MAX = 103 if sys.platform == "darwin" else 107  # sun_path's bytes, less the final NUL
 SOCKET_FOLDER_PREFIX = "sparkify-pg-"
 READY = "ready"
 START_TIMEOUT = 300  # seconds: crash recovery after a kill -9 replays the WAL first
@@ -85,28 +87,38 @@ def read_pid_file(pgdata: Path) -> PidFile | None:
 # ---------------------------------------------------------------------------
 
 
-def _same_folder(pid: int, folder: os.stat_result) -> bool:
+def _process(pid: int) -> psutil.Process | None:
+    """The live process ``pid`` (a zombie runs nothing), or None."""
     try:
-        cwd = os.stat(f"/proc/{pid}/cwd")
-    except OSError:
+        process = psutil.Process(pid)
+        return None if process.status() == psutil.STATUS_ZOMBIE else process
+    except psutil.Error:
+        return None
+
+
+def _program(process: psutil.Process) -> str | None:
+    try:
+        return process.exe().removesuffix(" (deleted)") or None
+    except psutil.Error:
+        return None
+
+
+def _works_in(process: psutil.Process, folder: os.stat_result) -> bool:
+    """Whether ``process``'s working directory is ``folder`` (compared as files, whatever the path)."""
+    try:
+        cwd = os.stat(process.cwd())
+    except (psutil.Error, OSError):
         return False
     return (cwd.st_dev, cwd.st_ino) == (folder.st_dev, folder.st_ino)
 
 
-def _program(pid: int) -> str | None:
-    try:
-        return os.readlink(f"/proc/{pid}/exe").removesuffix(" (deleted)")
-    except OSError:
-        return None
-
-
 def _parent(pid: int) -> int | None:
+    """The parent of live process ``pid``, or None when it has ended."""
+    process = _process(pid)
     try:
-        with open(f"/proc/{pid}/stat") as stream:
-            fields = stream.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
+        return process.ppid() if process else None
+    except psutil.Error:
         return None
-    return None if fields[0] in "ZX" else int(fields[1])  # a zombie runs nothing
 
 
 def server_processes(pgdata: Path) -> dict[int, str]:
@@ -116,12 +128,10 @@ def server_processes(pgdata: Path) -> dict[int, str]:
     except OSError:
         return {}
     found = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            program = _program(int(entry))
-            if program and Path(program).name == POSTGRES and _same_folder(int(entry), folder):
-                if _parent(int(entry)) is not None:
-                    found[int(entry)] = program
+    for process in psutil.process_iter():
+        program = _program(process)
+        if program and Path(program).name == POSTGRES and _works_in(process, folder) and _process(process.pid):
+            found[process.pid] = program  # _process(): not a zombie
     return found
 
 
@@ -137,19 +147,19 @@ def ours(program: str) -> bool:
 
 def is_our_postmaster(pid: int, pgdata: Path) -> bool:
     """Whether ``pid`` is, now, the postmaster of ``pgdata`` run from the wheel's postgres."""
-    program = _program(pid)
+    process = _process(pid)
+    program = _program(process) if process else None
     if program is None or not ours(program):
         return False
     try:
         folder = os.stat(pgdata)
     except OSError:
         return False
-    if not _same_folder(pid, folder):
+    if not _works_in(process, folder):
         return False
-    parent = _parent(pid)
-    if parent is None:
-        return False
-    return not (_program(parent) == program and _same_folder(parent, folder))
+    parent_pid = _parent(pid)
+    parent = _process(parent_pid) if parent_pid else None
+    return not (parent and _program(parent) == program and _works_in(parent, folder))
 
 
 # ---------------------------------------------------------------------------
