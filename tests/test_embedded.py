@@ -247,6 +247,17 @@ def test_where_user_namespaces_are_refused_root_is_told_what_to_do_in_one_line(t
     assert not pgdata.exists(), "the data folder it made is gone again"
 
 
+def test_processes_that_start_together_share_one_server_and_the_last_to_leave_stops_it(tmp_path):
+    pgdata = tmp_path / "new" / "pg"
+    runs = [subprocess.Popen([sys.executable, "query.py", "--pgdata", str(pgdata), "--csv", "SELECT 1 AS one"],
+                             cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(3)]
+    results = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0], results
+    assert all(out == "one\n1\n" for out, _ in results), results
+    assert (pgdata / "PG_VERSION").exists() and not postmaster.server_processes(pgdata)
+
+
 # ---------------------------------------------------------------------------
 # postmaster.pid is a hint: no process but the server is ever signalled
 # ---------------------------------------------------------------------------

@@ -98,11 +98,11 @@ def absolute(pgdata) -> Path:
 def join_or_start(pgdata: Path) -> Held:
     data_folder.check_path(pgdata)
     user = server_user.choose(pgdata)
-    data_folder.examine(pgdata, user)  # refuse what is not ours before touching anything
+    data_folder.check_folder(pgdata)  # a file is refused here; a folder's contents under the lock
     server_user.check_reachable(pgdata, user)
-    made = data_folder.make(pgdata, user) if not pgdata.exists() else []
+    made = data_folder.make(pgdata, user) if not os.path.lexists(pgdata) else []
     try:
-        with locks.starting_or_stopping(pgdata):
+        with locks.starting_or_stopping(pgdata):  # what another process's initdb leaves is whole here
             if data_folder.examine(pgdata, user) == data_folder.EMPTY:
                 data_folder.initdb(pgdata, user)
             server = postmaster.running(pgdata)
@@ -123,6 +123,8 @@ def stop(pgdata: Path) -> None:
     if held is None or held.process != os.getpid():
         return
     try:
+        if not pgdata.is_dir():
+            return  # removed under it: the server sees its postmaster.pid gone and stops within a minute
         with locks.starting_or_stopping(pgdata):
             if locks.last_user(held.lock):
                 postmaster.stop(pgdata)
@@ -176,7 +178,8 @@ def _ensure_database(admin_dsn: str, database: str) -> None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
             if cursor.fetchone() is None:
-                with contextlib.suppress(psycopg2.errors.DuplicateDatabase):  # another run made it a moment ago
+                # another run made it a moment ago (at the same moment: the catalog's unique index says so)
+                with contextlib.suppress(psycopg2.errors.DuplicateDatabase, psycopg2.errors.UniqueViolation):
                     cursor.execute(f'CREATE DATABASE "{database}" TEMPLATE template0 ENCODING \'UTF8\'')
     finally:
         connection.close()

@@ -39,19 +39,32 @@ def check_path(pgdata: Path) -> None:
                           "give another path")
 
 
-def examine(pgdata: Path, user: ServerUser) -> str:
-    """NEW (no such path), EMPTY (an empty private folder of the server's user) or DATA (ours); else TargetError."""
+def check_folder(pgdata: Path) -> os.stat_result | None:
+    """The stat of ``pgdata`` if it is a folder, None if there is no such path; TargetError for anything else."""
     try:
-        info = os.lstat(pgdata)
+        info = os.stat(pgdata)
     except FileNotFoundError:
-        return NEW
+        if os.path.lexists(pgdata):
+            raise TargetError(f"--pgdata {pgdata} is a symbolic link to nothing: give the embedded PostgreSQL "
+                              "a path that does not exist yet (it is made), or the data folder of an earlier "
+                              "run") from None
+        return None
     except OSError as error:
         raise TargetError(f"cannot read {pgdata} ({error.strerror})") from None
-    if stat.S_ISLNK(info.st_mode):
-        info = os.stat(pgdata)
     if not stat.S_ISDIR(info.st_mode):
         raise TargetError(f"--pgdata {pgdata} is a file, not a folder: give the embedded PostgreSQL a path "
                           "that does not exist yet (it is made), or the data folder of an earlier run")
+    return info
+
+
+def examine(pgdata: Path, user: ServerUser) -> str:
+    """NEW (no such path), EMPTY (an empty private folder of the server's user) or DATA (ours); else TargetError.
+
+    Under the start/stop lock: another process's initdb is never seen halfway.
+    """
+    info = check_folder(pgdata)
+    if info is None:
+        return NEW
     try:
         names = set(os.listdir(pgdata))
     except OSError as error:

@@ -38,6 +38,8 @@ def fail(status, message):
 def enter_user_namespace():
     uid, gid = os.geteuid(), os.getegid()
     libc = ctypes.CDLL(None, use_errno=True)
+    if not hasattr(libc, "unshare"):
+        fail(USERNS_REFUSED, "this system has no user namespaces")
     if libc.unshare(CLONE_NEWUSER) != 0:
         fail(USERNS_REFUSED, f"user namespaces are refused here (unshare: {os.strerror(ctypes.get_errno())})")
     try:

@@ -138,7 +138,9 @@ def server_processes(pgdata: Path) -> dict[int, str]:
 def postmasters(pgdata: Path) -> dict[int, str]:
     """The postmasters among server_processes(): those whose parent is not one of them."""
     processes = server_processes(pgdata)
-    return {pid: program for pid, program in processes.items() if _parent(pid) not in processes}
+    parents = {pid: _parent(pid) for pid in processes}  # None: it has ended meanwhile (a backend, say)
+    return {pid: program for pid, program in processes.items()
+            if parents[pid] is not None and parents[pid] not in processes}
 
 
 def ours(program: str) -> bool:
