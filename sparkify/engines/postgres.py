@@ -34,10 +34,11 @@ for the bulk insert and added back, validated in one pass each.
 
 **Disk.** A table emptied with TRUNCATE gets new, empty files; the old ones
 are given back when the run commits, the new ones when it rolls back. Rows
-that a DELETE or an UPDATE leaves behind stay on disk until a VACUUM, and the
-embedded server never lives long enough for autovacuum: after each run,
-committed or failed (not after Ctrl-C, SIGTERM or SIGHUP, which end it at
-once), the tables it left such rows in are vacuumed. Five full reloads of a
+that a DELETE or an UPDATE leaves behind, and the rows a failed run appended,
+stay on disk until a VACUUM, and the embedded server never lives long enough
+for autovacuum: after each run, committed or failed (not after Ctrl-C,
+SIGTERM or SIGHUP, which end it at once), the tables it left such rows in are
+vacuumed. Five full reloads of a
 million events then keep the data folder the size of one
 (docs/design.md#disk).
 """
@@ -107,10 +108,14 @@ STAGING_EVENTS_INDEX_CREATE = sort_key_index(q.staging_events_table_create)
 # A whole-table DELETE of sql_queries.py, which a full load runs on staging: TRUNCATE instead (staging_setup).
 _WHOLE_TABLE_DELETE = re.compile(r"^\s*DELETE FROM (\w+)\s*$", re.IGNORECASE)
 
-# The tables whose dead rows a run leaves for VACUUM: a full load's ledger (sql_queries.py empties it with
-# DELETE, in run/ledger.py's statements), and everything a daily run appends to or updates in place.
-FULL_LOAD_LEAVES = ["loaded_files"]
-DAILY_RUN_LEAVES = q.all_tables
+# (a full load?, committed?) -> the tables in which the run leaves dead rows for VACUUM.
+LEAVES_DEAD_ROWS = {
+    (True, True): ["loaded_files"],  # which run/ledger.py empties with sql_queries.py's DELETE
+    (True, False): ["loaded_files"],  # the rest was truncated: the rollback took the new files away
+    # MERGE into the dimensions, the replaced plays, the ledger's rows of changed files
+    (False, True): ["artist_table", "song_table", "user_table", "songplay_table", "loaded_files"],
+    (False, False): q.all_tables,  # and every row it appended
+}
 
 # For this transaction only. The planner estimates the deduplicated events and
 # the catalogue matches at a few rows, and a nested loop over a million of
@@ -150,7 +155,7 @@ class PostgresEngine(Engine):
         self.settings = settings or Settings()
         self.workers = workers
         self.describe_loads = describe_loads
-        self.leaves_dead_rows = []  # the tables this run leaves dead rows in, once it has started staging
+        self.full = None  # whether the run is a full load, once it has started staging
 
     def render(self, statement):
         return to_postgres(statement)
@@ -222,7 +227,7 @@ class PostgresEngine(Engine):
         return [_WHOLE_TABLE_DELETE.sub(r"TRUNCATE \1", statement) for statement in mode.staging_setup()]
 
     def before_load(self, cursor, mode):
-        self.leaves_dead_rows = FULL_LOAD_LEAVES if mode.full else DAILY_RUN_LEAVES
+        self.full = mode.full
         if mode.full:
             cursor.execute(STAGING_EVENTS_INDEX_DROP)
 
@@ -256,36 +261,24 @@ class PostgresEngine(Engine):
 
     def after_commit(self, connection, mode, reporter):
         """VACUUM what the run left dead rows in; a failure is a warning, the load being committed."""
+        if self.full is None:
+            return []
         started = time.perf_counter()
         try:
-            vacuumed = self.vacuum(connection)
+            vacuum(connection, LEAVES_DEAD_ROWS[self.full, True])
         except psycopg2.Error as error:
             reporter.always(f"warning: the load is committed, but VACUUM failed ({' '.join(str(error).split())}): "
                             "the space its dead rows take is reclaimed by the next run's VACUUM")
             return []
-        if vacuumed != DAILY_RUN_LEAVES:
-            return []  # a full load's ledger: a moment's work
+        if self.full:
+            return []  # the ledger alone: a moment's work
         return [Step("vacuum (dead rows reclaimed)", None, time.perf_counter() - started)]
 
     def after_rollback(self, connection, reporter):
-        """VACUUM what the failed run appended, so that its space is used again (or given back, at the end)."""
-        if not connection.closed:
+        """VACUUM what the failed run wrote, so that its space is used again (or given back, at a table's end)."""
+        if self.full is not None and not connection.closed:
             with contextlib.suppress(psycopg2.Error):  # the run failed already: the next run's VACUUM catches up
-                self.vacuum(connection)
-
-    def vacuum(self, connection) -> list[str]:
-        """VACUUM the tables this run left dead rows in (none before it staged); return them."""
-        tables = self.leaves_dead_rows
-        if not tables:
-            return tables
-        connection.autocommit = True  # VACUUM cannot run in a transaction
-        try:
-            with connection.cursor() as cursor:
-                for table in tables:
-                    cursor.execute(f"VACUUM {table}")
-        finally:
-            connection.autocommit = False
-        return tables
+                vacuum(connection, LEAVES_DEAD_ROWS[self.full, False])
 
     def transform_settings(self):
         return list(TRANSFORM_SETTINGS)
@@ -316,6 +309,16 @@ class PostgresEngine(Engine):
 
     def dry_run(self):
         return PostgresEngine(self.settings, self.workers, describe_loads=True)
+
+
+def vacuum(connection, tables) -> None:
+    connection.autocommit = True  # VACUUM cannot run in a transaction
+    try:
+        with connection.cursor() as cursor:
+            for table in tables:
+                cursor.execute(f"VACUUM {table}")
+    finally:
+        connection.autocommit = False
 
 
 def describe_loads(cursor, source, mode) -> list[TableLoad]:
