@@ -5,7 +5,7 @@
     .venv/bin/python -m bench.disk_use --source DIR --pgdata DIR
 
 It is not part of the test suite. It generates the month of events once
-(sample_data.py, seed 42, as bench/run.py does) into bench/.cache/data/, or
+(sparkify/sample_data.py, seed 42, as bench/run.py does) into bench/.cache/data/, or
 reads --source, and runs ``etl.py --pgdata P`` as a person would, each run in
 a process of its own, so that the server starts and stops with every run as it
 does for a user. After each run it prints the size of the data folder, of its
@@ -33,7 +33,7 @@ import sys
 import time
 from pathlib import Path
 
-from sparkify.sources import sample_data
+from sparkify import sample_data
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CACHE = PROJECT_DIR / "bench" / ".cache"

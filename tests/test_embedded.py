@@ -23,6 +23,7 @@ import psycopg2.errors
 import psycopg2.extensions
 import pytest
 from failure_cases import FAILURES
+from helpers import BUNDLED_SAMPLE, PROJECT_DIR, run_script
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -31,7 +32,6 @@ import etl
 from sparkify.engines import embedded
 from sparkify.engines.embedded import postmaster, programs, server_user
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 ROOT = os.geteuid() == 0
 as_root = pytest.mark.skipif(not ROOT, reason="what root may change or reach: CI and containers run as root")
 NOBODY = pwd.getpwnam("nobody") if ROOT else None
@@ -107,11 +107,6 @@ def server_pid(pgdata: Path) -> int:
     return pid
 
 
-def script(*argv, **options):
-    return subprocess.run([sys.executable, *argv], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120,
-                          **options)
-
-
 # ---------------------------------------------------------------------------
 # Root: no mode, owner or user changed; only root connects
 # ---------------------------------------------------------------------------
@@ -134,7 +129,7 @@ def test_a_start_as_root_changes_no_mode_or_owner_of_a_folder_it_did_not_make(pr
     programs_above = modes_and_owners(programs.path("postgres"))
     users = sorted(entry.pw_name for entry in pwd.getpwall())
 
-    created = script("create_tables.py", "--pgdata", str(pgdata))
+    created = run_script("create_tables.py", "--pgdata", str(pgdata))
 
     assert created.returncode == 0, created.stderr
     assert modes_and_owners(private) == above
@@ -269,7 +264,7 @@ def test_a_stale_postmaster_pid_naming_a_live_process_leaves_it_alone(pgdata, te
     stale = pgdata / "postmaster.pid"
     if who == "a sleep":
         stale.write_text(with_first_line(template[1], str(sleeper.pid)))
-        run = script("etl.py", "--pgdata", str(pgdata), "--quiet")
+        run = run_script("etl.py", "--pgdata", str(pgdata), "--quiet")
     else:  # the shell that runs etl.py, as a cron job's: it must live to print its line
         stale.write_text(template[1])
         rewrite = "import os, sys; p = sys.argv[1]; t = open(p).read().split(chr(10)); t[0] = str(os.getppid()); " \
@@ -488,7 +483,7 @@ def test_a_server_killed_during_a_load_is_one_line_and_the_next_run_starts_it_ag
     assert err.splitlines()[0].startswith("error: ") and failure.message in err.splitlines()[0]
     assert len(err.strip().splitlines()) == 2, err  # and "Nothing was committed: ..."
     assert "Traceback" not in err and "NoSuchProcess" not in err
-    again = script("etl.py", "--pgdata", str(pgdata), "--quiet")
+    again = run_script("etl.py", "--pgdata", str(pgdata), "--quiet")
     assert again.returncode == 0, again.stderr
     assert sum(line.startswith("note:") for line in again.stderr.splitlines()) == 1
 
@@ -496,9 +491,6 @@ def test_a_server_killed_during_a_load_is_one_line_and_the_next_run_starts_it_ag
 # ---------------------------------------------------------------------------
 # Disk: whatever the number of reloads or failed runs, the size of one load
 # ---------------------------------------------------------------------------
-
-SAMPLE = PROJECT_DIR / "data" / "sample"
-
 
 def table_sizes(warehouse, of="pg_total_relation_size") -> dict:
     """Bytes on disk of each table of the warehouse's schema (with its indexes, by default)."""
@@ -511,7 +503,7 @@ def test_full_reloads_keep_every_table_the_size_of_one_load(warehouse):
     staged row on disk, and the embedded server never lives long enough for autovacuum."""
     sizes = []
     for _ in range(3):
-        warehouse.load(SAMPLE)
+        warehouse.load(BUNDLED_SAMPLE)
         sizes.append(table_sizes(warehouse))
     first, _, third = sizes
     assert {table: size for table, size in third.items() if table != "loaded_files"} == \
@@ -522,7 +514,7 @@ def test_full_reloads_keep_every_table_the_size_of_one_load(warehouse):
 def test_failed_daily_runs_give_back_what_they_appended(warehouse, tmp_path):
     """A daily run that fails after appending to staging and the star: VACUUM after the rollback."""
     source = tmp_path / "source"
-    shutil.copytree(SAMPLE, source)
+    shutil.copytree(BUNDLED_SAMPLE, source)
     days = sorted((source / "log_data").rglob("*.json"))
     warehouse.load(source)
     (days[-1].parent / "2018-12-01-events.json").write_text("".join(day.read_text() for day in days))

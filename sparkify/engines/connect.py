@@ -7,7 +7,7 @@ command-line flag wins over the environment, which wins over dwh.cfg.
    (the embedded PostgreSQL in that folder); both at once are an error;
 2. the ``DWH_DSN`` environment variable;
 3. the ``[CLUSTER]`` section of the config, when it names a HOST;
-4. the embedded PostgreSQL in the project's .pgdata (embedded.py).
+4. the embedded PostgreSQL in the project's .pgdata (sparkify/engines/embedded/).
 
 Passwords never leave this module: ``Target.label`` is the redacted form that
 the scripts print.

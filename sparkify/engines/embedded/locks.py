@@ -65,7 +65,10 @@ def wait_for(fd: int, kind: int, what: str) -> None:
 
 
 def join(pgdata: Path, user: ServerUser) -> int:
-    """Become one of the server's users: a shared lock, held until leave(). Called under the start/stop lock."""
+    """Become one of the server's users: a shared lock, held until this process lets go (embedded.stop).
+
+    Called under the start/stop lock.
+    """
     path = pgdata / USERS
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
