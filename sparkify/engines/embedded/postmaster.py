@@ -325,13 +325,16 @@ def running(pgdata: Path) -> Server | None:
         raise ServerError(f"another PostgreSQL server (pid {pid}, {program}) runs on {pgdata}: stop it, or give "
                           "another --pgdata")
     if recorded is not None and recorded.pid in found:
-        server = wait_ready(pgdata, recorded.pid)
-        if private_socket_folder(server.socket_dir, pgdata, os.stat(pgdata).st_uid):
+        try:
+            server = wait_ready(pgdata, recorded.pid)
+        except ServerError:  # it stopped meanwhile (a pg_ctl stop of the user's, say): start it again
+            server, found = None, postmasters(pgdata)
+        if server and private_socket_folder(server.socket_dir, pgdata, os.stat(pgdata).st_uid):
             return server
     if found:
         stop(pgdata)
-    elif recorded is not None:
-        forget_stale(pgdata, recorded)
+    elif read_pid_file(pgdata) is not None:
+        forget_stale(pgdata, read_pid_file(pgdata))
     return None
 
 
@@ -379,7 +382,11 @@ def launch(pgdata: Path, user: ServerUser, settings: dict) -> Server:
             refused = userns_refused(result.returncode, result.stderr)
             raise ServerError(refused or f"the embedded PostgreSQL could not start on {pgdata}: "
                               f"{result.stderr.strip() or 'no message'}")
-        return wait_ready(pgdata, int(result.stdout.split()[0]), offset)
+        try:
+            return wait_ready(pgdata, int(result.stdout.split()[0]), offset)
+        except BaseException:  # Ctrl-C while it starts: no one would be left to stop it
+            stop(pgdata)
+            raise
     except BaseException:
         if socket_dir != pgdata:
             remove_socket_folder(pgdata, str(socket_dir))
