@@ -33,6 +33,7 @@ def add_target_arguments(parser) -> None:
     parser.add_argument(
         "--pgdata",
         metavar="DIR",
-        help="use the embedded PostgreSQL with this data folder, whatever $DWH_DSN or [CLUSTER] HOST say "
-        "(default, when neither names a target: .pgdata in the project)",
+        help="use the embedded PostgreSQL with this data folder, whatever $DWH_DSN or [CLUSTER] HOST say: a "
+        "path that does not exist yet (it is made, mode 0700) or the folder of an earlier run (default, when "
+        "neither names a target: .pgdata in the project)",
     )

@@ -138,6 +138,22 @@ FAILURES = {
                 "the second waits for the first to commit (an advisory lock): they never interleave"),
         Failure("the embedded PostgreSQL was killed hard", 0, "All 14 checks passed",
                 "the next run starts it again by itself, stale `postmaster.pid` and all"),
+        Failure("the embedded PostgreSQL killed during a load", 1, "the database connection was lost",
+                "the next run starts it again, with one `note:` line"),
+        Failure("a stale or garbage `postmaster.pid`", 0, "was not shut down cleanly",
+                "one `note:` line, then the server starts: only a process that /proc shows to be the data "
+                "folder's own server is ever signalled, whatever pid the file names"),
+        Failure("`--pgdata` naming a file, or a folder the embedded server did not make", 2,
+                "is not empty and is not a data folder of the embedded PostgreSQL",
+                "nothing is touched: `--pgdata` takes a path that does not exist yet (it is made, mode 0700) or "
+                "the data folder of an earlier run; an empty folder only if it is already private (mode 0700)"),
+        Failure("a read-only data folder", 2, "is read-only (mode 0500)",
+                "or `is on a read-only file system`"),
+        Failure("a full disk while the data folder is made", 2, "initdb could not make the data folder",
+                "with the reason (`No space left on device`); the folder it made is removed again"),
+        Failure("root where user namespaces are refused", 2, "set DWH_EMBEDDED_USER to an existing user",
+                "a container's default seccomp profile, say: run as another user, or name one for the server "
+                "([design](design.md#the-embedded-server))"),
         Failure("the database cannot be reached at start", 2, "after 3 attempts",
                 "retried 1 s, then 2 s later; a refused login is not retried"),
         # --- configuration and secrets ---

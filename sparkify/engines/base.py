@@ -58,7 +58,7 @@ class Engine:
 
     def stage(self, cursor, source, mode, max_errors, reporter) -> list[TableLoad]:
         """Stage the mode's chosen files into its staging targets; return what each table loaded."""
-        for statement in mode.staging_setup():
+        for statement in self.staging_setup(mode):
             cursor.execute(statement)
         self.before_load(cursor, mode)
         loads = self.load(cursor, source, mode, max_errors, reporter)
@@ -69,6 +69,10 @@ class Engine:
             cursor.execute(statement)
         self.after_load(cursor, mode)
         return loads
+
+    def staging_setup(self, mode) -> list[str]:
+        """What readies staging for the mode's load (a full load empties it): the mode's statements, as written."""
+        return mode.staging_setup()
 
     def before_load(self, cursor, mode) -> None:
         pass
@@ -106,6 +110,12 @@ class Engine:
     def after_commit(self, connection, mode, reporter) -> list[Step]:
         """Work that cannot run inside the run's transaction, done once it has committed."""
         return []
+
+    def after_rollback(self, connection, reporter) -> None:
+        """Work that cannot run inside the run's transaction, done once a failed run has rolled back.
+
+        Not called after Ctrl-C, SIGTERM or SIGHUP, which end the run at once.
+        """
 
     def dry_run(self):
         """This engine with its side effects (files read, objects written) described instead of done."""

