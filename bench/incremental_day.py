@@ -7,9 +7,9 @@ It is not part of the test suite. It uses the month of bench/run.py
 (generated once into bench/.cache/data/), starts an embedded PostgreSQL of its own in
 bench/.cache/pgdata-incremental, and times, on a fresh schema each repeat:
 
-1. a full load of all 30 days (``etl.run(..., full=True)``);
+1. a full load of all 30 days (``api.run(..., full=True)``);
 2. a full load of days 1-28, the daily run of day 29, then, timed alone, the
-   daily run of day 30 (``etl.run(..., full=False)``). The untimed day 29
+   daily run of day 30 (``api.run(..., full=False)``). The untimed day 29
    puts the warehouse in the state a daily run finds: the day before was a
    daily run too. The first reads of rows a bulk load has just written set
    their hint bits, writing the pages again, which a warehouse loaded
@@ -28,11 +28,12 @@ import time
 import psycopg2
 import psycopg2.extensions
 
-import etl
 from bench.run import CACHE, DAYS, checkpoint, dataset  # its generated months
-from create_tables import create_tables
+from sparkify import api
+from sparkify.api import create_tables
 from sparkify.engines import embedded as local_postgres
 from sparkify.engines.embedded import fresh_schema
+from sparkify.output.summary import summary
 from sql_queries import column_list
 
 
@@ -59,7 +60,7 @@ def fresh_warehouse(dsn, name):
 def timed_run(connection, folder, full):
     checkpoint(connection.dsn)  # the previous run's writes reach the disk before this one starts
     started = time.perf_counter()
-    result = etl.run(connection, "postgres", folder, full=full)
+    result = api.run(connection, "postgres", folder, full=full)
     return time.perf_counter() - started, result
 
 
@@ -91,7 +92,7 @@ def main(argv=None):
         full_seconds.append(seconds)
         warehouse = fresh_warehouse(dsn, "bench_daily")
         first_days(folder, DAYS - 2, daily)
-        etl.run(warehouse, "postgres", daily, full=True)
+        api.run(warehouse, "postgres", daily, full=True)
         first_days(folder, DAYS - 1, daily)
         seconds, result = timed_run(warehouse, daily, full=False)
         assert result.committed and result.choice.new == 1, result.choice.describe()
@@ -110,7 +111,7 @@ def main(argv=None):
     print(f"  (the first daily run after a full load, day {DAYS - 1}: {statistics.median(first_seconds):.2f} s)")
     print(f"  ratio: {day_median / full_median:.1%} of a full reload; the warehouses hold the same rows")
     print(f"\nThe steps of the last daily run (day {DAYS}), from its summary:\n")
-    print(etl.summary(day_result).split("\n\n")[0])
+    print(summary(day_result).split("\n\n")[0])
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ def fresh_schema(args):
 
     The schema is dropped afterwards, unless ``args["keep"]``.
     """
-    from create_tables import create_tables
+    from sparkify.api import create_tables
     from sparkify.engines.postgres import STAGING_EVENTS_INDEX_DROP
 
     name = args["schema"]
@@ -216,12 +216,12 @@ def to_sql(args):
 
 
 def etl_run(args):
-    """etl.run in process: staging, the five tables, the checks, the commit, each timed."""
-    import etl
+    """api.run in process: staging, the five tables, the checks, the commit, each timed."""
+    from sparkify import api
 
     with fresh_schema(args) as connection:
         started = time.perf_counter()
-        result = etl.run(connection, "postgres", args["dataset"])
+        result = api.run(connection, "postgres", args["dataset"])
         seconds = time.perf_counter() - started
     failed = [check for check in result.checks if not check.passed]
     assert not failed, failed

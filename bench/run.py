@@ -406,9 +406,9 @@ def table_rows(events, results):
             if name == "transform total":
                 target = at_target_size(events, seconds < TRANSFORM_TARGET_SECONDS,
                                         f"< {TRANSFORM_TARGET_SECONDS:.0f} s")
-            add(f"etl.run in process: {name}", seconds, runs[0]["part_rows"].get(name) or 0, ratio=False,
+            add(f"api.run in process: {name}", seconds, runs[0]["part_rows"].get(name) or 0, ratio=False,
                 target=target)
-        add("etl.run in process: whole run", median(runs), events, ratio=False, peak_mb=peak(runs))
+        add("api.run in process: whole run", median(runs), events, ratio=False, peak_mb=peak(runs))
     if "end_to_end" in results:
         seconds = median(results["end_to_end"])
         memory = peak(results["end_to_end"])
@@ -433,7 +433,7 @@ def growth_rows(by_size):
         cells.append(f"{peak(results['end_to_end']):.0f}" if "end_to_end" in results else "")
         rows.append("| " + " | ".join(cells) + " |")
     return [
-        "| events | loader s | loader µs/event | etl.run s | etl.run µs/event | end to end s "
+        "| events | loader s | loader µs/event | api.run s | api.run µs/event | end to end s "
         "| end to end µs/event | etl.py peak MB |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         *rows,

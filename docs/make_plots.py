@@ -25,8 +25,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import psycopg2  # noqa: E402
 import psycopg2.extensions  # noqa: E402
 
-import etl  # noqa: E402
-from create_tables import create_tables  # noqa: E402
+from sparkify import api  # noqa: E402
 from sparkify.analytics import charts  # noqa: E402
 from sparkify.analytics import questions as analytics  # noqa: E402
 from sparkify.config import DEFAULT_SOURCE, load_settings, target_choice  # noqa: E402
@@ -42,8 +41,8 @@ DEFAULT_QUESTIONS = ["plays_by_hour"]
 def load_sample(dsn: str, source: Path):
     """A connection to a fresh schema holding the star schema of ``source``."""
     connection = psycopg2.connect(fresh_schema(dsn, SCHEMA))
-    create_tables(connection, "postgres")
-    etl.run(connection, "postgres", source)
+    api.create_tables(connection, "postgres")
+    api.run(connection, "postgres", source)
     return connection
 
 

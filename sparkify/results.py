@@ -11,12 +11,35 @@ from typing import NamedTuple
 from sparkify.output.printable import clip, printable
 
 
-class LoadError(Exception):
+class Failed(Exception):
+    """The work failed, for a reason worded for a person (exit status 1: sparkify/cli.py)."""
+
+
+class LoadError(Failed):
     """The load failed; ``rejected`` holds the records that were turned down."""
 
     def __init__(self, message, rejected=()):
         super().__init__(message)
         self.rejected = list(rejected)
+
+
+def too_many_rejected(table: str, records, count: int, max_errors: int, said: str | None = None, shown: int = 1,
+                      look_up: str | None = None, unknown: str = "rejected") -> str:
+    """The message of a load stopped by more rejected records than --max-errors, the same on every engine:
+    the first record (its source text escaped: printable), up to ``shown`` of them, where to see the rest
+    (``look_up``), and what to do. ``said``: what the database said, if it stopped the load itself."""
+    lines = [f"{table}: {records[0].describe() if records else unknown}"]
+    if records and records[0].raw_record:
+        lines.append(f"  record: {printable(records[0].raw_record[:200])}")
+    lines += [f"  also {record.describe()}" for record in records[1:shown]]
+    if look_up and count > shown:
+        lines.append(f"  ... and {count - shown} more: {look_up}")
+    lines.append(
+        f"The load stopped: {count} rejected record(s), more than --max-errors {max_errors}"
+        f"{f' (Redshift said: {said})' if said else ''}. Fix the source, or rerun with --max-errors N to load "
+        "the good records and keep the rejected ones in rejected_records."
+    )
+    return "\n".join(lines)
 
 
 # the sizes of rejected_records' columns (sql_queries.py), in bytes
@@ -150,7 +173,7 @@ class RunResult:
         return self.choice is not None and self.choice.nothing_new
 
 
-class CheckFailed(Exception):
+class CheckFailed(Failed):
     """A reconciliation check failed: the run was rolled back. ``result`` says which."""
 
     def __init__(self, result: RunResult):

@@ -1,19 +1,17 @@
-"""SQL text: literals that hold a value and nothing else, secrets masked, a script a client can run."""
+"""SQL text: secrets masked, a statement on one line for a log, a script a client can run."""
 
 import re
 
 
-def quote_literal(value) -> str:
-    """A SQL string literal that holds ``value`` and nothing else.
+def literal_text(value) -> str:
+    """``value``'s text, for a literal: each engine quotes it by its database's rules (sparkify/engines/).
 
-    Redshift reads a backslash in a literal as an escape, so backslashes are
-    doubled as well as quotes: a config value such as ``x'; DROP TABLE y; --``
-    stays one literal.
+    No SQL text can carry a NUL character: it is refused, never cut.
     """
     text = str(value)
     if "\x00" in text:
         raise ValueError("a SQL literal cannot hold a NUL character")
-    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+    return text
 
 
 # Literals that may hold a secret, should a statement ever carry one: the

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import psycopg2
 
-import etl
-from create_tables import create_tables
+from sparkify import api
+from sparkify.api import create_tables
 from sql_queries import column_list
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -48,13 +48,13 @@ class Warehouse:
         create_tables(self.connection, "postgres")
 
     def load(self, source, max_errors=0):
-        """Run the whole ETL on ``source``; returns etl.run()'s result.
+        """Run the whole ETL on ``source``; returns api.run()'s result.
 
         As with --allow-empty: the sources the tests write by hand often hold
         only the events or only the songs a rule needs (the guard against a
         source without records is tried in test_bad_input.py).
         """
-        return etl.run(self.connection, "postgres", source, max_errors=max_errors, allow_empty=True)
+        return api.run(self.connection, "postgres", source, max_errors=max_errors, allow_empty=True)
 
     def query(self, sql, params=None):
         with self.connection.cursor() as cursor:
@@ -190,7 +190,7 @@ def full_load_of(warehouse, folder):
 
 
 def daily_run(warehouse, folder, **options):
-    return etl.run(warehouse.connection, "postgres", folder, full=False, **{"allow_empty": True, **options})
+    return api.run(warehouse.connection, "postgres", folder, full=False, **{"allow_empty": True, **options})
 
 
 def assert_equals_a_full_load(warehouse, folder):

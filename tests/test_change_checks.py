@@ -13,10 +13,12 @@ from types import SimpleNamespace
 import pytest
 from helpers import assert_equals_a_full_load, checks_of, daily_run, event, song, write_source
 
-import etl
+from sparkify import api
 from sparkify.checks import reconciliation_sql as check_sql
 from sparkify.engines import PostgresEngine
 from sparkify.output.report import Reporter
+from sparkify.output.summary import summary
+from sparkify.results import CheckFailed
 from sparkify.run import daily_load_sql as daily_sql
 
 DAY = 86_400_000
@@ -41,7 +43,7 @@ def expected_and_actual(result):
 
 
 def whole_checks_failing(warehouse):
-    checks, _ = etl.check_warehouse(warehouse.connection, PostgresEngine(), Reporter(quiet=True))
+    checks, _ = api.check(warehouse.connection, PostgresEngine(), Reporter(quiet=True))
     result = SimpleNamespace(checks=checks)
     return [check.name for check in result.checks if not check.passed]
 
@@ -170,7 +172,7 @@ def test_a_user_id_changed_by_hand_fails_the_next_daily_run_that_stages_it(wareh
     warehouse.connection.commit()
     assert whole_checks_failing(warehouse) == []  # counts cannot see it
     add_log(folder, "2018-11-02-events.json", [event(ts=T1 + DAY, sessionId=2, userId="50")])
-    with pytest.raises(etl.CheckFailed) as failure:
+    with pytest.raises(CheckFailed) as failure:
         daily_run(warehouse, folder)
     failed = [(c.name, c.expected, c.actual) for c in failure.value.result.checks if not c.passed]
     assert failed == [("users added = new staged user ids", 0, 1)]
@@ -183,7 +185,7 @@ def test_a_song_id_changed_by_hand_fails_the_next_daily_run_that_stages_it(wareh
     warehouse.connection.commit()
     assert whole_checks_failing(warehouse) == []
     add_song(folder, "TRAGAIN.json", song(song_id="SOB", title="B", artist_name="B"))
-    with pytest.raises(etl.CheckFailed) as failure:
+    with pytest.raises(CheckFailed) as failure:
         daily_run(warehouse, folder)
     failed = [(c.name, c.expected, c.actual) for c in failure.value.result.checks if not c.passed]
     assert failed == [("songs added = new staged song ids", 0, 1)]
@@ -232,4 +234,4 @@ def test_a_resent_day_replaces_its_plays_and_adds_none(warehouse, folder):
     assert expected_and_actual(result)[check_sql.NEW_PLAYS_CHECK] == (0, 0)
     steps = {name: rows for name, rows, _ in result.steps}
     assert (steps["songplay_table: plays replaced"], steps["songplay_table: plays added"]) == (3, 0)
-    assert "plays this run wrote (added or replaced): 3, 3 of them matched" in etl.summary(result)
+    assert "plays this run wrote (added or replaced): 3, 3 of them matched" in summary(result)

@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 
 import create_tables
 import etl
+from sparkify import api
 from sparkify.engines import embedded
 from sparkify.engines.embedded import postmaster, programs, server_user
 
@@ -527,7 +528,7 @@ def test_failed_daily_runs_give_back_what_they_appended(warehouse, tmp_path):
     try:
         for _ in range(3):
             with pytest.raises(psycopg2.errors.RaiseException):
-                etl.run(warehouse.connection, "postgres", source, full=False, allow_empty=True)
+                api.run(warehouse.connection, "postgres", source, full=False, allow_empty=True)
             after = table_sizes(warehouse, of="pg_relation_size")
             assert {table: size for table, size in after.items() if size > before[table]} == {}
     finally:

@@ -5,10 +5,11 @@ import json
 import pytest
 from helpers import BUNDLED_SAMPLE, Warehouse, event, run_script, song, write_source
 
-import etl
 from sparkify.checks import reconciliation_sql as check_sql
 from sparkify.engines.embedded import fresh_schema
 from sparkify.engines.local_loader.staging import LoadError
+from sparkify.output.summary import summary
+from sparkify.results import CheckFailed
 
 
 @pytest.fixture
@@ -102,7 +103,7 @@ def test_a_failed_check_rolls_everything_back(warehouse, small_source, monkeypat
     warehouse.load(small_source)
     before = warehouse.snapshot()
     monkeypatch.setitem(check_sql.check_queries, "a check that fails", "SELECT 0, 1")
-    with pytest.raises(etl.CheckFailed):
+    with pytest.raises(CheckFailed):
         warehouse.load(write_source(small_source.parent / "other", events=[event(ts=1541106999000)]))
     assert warehouse.snapshot() == before
 
@@ -160,7 +161,7 @@ def test_a_check_counts_where_its_constraint_is_missing_or_not_enforced(own_ware
 
 def test_the_summary_times_the_listing_and_the_checks(warehouse, small_source):
     result = warehouse.load(small_source)
-    steps = {line.split()[0]: line.split()[1:] for line in etl.summary(result).split("\n\n")[0].splitlines()[2:]}
+    steps = {line.split()[0]: line.split()[1:] for line in summary(result).split("\n\n")[0].splitlines()[2:]}
     files = result.choice
     assert steps["listing"][0] == str(files.new + files.changed + files.skipped)  # every file listed
     assert float(steps["checks"][-1]) == round(result.checks_seconds, 2)

@@ -22,6 +22,7 @@ from failure_cases import FAILURES
 from helpers import PROJECT_DIR, event, song, write_source
 
 import etl
+from sparkify import api
 from sparkify.engines import connect as connection
 from sparkify.engines.postgres import PostgresEngine
 from sparkify.output import query
@@ -411,7 +412,7 @@ def in_a_thread(warehouse, read):
 
 def test_check_waits_for_a_truncate_in_another_session_and_reports_no_false_failure(warehouse, rewriting):
     said = Said()
-    finished = in_a_thread(warehouse, lambda reader: etl.check_warehouse(reader, PostgresEngine(), said))
+    finished = in_a_thread(warehouse, lambda reader: api.check(reader, PostgresEngine(), said))
     with rewriting.cursor() as cursor:
         cursor.execute("INSERT INTO songplay_table SELECT * FROM sp")
     rewriting.commit()
@@ -437,7 +438,7 @@ def test_check_during_a_real_full_load_waits_and_passes(warehouse, next_source, 
         load = start_etl(warehouse, next_source, "--full")
         waiting_backends(warehouse, load)
         said = Said()
-        finished = in_a_thread(warehouse, lambda reader: etl.check_warehouse(reader, PostgresEngine(), said))
+        finished = in_a_thread(warehouse, lambda reader: api.check(reader, PostgresEngine(), said))
         release(holder)
         checks, _ = finished()
         assert finish(load)[0] == 0

@@ -18,9 +18,11 @@ import sqlglot
 from helpers import assert_equals_a_full_load, checks_of, daily_run, event, run_script, song, write_source
 from sqlglot import exp
 
-import etl
 import sql_queries as q
+from sparkify import api
 from sparkify.checks import reconciliation_sql as check_sql
+from sparkify.output.summary import summary
+from sparkify.results import CheckFailed, LoadError
 from sparkify.run import daily_load_sql as daily_sql
 from sparkify.run import ledger as incremental
 from sparkify.sources import SourceFile
@@ -206,7 +208,7 @@ def test_a_daily_run_that_changes_a_table_wrongly_fails_its_check_and_commits_no
     before, ledger = warehouse.snapshot(), warehouse.table("loaded_files")
     delivery.deliver(delivery.days(11, 11))
     monkeypatch.setattr(daily_sql, "incremental_star_queries", [*daily_sql.incremental_star_queries, (table, mistake)])
-    with pytest.raises(etl.CheckFailed) as failure:
+    with pytest.raises(CheckFailed) as failure:
         daily_run(warehouse, delivery.folder)
     assert [check.name for check in failure.value.result.checks if not check.passed] == [failing]
     assert warehouse.snapshot() == before and warehouse.table("loaded_files") == ledger
@@ -229,7 +231,7 @@ def test_a_daily_run_trusts_the_warehouse_it_finds_and_check_looks_at_all_of_it(
     failed = re.findall(r"^FAIL +(.+?) +[\d,]+ +[\d,]+ +counted$", whole.stdout, re.M)
     assert failed == ["songplays = distinct NextSong events", "time rows = distinct play start times"]
     assert "2 of 14 checks FAILED" in whole.stdout and "etl.py --full" in whole.stdout
-    assert etl.run(warehouse.connection, "postgres", delivery.folder).committed
+    assert api.run(warehouse.connection, "postgres", delivery.folder).committed
     assert run_script("etl.py", "--dsn", warehouse.dsn, "--check").returncode == 0
 
 
@@ -247,7 +249,7 @@ def test_a_run_with_nothing_new_changes_nothing_and_says_so(warehouse, delivery)
     result = daily_run(warehouse, delivery.folder)
     assert result.choice.nothing_new and not result.committed
     assert warehouse.snapshot() == before and warehouse.table("loaded_files") == ledger
-    assert etl.summary(result) == (
+    assert summary(result) == (
         f"files: 0 new, 0 changed, {5 + len(delivery.songs)} skipped (already loaded); "
         "nothing new: the warehouse is unchanged"
     )
@@ -300,7 +302,7 @@ def test_full_reloads_and_rewrites_the_ledger(warehouse, delivery):
     warehouse.create()
     delivery.deliver(delivery.songs + delivery.days(1, 3))
     daily_run(warehouse, delivery.folder)
-    result = etl.run(warehouse.connection, "postgres", delivery.folder)
+    result = api.run(warehouse.connection, "postgres", delivery.folder)
     assert result.choice.full and result.choice.reason == "--full: everything reloaded"
     assert warehouse.count("loaded_files") == 3 + len(delivery.songs)
 
@@ -435,8 +437,8 @@ def test_a_warehouse_created_before_the_ledger_still_reloads_in_full(warehouse, 
         cursor.execute("DROP TABLE loaded_files")
     warehouse.connection.commit()
     source = write_source(tmp_path / "a", events=[event()])
-    assert etl.run(warehouse.connection, "postgres", source, allow_empty=True).committed  # events only
-    with pytest.raises(etl.LoadError, match="no loaded_files ledger .* run create_tables.py"):
+    assert api.run(warehouse.connection, "postgres", source, allow_empty=True).committed  # events only
+    with pytest.raises(LoadError, match="no loaded_files ledger .* run create_tables.py"):
         daily_run(warehouse, source)
     warehouse.create()
 
@@ -447,7 +449,7 @@ def test_a_warehouse_created_before_the_sort_key_index_loads_in_full_and_daily(w
         cursor.execute("DROP INDEX staging_events_sortkey")
     warehouse.connection.commit()
     delivery.deliver(delivery.songs + delivery.days(1, 2))
-    assert etl.run(warehouse.connection, "postgres", delivery.folder).committed
+    assert api.run(warehouse.connection, "postgres", delivery.folder).committed
     delivery.deliver(delivery.days(3, 3))
     assert daily_run(warehouse, delivery.folder).committed
     assert_equals_a_full_load(warehouse, delivery.folder)
@@ -465,7 +467,7 @@ def test_choosing_among_a_hundred_thousand_files_takes_well_under_a_second():
 
 def test_a_folder_files_version_in_the_ledger_reads_as_a_time(warehouse, tmp_path):
     source = write_source(tmp_path / "source", events=[event()], songs=[song()])
-    assert etl.run(warehouse.connection, "postgres", source, full=True).committed
+    assert api.run(warehouse.connection, "postgres", source, full=True).committed
     versions = [version for (version,) in warehouse.query("SELECT version FROM loaded_files")]
     assert len(versions) == 2
     for version in versions:
@@ -475,13 +477,13 @@ def test_a_folder_files_version_in_the_ledger_reads_as_a_time(warehouse, tmp_pat
 def test_a_ledger_written_with_raw_nanoseconds_still_knows_its_files(warehouse, tmp_path):
     """A ledger from before the readable versions: its files are not taken for changed ones."""
     source = write_source(tmp_path / "source", events=[event()], songs=[song()])
-    assert etl.run(warehouse.connection, "postgres", source, full=True).committed
+    assert api.run(warehouse.connection, "postgres", source, full=True).committed
     with warehouse.connection.cursor() as cursor:
         for name, version in warehouse.query("SELECT file_key, version FROM loaded_files"):
             cursor.execute("UPDATE loaded_files SET version = %s WHERE file_key = %s",
                            (str(version_nanoseconds(version)), name))
     warehouse.connection.commit()
-    again = etl.run(warehouse.connection, "postgres", source, full=False)
+    again = api.run(warehouse.connection, "postgres", source, full=False)
     assert again.choice.describe() == (
         "files: 0 new, 0 changed, 2 skipped (already loaded); nothing new: the warehouse is unchanged"
     )

@@ -17,7 +17,9 @@ from s3_fixtures import FAKE_AWS, environment, make_bucket, moto_server, s3, upl
 from sqlglot import exp
 
 import etl
+from sparkify import api
 from sparkify.config import TargetError, source_locations
+from sparkify.engines import connect as target_connection
 from sparkify.engines.redshift import CopyPrefixes, RedshiftEngine
 from sparkify.results import LoadError
 from sparkify.run import daily_load_sql as daily_sql
@@ -125,7 +127,7 @@ def test_a_reload_copies_the_manifest_into_staging_itself_and_songs_by_name():
 
 
 def test_the_daily_plan_parses_with_a_redshift_grammar_and_commits_nothing_implicitly():
-    plan = statements_of(etl.planned_statements("redshift", config(), 5, None, full=False))
+    plan = statements_of(api.plan("redshift", config(), 5, None, full=False))
     for statement in plan:
         [parsed] = sqlglot.parse(statement, read="redshift")
         understood = not isinstance(parsed, exp.Command) or statement.startswith(("LOCK ", "VACUUM "))
@@ -146,10 +148,10 @@ def test_the_root_is_the_folder_of_log_data_and_song_data():
 
 
 def test_a_daily_run_without_a_manifest_prefix_copies_the_whole_prefixes():
-    plan = " ".join(statements_of(etl.planned_statements("redshift", redshift_config(), 0, None, full=False)))
+    plan = " ".join(statements_of(api.plan("redshift", redshift_config(), 0, None, full=False)))
     assert "MANIFEST" not in plan and "FROM 's3://udacity-dend/log_data/'" in plan
     with pytest.raises(TargetError, match=r"need \[S3\] MANIFEST_PREFIX"):
-        etl.planned_statements("redshift", redshift_config(), 0, None, full=False, since=date(2018, 11, 2))
+        api.plan("redshift", redshift_config(), 0, None, full=False, since=date(2018, 11, 2))
 
 
 def test_the_dry_run_of_a_daily_run_on_the_command_line(tmp_path):
@@ -164,7 +166,7 @@ def test_the_dry_run_of_a_daily_run_on_the_command_line(tmp_path):
 
 def test_full_on_redshift_empties_the_ledger_so_the_next_daily_run_records_all():
     fake = FakeRedshift()
-    etl.run(fake, "redshift", None, 0, settings=redshift_config())
+    api.run(fake, "redshift", None, 0, settings=redshift_config())
     assert fake.sent[2] == incremental.loaded_files_exists and incremental.loaded_files_clear in fake.sent
 
 
@@ -176,7 +178,7 @@ def test_full_on_redshift_empties_the_ledger_so_the_next_daily_run_records_all()
 def test_a_daily_run_copies_exactly_the_new_day_through_a_manifest(aws):
     fake = LedgerRedshift(ledger=ledger_of(aws, "log_data/2018/11/2018-11-01-events.json",
                                            "song_data/A/B/C/TRABC0000000000000.json"))
-    result = etl.run(fake, "redshift", ROOT, 0, settings=config(), full=False)
+    result = api.run(fake, "redshift", ROOT, 0, settings=config(), full=False)
     assert result.committed
     choice = result.choice
     assert (choice.full, choice.new, choice.skipped) == (False, 1, 2)
@@ -192,7 +194,7 @@ def test_a_daily_run_copies_exactly_the_new_day_through_a_manifest(aws):
     assert f"'{etag}', NULL, 0, " in ledger_insert
     sent = [re.sub(r"/\d{8}T\d{12}Z-", "/<run time>-", statement) for statement in fake.sent]
     sent = [statement for statement in sent if not statement.startswith("INSERT INTO loaded_files")]
-    planned = statements_of(etl.planned_statements("redshift", config(), 0, ROOT, full=False))
+    planned = statements_of(api.plan("redshift", config(), 0, ROOT, full=False))
     planned = [statement for statement in planned if not statement.startswith("INSERT INTO loaded_files")]
     assert sent == _without_songs_copy(planned)
 
@@ -208,7 +210,7 @@ def test_etl_py_on_redshift_runs_daily_unless_told_full(
     fake = LedgerRedshift(ledger=ledger_of(aws, "log_data/2018/11/2018-11-01-events.json",
                                            "song_data/A/B/C/TRABC0000000000000.json"))
     fake.close = lambda: None
-    monkeypatch.setattr(etl, "connect", lambda target: fake)
+    monkeypatch.setattr(target_connection, "connect", lambda target: fake)
     monkeypatch.setattr(RedshiftEngine, "check_connection", lambda self, connection: None)
     path = write_config(tmp_path / "dwh.cfg", settings)
     argv = ["--dsn", "postgresql://fake/dev", "--engine", "redshift", "--config", str(path), "--source", ROOT]
@@ -240,14 +242,14 @@ def test_a_daily_run_with_nothing_new_sends_no_copy(aws):
     fake = LedgerRedshift(ledger=ledger_of(aws, "log_data/2018/11/2018-11-01-events.json",
                                            "log_data/2018/11/2018-11-02-events.json",
                                            "song_data/A/B/C/TRABC0000000000000.json"))
-    result = etl.run(fake, "redshift", ROOT, 0, settings=config(), full=False)
+    result = api.run(fake, "redshift", ROOT, 0, settings=config(), full=False)
     assert result.choice.nothing_new and not result.committed
     assert not any(statement.lstrip().startswith(("COPY", "INSERT", "MERGE", "DELETE")) for statement in fake.sent)
 
 
 def test_an_empty_ledger_reloads_everything_from_manifests(aws):
     fake = LedgerRedshift()
-    result = etl.run(fake, "redshift", ROOT, 0, settings=config(), full=False)
+    result = api.run(fake, "redshift", ROOT, 0, settings=config(), full=False)
     assert result.choice.full and result.choice.reason == "the ledger is empty: everything loaded"
     copies = [statement for statement in fake.sent if statement.lstrip().startswith("COPY")]
     assert [copy.split()[1] for copy in copies] == ["staging_events", "staging_songs"]
@@ -276,18 +278,18 @@ def test_a_full_reload_by_manifest_that_copies_no_row_fails_as_a_copy_of_the_pre
     fake.rows[table] = 0
     prefix = incremental.PREFIX_OF[table]
     with pytest.raises(LoadError, match=rf"source {ROOT} has no {prefix}/ records.*--allow-empty loads it"):
-        etl.run(fake, "redshift", ROOT, 0, settings=config(), full=False)
+        api.run(fake, "redshift", ROOT, 0, settings=config(), full=False)
     assert fake.sent[-1] == "ROLLBACK" and "COMMIT" not in fake.sent
 
     fake = LedgerRedshift()
     fake.rows[table] = 0
-    assert etl.run(fake, "redshift", ROOT, 0, settings=config(), full=False, allow_empty=True).committed
+    assert api.run(fake, "redshift", ROOT, 0, settings=config(), full=False, allow_empty=True).committed
 
 
 @pytest.mark.parametrize("table", ["staging_events", "staging_songs"])
 def test_allow_empty_lets_a_copy_of_the_prefixes_load_no_row(table):
     fake = FakeRedshift(rows={"staging_events": 8056, "staging_songs": 71, table: 0})
-    assert etl.run(fake, "redshift", None, 0, settings=redshift_config(), allow_empty=True).committed
+    assert api.run(fake, "redshift", None, 0, settings=redshift_config(), allow_empty=True).committed
 
 
 def test_a_file_name_redshift_cut_to_256_characters_is_named_in_full_and_counted_in_the_ledger(aws):
@@ -304,7 +306,7 @@ def test_a_file_name_redshift_cut_to_256_characters_is_named_in_full_and_counted
     assert len(url) > 256
     bad = sys_load_error_row(url[:256], 1, "ts", "Invalid digit, Value 'x', Pos 0, Type: Long", raw_value="x")
     fake = LedgerRedshift(load_errors=[bad], errors_for={"staging_events", "staging_events_new"})
-    result = etl.run(fake, "redshift", root, 5, settings=config(), full=False)
+    result = api.run(fake, "redshift", root, 5, settings=config(), full=False)
     assert result.committed
     [record] = [record for load in result.loads for record in load.rejected]
     assert record.source_file == url

@@ -17,11 +17,10 @@ import nbformat
 import pytest
 from helpers import BUNDLED_SAMPLE, PROJECT_DIR, event, song, write_source
 
-import etl
-from create_tables import create_tables
-from sparkify import config
+from sparkify import api, config
 from sparkify.analytics import questions
 from sparkify.engines import connect, detect_engine
+from sparkify.output.summary import summary
 
 NOTEBOOK = PROJECT_DIR / "creating_cluster.ipynb"
 STRIP = "nbstripout creating_cluster.ipynb (or `nbstripout --install` once, so git does it)"
@@ -101,7 +100,7 @@ def test_the_notebook_refuses_to_recreate_the_tables_of_a_warehouse_that_holds_p
     warehouse.load(write_source(tmp_path, events=[event(), event(sessionId=2, ts=1541106400000)], songs=[song()]))
     namespace = {"CONFIG": None, "DEPLOYMENT": None, "RECREATE_TABLES": False, "connection": connect,
                  "load_settings": settings_reading(warehouse.dsn), "detect_engine": detect_engine,
-                 "create_tables": create_tables, "etl": etl}
+                 "api": api, "summary": summary}
     with pytest.raises(RuntimeError, match="already holds 2 plays: this cell would drop them. Set "
                                            "DWH_RECREATE_TABLES=1"):
         exec(load_cell(), namespace)

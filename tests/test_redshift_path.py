@@ -34,8 +34,9 @@ from sqlglot import exp
 
 import etl
 import sql_queries as q
-from create_tables import statements as create_statements
+from sparkify import api
 from sparkify import config as config_module
+from sparkify.api import table_statements as create_statements
 from sparkify.checks import doctor
 from sparkify.config import TargetError
 from sparkify.engines import PostgresEngine, RedshiftEngine, detect_engine, redshift
@@ -43,6 +44,7 @@ from sparkify.engines import connect as target_connection
 from sparkify.engines import redshift_load_errors as redshift_errors
 from sparkify.engines.local_loader.staging import LoadError, RejectedRecord
 from sparkify.output.report import Reporter
+from sparkify.output.summary import summary
 from sparkify.run.ledger import Choice
 from sparkify.run.mode import FullLoad
 from sparkify.sources.s3 import S3Source
@@ -52,7 +54,7 @@ from sparkify.value_ranges import RANGE_MEANING
 def copy_statements(settings, max_errors, source=None):
     """The COPY statements of a full load for ``settings`` (and ``--source``), as run() sends them."""
     engine = RedshiftEngine(settings)
-    opened, _ = etl.open_run(engine, settings, source, True, False)
+    opened, _ = api.open_run(engine, settings, source, True, False)
     full = FullLoad(Choice(source=opened.label, full=True, reason="", files=None))
     return [statement for _, statement, _ in engine.copies(opened, full, max_errors)]
 
@@ -170,15 +172,15 @@ BAD_LENGTH = sys_load_error_row(
 @pytest.mark.parametrize("max_errors", [0, 5])
 def test_dry_run_lists_exactly_what_a_redshift_run_sends(max_errors):
     fake = FakeRedshift()
-    result = etl.run(fake, "redshift", None, max_errors, settings=redshift_config())
+    result = api.run(fake, "redshift", None, max_errors, settings=redshift_config())
     assert result.committed
-    assert fake.sent == statements_of(etl.planned_statements("redshift", redshift_config(), max_errors))
+    assert fake.sent == statements_of(api.plan("redshift", redshift_config(), max_errors))
 
 
 def test_every_redshift_statement_parses_with_a_redshift_grammar():
     """All the statements the project can send to Redshift, one by one."""
     emitted = (
-        statements_of(etl.planned_statements("redshift", redshift_config(), 5, None))
+        statements_of(api.plan("redshift", redshift_config(), 5, None))
         + create_statements("redshift")
         + [redshift_errors.load_errors_query(after=101)]
         + [redshift_errors.load_errors_query(after=101, views=redshift_errors.SERVERLESS),
@@ -186,7 +188,8 @@ def test_every_redshift_statement_parses_with_a_redshift_grammar():
            redshift_errors.SERVERLESS.copy_result]
         + [redshift.staged_ts_out_of_range_select.format(table="staging_events_new", limit=1000),
            redshift.staged_ts_out_of_range_delete.format(table="staging_events")]
-        + [redshift_errors.insert_rejected(redshift_errors.rejected_records("staging_events", [BAD_SESSION]))]
+        + [RedshiftEngine.inline(*redshift_errors.insert_rejected(
+            redshift_errors.rejected_records("staging_events", [BAD_SESSION])))]
     )
     for statement in emitted:
         [parsed] = sqlglot.parse(statement, read="redshift")
@@ -196,7 +199,7 @@ def test_every_redshift_statement_parses_with_a_redshift_grammar():
 
 
 def test_the_redshift_path_avoids_what_commits_implicitly_or_redshift_lacks():
-    statements = statements_of(etl.planned_statements("redshift", redshift_config(), 5))
+    statements = statements_of(api.plan("redshift", redshift_config(), 5))
     committed = statements.index("COMMIT")
     assert all(statement.startswith("VACUUM DELETE ONLY ") for statement in statements[committed + 1:])
     plan = " ".join(statements[:committed])
@@ -212,7 +215,7 @@ def test_dry_run_prints_the_whole_sequence_as_sql_without_connecting(tmp_path):
     script = result.stdout
     assert script.startswith("-- etl.py --dry-run: every statement for redshift, in order, in one transaction\n")
     assert "s3cr3t" not in script and "pw@" not in script
-    planned = statements_of(etl.planned_statements("redshift", redshift_config(), 0))
+    planned = statements_of(api.plan("redshift", redshift_config(), 0))
     parsed = [expression for expression in sqlglot.parse(script, read="redshift") if expression is not None]
     assert len(parsed) == len(planned) == script.count(";\n")
     assert "\nCOMMIT;\n" in script and script.rstrip().endswith("VACUUM DELETE ONLY time_table;")
@@ -240,7 +243,7 @@ def test_dry_run_without_the_redshift_settings_is_one_line(tmp_path):
 def test_each_redshift_statement_is_logged_with_its_duration():
     fake = FakeRedshift()
     log = io.StringIO()
-    etl.run(fake, "redshift", None, 0, reporter=Reporter(stream=log), settings=redshift_config())
+    api.run(fake, "redshift", None, 0, reporter=Reporter(stream=log), settings=redshift_config())
     lines = [line for line in log.getvalue().splitlines() if re.match(r"^ +\d+\.\d\d s  ", line)]
     sent = [statement for statement in fake.sent if statement not in ("BEGIN", "COMMIT")]
     assert len(lines) == len(sent)
@@ -279,7 +282,7 @@ def test_a_row_with_blank_or_missing_columns_still_reads():
 def test_a_failed_copy_shows_what_redshift_knows_and_leaves_the_warehouse():
     fake = FakeRedshift(fail="staging_events", load_errors=[BAD_SESSION])
     with pytest.raises(LoadError) as failure:
-        etl.run(fake, "redshift", None, 0, settings=redshift_config())
+        api.run(fake, "redshift", None, 0, settings=redshift_config())
     lines = str(failure.value).splitlines()
     assert lines[0] == (
         "staging_events: s3://udacity-dend/log_data/2018/11/2018-11-01-events.json:2, column session_id: "
@@ -299,7 +302,7 @@ def test_a_failed_copy_shows_what_redshift_knows_and_leaves_the_warehouse():
 def test_a_copy_that_could_not_read_s3_points_at_the_doctor():
     fake = FakeRedshift(fail="staging_songs")
     with pytest.raises(LoadError) as failure:
-        etl.run(fake, "redshift", None, 0, settings=redshift_config())
+        api.run(fake, "redshift", None, 0, settings=redshift_config())
     assert str(failure.value).splitlines() == [
         "staging_songs: COPY failed: Load into table 'staging_songs' failed. Check 'stl_load_errors' system "
         "table for details.",
@@ -322,7 +325,7 @@ def test_a_failed_copy_after_one_that_skipped_records_names_its_own_file_and_lin
     the failed COPY is found as this session's newest COPY after the events'."""
     fake = FakeRedshift(fail="staging_songs", load_errors=[BAD_SONG], errors_for={"staging_songs"})
     with pytest.raises(LoadError) as failure:
-        etl.run(fake, "redshift", None, 0, settings=redshift_config())
+        api.run(fake, "redshift", None, 0, settings=redshift_config())
     lines = str(failure.value).splitlines()
     assert lines[0] == ("staging_songs: s3://udacity-dend/song_data/A/B/C/TRABCEI128F424C983.json:1, column year: "
                         "Invalid digit, Value 'n', Pos 0, Type: Integer (error 1207)")
@@ -336,7 +339,7 @@ FAR_FUTURE = {"ts": 253_402_300_800_000, "session_id": 7, "item_in_session": 1, 
 def test_a_staged_ts_outside_the_contract_is_rejected_as_the_local_loader_rejects_it():
     """COPY loads any BIGINT; the engine moves an event the contract cannot hold to rejected_records."""
     fake = FakeRedshift(out_of_range=[FAR_FUTURE])
-    result = etl.run(fake, "redshift", None, 5, settings=redshift_config())
+    result = api.run(fake, "redshift", None, 5, settings=redshift_config())
     assert result.committed
     events = result.loads[0]
     [record] = events.rejected
@@ -353,7 +356,7 @@ def test_a_staged_ts_outside_the_contract_is_rejected_as_the_local_loader_reject
 def test_a_staged_ts_outside_the_contract_counts_against_max_errors():
     fake = FakeRedshift(out_of_range=[FAR_FUTURE])
     with pytest.raises(LoadError) as failure:
-        etl.run(fake, "redshift", None, 0, settings=redshift_config())
+        api.run(fake, "redshift", None, 0, settings=redshift_config())
     lines = str(failure.value).splitlines()
     assert lines[0].startswith("staging_events: (staged by COPY from s3://udacity-dend/log_data/: the file is not "
                                "known):0, column ts: 253402300800000 is out of range: epoch milliseconds from")
@@ -380,7 +383,7 @@ def test_a_dsn_naming_a_serverless_workgroup_gets_the_serverless_flavour(monkeyp
     fake = FakeRedshift(host=SERVERLESS_HOST, fail="staging_songs", load_errors=[BAD_SONG],
                         errors_for={"staging_songs"})
     fake.close = lambda: None
-    monkeypatch.setattr(etl, "connect", lambda target: fake)
+    monkeypatch.setattr(target_connection, "connect", lambda target: fake)
     path = write_config(tmp_path / "dwh.cfg", redshift_config(CLUSTER__HOST=""))
     code = etl.main(["--dsn", f"postgresql://u@{SERVERLESS_HOST}:5439/dev", "--engine", "redshift",
                      "--config", path, "--full"])
@@ -395,7 +398,7 @@ def serverless_config():
 
 def test_on_serverless_skipped_records_come_from_sys_load_error_detail():
     fake = FakeRedshift(load_errors=[BAD_SESSION], errors_for={"staging_events"})
-    result = etl.run(fake, "redshift", None, 5, settings=serverless_config())
+    result = api.run(fake, "redshift", None, 5, settings=serverless_config())
     assert result.committed
     [events, songs] = result.loads
     assert songs.rejected == []
@@ -409,14 +412,14 @@ def test_on_serverless_skipped_records_come_from_sys_load_error_detail():
     asked = " ".join(fake.sent)
     assert "stl_load_errors" not in asked and "pg_last_copy_id" not in asked
     assert "FROM sys_load_error_detail" in asked and "FROM sys_load_history" in asked
-    planned = statements_of(etl.planned_statements("redshift", serverless_config(), 5))
+    planned = statements_of(api.plan("redshift", serverless_config(), 5))
     assert [statement for statement in fake.sent if not statement.startswith("INSERT INTO rejected")] == planned
 
 
 def test_on_serverless_a_failed_copy_names_its_file_and_line():
     fake = FakeRedshift(fail="staging_songs", load_errors=[BAD_SONG], errors_for={"staging_songs"})
     with pytest.raises(LoadError) as failure:
-        etl.run(fake, "redshift", None, 0, settings=serverless_config())
+        api.run(fake, "redshift", None, 0, settings=serverless_config())
     lines = str(failure.value).splitlines()
     assert lines[0] == ("staging_songs: s3://udacity-dend/song_data/A/B/C/TRABCEI128F424C983.json:1, column year: "
                         "Invalid digit, Value 'n', Pos 0, Type: Integer (error 1207)")
@@ -431,18 +434,18 @@ def test_a_copy_that_loads_no_row_is_an_error(table_name):
     fake = FakeRedshift(rows=rows)
     where = {"staging_events": "log_data/", "staging_songs": "song_data/"}[table_name]
     with pytest.raises(LoadError, match=rf"{table_name}: COPY loaded no rows from s3://udacity-dend/{where}: "):
-        etl.run(fake, "redshift", None, 0, settings=redshift_config())
+        api.run(fake, "redshift", None, 0, settings=redshift_config())
     assert fake.sent[-1] == "ROLLBACK" and "COMMIT" not in fake.sent
 
 
 def test_records_skipped_under_max_errors_are_listed_and_kept():
     fake = FakeRedshift(load_errors=[BAD_SESSION, BAD_LENGTH])
-    result = etl.run(fake, "redshift", None, 5, settings=redshift_config())
+    result = api.run(fake, "redshift", None, 5, settings=redshift_config())
     assert result.committed
     assert [len(load.rejected) for load in result.loads] == [2, 2]  # the fake answers both COPYs alike
     [insert] = [statement for statement in fake.sent if statement.startswith("INSERT INTO rejected_records")]
     assert "'s3://udacity-dend/log_data/2018/11/2018-11-01-events.json', 2, 'session_id'" in insert
-    text = etl.summary(result)
+    text = summary(result)
     assert "rejected records: 4" in text
     assert ("  rejected staging_events s3://udacity-dend/log_data/2018/11/2018-11-02-events.json:7, "
             "column length: Invalid digit, Value 'l', Pos 0, Type: Double (error 1208)") in text
@@ -455,7 +458,7 @@ def test_kept_records_insert_as_they_read(warehouse):
         RejectedRecord("staging_events", "s3://b/log_data/x.json", 3, None, "Invalid JSON", None, "{oops"),
     ]
     with warehouse.connection.cursor() as cursor:
-        cursor.execute(redshift_errors.insert_rejected(records))
+        cursor.execute(*redshift_errors.insert_rejected(records))
         cursor.execute("SELECT table_name, line_number, column_name, octet_length(raw_value), raw_record "
                        "FROM rejected_records ORDER BY line_number")
         rows = cursor.fetchall()
@@ -764,7 +767,7 @@ def test_a_full_reload_vacuums_after_its_commit_and_a_failed_vacuum_is_only_a_wa
     fake = FakeRedshift()
     fake.cursor = lambda: VacuumRefused(fake)
     log = io.StringIO()
-    result = etl.run(fake, "redshift", None, 0, reporter=Reporter(stream=log), settings=redshift_config())
+    result = api.run(fake, "redshift", None, 0, reporter=Reporter(stream=log), settings=redshift_config())
     assert result.committed
     committed = fake.sent.index("COMMIT")
     assert fake.sent[committed + 1] == "VACUUM DELETE ONLY staging_events"

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 import create_tables
 import etl
-from sparkify import config
+from sparkify import api, config
 from sparkify.checks import doctor
 from sparkify.engines import connect, embedded
 from sparkify.output import query
@@ -356,7 +356,7 @@ def test_the_copy_of_a_config_path_without_a_slash_reads_only_that_folder():
     settings = config.parse({"S3": {"LOG_DATA": "s3://udacity-dend/log_data", "SONG_DATA": "s3://udacity-dend/song_data",
                                     "LOG_JSONPATH": "s3://udacity-dend/log_json_path.json"},
                              "IAM_ROLE": {"ARN": ROLE}})
-    plan = "\n".join(etl.planned_statements("redshift", settings))
+    plan = "\n".join(api.plan("redshift", settings))
     assert "FROM 's3://udacity-dend/log_data/'" in plan and "FROM 's3://udacity-dend/song_data/'" in plan
 
 

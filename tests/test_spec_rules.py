@@ -13,7 +13,7 @@ import psycopg2.extensions
 import pytest
 from helpers import event, song, write_source
 
-import etl
+from sparkify import api
 from sql_queries import column_list
 
 PLAY_ORDER = "session_id, item_in_session, start_time"
@@ -120,7 +120,7 @@ def test_start_time_is_utc_whatever_the_session_time_zone(warehouse, tmp_path, z
             cursor.execute("SHOW TimeZone")
             assert cursor.fetchone() == (zone,)
         connection.rollback()
-        assert etl.run(connection, "postgres", source, allow_empty=True).committed  # a source of events only
+        assert api.run(connection, "postgres", source, allow_empty=True).committed  # a source of events only
     finally:
         connection.close()
     assert plays(warehouse) == [

@@ -4,13 +4,16 @@ import re
 
 import pytest
 import sqlglot
+from fake_redshift import redshift_config
 
 import sql_queries as q
-from create_tables import statements as create_statements
+from sparkify import api
+from sparkify.api import table_statements as create_statements
 from sparkify.checks import reconciliation_sql as check_sql
-from sparkify.engines import engine_named
+from sparkify.engines import ENGINES, RedshiftEngine, engine_named
 from sparkify.engines.postgres import sort_key_index, to_postgres
-from sparkify.sqltext import as_script, quote_literal, redact, summarise
+from sparkify.run.dry_run import RecordingConnection
+from sparkify.sqltext import as_script, redact, summarise
 
 ALL_STATEMENTS = (
     q.drop_table_queries
@@ -93,9 +96,9 @@ def test_an_unknown_engine_is_refused_by_name():
         ("x'; DROP TABLE songplay_table; --", "'x''; DROP TABLE songplay_table; --'"),
     ],
 )
-def test_quote_literal_keeps_hostile_values_inside_one_literal(value, literal):
-    assert quote_literal(value) == literal
-    parsed = sqlglot.parse_one(f"SELECT {quote_literal(value)}", read="redshift")
+def test_redshifts_literal_keeps_hostile_values_inside_one_literal(value, literal):
+    assert RedshiftEngine.literal(value) == literal
+    parsed = sqlglot.parse_one(f"SELECT {RedshiftEngine.literal(value)}", read="redshift")
     assert len(parsed.expressions) == 1
 
 
@@ -143,3 +146,28 @@ def test_as_script_is_sql_a_client_can_run():
         "BEGIN;\n\n-- a comment\n\nDELETE FROM t;\n\nCREATE USER u PASSWORD '***';\n\nCOMMIT;\n"
     )
     assert len(sqlglot.parse(script, read="redshift")) == 4
+
+
+MARK = "/* rendered */ "
+
+
+def marked(engine_class):
+    """``engine_class`` whose render() marks what went through it."""
+    return type(f"Marked{engine_class.__name__}", (engine_class,),
+                {"render": lambda self, statement: MARK + engine_class.render(self, statement)})
+
+
+@pytest.mark.parametrize("name", sorted(ENGINES))
+def test_every_statement_the_scripts_send_goes_through_the_engines_render(name):
+    """The engine's cursor renders: no statement of a run, the checks or create_tables.py can go out as
+    sql_queries.py wrote it (Redshift's dialect) on an engine that needs another."""
+    settings = redshift_config()
+    engine = marked(ENGINES[name])(settings)
+    sent = api.plan(engine, settings) + api.plan(engine, settings, full=False)
+    sent += api.table_statements(engine)
+    recorder = RecordingConnection(engine.inline)
+    api.check(recorder, engine)
+    sent += recorder.statements
+    unrendered = [statement for statement in sent
+                  if statement not in ("BEGIN", "COMMIT", "ROLLBACK") and not statement.startswith(MARK)]
+    assert unrendered == []

@@ -126,7 +126,7 @@ def every_insert():
     ledger = ledger_statements(Choice(source="/data", full=False, reason="", files=files), [])
     rejected = insert_rejected([RejectedRecord("staging_events", "log_data/a.json", 1, "ts", "why", "x", "{}")])
     statements = [*q.insert_table_queries.values(), *(text for _, text in daily_sql.incremental_star_queries),
-                  *ledger, rejected]
+                  *(text for text, _ in ledger), rejected[0]]
     return [insert for statement in statements for insert in inserted_columns(statement)]
 
 

@@ -1,9 +1,12 @@
 """The databases a run can load: PostgreSQL (postgres.py) and Amazon Redshift (redshift.py).
 
 Everything that is not the same on both lives in the engine's module; the
-run asks its engine, never which engine it has.
+run asks its engine, never which engine it has. An engine is one module and
+one entry in ENGINES (docs/design.md says what a third one needs).
 """
 
+from sparkify.config import TargetError
+from sparkify.engines import libpq
 from sparkify.engines.base import Engine
 from sparkify.engines.postgres import PostgresEngine
 from sparkify.engines.redshift import RedshiftEngine
@@ -25,8 +28,12 @@ def engine_named(name: str, settings=None, workers=None, host=None) -> Engine:
 
 def detect_engine(connection) -> str:
     """The name of the engine behind ``connection``, from what the server says it is."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT version()")
-        version = cursor.fetchone()[0]
-    connection.rollback()
-    return "redshift" if "redshift" in version.lower() else "postgres"
+    with libpq.translated(connection):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT version()")
+            version = cursor.fetchone()[0]
+        connection.rollback()
+    for engine in ENGINES.values():
+        if engine.recognises(version):
+            return engine.name
+    raise TargetError(f"the server is none of {', '.join(ENGINES)} (it says {version!r}): give --engine")

@@ -3,12 +3,84 @@
 The run (sparkify/run/pipeline.py) never asks which engine it has: it calls
 these methods, and each engine module overrides only what differs from the
 defaults here. Adding a flavour (a Redshift Serverless workgroup, say) is a
-subclass in that engine's module.
+subclass in that engine's module; adding an engine is a module, an entry in
+``ENGINES`` (engines/__init__.py) and a test parameter (docs/design.md).
+
+The engine owns everything database-specific, the driver included: the
+cursor it hands out (``Cursor``) renders every statement for its database,
+sends values as parameters (bound by the driver, or quoted by the engine
+where the driver's quoting is not the database's), and raises the package's
+errors (errors.py), never the driver's.
 """
 
 import contextlib
+import time
 
+from sparkify.engines import libpq
+from sparkify.engines.cancel import cancel_on_interrupt
 from sparkify.results import Step, TableLoad
+from sparkify.sqltext import summarise
+
+
+class Cursor:
+    """The cursor an engine hands out: what it runs is rendered for the engine, and its errors are the package's.
+
+    ``as_written``: run statements as they are given (query.py's SQL, which is
+    the user's, for the target), not as sql_queries.py's Redshift dialect.
+    ``log``: told each statement on one line, with its duration (Redshift's
+    statements can take minutes: the log shows where the time goes).
+    """
+
+    def __init__(self, engine, cursor, log=None, as_written=False):
+        self._engine = engine
+        self._cursor = cursor
+        self._log = log
+        self._as_written = as_written
+
+    def execute(self, statement, params=None):
+        text = statement if self._as_written else self._engine.render(statement)
+        if params is not None and not self._engine.binds_parameters:
+            text, params = self._engine.inline(text, params), None
+        started, outcome = time.perf_counter(), "  (failed)"
+        try:
+            with self._engine.translated(self._cursor.connection):
+                result = self._cursor.execute(text, params)
+            outcome = ""
+            return result
+        finally:
+            if self._log is not None:
+                self._log(f"{time.perf_counter() - started:8.2f} s  {summarise(text)}{outcome}")
+
+    def copy_expert(self, statement, stream, size=8192):
+        with self._engine.translated(self._cursor.connection):
+            return self._cursor.copy_expert(statement, stream, size)
+
+    def fetchone(self):
+        with self._engine.translated(self._cursor.connection):
+            return self._cursor.fetchone()
+
+    def fetchall(self):
+        with self._engine.translated(self._cursor.connection):
+            return self._cursor.fetchall()
+
+    def fetchmany(self, size=None):
+        with self._engine.translated(self._cursor.connection):
+            return self._cursor.fetchmany(size) if size is not None else self._cursor.fetchmany()
+
+    def close(self):
+        close = getattr(self._cursor, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __getattr__(self, name):  # rowcount, description, statusmessage, connection...
+        return getattr(self._cursor, name)
 
 
 class Engine:
@@ -18,24 +90,86 @@ class Engine:
     copies_from_s3 = False  # whether the database reads the source from S3 itself (with an IAM role)
     required_settings = ()  # (section, key) of dwh.cfg a run on this engine cannot do without
 
+    binds_parameters = True  # whether the driver's quoting of a bound value is this database's
+    logs_statements = False  # whether the run logs each statement with its duration
+
     # -- statements ---------------------------------------------------------
 
     def render(self, statement: str) -> str:
-        """A statement of sql_queries.py (Redshift's dialect) as this engine runs it."""
+        """A statement of sql_queries.py (Redshift's dialect) as this engine runs it.
+
+        Only the engine's cursor calls it: a statement goes through it once, on its way out.
+        """
         return statement
 
     def table_statements(self, create_table: str) -> list[str]:
-        """What creates one table of sql_queries.py on this engine (the table, and any index)."""
-        return [self.render(create_table)]
+        """What creates one table of sql_queries.py on this engine (the table, and any index), unrendered."""
+        return [create_table]
+
+    @staticmethod
+    def literal(value) -> str:
+        """``value`` as a literal of this database's SQL: a string holds exactly its text."""
+        raise NotImplementedError
+
+    @classmethod
+    def inline(cls, statement: str, params) -> str:
+        """``statement`` with each ``%s`` replaced by the literal of its value (``%%`` is ``%``),
+        as the driver binds them: for a database whose literals the driver does not quote as it
+        reads them, and for a dry run's script."""
+        return statement % tuple(cls.value_literal(value) for value in params)
+
+    @classmethod
+    def value_literal(cls, value) -> str:
+        if value is None:
+            return "NULL"
+        if isinstance(value, bool):
+            return "TRUE" if value else "FALSE"
+        if isinstance(value, int):
+            return str(value)
+        return cls.literal(value)
 
     # -- connection ---------------------------------------------------------
+
+    @staticmethod
+    def recognises(version: str) -> bool:
+        """Whether the server that answered ``SELECT version()`` with ``version`` is this engine's."""
+        return False
 
     def check_connection(self, connection) -> None:
         """Refuse a connection this engine must not use (Redshift: one that is not encrypted)."""
 
-    def cursor(self, cursor, reporter):
-        """The cursor the run uses: the connection's, or one that logs each statement."""
-        return cursor
+    def translated(self, connection=None):
+        """A block in which the driver's exceptions are raised as the package's (errors.py)."""
+        return libpq.translated(connection)
+
+    def cursor(self, cursor, reporter=None, as_written=False) -> Cursor:
+        """The cursor every statement goes through, around the driver's ``cursor``."""
+        log = reporter.line if self.logs_statements and reporter is not None else None
+        return Cursor(self, cursor, log, as_written)
+
+    @contextlib.contextmanager
+    def cursor_on(self, connection, reporter=None, as_written=False):
+        """``cursor()`` on a new cursor of ``connection``, closed after the block."""
+        with self.translated(connection):
+            raw = connection.cursor()
+        with self.cursor(raw, reporter, as_written) as cursor:
+            yield cursor
+
+    def commit(self, connection) -> None:
+        with self.translated(connection):
+            connection.commit()
+
+    def rollback(self, connection) -> None:
+        with self.translated(connection):
+            connection.rollback()
+
+    def cancel(self, connection) -> None:
+        """Ask the server to cancel the statement running on ``connection`` (from another thread)."""
+        connection.cancel()
+
+    def cancelling(self, connection):
+        """A block in which Ctrl-C, SIGTERM or SIGHUP cancel the running statement at once (cancel.py)."""
+        return cancel_on_interrupt(lambda: self.cancel(connection))
 
     # -- the run's steps ----------------------------------------------------
 

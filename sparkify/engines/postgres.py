@@ -47,15 +47,14 @@ import contextlib
 import re
 import time
 
-import psycopg2
-import psycopg2.errors
-
 import sql_queries as q
 from sparkify.config import DEFAULT_SOURCE, Settings
 from sparkify.engines.base import Engine
+from sparkify.engines.errors import DatabaseError, LockNotAvailable
 from sparkify.engines.local_loader.staging import save_rejected, stage_source
 from sparkify.results import Step, TableLoad
 from sparkify.sources import open_source
+from sparkify.sqltext import literal_text
 
 LOCK_KEY = 0x5350_4B59  # "SPKY": one etl.py at a time per database
 
@@ -84,6 +83,22 @@ def to_postgres(statement: str) -> str:
     statement = _ENCODE.sub("", statement)
     statement = _VARCHAR.sub(r'VARCHAR(\1) COLLATE "C"', statement)
     return statement
+
+
+def literal(value) -> str:
+    """A PostgreSQL string literal that holds exactly ``value``'s text.
+
+    A standard string ('...') reads a backslash as itself, but only while
+    standard_conforming_strings is on (the default); a text with a backslash
+    is written as an escape string (E'...', backslashes doubled), which reads
+    the same whatever that setting. Redshift's rule (redshift.py) would store
+    each backslash twice here.
+    """
+    text = literal_text(value)
+    quoted = text.replace("'", "''")
+    if "\\" in text:
+        return "E'" + quoted.replace("\\", "\\\\") + "'"
+    return "'" + quoted + "'"
 
 
 def sort_key_index_name(table: str) -> str:
@@ -157,12 +172,18 @@ class PostgresEngine(Engine):
         self.describe_loads = describe_loads
         self.full = None  # whether the run is a full load, once it has started staging
 
+    literal = staticmethod(literal)
+
+    @staticmethod
+    def recognises(version):
+        return "postgresql" in version.lower() and "redshift" not in version.lower()
+
     def render(self, statement):
         return to_postgres(statement)
 
     def table_statements(self, create_table):
         index = sort_key_index(create_table)
-        return [self.render(create_table)] + ([index] if index else [])
+        return [create_table] + ([index] if index else [])
 
     def lock(self, cursor, reporter):
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", (LOCK_KEY,))
@@ -181,14 +202,14 @@ class PostgresEngine(Engine):
         snapshot: it comes first, and waits for any writer (an etl.py load or
         anyone's TRUNCATE) to commit; the locks are held until the reading ends.
         """
-        connection.rollback()
+        self.rollback(connection)
         try:
-            with connection.cursor() as cursor:
+            with self.cursor_on(connection) as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 self.wait_for_writers(cursor, reporter, CHECKED_TABLES)
             yield
         finally:
-            connection.rollback()
+            self.rollback(connection)
 
     def wait_for_writers(self, cursor, reporter, tables=None):
         if tables is None:  # a statement of its own, which takes a snapshot: never in a REPEATABLE READ
@@ -201,7 +222,7 @@ class PostgresEngine(Engine):
         cursor.execute("SAVEPOINT wait_for_writers")
         try:
             cursor.execute(lock + " NOWAIT")
-        except psycopg2.errors.LockNotAvailable:
+        except LockNotAvailable:
             cursor.execute("ROLLBACK TO SAVEPOINT wait_for_writers")
             reporter.always("Another session is writing the warehouse (an etl.py load?): "
                             "waiting for it to commit...")
@@ -265,8 +286,8 @@ class PostgresEngine(Engine):
             return []
         started = time.perf_counter()
         try:
-            vacuum(connection, LEAVES_DEAD_ROWS[self.full, True])
-        except psycopg2.Error as error:
+            vacuum(self, connection, LEAVES_DEAD_ROWS[self.full, True])
+        except DatabaseError as error:
             reporter.always(f"warning: the load is committed, but VACUUM failed ({' '.join(str(error).split())}): "
                             "the space its dead rows take is reclaimed by the next run's VACUUM")
             return []
@@ -277,8 +298,8 @@ class PostgresEngine(Engine):
     def after_rollback(self, connection, reporter):
         """VACUUM what the failed run wrote, so that its space is used again (or given back, at a table's end)."""
         if self.full is not None and not connection.closed:
-            with contextlib.suppress(psycopg2.Error):  # the run failed already: the next run's VACUUM catches up
-                vacuum(connection, LEAVES_DEAD_ROWS[self.full, False])
+            with contextlib.suppress(DatabaseError):  # the run failed already: the next run's VACUUM catches up
+                vacuum(self, connection, LEAVES_DEAD_ROWS[self.full, False])
 
     def transform_settings(self):
         return list(TRANSFORM_SETTINGS)
@@ -308,13 +329,13 @@ class PostgresEngine(Engine):
         return set(cursor.fetchall())
 
     def dry_run(self):
-        return PostgresEngine(self.settings, self.workers, describe_loads=True)
+        return type(self)(self.settings, self.workers, describe_loads=True)
 
 
-def vacuum(connection, tables) -> None:
+def vacuum(engine, connection, tables) -> None:
     connection.autocommit = True  # VACUUM cannot run in a transaction
     try:
-        with connection.cursor() as cursor:
+        with engine.cursor_on(connection) as cursor:
             for table in tables:
                 cursor.execute(f"VACUUM {table}")
     finally:

@@ -3,6 +3,10 @@
 What differs from PostgreSQL, and the page of AWS's documentation that says why:
 
 - **Encrypted connections only.** The run refuses a connection without TLS.
+- **Literals**: a backslash is an escape in a Redshift string literal
+  (https://docs.aws.amazon.com/redshift/latest/dg/r_QUOTE_LITERAL.html), so
+  the engine quotes every value itself (``literal()``), and logs each
+  statement it runs with its duration.
 - **One run at a time: ``LOCK``.** New clusters and Serverless workgroups run
   with SNAPSHOT isolation, under which two overlapping runs that insert into
   the same tables both commit. Every run takes an exclusive ``LOCK`` of
@@ -34,14 +38,13 @@ What differs from PostgreSQL, and the page of AWS's documentation that says why:
 import json
 import time
 
-import psycopg2
-
 import sql_queries as q
 from sparkify.config import MAX_REDSHIFT_ERRORS, REDSHIFT_REQUIRED, Settings, TargetError
 from sparkify.engines import redshift_load_errors as load_errors
 from sparkify.engines.base import Engine
-from sparkify.results import LoadError, RejectedRecord, Step, TableLoad
-from sparkify.sqltext import quote_literal, summarise
+from sparkify.engines.errors import DatabaseError
+from sparkify.results import LoadError, RejectedRecord, Step, TableLoad, too_many_rejected
+from sparkify.sqltext import literal_text
 from sparkify.value_ranges import RANGE_MEANING, TS_MAX_MS, TS_MIN_MS
 
 COPY_RESULT = load_errors.CLUSTER.copy_result
@@ -76,29 +79,18 @@ DELETE FROM {{table}} WHERE {TS_OUT_OF_RANGE}
 """
 
 
-class StatementLog:
-    """A cursor that reports every statement it runs on one line, with its duration.
+def literal(value) -> str:
+    """A Redshift string literal that holds exactly ``value``'s text.
 
-    One statement can take minutes on Redshift: the log shows where the time
-    goes and which statement failed. Secrets are masked (sqltext.summarise).
+    Redshift reads a backslash in a literal as an escape, so backslashes are
+    doubled as well as quotes, as its QUOTE_LITERAL does
+    (https://docs.aws.amazon.com/redshift/latest/dg/r_QUOTE_LITERAL.html): a
+    config value such as ``x\\'; DROP TABLE y; --`` stays one literal. The
+    driver quotes a bound value by PostgreSQL's rules, which differ: the
+    Redshift engine quotes every value itself (``binds_parameters = False``).
     """
-
-    def __init__(self, cursor, log):
-        self._cursor = cursor
-        self._log = log
-
-    def execute(self, statement, params=None):
-        started = time.perf_counter()
-        outcome = "  (failed)"
-        try:
-            result = self._cursor.execute(statement, params)
-            outcome = ""
-            return result
-        finally:
-            self._log(f"{time.perf_counter() - started:8.2f} s  {summarise(statement)}{outcome}")
-
-    def __getattr__(self, name):
-        return getattr(self._cursor, name)
+    text = literal_text(value)
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 class CopyPrefixes:
@@ -130,7 +122,14 @@ class RedshiftEngine(Engine):
     label = "Amazon Redshift"
     copies_from_s3 = True
     required_settings = REDSHIFT_REQUIRED
+    binds_parameters = False
+    logs_statements = True
     views = load_errors.CLUSTER  # where the load errors are (redshift_load_errors.py)
+    literal = staticmethod(literal)
+
+    @staticmethod
+    def recognises(version):
+        return "redshift" in version.lower()
 
     def __new__(cls, settings=None, workers=None, write_manifests=None, host=None):
         """The flavour the deployment calls for, chosen here once: Serverless or a provisioned cluster."""
@@ -149,9 +148,6 @@ class RedshiftEngine(Engine):
                 "the connection to Redshift is not encrypted: add sslmode=require to the DSN "
                 "(or leave [CLUSTER] SSLMODE at its default)"
             )
-
-    def cursor(self, cursor, reporter):
-        return StatementLog(cursor, reporter.line)
 
     def lock(self, cursor, reporter):
         cursor.execute(LOCK)
@@ -198,12 +194,12 @@ class RedshiftEngine(Engine):
                               "(COPY's MAXERROR)")
         locations, region = source.locations, self.settings.source.region
         return {
-            "log_data": quote_literal(locations.log_data),
-            "song_data": quote_literal(locations.song_data),
-            "log_jsonpath": quote_literal(locations.log_jsonpath),
+            "log_data": self.literal(locations.log_data),
+            "song_data": self.literal(locations.song_data),
+            "log_jsonpath": self.literal(locations.log_jsonpath),
             # no REGION clause without [S3] REGION: COPY then reads everything in the cluster's region
-            "region": f"REGION {quote_literal(region)}\n" if region else "",
-            "iam_role": quote_literal(self.settings.redshift.iam_role),
+            "region": f"REGION {self.literal(region)}\n" if region else "",
+            "iam_role": self.literal(self.settings.redshift.iam_role),
             "max_errors": int(max_errors),
         }
 
@@ -217,7 +213,7 @@ class RedshiftEngine(Engine):
         formats = {"staging_events": values["log_jsonpath"], "staging_songs": "'auto'"}
         return [
             (table, q.staging_copy_manifest.format(
-                table=mode.staging_targets.get(table, table), manifest=quote_literal(url), format=formats[table],
+                table=mode.staging_targets.get(table, table), manifest=self.literal(url), format=formats[table],
                 **values), url)
             for table, url in manifests.items()
         ]
@@ -234,7 +230,7 @@ class RedshiftEngine(Engine):
         return loads
 
     def keep_rejected(self, cursor, rejected):
-        cursor.execute(load_errors.insert_rejected(rejected))
+        cursor.execute(*load_errors.insert_rejected(rejected))
 
     def clear_star(self):
         return list(q.clear_star_queries)
@@ -250,11 +246,10 @@ class RedshiftEngine(Engine):
         started = time.perf_counter()
         connection.autocommit = True
         try:
-            with connection.cursor() as raw:
-                cursor = self.cursor(raw, reporter)
+            with self.cursor_on(connection, reporter) as cursor:
                 for table in q.staging_tables + q.star_tables:
                     cursor.execute(f"VACUUM DELETE ONLY {table}")
-        except psycopg2.Error as error:
+        except DatabaseError as error:
             reporter.always(f"warning: the load is committed, but VACUUM DELETE ONLY failed "
                             f"({' '.join(str(error).split())}): Redshift's automatic vacuum reclaims the space later")
         finally:
@@ -306,15 +301,8 @@ def reject_ts_out_of_range(cursor, load, staged, max_errors, source_file):
     ]
     rejected = len(load.rejected) + count
     if rejected > max_errors:
-        first = records[0] if records else None
-        raise LoadError(
-            f"{load.table}: {first.describe() if first else 'ts out of range'}\n"
-            f"  record: {first.raw_record[:200] if first else ''}\n"
-            f"The load stopped: {rejected} rejected record(s), more than --max-errors {max_errors}. "
-            "Fix the source, or rerun with --max-errors N to load the good records and keep the rejected "
-            "ones in rejected_records.",
-            load.rejected + records,
-        )
+        raise LoadError(too_many_rejected(load.table, records, rejected, max_errors, unknown="ts out of range"),
+                        load.rejected + records)
     cursor.execute(staged_ts_out_of_range_delete.format(table=staged))
     load.rejected.extend(records)
     if load.rows is not None:
@@ -346,7 +334,7 @@ def run_copies(cursor, copies, max_errors, empty_is_error=True, views=load_error
         started = time.perf_counter()
         try:
             cursor.execute(statement)
-        except psycopg2.Error as error:
+        except DatabaseError as error:
             raise load_errors.copy_failed(cursor, table_name, error, last_copy, max_errors, views,
                                           files.get(table_name)) from None
         cursor.execute(views.copy_result)

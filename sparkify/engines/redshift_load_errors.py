@@ -42,10 +42,8 @@ maps a cut name back to the one file COPY read that it begins (the
 manifest's entries), or says that it was cut.
 """
 
-import psycopg2
-
-from sparkify.results import LoadError, RejectedRecord
-from sparkify.sqltext import quote_literal
+from sparkify.engines.errors import DatabaseError
+from sparkify.results import LoadError, RejectedRecord, too_many_rejected
 from sql_queries import column_list
 
 SHOWN = 10  # rejected records written out in an error message
@@ -184,7 +182,7 @@ def load_errors(cursor, table_name: str, after=None, views=CLUSTER, files=None) 
     return full_names(records, files)
 
 
-def copy_failed(cursor, table_name: str, error: psycopg2.Error, previous_copy, max_errors: int,
+def copy_failed(cursor, table_name: str, error: DatabaseError, previous_copy, max_errors: int,
                 views=CLUSTER, files=None) -> LoadError:
     """The LoadError for a COPY that failed: what Redshift said, and the records it rejected.
 
@@ -198,7 +196,7 @@ def copy_failed(cursor, table_name: str, error: psycopg2.Error, previous_copy, m
     connection.rollback()
     try:
         records = load_errors(cursor, table_name, after=previous_copy, views=views, files=files)
-    except psycopg2.Error:
+    except DatabaseError:
         records = []
     connection.rollback()
     said = " ".join(str(error).split()) or type(error).__name__
@@ -213,40 +211,21 @@ def failure_message(table_name: str, said: str, records, max_errors: int, views=
             "Redshift recorded no rejected record for it, so it could not read the files: "
             "python doctor.py checks the IAM role, the region and the S3 paths."
         )
-    lines = [f"{table_name}: {records[0].describe()}"]
-    if records[0].raw_record:
-        lines.append(f"  record: {records[0].raw_record[:200]}")
-    for record in records[1:SHOWN]:
-        lines.append(f"  also {record.describe()}")
-    if len(records) > SHOWN:
-        lines.append(f"  ... and {len(records) - SHOWN} more: {views.look_up}")
-    lines.append(
-        f"The load stopped: {len(records)} rejected record(s), more than --max-errors {max_errors} "
-        f"(Redshift said: {said}). Fix the source, or rerun with --max-errors N to load the good "
-        "records and keep the rejected ones in rejected_records."
-    )
-    return "\n".join(lines)
+    return too_many_rejected(table_name, records, len(records), max_errors, said, shown=SHOWN, look_up=views.look_up)
 
 
-def insert_rejected(records) -> str:
-    """One INSERT that keeps ``records`` in rejected_records, every value a quoted literal
-    cut to its column's size in bytes."""
-    def literal(value, size=64):
+def insert_rejected(records) -> tuple[str, list]:
+    """(one INSERT that keeps ``records`` in rejected_records, its values), each value cut to its
+    column's size in bytes; the engine's cursor quotes the values."""
+    def cut(value, size=64):
         if value is None:
-            return "NULL"
-        cut = str(value).replace("\x00", "").encode("utf-8")[:size].decode("utf-8", "ignore")
-        return quote_literal(cut)
+            return None
+        return str(value).replace("\x00", "").encode("utf-8")[:size].decode("utf-8", "ignore")
 
-    rows = ",\n".join(
-        "(" + ", ".join([  # RejectedRecord's fields, in the order of rejected_records' columns
-            literal(record.table_name),
-            literal(record.source_file, 1024),
-            str(int(record.line_number)),
-            literal(record.column_name),
-            literal(record.reason, 1024),
-            literal(record.raw_value, 1024),
-            literal(record.raw_record, 65535),
-        ]) + ")"
-        for record in records
-    )
-    return f"INSERT INTO rejected_records ({column_list('rejected_records')})\nVALUES\n{rows}"
+    values = []
+    for record in records:  # RejectedRecord's fields, in the order of rejected_records' columns
+        values += [cut(record.table_name), cut(record.source_file, 1024), int(record.line_number),
+                   cut(record.column_name), cut(record.reason, 1024), cut(record.raw_value, 1024),
+                   cut(record.raw_record, 65535)]
+    rows = ",\n".join("(%s, %s, %s, %s, %s, %s, %s)" for _ in records)
+    return f"INSERT INTO rejected_records ({column_list('rejected_records')})\nVALUES\n{rows}", values

@@ -14,7 +14,6 @@ from sparkify.results import CheckFailed
 from sparkify.run.ledger import Choice, loaded_files_exists, loaded_files_select
 from sparkify.run.pipeline import Request, run
 from sparkify.sources import SourceFile
-from sparkify.sqltext import quote_literal
 
 PLACEHOLDERS = {
     "log_data": [SourceFile("<each log file staged>", 0, None, "<its version>")],
@@ -23,9 +22,14 @@ PLACEHOLDERS = {
 
 
 class RecordingConnection:
-    """Enough of a psycopg2 connection for a run: it keeps what would be sent, in order."""
+    """Enough of a driver's connection for a run: it keeps what would be sent, in order.
 
-    def __init__(self):
+    ``inline(statement, values)``: the statement with its values as the
+    engine's literals (what the driver would send).
+    """
+
+    def __init__(self, inline):
+        self.inline = inline
         self.statements = []
         self.autocommit = False
         self.closed = False
@@ -33,6 +37,9 @@ class RecordingConnection:
 
     def cursor(self):
         return RecordingCursor(self)
+
+    def close(self):
+        pass
 
     def send(self, statement):
         if not self.autocommit and not self._in_transaction:
@@ -69,10 +76,12 @@ class RecordingCursor:
     def __exit__(self, *exc):
         return False
 
+    def close(self):
+        pass
+
     def execute(self, statement, params=None):
-        if params:
-            statement = statement % tuple(str(value) if isinstance(value, int) else quote_literal(value)
-                                          for value in params)
+        if params is not None:
+            statement = self.connection.inline(statement, params)
         self.connection.send(statement)
 
     def fetchone(self):
@@ -94,7 +103,8 @@ def assume(cursor, source, full, since, until) -> Choice:
 
 def planned_statements(engine, source, request=None) -> list[str]:
     """Every statement a run of ``request`` sends to ``engine``, in order, without connecting."""
-    connection = RecordingConnection()
+    engine = engine.dry_run()
+    connection = RecordingConnection(engine.inline)
     with contextlib.suppress(CheckFailed):
-        run(connection, engine.dry_run(), source, request or Request(), choose=assume)
+        run(connection, engine, source, request or Request(), choose=assume)
     return connection.statements

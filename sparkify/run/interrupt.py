@@ -1,19 +1,16 @@
-"""Ctrl-C, SIGTERM or SIGHUP during a statement that runs for minutes: cancel it on the server at once.
+"""SIGTERM and SIGHUP end a command as Ctrl-C does.
 
 SIGTERM (timeout, systemd, Docker, Airflow) and SIGHUP (a closed terminal)
-end a run as Ctrl-C does: within ``terminate_as_exception()`` they raise
+end a command as Ctrl-C does: within ``terminate_as_exception()`` they raise
 ``Terminated`` in the main thread, so every ``finally`` runs (the loader's
-worker pool is shut down, the transaction rolled back), and the command
-line exits 128 + the signal's number.
+worker pool is shut down, the transaction rolled back, the embedded server
+let go of), and the command line exits 128 + the signal's number
+(sparkify/cli.py). A statement running on the server is cancelled at once
+(sparkify/engines/cancel.py).
 """
 
 import contextlib
 import signal
-import socket
-import threading
-
-import psycopg2
-import psycopg2.errors
 
 TERMINATING = (signal.SIGTERM, signal.SIGHUP)
 
@@ -47,54 +44,3 @@ def terminate_as_exception():
     finally:
         for number, action in previous.items():
             signal.signal(number, action)
-
-
-@contextlib.contextmanager
-def cancel_on_interrupt(connection):
-    """Within the block, Ctrl-C cancels the running statement at once.
-
-    Python runs its SIGINT handler only between bytecodes, so a Ctrl-C during
-    a statement that runs for minutes would wait for it to end. The C-level
-    handler does write the signal's number to the wakeup fd at once: a thread
-    waiting on it asks the server to cancel the statement, and the
-    KeyboardInterrupt follows as usual, in the main thread. Outside the main
-    thread (no signals there) the block runs as it is.
-    """
-    reader, writer = socket.socketpair()
-    writer.setblocking(False)
-    try:
-        previous = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
-    except ValueError:  # not the main thread
-        reader.close()
-        writer.close()
-        yield
-        return
-    interrupted = threading.Event()
-    received = []
-
-    def watch():
-        while data := reader.recv(64):
-            stopping = [number for number in (signal.SIGINT, *TERMINATING) if number in data]
-            if stopping:
-                received.extend(stopping)
-                interrupted.set()
-                with contextlib.suppress(Exception):
-                    connection.cancel()
-
-    watcher = threading.Thread(target=watch, name="cancel-on-interrupt", daemon=True)
-    watcher.start()
-    try:
-        yield
-    except psycopg2.errors.QueryCanceled:
-        if interrupted.is_set():
-            if received[0] == signal.SIGINT:
-                raise KeyboardInterrupt from None
-            raise Terminated(received[0]) from None
-        raise
-    finally:
-        signal.set_wakeup_fd(previous)
-        writer.close()  # ends the watcher
-        watcher.join(timeout=1)
-        reader.close()
-
-

@@ -26,7 +26,6 @@ from pathlib import Path
 
 from sparkify.config import is_s3
 from sparkify.results import LoadError
-from sparkify.sqltext import quote_literal
 from sql_queries import column_list
 
 PREFIXES = {"log_data": "staging_events", "song_data": "staging_songs"}
@@ -251,12 +250,14 @@ def same_version(recorded: str, listed: str) -> bool:
     return False
 
 
-def ledger_statements(choice: Choice, loads, now=None) -> list[str]:
-    """What records this run's files in the ledger: all anew after a reload, else the new ones."""
+def ledger_statements(choice: Choice, loads, now=None) -> list[tuple[str, list | None]]:
+    """(statement, values) that record this run's files in the ledger: all anew after a reload, else the new
+    ones. The values are bound or quoted by the engine's cursor, as its database reads them: a file name is
+    stored as it is named, backslashes and quotes included."""
     if not choice.recorded:
         return []
     if choice.files is None:
-        return [loaded_files_clear]
+        return [(loaded_files_clear, None)]
     now = now or datetime.now(UTC).replace(tzinfo=None)
     file_rows, rejected = {}, {}
     root = choice.source + "/"
@@ -266,21 +267,15 @@ def ledger_statements(choice: Choice, loads, now=None) -> list[str]:
             name = record.source_file.removeprefix(root)  # COPY names the whole s3:// URL
             rejected[name] = rejected.get(name, 0) + 1
     rows = [
-        ", ".join([
-            quote_literal(item.name),
-            quote_literal(choice.source),
-            quote_literal(PREFIXES[prefix]),
-            str(int(item.size)),
-            quote_literal(item.version),
-            str(file_rows[item.name]) if item.name in file_rows else "NULL",
-            str(rejected.get(item.name, 0)),
-            quote_literal(now.isoformat(sep=" ", timespec="seconds")),
-        ])
+        [item.name, choice.source, PREFIXES[prefix], int(item.size), item.version, file_rows.get(item.name),
+         rejected.get(item.name, 0), now.isoformat(sep=" ", timespec="seconds")]
         for prefix, files in choice.files.items()
         for item in files
     ]
-    statements = [loaded_files_clear] if choice.full else []
+    statements = [(loaded_files_clear, None)] if choice.full else []
     for start in range(0, len(rows), LEDGER_ROWS_PER_INSERT):
-        values = ",\n    ".join(f"({row})" for row in rows[start:start + LEDGER_ROWS_PER_INSERT])
-        statements.append(f"INSERT INTO loaded_files ({column_list('loaded_files')})\nVALUES\n    {values}")
+        batch = rows[start:start + LEDGER_ROWS_PER_INSERT]
+        values = ",\n    ".join("(%s, %s, %s, %s, %s, %s, %s, %s)" for _ in batch)
+        statements.append((f"INSERT INTO loaded_files ({column_list('loaded_files')})\nVALUES\n    {values}",
+                           [value for row in batch for value in row]))
     return statements

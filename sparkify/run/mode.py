@@ -69,12 +69,12 @@ class FullLoad:
         steps = []
         with engine.bulk_insert(cursor, "songplay_table", steps):
             for table, statement in q.insert_table_queries.items():
-                steps.append(run_step(cursor, table, engine.render(statement), reporter))
+                steps.append(run_step(cursor, table, statement, reporter))
         return steps
 
     def record(self, cursor, loads) -> None:
-        for statement in ledger_statements(self.choice, loads):
-            cursor.execute(statement)
+        for statement, values in ledger_statements(self.choice, loads):
+            cursor.execute(statement, values)
 
     def check(self, cursor, engine) -> list:
         return run_checks(cursor, engine.enforced_constraints(cursor))
@@ -118,7 +118,7 @@ class DailyLoad(FullLoad):
         self.checks_seconds = time.perf_counter() - started
         rows, seconds = {}, {}
         for table, statement in daily_sql.incremental_star_queries:
-            step = run_step(cursor, daily_sql.COUNTED.get(statement, table), engine.render(statement), reporter)
+            step = run_step(cursor, daily_sql.COUNTED.get(statement, table), statement, reporter)
             seconds[table] = seconds.get(table, 0.0) + step.seconds
             if statement in daily_sql.COUNTED:
                 rows[daily_sql.COUNTED[statement]] = step.rows or 0

@@ -13,11 +13,9 @@ import time
 from dataclasses import dataclass
 from datetime import date
 
-import psycopg2
-
+from sparkify.engines.errors import ConnectionLost
 from sparkify.output.report import Reporter
 from sparkify.results import CheckFailed, RunResult
-from sparkify.run.interrupt import cancel_on_interrupt
 from sparkify.run.ledger import choose_files
 from sparkify.run.mode import mode_for
 
@@ -42,7 +40,7 @@ def run(connection, engine, source, request=None, reporter=None, target="", choo
     request, reporter = request or Request(), reporter or Reporter(quiet=True)
     started = time.perf_counter()
     result = RunResult(target=target, source=source.label)
-    with transaction(connection, engine, reporter) as cursor:
+    with engine.translated(connection), transaction(connection, engine, reporter) as cursor:
         engine.lock(cursor, reporter)
         listed = time.perf_counter()
         result.choice = choose(cursor, source, request.full, request.since, request.until)
@@ -50,7 +48,7 @@ def run(connection, engine, source, request=None, reporter=None, target="", choo
         mode = mode_for(result.choice, request.allow_empty)
         result.mode, result.reason = mode.name, mode.reason
         if result.nothing_new:
-            return finished(result, started, commit=False, connection=connection)
+            return finished(result, started, commit=False, connection=connection, engine=engine)
         reporter.line(result.choice.describe())
         result.loads = engine.stage(cursor, source, mode, request.max_errors, reporter)
         mode.check_staged(result.loads, source.label)
@@ -63,32 +61,32 @@ def run(connection, engine, source, request=None, reporter=None, target="", choo
         result.checks_seconds = time.perf_counter() - checked + mode.checks_seconds
         result.checks_on_change = mode.checks_on_change
         if result.failed_checks:
-            finished(result, started, commit=False, connection=connection)
+            finished(result, started, commit=False, connection=connection, engine=engine)
             raise CheckFailed(result)
-    finished(result, started, commit=True, connection=connection)
+    finished(result, started, commit=True, connection=connection, engine=engine)
     result.steps += engine.after_commit(connection, mode, reporter)
     return result
 
 
 @contextlib.contextmanager
 def transaction(connection, engine, reporter):
-    """The run's cursor, inside one transaction that any error or Ctrl-C rolls back."""
+    """The engine's cursor, inside one transaction that any error or Ctrl-C rolls back."""
     try:
-        with connection.cursor() as raw_cursor, cancel_on_interrupt(connection):
-            yield engine.cursor(raw_cursor, reporter)
+        with engine.cursor_on(connection, reporter) as cursor, engine.cancelling(connection):
+            yield cursor
     except BaseException as error:
-        with contextlib.suppress(psycopg2.InterfaceError):  # a lost connection: the server rolled back
-            connection.rollback()
+        with contextlib.suppress(ConnectionLost):  # a lost connection: the server rolled back
+            engine.rollback(connection)
         if isinstance(error, Exception):  # not Ctrl-C, SIGTERM or SIGHUP, which end the run at once
             engine.after_rollback(connection, reporter)
         raise
 
 
-def finished(result, started, commit, connection) -> RunResult:
+def finished(result, started, commit, connection, engine) -> RunResult:
     if commit:
-        connection.commit()
+        engine.commit(connection)
     else:
-        connection.rollback()
+        engine.rollback(connection)
     result.committed = commit
     result.seconds = time.perf_counter() - started
     return result

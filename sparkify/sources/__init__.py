@@ -103,6 +103,10 @@ def not_a_file(mode: int) -> str | None:
     return "not a regular file"
 
 
+class SourceUnreachable(SourceError):
+    """The store that holds the source (S3) did not answer: the network, or its endpoint (exit status 2)."""
+
+
 class SourceFile(NamedTuple):
     """One file of a source. A named tuple: a catalogue lists 100,000 of them,
     and a frozen dataclass takes ten times as long to make."""

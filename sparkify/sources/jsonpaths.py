@@ -10,7 +10,7 @@ values. Supported: the bracket and dot notations Redshift accepts, e.g.
 import json
 import re
 
-from sparkify.sources import SourceError, SourceNotFound
+from sparkify.sources import SourceError, SourceNotFound, SourceUnreachable
 
 JSONPATHS_FILE = "log_json_path.json"  # where a source keeps it, next to log_data/ (docs/data-contract.md)
 
@@ -81,7 +81,7 @@ def read_jsonpaths(data, where: str = "log_json_path.json"):
 def source_jsonpaths(source, name: str = JSONPATHS_FILE):
     """(paths, where) of the JSONPaths file ``name`` of ``source`` (sources/__init__.py), read as a load
     reads it: a regular file or an S3 object, at most MAX_JSONPATHS_BYTES. JsonPathsError, one line
-    naming the file, if it is missing, unreadable or malformed."""
+    naming the file, if it is missing, unreadable or malformed (SourceUnreachable when S3 did not answer)."""
     where = f"{source.label.rstrip('/')}/{name}" if name else source.label
     try:
         data = source.read_bytes(name, MAX_JSONPATHS_BYTES)
@@ -90,6 +90,8 @@ def source_jsonpaths(source, name: str = JSONPATHS_FILE):
             f"{where} not found: the source must hold {JSONPATHS_FILE} next to log_data/"
             if name == JSONPATHS_FILE else f"{where} not found: the JSONPaths file of the events must be there"
         ) from None
+    except SourceUnreachable:
+        raise  # not the file's fault: the network's (exit status 2)
     except SourceError as error:
         raise JsonPathsError(str(error)) from None
     return read_jsonpaths(data, where), where

@@ -38,7 +38,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sparkify.aws import clients
 from sparkify.config import TargetError, without_credentials
 from sparkify.output.printable import printable
-from sparkify.sources import SourceError, SourceFile, SourceNotFound, _is_json, check_names, too_large
+from sparkify.sources import (
+    SourceError,
+    SourceFile,
+    SourceNotFound,
+    SourceUnreachable,
+    _is_json,
+    check_names,
+    too_large,
+)
 
 WORKERS = 64
 AHEAD_FILES = 1024
@@ -84,7 +92,7 @@ def explain(error, where: str, anonymous: bool = False) -> SourceError:
         endpoint = urllib.parse.urlsplit(getattr(error, "kwargs", {}).get("endpoint_url") or "")
         host = endpoint.hostname and (f"{endpoint.hostname}:{endpoint.port}" if endpoint.port else endpoint.hostname)
         reason = f"at {endpoint.scheme}://{host}" if host else f"({printable(_USERINFO.sub('//***@', str(error)))})"
-        return SourceError(
+        return SourceUnreachable(
             f"{where}: could not reach S3 {reason}: check the network, or AWS_ENDPOINT_URL "
             "if you use an S3-compatible store"
         )

@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 import psycopg2
 import pytest
 
-from create_tables import create_tables
+from sparkify.api import create_tables
 from sparkify.config import Settings, parse
 
 REQUIRED = ("REDSHIFT_TEST_DSN", "REDSHIFT_TEST_S3_PREFIX", "REDSHIFT_TEST_IAM_ROLE")

@@ -13,7 +13,7 @@ from datetime import datetime
 import pytest
 from live_redshift import NEEDS_A_WAREHOUSE, event, lines, live_fixture, song  # noqa: F401  (the fixture "live")
 
-import etl
+from sparkify import api
 from sparkify.checks.reconciliation import run_checks
 from sparkify.engines import RedshiftEngine
 from sparkify.results import LoadError
@@ -44,7 +44,7 @@ def test_two_overlapping_daily_runs_stage_the_new_files_once(live):
 
     def daily():
         try:
-            results.append(etl.run(live.connect(), "redshift", root, 0, settings=config, full=False))
+            results.append(api.run(live.connect(), "redshift", root, 0, settings=config, full=False))
         except Exception as error:  # reported below
             errors.append(error)
 
@@ -71,12 +71,12 @@ def test_a_bad_record_under_maxerror(live, max_errors):
     connection = live.connect()
     if max_errors == 0:
         with pytest.raises(LoadError) as failure:
-            etl.run(connection, "redshift", root, max_errors, settings=live.config(manifests=False))
+            api.run(connection, "redshift", root, max_errors, settings=live.config(manifests=False))
         first = str(failure.value).splitlines()[0]
         assert first.startswith(f"staging_events: {url}:2, column session_id: "), first
         assert live.query("SELECT COUNT(*) FROM staging_events") == [(0,)]
         return
-    result = etl.run(connection, "redshift", root, max_errors, settings=live.config(manifests=False))
+    result = api.run(connection, "redshift", root, max_errors, settings=live.config(manifests=False))
     assert result.committed
     assert live.query("SELECT source_file, line_number, TRIM(column_name) FROM rejected_records") == [
         (url, 2, "session_id")]
@@ -86,7 +86,7 @@ def test_a_bad_record_under_maxerror(live, max_errors):
 def test_a_ts_outside_the_contract_is_rejected_not_a_failed_transform(live):
     far = 253_402_300_800_000  # 10000-01-01: a BIGINT COPY loads, a year no SMALLINT column of time_table holds
     root = live.upload("source", {EVENTS: lines(event(), event(itemInSession=2, ts=far))}, [song()])
-    result = etl.run(live.connect(), "redshift", root, 5, settings=live.config(manifests=False))
+    result = api.run(live.connect(), "redshift", root, 5, settings=live.config(manifests=False))
     assert result.committed
     assert live.query("SELECT TRIM(column_name), raw_value FROM rejected_records") == [("ts", str(far))]
     assert live.query("SELECT COUNT(*) FROM time_table") == [(1,)]
@@ -96,7 +96,7 @@ def test_a_duplicated_key_is_caught_by_the_checks(live):
     """Redshift takes a declared PRIMARY KEY as a hint and does not enforce it: the check must count."""
     root = live.upload("source", {EVENTS: lines(event())}, [song()])
     connection = live.connect()
-    assert etl.run(connection, "redshift", root, 0, settings=live.config(manifests=False)).committed
+    assert api.run(connection, "redshift", root, 0, settings=live.config(manifests=False)).committed
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO user_table ({column_list('user_table')}) "
                        "VALUES (8, 'Kaylee', 'Summers', 'F', 'paid')")
@@ -110,7 +110,7 @@ def test_epoch_milliseconds_at_midnight(live):
     assert live.query("SELECT TIMESTAMP 'epoch' + 1541116800000 * INTERVAL '1 millisecond'") == [
         (datetime(2018, 11, 2, 0, 0, 0),)]
     root = live.upload("source", {EVENTS: lines(event(ts=1541116800000))}, [song()])
-    assert etl.run(live.connect(), "redshift", root, 0, settings=live.config(manifests=False)).committed
+    assert api.run(live.connect(), "redshift", root, 0, settings=live.config(manifests=False)).committed
     assert live.query(f"SELECT {column_list('time_table')} FROM time_table") == [
         (datetime(2018, 11, 2, 0, 0, 0), 0, 2, 44, 11, 2018, 5)]
 
@@ -119,6 +119,6 @@ def test_trailing_blanks_do_not_match_the_catalogue(live):
     """Redshift ignores trailing blanks when it compares VARCHARs; the match must not."""
     events = lines(event(), event(itemInSession=2, ts=1541106206796, song="You Gotta Be "))
     root = live.upload("source", {EVENTS: events}, [song()])
-    assert etl.run(live.connect(), "redshift", root, 0, settings=live.config(manifests=False)).committed
+    assert api.run(live.connect(), "redshift", root, 0, settings=live.config(manifests=False)).committed
     assert live.query("SELECT item_in_session, song_id FROM songplay_table ORDER BY item_in_session") == [
         (1, "SOUPIRU12A6D4FA1E1"), (2, None)]

@@ -45,8 +45,8 @@ from sparkify.engines.local_loader.json_records import MAX_RECORD_BYTES, UTF8_BO
 from sparkify.engines.local_loader.row_encoder import COPY_OPTIONS, Column, RowEncoder, UnsupportedColumn, json_text
 from sparkify.engines.local_loader.typed_decoder import TypedDecoder
 from sparkify.output.printable import printable
-from sparkify.results import RAW_RECORD_BYTES, RAW_VALUE_BYTES, LoadError, RejectedRecord, TableLoad
-from sparkify.sources import SourceError, open_source, source_name
+from sparkify.results import RAW_RECORD_BYTES, RAW_VALUE_BYTES, LoadError, RejectedRecord, TableLoad, too_many_rejected
+from sparkify.sources import SourceError, SourceUnreachable, open_source, source_name
 from sparkify.sources.folder import open_file, read_file
 from sparkify.sources.jsonpaths import JsonPathsError, source_jsonpaths
 from sql_queries import COLUMNS
@@ -760,14 +760,8 @@ def small_file_records(data: bytes):
 def _rejected(result, max_errors, record):
     result.rejected.append(record)
     if len(result.rejected) > max_errors:
-        raise LoadError(
-            f"{result.table}: {record.describe()}\n"
-            f"  record: {printable(record.raw_record[:200])}\n"
-            f"The load stopped: {len(result.rejected)} rejected record(s), more than "
-            f"--max-errors {max_errors}. Fix the source, or rerun with --max-errors N "
-            f"to load the good records and keep the rejected ones in rejected_records.",
-            result.rejected,
-        )
+        raise LoadError(too_many_rejected(result.table, [record], len(result.rejected), max_errors),
+                        result.rejected)
 
 
 def stage_source(
@@ -789,6 +783,8 @@ def stage_source(
             event_files, song_files = files["log_data"], files["song_data"]
         else:
             event_files, song_files = source.files("log_data"), source.files("song_data")
+    except SourceUnreachable:
+        raise  # not the source's fault: the network's (exit status 2)
     except (FileNotFoundError, SourceError) as error:
         raise LoadError(str(error)) from None
     if not event_files and not song_files:
