@@ -5,6 +5,8 @@ in a log (CI, cron, a pipe), plain lines that read well afterwards; with
 ``--quiet``, only what ``always()`` prints: the target, the summary, errors.
 """
 
+import datetime
+import decimal
 import sys
 import time
 
@@ -60,7 +62,8 @@ class _Silent:
 
 
 class PlainProgress:
-    """Progress as a few log lines: one each 10 seconds at most, and one at the end."""
+    """Progress as a few log lines: one each ``every`` seconds at most, and, once it has printed one, a last
+    one when the work ends (a short load prints none: the summary says what it read)."""
 
     def __init__(self, description, stream, every=10.0):
         self.description = description
@@ -69,6 +72,8 @@ class PlainProgress:
         self.total = 0
         self.done = 0
         self._last = time.monotonic()
+        self._printed = False
+        self._closed = False
 
     def update(self, n=1):
         self.done += n
@@ -78,12 +83,15 @@ class PlainProgress:
             self._print()
 
     def close(self):
-        pass
+        if self._printed and not self._closed:
+            self._print()
+        self._closed = True
 
     def _print(self):
         share = f" ({100 * self.done / self.total:.0f}%)" if self.total else ""
         print(f"{self.description}: {_size(self.done)} of {_size(self.total)} read{share}",
               file=self.stream, flush=True)
+        self._printed = True
 
 
 def _size(count):
@@ -93,32 +101,43 @@ def _size(count):
         count /= 1024
 
 
-def table(rows, headers, align=None):
-    """A plain text table; numbers are right-aligned with thousands separators."""
-    cells = [[_cell(value) for value in row] for row in rows]
-    widths = [
-        max(len(str(header)), *(len(row[i]) for row in cells)) if cells else len(str(header))
-        for i, header in enumerate(headers)
-    ]
-    align = align or [
-        ">" if rows and isinstance(rows[0][i], (int, float)) else "<" for i in range(len(headers))
-    ]
-    lines = [
-        "  ".join(f"{header:{a}{w}}" for header, a, w in zip(headers, align, widths)).rstrip(),
-        "  ".join("-" * w for w in widths),
-    ]
-    for row in cells:
-        lines.append("  ".join(f"{value:{a}{w}}" for value, a, w in zip(row, align, widths)).rstrip())
-    return "\n".join(lines)
+def table(rows, headers, align=None) -> str:
+    """A plain text table, the one every script prints (the summary, the checks, query.py's results).
+
+    A cell shows NULL blank, a number with thousands separators, a boolean as
+    true or false, a line break escaped. A column of numbers is right-aligned,
+    unless ``align`` (one "<" or ">" per column) says otherwise.
+    """
+    cells = [[cell_text(value) for value in row] for row in rows]
+    widths = [max([len(str(header)), *(len(row[i]) for row in cells)]) for i, header in enumerate(headers)]
+    align = align or [">" if _numbers(rows, i) else "<" for i in range(len(headers))]
+
+    def line(values):
+        return "  ".join(f"{value:{a}{w}}" for value, a, w in zip(values, align, widths)).rstrip()
+
+    return "\n".join([line([str(header) for header in headers]), "  ".join("-" * w for w in widths)]
+                     + [line(row) for row in cells])
 
 
-def _cell(value):
+def _numbers(rows, column) -> bool:
+    values = [row[column] for row in rows if row[column] is not None]
+    return bool(values) and all(is_number(value) for value in values)
+
+
+def is_number(value) -> bool:
+    return isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool)
+
+
+def cell_text(value) -> str:
+    """A value as a table shows it."""
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
+        return "true" if value else "false"
+    if is_number(value):
         return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    return str(value)
+    if isinstance(value, datetime.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    return str(value).replace("\r", "\\r").replace("\n", "\\n")

@@ -13,13 +13,13 @@ def summary(result) -> str:
     if result.listing_seconds is not None and result.choice is not None and result.choice.files is not None:
         choice = result.choice
         rows.append(("listing", choice.new + choice.changed + choice.skipped + choice.outside, None, None,
-                     result.listing_seconds))
+                     seconds(result.listing_seconds)))
     for load in result.loads:
-        rows.append((load.table, load.files or None, load.rows, len(load.rejected), load.seconds))
+        rows.append((load.table, load.files or None, load.rows, len(load.rejected), seconds(load.seconds)))
     for step in result.steps:
-        rows.append((step.name, None, step.rows, None, step.seconds))
+        rows.append((step.name, None, step.rows, None, seconds(step.seconds)))
     if result.checks_seconds is not None:
-        rows.append(("checks", None, None, None, result.checks_seconds))
+        rows.append(("checks", None, None, None, seconds(result.checks_seconds)))
     lines += [table(rows, ["step", "files", "rows", "rejected", "seconds"], ["<", ">", ">", ">", ">"]), ""]
     lines.append(f"{figures_line(result)}; rejected records: {len(result.rejected):,}")
     for record in result.rejected[:SHOWN_REJECTED]:
@@ -29,6 +29,10 @@ def summary(result) -> str:
     lines += result.warnings
     lines += ["", checks_table(result.checks), "", verdict(result)]
     return "\n".join(lines)
+
+
+def seconds(value: float) -> str:
+    return f"{value:.2f}"
 
 
 def figures_line(result) -> str:
