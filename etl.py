@@ -8,71 +8,16 @@
 
 The whole run is one transaction (sparkify/run/pipeline.py), committed only
 when every reconciliation check passes: a failed or interrupted run leaves the
-previous warehouse as it was (docs/data-contract.md#accounting-checks).
+previous warehouse as it was (docs/data-contract.md#accounting-checks). This
+file is the command line; the run is sparkify.api.run(), the command
+sparkify.cli.etl().
 """
 
 import argparse
 import sys
-import time
-from dataclasses import dataclass, field
 from datetime import date
 
-import psycopg2
-import psycopg2.errors
-
-from sparkify.checks.reconciliation import run_checks
-from sparkify.cli import add_target_arguments
-from sparkify.config import Settings, TargetError, load_settings, source_locations
-from sparkify.engines import detect_engine, engine_named
-from sparkify.engines.connect import choose_target, connect
-from sparkify.output import run_json
-from sparkify.output.printable import printable
-from sparkify.output.report import Reporter
-from sparkify.output.summary import check_summary, one_line, summary
-from sparkify.results import CheckFailed, LoadError, RunResult
-from sparkify.run import pipeline
-from sparkify.run.dry_run import planned_statements as dry_run_statements
-from sparkify.run.interrupt import Terminated, terminate_as_exception
-from sparkify.sources import SourceError
-from sparkify.sqltext import as_script
-
-
-def open_run(engine, settings: Settings, source_arg, full, dated):
-    """(the source, a note for the user) for a run of ``engine``: --source, else the bundled
-    sample on PostgreSQL, else the [S3] paths of the config."""
-    where = source_locations(settings, source_arg, engine.default_source, engine.required_settings)
-    return engine.open_source(where, full, dated)
-
-
-def run(connection, engine, source, max_errors=0, reporter=None, settings=None, full=True, since=None, until=None,
-        workers=None, allow_empty=False):
-    """The ETL as a function: ``engine`` by name, ``source`` a folder, an S3 URL or None for [S3];
-    ``settings``: config.load_settings()'s (None: the defaults)."""
-    settings = settings or Settings()
-    engine = engine_named(engine, settings, workers)
-    if hasattr(source, "files"):  # already a source object (a folder's or an S3 prefix's)
-        opened = source
-    else:
-        opened, _ = open_run(engine, settings, source, full, bool(since or until))
-    request = pipeline.Request(full=full, since=since, until=until, max_errors=max_errors, allow_empty=allow_empty)
-    try:
-        return pipeline.run(connection, engine, opened, request, reporter)
-    finally:
-        if hasattr(opened, "close"):
-            opened.close()
-
-
-def check_warehouse(connection, engine, reporter):
-    """The whole-warehouse checks, once no load is running, in one snapshot; changes nothing."""
-    started = time.perf_counter()
-    with engine.read_only(connection, reporter), connection.cursor() as cursor:
-        checks = run_checks(cursor, engine.enforced_constraints(cursor))
-    return checks, time.perf_counter() - started
-
-
-# ---------------------------------------------------------------------------
-# Command line
-# ---------------------------------------------------------------------------
+from sparkify import cli
 
 
 def _day(text):
@@ -87,8 +32,9 @@ def parse_args(argv=None):
         prog="etl.py",
         description="Stage the Sparkify source data and build the star schema, in one transaction, "
         "then check that every record is accounted for.",
+        epilog=cli.EXIT_STATUSES,
     )
-    add_target_arguments(parser)
+    cli.add_target_arguments(parser)
     parser.add_argument(
         "--source",
         metavar="DIR|S3",
@@ -175,129 +121,8 @@ def parse_args(argv=None):
     return args
 
 
-def planned_statements(engine, settings=None, max_errors=0, source=None, full=True, since=None, until=None):
-    """Every statement a run would send to ``engine`` (by name), in order, without connecting."""
-    settings = settings or Settings()
-    engine = engine_named(engine, settings)
-    opened, _ = open_run(engine, settings, source, full, bool(since or until))
-    request = pipeline.Request(full=full, since=since, until=until, max_errors=max_errors)
-    return dry_run_statements(engine, opened, request)
-
-
-def dry_run(args) -> int:
-    engine = args.engine or "redshift"
-    try:
-        plan = planned_statements(engine, load_settings(args.config), args.max_errors, args.source,
-                                  not args.incremental, args.since, args.until)
-    except TargetError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"-- etl.py --dry-run: every statement for {engine}, in order, in one transaction")
-    print(as_script(plan), end="")
-    return 0
-
-
-@dataclass
-class Outcome:
-    """What a command ended with, for --json: its result, or the error that stopped it."""
-
-    target: str = ""
-    engine: str | None = None
-    result: object = None
-    error: str | None = None
-    rejected: list = field(default_factory=list)
-
-
 def main(argv=None) -> int:
-    with terminate_as_exception():
-        return _main(argv)
-
-
-def _main(argv=None) -> int:
-    args = parse_args(argv)
-    if args.dry_run:
-        return dry_run(args)
-    outcome = Outcome()
-    reporter = Reporter(quiet=args.quiet, stream=sys.stderr if args.json == "-" else None)
-    status = load(args, reporter, outcome)
-    if args.json:
-        run_json.write(args.json, run_json.document(outcome.result, target=outcome.target, engine=outcome.engine,
-                                                    exit_status=status, error=outcome.error,
-                                                    rejected=outcome.rejected))
-    return status
-
-
-def load(args, reporter, outcome) -> int:
-    """Run what the command line asks; return the exit status. Errors are one line for a person."""
-    connection = source = None
-
-    def failed(status, message, committed_nothing=True):
-        lines = [printable(line) for line in message.splitlines()]  # source text can reach a message
-        outcome.error = lines[0]
-        print("\n".join(lines), file=sys.stderr)
-        if committed_nothing:
-            print("Nothing was committed: the previous warehouse is unchanged.", file=sys.stderr)
-        return status
-
-    try:
-        settings = load_settings(args.config)
-        target = choose_target(settings, args.dsn, args.pgdata)
-        outcome.target = target.label
-        reporter.always(f"Target: {target.label}")
-        connection = connect(target)
-        engine = engine_named(args.engine or detect_engine(connection), settings, args.workers,
-                              host=connection.info.host)
-        outcome.engine = engine.name
-        engine.check_connection(connection)
-        if args.check:
-            checks, seconds = check_warehouse(connection, engine, reporter)
-            reporter.always(check_summary(checks, seconds))
-            outcome.result = RunResult(target=target.label, source="", mode="check", checks=checks, seconds=seconds)
-            return 0 if all(check.passed for check in checks) else 1
-        source, note = open_run(engine, settings, args.source, args.full, bool(args.since or args.until))
-        reporter.line(f"Source: {source.label}")
-        if note:
-            reporter.always(note)
-        request = pipeline.Request(full=args.full, since=args.since, until=args.until, max_errors=args.max_errors,
-                                   allow_empty=args.allow_empty)
-        result = outcome.result = pipeline.run(connection, engine, source, request, reporter, target=target.label)
-        reporter.always(one_line(result) if args.quiet else summary(result))
-        if args.quiet:  # stdout stays one line for scripts; what must not pass silently goes to stderr
-            for line in result.warnings:
-                print(line, file=sys.stderr)
-        return 0
-    except CheckFailed as failure:
-        outcome.result = failure.result
-        outcome.error = f"{len(failure.result.failed_checks)} of {len(failure.result.checks)} checks failed"
-        reporter.always(summary(failure.result))
-        return 1
-    except (LoadError, SourceError) as error:
-        outcome.rejected = getattr(error, "rejected", [])
-        return failed(1, f"error: {error}")
-    except TargetError as error:
-        return failed(2, f"error: {error}", committed_nothing=False)
-    except psycopg2.errors.UndefinedTable as error:
-        return failed(1, f"error: {str(error).splitlines()[0]}: run create_tables.py first")
-    except psycopg2.Error as error:
-        message = str(error).strip() or type(error).__name__
-        if connection is not None and connection.closed:
-            return failed(1, f"error: the database connection was lost ({message.splitlines()[0]}): "
-                          "run etl.py again once the database is back")
-        return failed(1, f"error: the database said: {message}")
-    except KeyboardInterrupt:
-        outcome.error = "interrupted"
-        print("interrupted: nothing was committed, the previous warehouse is unchanged.", file=sys.stderr)
-        return 130
-    except Terminated as terminated:
-        outcome.error = f"terminated ({terminated.name})"
-        print(f"terminated ({terminated.name}): nothing was committed, the previous warehouse is unchanged.",
-              file=sys.stderr)
-        return terminated.exit_code
-    finally:
-        if hasattr(source, "close"):
-            source.close()
-        if connection is not None:
-            connection.close()
+    return cli.etl(parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -1,21 +1,48 @@
-"""What the scripts share on the command line: the target options, --version, and exit statuses.
+"""The command line: the five scripts' commands, what they share, and the one exit map.
 
-Exit statuses: 0 done; 1 the run failed (nothing committed) or a check
-failed; 2 a configuration or connection problem; 130 Ctrl-C; 143 SIGTERM;
-129 SIGHUP.
+Each script (etl.py, create_tables.py, query.py, doctor.py, cluster.py)
+parses its arguments and calls its command here, which does the work through
+the package and ends with one exit status, the same for every script
+(docs/failures.md#exit-statuses):
+
+    0         done
+    1         the work failed: a load, a check, a statement (nothing committed)
+    2         the configuration, or reaching the database, S3 or the AWS APIs
+    130       Ctrl-C
+    143, 129  SIGTERM, SIGHUP (128 + the signal's number)
+
+What stopped a command is one line on standard error (a load stopped by a
+rejected record adds an excerpt of it); only a bug prints a traceback.
 """
 
+import functools
+import sys
+from dataclasses import dataclass, field
+
 from sparkify import __version__
+from sparkify.config import TargetError
+from sparkify.engines.errors import ConnectionLost, DatabaseError, UndefinedTable
+from sparkify.output.printable import printable
+from sparkify.results import Failed
+from sparkify.run.interrupt import Terminated, terminate_as_exception
+from sparkify.sources import SourceError, SourceUnreachable
 
 OK, FAILED, CONFIG_ERROR, INTERRUPTED = 0, 1, 2, 130
+
+EXIT_STATUSES = (
+    "exit status: 0 done; 1 the work failed (nothing committed); 2 a configuration or connection problem "
+    "(the database, S3 or the AWS APIs); 130 Ctrl-C; 143 SIGTERM, 129 SIGHUP (docs/failures.md#exit-statuses)"
+)
 
 
 def add_target_arguments(parser) -> None:
     """The options every script that talks to the warehouse takes."""
+    from sparkify.engines import ENGINES
+
     parser.add_argument("--version", action="version", version=f"%(prog)s (sparkify) {__version__}")
     parser.add_argument(
         "--engine",
-        choices=["redshift", "postgres"],
+        choices=sorted(ENGINES, reverse=True),
         help="the SQL dialect of the target (default: asked of the server with version())",
     )
     parser.add_argument(
@@ -37,3 +64,332 @@ def add_target_arguments(parser) -> None:
         "path that does not exist yet (it is made, mode 0700) or the folder of an earlier run (default, when "
         "neither names a target: .pgdata in the project)",
     )
+
+
+# ---------------------------------------------------------------------------
+# The exit map
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Wording:
+    """What a script says when it stops: ``stopped`` after "interrupted: " or "terminated (SIGTERM): ",
+    and ``unchanged``, the line after a failure that left everything as it was."""
+
+    script: str
+    stopped: str = ""
+    unchanged: str = ""
+
+
+def exit_status(error: BaseException) -> int | None:
+    """The exit status for what stopped a command; None for a bug (its traceback is printed)."""
+    if isinstance(error, KeyboardInterrupt):
+        return INTERRUPTED
+    if isinstance(error, Terminated):
+        return error.exit_code
+    if isinstance(error, (TargetError, ConnectionLost, SourceUnreachable)) or _aws(error) is not None:
+        return CONFIG_ERROR
+    if isinstance(error, (Failed, SourceError, DatabaseError)):
+        return FAILED
+    return None
+
+
+def stopped_by(error: BaseException, wording: Wording) -> tuple[int, list[str]] | None:
+    """(exit status, the lines for standard error) for what stopped a command; None for a bug."""
+    status = exit_status(error)
+    if status is None:
+        return None
+    if isinstance(error, (KeyboardInterrupt, Terminated)):
+        what = "interrupted" if isinstance(error, KeyboardInterrupt) else f"terminated ({error.name})"
+        return status, [f"{what}: {wording.stopped}." if wording.stopped else what]
+    lines = [printable(line) for line in f"error: {_message(error, wording)}".splitlines()]  # source text, too
+    if wording.unchanged and not isinstance(error, TargetError):
+        lines.append(wording.unchanged)
+    return status, lines
+
+
+def _message(error: BaseException, wording: Wording) -> str:
+    if isinstance(error, ConnectionLost):
+        return (f"the database connection was lost ({error.first_line}): run {wording.script} again once the "
+                "database is back")
+    if isinstance(error, UndefinedTable):
+        return f"{error.first_line}: run create_tables.py first"
+    if isinstance(error, DatabaseError):
+        return f"the database said: {str(error).strip() or type(error).__name__}"
+    aws = _aws(error)
+    return aws if aws is not None else str(error)
+
+
+def _aws(error) -> str | None:
+    """What an exception of boto3 (botocore) means for a person, or None when it is none of them.
+
+    boto3 is imported only by the commands that need it: an exception can be
+    botocore's only when botocore is loaded.
+    """
+    exceptions = sys.modules.get("botocore.exceptions")
+    if exceptions is None or not isinstance(error, exceptions.BotoCoreError):
+        return None
+    if isinstance(error, exceptions.NoCredentialsError):
+        return "no AWS credentials found: run `aws sso login` (or `aws configure`), or set AWS_PROFILE"
+    if isinstance(error, exceptions.NoRegionError):
+        return "no AWS region: set [DWH] REGION in the config, or AWS_DEFAULT_REGION"
+    return f"could not talk to AWS: {error}"
+
+
+def command(wording: Wording):
+    """Make ``function(args)`` a command: it runs with SIGTERM and SIGHUP as exceptions, and returns the
+    exit status that the exit map gives what stopped it, said in one line on standard error."""
+    def decorate(function):
+        @functools.wraps(function)
+        def run(args) -> int:
+            with terminate_as_exception():
+                try:
+                    return function(args) or OK
+                except BaseException as error:
+                    stopped = stopped_by(error, wording)
+                    if stopped is None:
+                        raise
+                    status, lines = stopped
+                    print("\n".join(lines), file=sys.stderr, flush=True)
+                    return status
+        return run
+    return decorate
+
+
+# ---------------------------------------------------------------------------
+# etl.py
+# ---------------------------------------------------------------------------
+
+ETL = Wording("etl.py", "nothing was committed, the previous warehouse is unchanged",
+              "Nothing was committed: the previous warehouse is unchanged.")
+
+
+@dataclass
+class Outcome:
+    """What a command ended with, for --json: its result, or the error that stopped it."""
+
+    target: str = ""
+    engine: str | None = None
+    result: object = None
+    error: str | None = None
+    rejected: list = field(default_factory=list)
+
+
+@command(ETL)
+def etl(args) -> int:
+    """etl.py: a dry run, the whole-warehouse checks, or a load; with --json, its result as JSON."""
+    from sparkify.output import run_json
+    from sparkify.output.report import Reporter
+
+    if args.dry_run:
+        return etl_dry_run(args)
+    outcome, status = Outcome(), OK
+    reporter = Reporter(quiet=args.quiet, stream=sys.stderr if args.json == "-" else None)
+    try:
+        load(args, reporter, outcome)
+    except BaseException as error:
+        stopped = stopped_by(error, ETL) or (FAILED, [f"error: {type(error).__name__}: {error}"])  # a bug
+        status, outcome.error = stopped[0], stopped[1][0]
+        outcome.rejected = getattr(error, "rejected", [])
+        raise
+    finally:
+        if args.json:
+            run_json.write(args.json, run_json.document(outcome.result, target=outcome.target, engine=outcome.engine,
+                                                        exit_status=status, error=outcome.error,
+                                                        rejected=outcome.rejected))
+    return status
+
+
+def etl_dry_run(args) -> int:
+    from sparkify.api import plan
+    from sparkify.config import load_settings
+    from sparkify.sqltext import as_script
+
+    engine = args.engine or "redshift"
+    statements = plan(engine, load_settings(args.config), args.max_errors, args.source, not args.incremental,
+                      args.since, args.until)
+    print(f"-- etl.py --dry-run: every statement for {engine}, in order, in one transaction")
+    print(as_script(statements), end="")
+    return OK
+
+
+def load(args, reporter, outcome) -> None:
+    """What etl.py's command line asks, but a dry run: the checks, or a load."""
+    from sparkify.api import check, open_run
+    from sparkify.config import load_settings
+    from sparkify.engines import detect_engine, engine_named
+    from sparkify.engines.connect import choose_target, connect
+    from sparkify.output.summary import check_summary, one_line, summary
+    from sparkify.results import CheckFailed, RunResult
+    from sparkify.run import pipeline
+
+    connection = source = None
+    try:
+        settings = load_settings(args.config)
+        target = choose_target(settings, args.dsn, args.pgdata)
+        outcome.target = target.label
+        reporter.always(f"Target: {target.label}")
+        connection = connect(target)
+        engine = engine_named(args.engine or detect_engine(connection), settings, args.workers,
+                              host=connection.info.host)
+        outcome.engine = engine.name
+        engine.check_connection(connection)
+        if args.check:
+            checks, seconds = check(connection, engine, reporter)
+            reporter.always(check_summary(checks, seconds))
+            outcome.result = RunResult(target=target.label, source="", mode="check", checks=checks, seconds=seconds)
+            if outcome.result.failed_checks:
+                raise CheckFailed(outcome.result)
+            return
+        source, note = open_run(engine, settings, args.source, args.full, bool(args.since or args.until))
+        reporter.line(f"Source: {source.label}")
+        if note:
+            reporter.always(note)
+        request = pipeline.Request(full=args.full, since=args.since, until=args.until, max_errors=args.max_errors,
+                                   allow_empty=args.allow_empty)
+        try:
+            result = outcome.result = pipeline.run(connection, engine, source, request, reporter,
+                                                   target=target.label)
+        except CheckFailed as failure:
+            outcome.result = failure.result
+            reporter.always(summary(failure.result))
+            raise
+        reporter.always(one_line(result) if args.quiet else summary(result))
+        if args.quiet:  # stdout stays one line for scripts; what must not pass silently goes to stderr
+            for line in result.warnings:
+                print(line, file=sys.stderr)
+    finally:
+        if hasattr(source, "close"):
+            source.close()
+        if connection is not None:
+            connection.close()
+
+
+# ---------------------------------------------------------------------------
+# create_tables.py
+# ---------------------------------------------------------------------------
+
+CREATE_TABLES = Wording("create_tables.py", "nothing was changed, the tables are as they were",
+                        "Nothing was changed: the tables are as they were.")
+
+
+@command(CREATE_TABLES)
+def create_tables(args) -> int:
+    """create_tables.py: print the statements (--dry-run), or drop and create the tables on the target."""
+    import sql_queries as q
+    from sparkify import api
+    from sparkify.config import load_settings
+    from sparkify.engines import detect_engine, engine_named
+    from sparkify.engines.connect import choose_target, connect
+    from sparkify.sqltext import as_script
+
+    if args.dry_run:
+        engine = args.engine or "redshift"
+        print(f"-- create_tables.py --dry-run: the statements for {engine}, in order, in one transaction")
+        print(as_script(["BEGIN", *api.table_statements(engine), "COMMIT"]), end="")
+        return OK
+    connection = None
+    try:
+        settings = load_settings(args.config)
+        target = choose_target(settings, args.dsn, args.pgdata)
+        print(f"Target: {target.label}", flush=True)
+        connection = connect(target)
+        engine = engine_named(args.engine or detect_engine(connection), settings)
+        engine.check_connection(connection)
+        api.create_tables(connection, engine)
+        if not args.quiet:
+            print(f"Created ({engine.name}): {', '.join(q.all_tables)}.")
+        return OK
+    finally:
+        if connection is not None:
+            connection.close()
+
+
+# ---------------------------------------------------------------------------
+# query.py
+# ---------------------------------------------------------------------------
+
+
+@command(Wording("query.py", "nothing was changed"))
+def query(args) -> int:
+    """query.py: one statement's result, psql, or the embedded server kept up (--serve)."""
+    from sparkify.config import load_settings
+    from sparkify.engines import detect_engine, engine_named
+    from sparkify.engines.connect import choose_target, connect
+    from sparkify.output import query as tool
+    from sparkify.output.report import Reporter
+
+    connection = None
+    try:
+        settings = load_settings(args.config)
+        target = choose_target(settings, args.dsn, args.pgdata)
+        if args.serve:
+            return tool.serve(target, sys.stdout)
+        print(f"Target: {target.label}", file=sys.stderr, flush=True)  # stdout is the result's
+        if args.sql is None:
+            return tool.interactive(target)
+        connection = connect(target)
+        engine = engine_named(args.engine or detect_engine(connection), settings)
+        engine.check_connection(connection)
+        columns, rows = tool.execute(connection, args.sql, engine, Reporter(stream=sys.stderr))
+        if columns is None:
+            print(rows)
+        elif args.csv:
+            tool.write_csv(columns, rows, sys.stdout)
+        else:
+            print(tool.table(columns, rows))
+        return OK
+    finally:
+        if connection is not None:
+            connection.close()
+
+
+# ---------------------------------------------------------------------------
+# doctor.py
+# ---------------------------------------------------------------------------
+
+
+@command(Wording("doctor.py"))
+def doctor(args) -> int:
+    """doctor.py: one line per check on standard output; what failed, if anything, in one line at the end."""
+    from sparkify.checks.doctor import diagnose, python_command
+
+    print("Checking the target and the source before a load:", flush=True)
+    findings = diagnose(args.dsn, args.config, args.pgdata, args.engine, args.source)
+    for finding in findings:
+        print(finding, flush=True)
+    failed = [finding for finding in findings if finding.status == "FAIL"]
+    if failed:
+        verdict = (f"{len(failed)} of {len(findings)} checks failed (the first: {failed[0].text}): fix them and run "
+                   f"{python_command()} doctor.py again")
+        raise TargetError(verdict) if any(finding.setup for finding in failed) else Failed(verdict)
+    print(f"No problem found in {len(findings)} checks: {python_command()} etl.py can run.")
+    return OK
+
+
+# ---------------------------------------------------------------------------
+# cluster.py
+# ---------------------------------------------------------------------------
+
+
+@command(Wording("cluster.py", "`python cluster.py status` shows what exists; `delete` removes it"))
+def cluster(args) -> int:
+    """cluster.py: create, status, pause, resume or delete the warehouse on AWS."""
+    from sparkify.aws import cluster as aws
+    from sparkify.config import load_settings
+
+    deployment = aws.deployment_for(load_settings(args.config))
+    if args.command == "create":
+        deployment.create()
+    elif args.command == "status":
+        print(deployment.format_status(deployment.status()))
+    elif args.command == "pause":
+        deployment.pause()
+    elif args.command == "resume":
+        deployment.resume()
+    elif args.command == "delete":
+        role = deployment.provisioning.role_name
+        if not args.yes and not aws.confirm(f"Delete {deployment.holdings}, its security group and role {role}?"):
+            raise Failed("nothing deleted: answer y, or add --yes")
+        deployment.teardown()
+    return OK

@@ -124,7 +124,7 @@ FAILURES = {
                 "staged twice (as COPY would), counted once in the star schema"),
         Failure("a very large file", 0, "All 14 checks passed", "streamed in blocks: memory stays bounded"),
         # --- faults ---
-        Failure("the database connection dies mid-run", 1, "error: the database connection was lost",
+        Failure("the database connection dies mid-run", 2, "error: the database connection was lost",
                 "mid-COPY or mid-transform: the transaction dies with the connection; rerun"),
         Failure("Ctrl-C (SIGINT) during the load", 130,
                 "interrupted: nothing was committed, the previous warehouse is unchanged.",
@@ -138,7 +138,7 @@ FAILURES = {
                 "the second waits for the first to commit (an advisory lock): they never interleave"),
         Failure("the embedded PostgreSQL was killed hard", 0, "All 14 checks passed",
                 "the next run starts it again by itself, stale `postmaster.pid` and all"),
-        Failure("the embedded PostgreSQL killed during a load", 1, "the database connection was lost",
+        Failure("the embedded PostgreSQL killed during a load", 2, "the database connection was lost",
                 "the next run starts it again, with one `note:` line"),
         Failure("a stale or garbage `postmaster.pid`", 0, "was not shut down cleanly",
                 "one `note:` line, then the server starts: only a process that /proc shows to be the data "
@@ -202,6 +202,26 @@ FAILURES = {
 def render() -> str:
     """docs/failures.md: the README section's table, from the rows above."""
     lines = [
+        "## Exit statuses",
+        "",
+        "Every script (`etl.py`, `create_tables.py`, `query.py`, `doctor.py`, `cluster.py`)",
+        "ends with one of these, and says what stopped it in one line on standard error",
+        "(a load stopped by a rejected record adds an excerpt of the record); only a bug",
+        "prints a traceback.",
+        "",
+        "| status | meaning |",
+        "| --- | --- |",
+        "| 0 | done (`etl.py`: loaded, or nothing new; `doctor.py`: no check failed) |",
+        "| 1 | the work failed: bad input, a failed check, a statement the database refused; "
+        "nothing was committed |",
+        "| 2 | the configuration, or reaching the database, S3 or the AWS APIs (also when the connection "
+        "is lost during a run): nothing was committed |",
+        "| 130 | Ctrl-C (SIGINT): the running statement is cancelled, nothing was committed |",
+        "| 143, 129 | SIGTERM, SIGHUP (128 + the signal's number): as Ctrl-C |",
+        "",
+        "The embedded PostgreSQL is let go of on every one of them, as on a normal exit: it stops",
+        "when the last script using it ends.",
+        "",
         "## What happens when things go wrong",
         "",
         "Every case below is tried for real by the tests (`tests/test_bad_input.py`,",
@@ -209,9 +229,6 @@ def render() -> str:
         "`tests/test_settings.py`, `tests/test_source_credentials.py`), which check the exit",
         "code and the message shown here. Whenever a run fails, nothing is committed:",
         "the previous warehouse is unchanged, and a rerun after fixing the cause succeeds.",
-        "Exit codes: 0 loaded, 1 the load failed (bad input, database error), 2 the",
-        "configuration or the connection is wrong, 130 interrupted (Ctrl-C), 143 or 129",
-        "terminated (SIGTERM, SIGHUP).",
         "",
         "| case | exit code | what you see (an excerpt) | notes |",
         "| --- | --- | --- | --- |",

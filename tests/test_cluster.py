@@ -9,6 +9,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from helpers import MY_CIDR, PASSWORD, PROJECT_DIR
 
+import cluster as cluster_command
 from sparkify import config
 from sparkify.aws import clients, cluster, network, provisioned, resources, role
 from sparkify.aws.provisioned import ProvisionedCluster
@@ -453,23 +454,23 @@ def test_help_documents_the_commands():
 def test_delete_without_a_terminal_asks_for_yes(make_settings, capsys, monkeypatch):
     settings = make_settings()
     monkeypatch.setattr(sys, "stdin", open("/dev/null"))
-    assert cluster.main(["--config", str(settings.path), "delete"]) == 1
+    assert cluster_command.main(["--config", str(settings.path), "delete"]) == 1
     assert "add --yes" in capsys.readouterr().err
 
 
 def test_the_command_line_creates_reports_and_deletes(aws, make_settings, capsys):
     settings = make_settings()
     options = ["--config", str(settings.path)]
-    assert cluster.main(options + ["create"]) == 0
-    assert cluster.main(options + ["status"]) == 0
+    assert cluster_command.main(options + ["create"]) == 0
+    assert cluster_command.main(options + ["status"]) == 0
     assert "cluster sparkify: available, 1 x ra3.xlplus, encrypted" in capsys.readouterr().out
-    assert cluster.main(options + ["delete", "--yes"]) == 0
+    assert cluster_command.main(options + ["delete", "--yes"]) == 0
     nothing_left(aws, settings)
 
 
 def test_the_command_line_explains_a_refusal(aws, make_settings, capsys):
     settings = make_settings(INGRESS_CIDR="0.0.0.0/0")
-    assert cluster.main(["--config", str(settings.path), "create"]) == 2
+    assert cluster_command.main(["--config", str(settings.path), "create"]) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: ") and "ALLOW_ANY_ADDRESS=yes" in error
 
@@ -483,7 +484,8 @@ def test_aws_out_of_reach_is_a_connection_problem_exit_2_in_one_line(make_settin
     monkeypatch.setenv("DWH_DB_PASSWORD", PASSWORD)
     monkeypatch.setattr(clients, "MAX_ATTEMPTS", 1)
     settings = make_settings()
-    assert cluster.main(["--config", str(settings.path), command, *(["--yes"] if command == "delete" else [])]) == 2
+    yes = ["--yes"] if command == "delete" else []
+    assert cluster_command.main(["--config", str(settings.path), command, *yes]) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: could not reach AWS") and len(error.strip().splitlines()) == 1, error
 

@@ -32,6 +32,7 @@ import etl
 from sparkify import api
 from sparkify.engines import embedded
 from sparkify.engines.embedded import postmaster, programs, server_user
+from sparkify.engines.errors import DatabaseError
 
 ROOT = os.geteuid() == 0
 as_root = pytest.mark.skipif(not ROOT, reason="what root may change or reach: CI and containers run as root")
@@ -43,7 +44,7 @@ def template(tmp_path_factory):
     """(a data folder the embedded server made, with the tables, stopped; the postmaster.pid it had while it ran)."""
     folder = tmp_path_factory.mktemp("template") / "pgdata"
     with psycopg2.connect(embedded.start(folder)) as connection:
-        create_tables.create_tables(connection, "postgres")
+        api.create_tables(connection, "postgres")
     connection.close()
     running_pid_file = (folder / "postmaster.pid").read_text()
     embedded.stop(folder)
@@ -480,7 +481,7 @@ def test_a_server_killed_during_a_load_is_one_line_and_the_next_run_starts_it_ag
     embedded.stop(pgdata)  # this process's share: no server to stop, and nothing to say
 
     failure = FAILURES["the embedded PostgreSQL killed during a load"]
-    assert load.returncode == failure.exit_code == 1
+    assert load.returncode == failure.exit_code == 2  # the connection lost: exit status 2, as every script
     assert err.splitlines()[0].startswith("error: ") and failure.message in err.splitlines()[0]
     assert len(err.strip().splitlines()) == 2, err  # and "Nothing was committed: ..."
     assert "Traceback" not in err and "NoSuchProcess" not in err
@@ -527,7 +528,7 @@ def test_failed_daily_runs_give_back_what_they_appended(warehouse, tmp_path):
     before = table_sizes(warehouse, of="pg_relation_size")
     try:
         for _ in range(3):
-            with pytest.raises(psycopg2.errors.RaiseException):
+            with pytest.raises(DatabaseError, match="the ledger cannot be written"):
                 api.run(warehouse.connection, "postgres", source, full=False, allow_empty=True)
             after = table_sizes(warehouse, of="pg_relation_size")
             assert {table: size for table, size in after.items() if size > before[table]} == {}

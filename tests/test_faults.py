@@ -153,7 +153,7 @@ def test_a_killed_connection_fails_clearly_and_leaves_the_previous_warehouse(
         assert warehouse.query("SELECT pg_terminate_backend(%s)", (pid,)) == [(True,)]
         code, out, err = finish(process)
     failure = FAILURES["the database connection dies mid-run"]
-    assert code == failure.exit_code == 1
+    assert code == failure.exit_code == 2
     assert_only(err, failure)
     assert "connection already closed" not in err, "the cause, not what the rollback said afterwards"
     assert state(warehouse) == previous

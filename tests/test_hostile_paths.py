@@ -18,8 +18,8 @@ import pytest
 from failure_cases import FAILURES
 from helpers import event, song, write_source
 
+import doctor as doctor_command
 import etl
-from sparkify.checks import doctor
 from sparkify.sources.jsonpaths import MAX_JSONPATHS_BYTES
 
 SECONDS = 20  # far more than any case needs: past it, the command is blocked
@@ -142,7 +142,7 @@ def run_etl(warehouse, capsys):
 def run_doctor(warehouse, capsys):
     def run(folder):
         with deadline():
-            code = doctor.main(["--dsn", warehouse.dsn, "--source", str(folder)])
+            code = doctor_command.main(["--dsn", warehouse.dsn, "--source", str(folder)])
         out, err = capsys.readouterr()
         assert "Traceback" not in out + err
         return code, out.splitlines()

@@ -32,6 +32,7 @@ from helpers import BUNDLED_SAMPLE, UDACITY_SAMPLE, event, run_script, song, wri
 from s3_fixtures import FAKE_AWS, environment, make_bucket, moto_server, s3, upload
 from sqlglot import exp
 
+import doctor as doctor_command
 import etl
 import sql_queries as q
 from sparkify import api
@@ -642,7 +643,7 @@ def aws(tmp_path_factory):
 def test_doctor_passes_a_ready_local_target_with_an_s3_source(warehouse, aws, tmp_path, capsys):
     config = tmp_path / "dwh.cfg"
     config.write_text("")
-    code = doctor.main(["--dsn", warehouse.dsn, "--config", str(config), "--source", f"s3://{BUCKET}/sample"])
+    code = doctor_command.main(["--dsn", warehouse.dsn, "--config", str(config), "--source", f"s3://{BUCKET}/sample"])
     out = capsys.readouterr().out.splitlines()
     assert code == 0, out
     assert [line.split()[0] for line in out[1:-1]] == ["ok"] * 5

@@ -12,6 +12,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 from helpers import MY_CIDR, PASSWORD
 
+import cluster as cluster_command
 from sparkify import config
 from sparkify.aws import cluster, network, role, serverless
 from sparkify.aws.serverless import ServerlessWorkgroup
@@ -291,7 +292,7 @@ def test_pause_and_resume_say_plainly_that_they_do_not_apply_and_change_nothing(
         stub, serverless_settings, capsys, command):
     settings = serverless_settings()
     # No stubbed answer: any AWS call would fail the test.
-    assert cluster.main(["--config", str(settings.path), command]) == 0
+    assert cluster_command.main(["--config", str(settings.path), command]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"`{command}` does not apply to Redshift Serverless: workgroup sparkify bills compute "
                           "only while queries run and pauses itself when idle")
@@ -299,7 +300,7 @@ def test_pause_and_resume_say_plainly_that_they_do_not_apply_and_change_nothing(
 
 def test_help_offers_serverless(capsys):
     with pytest.raises(SystemExit):
-        cluster.main(["--help"])
+        cluster_command.main(["--help"])
     out = capsys.readouterr().out
     assert "DEPLOYMENT=serverless" in out and "Redshift Serverless" in out
 

@@ -27,11 +27,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import create_tables
+import doctor as doctor_command
 import etl
+import query as query_command
 from sparkify import api, config
-from sparkify.checks import doctor
 from sparkify.engines import connect, embedded
-from sparkify.output import query
 
 ROLE = "arn:aws:iam::123456789012:role/sparkify-redshift-s3-read"
 PASSWORD = "Pw-sentinel-3c1d"
@@ -94,7 +94,7 @@ def test_the_config_named_is_read_or_is_an_error_never_a_default(tmp_path, monke
 SCRIPTS = {
     "etl.py": lambda argv: etl.main(["--dry-run", *argv]),
     "create_tables.py": lambda argv: create_tables.main(argv),
-    "query.py": lambda argv: query.main([*argv, "SELECT 1"]),
+    "query.py": lambda argv: query_command.main([*argv, "SELECT 1"]),
 }
 
 
@@ -116,10 +116,10 @@ def test_every_script_stops_on_a_named_config_that_is_not_there(tmp_path, monkey
 
 
 def test_cluster_py_stops_on_a_named_config_that_is_not_there(tmp_path, monkeypatch, capsys):
-    from sparkify.aws import cluster
+    import cluster as cluster_command
 
     monkeypatch.setenv("DWH_CONFIG", str(tmp_path / "nowhere.cfg"))
-    assert cluster.main(["status"]) == 2
+    assert cluster_command.main(["status"]) == 2
     assert "($DWH_CONFIG) not found" in capsys.readouterr().err
 
 
@@ -168,10 +168,10 @@ class Started(Exception):
 
 
 @pytest.mark.parametrize("script, main", [
-    ("query.py", lambda argv: query.main(argv + ["SELECT 1"])),
+    ("query.py", lambda argv: query_command.main(argv + ["SELECT 1"])),
     ("etl.py", etl.main),
     ("create_tables.py", create_tables.main),
-    ("doctor.py", doctor.main),
+    ("doctor.py", doctor_command.main),
 ])
 def test_pgdata_wins_over_a_cluster_host_in_the_config(tmp_path, monkeypatch, script, main):
     """The case of the issue: --pgdata was ignored, and the error was about [CLUSTER] DB_PASSWORD."""

@@ -27,17 +27,15 @@ in the config still work but are discouraged. ``AWS_ENDPOINT_URL`` redirects
 every call (tests use moto). No password or key is ever printed.
 """
 
-import argparse
 import sys
 import time
 
-from sparkify import __version__
 from sparkify.aws import network
 from sparkify.aws.deployment import Deployment
 from sparkify.aws.provisioned import ProvisionedCluster
 from sparkify.aws.resources import ClusterError
 from sparkify.aws.serverless import ServerlessWorkgroup
-from sparkify.config import PASSWORD_ENV, Settings, TargetError, load_settings
+from sparkify.config import Settings
 
 DEPLOYMENTS = {deployment.name: deployment for deployment in (ProvisionedCluster, ServerlessWorkgroup)}
 
@@ -80,83 +78,6 @@ def cost_text(settings: Settings) -> str:
     """What the deployment ``settings`` describe costs: per node-hour for a cluster, per RPU-hour of
     queries for Serverless, with its usage limit."""
     return deployment_for(settings).cost_text()
-
-
-# ---------------------------------------------------------------------------
-# Command line
-# ---------------------------------------------------------------------------
-
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="cluster.py",
-        description="Create, inspect, pause, resume and delete the Sparkify Redshift warehouse, with an IAM role "
-        "that reads only the source in S3 and a security group open to one address. Two kinds: a provisioned "
-        "RA3 cluster ([DWH] DEPLOYMENT=provisioned, the default), or Redshift Serverless "
-        "([DWH] DEPLOYMENT=serverless: a namespace and a workgroup of BASE_CAPACITY_RPUS, 8 by default, that "
-        "scales to MAX_CAPACITY_RPUS at most, the base by default, with a daily usage limit of "
-        "USAGE_LIMIT_RPU_HOURS as the cost guard). "
-        "Settings come from the [DWH] section of dwh.cfg (see dwh.cfg.example); $DWH_DEPLOYMENT wins over "
-        "[DWH] DEPLOYMENT.",
-        epilog="AWS credentials come from boto3's default chain: AWS_PROFILE, `aws sso login`, or the "
-        "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY environment variables. The database password comes from "
-        f"${PASSWORD_ENV}. Nothing secret is printed. Exit status: 0 done, 1 delete not confirmed, 2 a "
-        "configuration problem, a refusal, or AWS out of reach, 130 interrupted.",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s (sparkify) {__version__}")
-    parser.add_argument("--config", metavar="FILE",
-                        help="configuration file, read or an error (default: $DWH_CONFIG, else dwh.cfg next to "
-                        "this script; the flag wins over the variable)")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser(
-        "create", help="create the role, security group and cluster, or with DEPLOYMENT=serverless the "
-        "Serverless namespace, workgroup and usage limit (or keep those that exist), wait until available, "
-        "then write the endpoint and the role ARN into the config",
-        description="Create the role, security group and cluster (or, with [DWH] DEPLOYMENT=serverless, a "
-        "Redshift Serverless namespace and workgroup with a daily usage limit), wait for it, and write its "
-        "endpoint and the role ARN into the config. Safe to run again.",
-    )
-    commands.add_parser("status", help="what exists, its hourly cost class, and whether the cluster has outlived "
-                        "its time-to-live")
-    commands.add_parser("pause", help="pause the cluster: compute stops billing, the data stays (Serverless: "
-                        "does not apply, it pauses itself when idle)")
-    commands.add_parser("resume", help="resume a paused cluster and wait until it is available (Serverless: "
-                        "does not apply)")
-    delete = commands.add_parser(
-        "delete", help="delete the cluster (no final snapshot), or the Serverless workgroup and namespace, the "
-        "ingress rule, the security group and the role; safe to run twice",
-        description="Delete everything create made. The warehouse's data is lost: rebuild it with etl.py. "
-        "Safe to run twice, or after a failed create.",
-    )
-    delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    return parser.parse_args(argv)
-
-
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        deployment = deployment_for(load_settings(args.config))
-        if args.command == "create":
-            deployment.create()
-        elif args.command == "status":
-            print(deployment.format_status(deployment.status()))
-        elif args.command == "pause":
-            deployment.pause()
-        elif args.command == "resume":
-            deployment.resume()
-        elif args.command == "delete":
-            role = deployment.provisioning.role_name
-            if not args.yes and not confirm(f"Delete {deployment.holdings}, its security group and role {role}?"):
-                print("Nothing deleted.")
-                return 1
-            deployment.teardown()
-        return 0
-    except TargetError as error:  # ClusterError and AwsUnreachable are TargetErrors
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: `python cluster.py status` shows what exists; `delete` removes it", file=sys.stderr)
-        return 130
 
 
 def confirm(question: str) -> bool:

@@ -27,29 +27,27 @@ The checks, in order (one that cannot run says why, "skip", and the rest go on):
 
 A finding that says what to fix names what the person gave: ``--dsn`` or
 DWH_DSN, else the config's [CLUSTER]; ``--source``, else the [S3] paths.
-Exit status 0 when no check failed, 1 otherwise.
+Exit status 0 when no check failed; 2 when a failed one is of the
+configuration or of reaching the target or S3; 1 otherwise (sparkify/cli.py).
 """
 
-import argparse
 import os
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg2
-import psycopg2.extensions
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 import sql_queries as q
 from sparkify.aws import clients, iam_auth, serverless
-from sparkify.cli import add_target_arguments
 from sparkify.config import Settings, TargetError, load_settings, target_choice
 from sparkify.config import source_locations as locations_of
-from sparkify.engines import detect_engine, engine_named
+from sparkify.engines import detect_engine, engine_named, libpq
 from sparkify.engines.connect import choose_target, connect
+from sparkify.engines.errors import DatabaseError
 from sparkify.output.printable import printable
-from sparkify.sources import SourceError, is_s3, open_source
+from sparkify.sources import SourceError, SourceUnreachable, is_s3, open_source
 from sparkify.sources.jsonpaths import JsonPathsError, source_jsonpaths
 from sparkify.sources.s3 import bucket_region, explain, s3_client
 
@@ -72,6 +70,7 @@ def python_command() -> str:
 class Finding:
     status: str  # "ok", "FAIL", "warn" (a load would go on, leaving something out) or "skip"
     text: str
+    setup: bool = False  # a failure of the configuration, or of reaching the target or S3 (exit status 2)
 
     def __str__(self):
         return f"{self.status:<5} {self.text}"
@@ -81,8 +80,14 @@ def ok(text):
     return Finding("ok", text)
 
 
-def fail(text):
-    return Finding("FAIL", text)
+def fail(text, setup=False):
+    return Finding("FAIL", text, setup)
+
+
+def source_failure(error: SourceError) -> Finding:
+    """A source that could not be read, as a finding: S3 not reached is a failure to reach it, as etl.py's
+    (exit status 2)."""
+    return fail(str(error), setup=isinstance(error, SourceUnreachable))
 
 
 def skip(text):
@@ -100,13 +105,13 @@ def check_target(target, engine=None, named_by=None):
     try:
         connection = connect(target)
     except TargetError as error:
-        return fail(f"{error}{connection_advice(target, str(error), named_by)}"), None, engine
+        return fail(f"{error}{connection_advice(target, str(error), named_by)}", setup=True), None, engine
     try:
         engine = engine_named(engine or detect_engine(connection), target.settings, host=connection.info.host)
         engine.check_connection(connection)
-    except (TargetError, psycopg2.Error) as error:
+    except (TargetError, DatabaseError) as error:
         connection.close()
-        return fail(str(error).strip()), None, engine
+        return fail(str(error).strip(), setup=True), None, engine
     tls = ", over TLS" if connection.info.ssl_in_use else ""
     return ok(f"{target.label} answers: {engine.label}{tls}"), connection, engine
 
@@ -130,9 +135,9 @@ def connection_advice(target, message, named_by=None) -> str:
             "and that its security group lets your address in")
 
 
-def check_tables(connection):
+def check_tables(connection, engine):
     """(finding, number of staging_events columns or None)."""
-    with connection.cursor() as cursor:
+    with engine.cursor_on(connection) as cursor:
         cursor.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
         )
@@ -142,7 +147,7 @@ def check_tables(connection):
             "WHERE table_schema = current_schema() AND table_name = 'staging_events'"
         )
         columns = cursor.fetchone()[0] or None
-    connection.rollback()
+    engine.rollback(connection)
     missing = [name for name in TABLES if name not in found]
     if missing:
         return fail(f"tables missing: {', '.join(missing)}: run {python_command()} create_tables.py"), columns
@@ -265,7 +270,7 @@ def check_region(client, bucket, region, cluster_region=None):
     try:
         actual = bucket_region(client, bucket)
     except (ClientError, BotoCoreError) as error:
-        return fail(str(explain(error, f"s3://{bucket}")))
+        return source_failure(explain(error, f"s3://{bucket}"))
     if not region:
         if cluster_region is None:
             return fail(f"[S3] REGION is empty, so COPY reads s3://{bucket} in the cluster's region, which is not "
@@ -331,7 +336,7 @@ def region_finder(client, problems):
                 known[bucket] = bucket_region(client, bucket)
             except (ClientError, BotoCoreError) as error:
                 known[bucket] = None
-                problems.append(fail(str(explain(error, f"s3://{bucket}"))))
+                problems.append(source_failure(explain(error, f"s3://{bucket}")))
         return known[bucket]
     return region_of
 
@@ -372,7 +377,7 @@ def check_files(source, name, hint):
     try:
         first = source.first_file(name)
     except SourceError as error:
-        return fail(str(error))
+        return source_failure(error)
     if first is None:
         return fail(f"{where} holds no .json file: {hint}")
     return ok(f"{where} holds .json files ({printable(first.name)}, ...)")
@@ -383,6 +388,8 @@ def check_jsonpaths(source, name, columns):
     width, if known."""
     try:
         paths, where = source_jsonpaths(source, name)
+    except SourceUnreachable as error:
+        return source_failure(error)
     except JsonPathsError as error:
         return fail(str(error))
     if columns and len(paths) != columns:
@@ -397,13 +404,13 @@ def check_files_and_jsonpaths(locations, columns, endpoint_url=None, region=None
     try:
         parts = open_parts(locations, endpoint_url, region)
     except SourceError as error:
-        return [fail(str(error))]
+        return [source_failure(error)]
     findings, broken = [], set()
     for source in {id(source): source for source, _ in parts.values()}.values():
         try:
             source.check()
         except SourceError as error:
-            findings.append(fail(str(error)))
+            findings.append(source_failure(error))
             broken.add(id(source))
     for part in PARTS:
         source, name = parts[part]
@@ -474,7 +481,7 @@ def diagnose(dsn=None, config_file=None, pgdata=None, engine=None, source=None) 
         settings = load_settings(config_file)
         target = choose_target(settings, dsn, pgdata)
     except TargetError as error:
-        return [fail(str(error))]
+        return [fail(str(error), setup=True)]
     findings = []
     if target.local and engine and engine_named(engine).copies_from_s3:
         findings.append(fail(
@@ -487,7 +494,7 @@ def diagnose(dsn=None, config_file=None, pgdata=None, engine=None, source=None) 
     columns = None
     if connection is not None:
         try:
-            finding, columns = check_tables(connection)
+            finding, columns = check_tables(connection, engine)
             findings.append(finding)
         finally:
             connection.close()
@@ -495,41 +502,11 @@ def diagnose(dsn=None, config_file=None, pgdata=None, engine=None, source=None) 
     if isinstance(engine, str) or engine is None:  # the target did not answer: as asked, else as it looks
         engine = engine_named(engine or ("postgres" if target.local else "redshift"), settings)
     if engine.copies_from_s3 and not target.local:
-        host = psycopg2.extensions.parse_dsn(target.dsn).get("host", "")
+        host = libpq.parse_dsn(target.dsn).get("host", "")
         findings.append(check_iam_role(settings, host))
     try:
         locations = source_locations(settings, source, engine)
         return findings + check_source(settings, locations, columns, engine.copies_from_s3,
                                        hints_for(source, engine), s3_only=engine.copies_from_s3 and not guessed)
     except TargetError as error:
-        return findings + [fail(str(error))]
-
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="doctor.py",
-        description="Check the target and the source before a load: one line per check, saying what to fix.",
-    )
-    add_target_arguments(parser)
-    parser.add_argument("--source", metavar="DIR|S3",
-                        help="the source etl.py will read (default: as etl.py: the bundled sample for "
-                        "PostgreSQL, the [S3] paths of the config for Redshift)")
-    return parser.parse_args(argv)
-
-
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    print("Checking the target and the source before a load:", flush=True)
-    findings = diagnose(args.dsn, args.config, args.pgdata, args.engine, args.source)
-    for finding in findings:
-        print(finding, flush=True)
-    failed = sum(1 for finding in findings if finding.status == "FAIL")
-    if failed:
-        print(f"{failed} of {len(findings)} checks failed: fix them and run {python_command()} doctor.py again.")
-        return 1
-    print(f"No problem found in {len(findings)} checks: {python_command()} etl.py can run.")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        return findings + [fail(str(error), setup=True)]
