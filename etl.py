@@ -22,39 +22,46 @@ import psycopg2.errors
 
 from sparkify.checks.reconciliation import run_checks
 from sparkify.cli import add_target_arguments
-from sparkify.config import Settings, TargetError, load_settings, source_locations
+from sparkify.config import Settings, TargetError, load_settings
 from sparkify.engines import detect_engine, engine_named
 from sparkify.engines.connect import choose_target, connect
 from sparkify.output import run_json
 from sparkify.output.printable import printable
 from sparkify.output.report import Reporter
 from sparkify.output.summary import check_summary, one_line, summary
-from sparkify.results import CheckFailed, LoadError, RunResult
+from sparkify.results import CheckFailed, LoadError, Refused, RunResult
 from sparkify.run import pipeline
 from sparkify.run.dry_run import planned_statements as dry_run_statements
 from sparkify.run.interrupt import Terminated, terminate_as_exception
+from sparkify.run.ledger import held_source
+from sparkify.run.which_source import run_locations
 from sparkify.sources import SourceError
 from sparkify.sqltext import as_script
 
 
-def open_run(engine, settings: Settings, source_arg, full, dated):
-    """(the source, a note for the user) for a run of ``engine``: --source, else the bundled
-    sample on PostgreSQL, else the [S3] paths of the config."""
-    where = source_locations(settings, source_arg, engine.default_source, engine.required_settings)
-    return engine.open_source(where, full, dated)
+def open_run(engine, settings: Settings, source_arg, full, dated, connection=None):
+    """(the source, a note for the user or None) for a run of ``engine``: --source, else the source the
+    warehouse holds (read through ``connection``), else the bundled sample on PostgreSQL or the [S3]
+    paths of the config."""
+    held = held_source(connection) if connection is not None and not source_arg else None
+    where, note = run_locations(engine, settings, source_arg, held)
+    opened, engine_note = engine.open_source(where, full, dated)
+    return opened, "\n".join(line for line in (note, engine_note) if line) or None
 
 
 def run(connection, engine, source, max_errors=0, reporter=None, settings=None, full=True, since=None, until=None,
-        workers=None, allow_empty=False):
-    """The ETL as a function: ``engine`` by name, ``source`` a folder, an S3 URL or None for [S3];
-    ``settings``: config.load_settings()'s (None: the defaults)."""
+        workers=None, allow_empty=False, replace_source=False):
+    """The ETL as a function: ``engine`` by name, ``source`` a folder, an S3 URL, or None for the source
+    the warehouse holds (the engine's default when it holds nothing); ``settings``: config.load_settings()'s
+    (None: the defaults); ``replace_source``: as --replace-source."""
     settings = settings or Settings()
     engine = engine_named(engine, settings, workers)
+    request = pipeline.Request(full=full, since=since, until=until, max_errors=max_errors, allow_empty=allow_empty,
+                               replace_source=replace_source)
     if hasattr(source, "files"):  # already a source object (a folder's or an S3 prefix's)
         opened = source
     else:
-        opened, _ = open_run(engine, settings, source, full, bool(since or until))
-    request = pipeline.Request(full=full, since=since, until=until, max_errors=max_errors, allow_empty=allow_empty)
+        opened, _ = open_run(engine, settings, source, full, bool(since or until), connection)
     try:
         return pipeline.run(connection, engine, opened, request, reporter)
     finally:
@@ -93,9 +100,17 @@ def parse_args(argv=None):
         "--source",
         metavar="DIR|S3",
         help="a folder or an S3 prefix (s3://bucket/prefix) holding song_data/, log_data/ and "
-        "log_json_path.json (default for a PostgreSQL target: the bundled sample in data/sample; "
-        "for Redshift: the [S3] paths of the config). S3 is read anonymously when no AWS "
-        "credentials are configured; AWS_ENDPOINT_URL or [S3] ENDPOINT_URL points at another S3 store",
+        "log_json_path.json (default: the source the warehouse holds, as its loaded_files ledger says; for a "
+        "warehouse that holds nothing, the bundled sample in data/sample on PostgreSQL, the [S3] paths of "
+        "the config on Redshift). Another source than the one the warehouse holds is refused without "
+        "--replace-source. S3 is read anonymously when no AWS credentials are configured; AWS_ENDPOINT_URL "
+        "or [S3] ENDPOINT_URL points at another S3 store",
+    )
+    parser.add_argument(
+        "--replace-source",
+        action="store_true",
+        help="let --source replace the source the warehouse holds: every row loaded from it is removed, and "
+        "everything is reloaded from --source (default: such a run is refused, exit status 2)",
     )
     parser.add_argument(
         "--max-errors",
@@ -108,16 +123,17 @@ def parse_args(argv=None):
     parser.add_argument(
         "--allow-empty",
         action="store_true",
-        help="let a full load (--full, or the first run of a source) stage no record from log_data/ or "
-        "song_data/, and so leave the star tables built from it empty (default: such a load fails and "
+        help="let a full load (--full, --replace-source, or the first run) stage no record from log_data/ "
+        "or song_data/, and so leave the star tables built from it empty (default: such a load fails and "
         "commits nothing: a source that lost a folder must not empty the warehouse)",
     )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
         "--full",
         action="store_true",
-        help="reload every source file and rebuild the star schema (default: stage only the files "
-        "that are new since the last run, as the loaded_files ledger says, and update the star)",
+        help="reload every source file and rebuild the star schema, dropping the rows of files that the "
+        "source no longer has (a warning names them); not with --since/--until (default: stage only the "
+        "files that are new since the last run, as the loaded_files ledger says, and update the star)",
     )
     mode.add_argument(
         "--check",
@@ -135,7 +151,8 @@ def parse_args(argv=None):
         "--since",
         type=_day,
         metavar="YYYY-MM-DD",
-        help="only the log files of this day or later (by the date in their path), for backfills",
+        help="only the log files of this day or later (by the date in their path), for backfills; the days "
+        "loaded before are kept",
     )
     parser.add_argument(
         "--until",
@@ -172,6 +189,12 @@ def parse_args(argv=None):
         parser.error("--max-errors must be 0 or more")
     if args.since and args.until and args.since > args.until:
         parser.error("--since is after --until")
+    if args.full and (args.since or args.until):
+        parser.error(pipeline.FULL_WITH_WINDOW.removeprefix("refused: "))
+    if args.replace_source and not args.source:
+        parser.error("--replace-source needs --source: name the source that replaces the one the warehouse holds")
+    if args.replace_source and args.check:
+        parser.error("--check changes nothing: it takes no --replace-source")
     return args
 
 
@@ -179,9 +202,9 @@ def planned_statements(engine, settings=None, max_errors=0, source=None, full=Tr
     """Every statement a run would send to ``engine`` (by name), in order, without connecting."""
     settings = settings or Settings()
     engine = engine_named(engine, settings)
-    opened, _ = open_run(engine, settings, source, full, bool(since or until))
     request = pipeline.Request(full=full, since=since, until=until, max_errors=max_errors)
-    return dry_run_statements(engine, opened, request)
+    opened, _ = open_run(engine, settings, source, full, bool(since or until))
+    return dry_run_statements(engine, opened, request, reads_held_source=not source)
 
 
 def dry_run(args) -> int:
@@ -192,7 +215,7 @@ def dry_run(args) -> int:
     except TargetError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"-- etl.py --dry-run: every statement for {engine}, in order, in one transaction")
+    print(f"-- etl.py --dry-run: every statement for {engine}, in order; the run's in one transaction")
     print(as_script(plan), end="")
     return 0
 
@@ -254,12 +277,13 @@ def load(args, reporter, outcome) -> int:
             reporter.always(check_summary(checks, seconds))
             outcome.result = RunResult(target=target.label, source="", mode="check", checks=checks, seconds=seconds)
             return 0 if all(check.passed for check in checks) else 1
-        source, note = open_run(engine, settings, args.source, args.full, bool(args.since or args.until))
+        request = pipeline.Request(full=args.full, since=args.since, until=args.until, max_errors=args.max_errors,
+                                   allow_empty=args.allow_empty, replace_source=args.replace_source)
+        source, note = open_run(engine, settings, args.source, args.full, bool(args.since or args.until),
+                                connection)
         reporter.line(f"Source: {source.label}")
         if note:
             reporter.always(note)
-        request = pipeline.Request(full=args.full, since=args.since, until=args.until, max_errors=args.max_errors,
-                                   allow_empty=args.allow_empty)
         result = outcome.result = pipeline.run(connection, engine, source, request, reporter, target=target.label)
         reporter.always(one_line(result) if args.quiet else summary(result))
         if args.quiet:  # stdout stays one line for scripts; what must not pass silently goes to stderr
@@ -274,6 +298,8 @@ def load(args, reporter, outcome) -> int:
     except (LoadError, SourceError) as error:
         outcome.rejected = getattr(error, "rejected", [])
         return failed(1, f"error: {error}")
+    except Refused as error:  # one line: what, why, and the flag that does it; nothing was begun
+        return failed(2, str(error), committed_nothing=False)
     except TargetError as error:
         return failed(2, f"error: {error}", committed_nothing=False)
     except psycopg2.errors.UndefinedTable as error:

@@ -63,8 +63,9 @@ def state(warehouse):
 
 
 def start_etl(warehouse, source, *options):
+    """etl.py on ``source``, which may replace the test's previous one (--replace-source)."""
     return subprocess.Popen(
-        [sys.executable, "etl.py", "--dsn", warehouse.dsn, "--source", str(source), *options],
+        [sys.executable, "etl.py", "--dsn", warehouse.dsn, "--source", str(source), "--replace-source", *options],
         cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
@@ -333,7 +334,7 @@ def test_a_transient_connection_failure_is_retried_with_backoff(warehouse, good_
         return real_connect(*args, **kwargs)
 
     monkeypatch.setattr(connection.psycopg2, "connect", flaky_connect)
-    assert etl.main(["--dsn", warehouse.dsn, "--source", str(good_source)]) == 0
+    assert etl.main(["--dsn", warehouse.dsn, "--source", str(good_source), "--replace-source"]) == 0
     assert pauses == [1, 2]
 
 
@@ -469,7 +470,8 @@ def test_sigterm_or_sighup_during_parallel_staging_ends_the_run_like_ctrl_c_and_
 ):
     with paused_at(warehouse, "staging_events", "FOR EACH ROW WHEN (NEW.item_in_session >= 2)") as holder:
         process = subprocess.Popen(
-            [sys.executable, "etl.py", "--dsn", warehouse.dsn, "--source", str(next_source), "--full",
+            [sys.executable, "etl.py", "--dsn", warehouse.dsn, "--source", str(next_source), "--replace-source",
+             "--full",
              "--workers", "2"],
             cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
         )

@@ -69,6 +69,8 @@ class LedgerCursor(FakeCursor):
         super().execute(statement, params)
         if statement == incremental.loaded_files_select:
             self._rows = list(self.connection.ledger)
+        elif statement == incremental.ledger_sources:
+            self._rows = sorted({(row[1],) for row in self.connection.ledger})
 
 
 def ledger_of(endpoint, *names):
@@ -162,10 +164,16 @@ def test_the_dry_run_of_a_daily_run_on_the_command_line(tmp_path):
     assert "MERGE INTO user_table" in result.stdout and result.stdout.rstrip().endswith("COMMIT;")
 
 
-def test_full_on_redshift_empties_the_ledger_so_the_next_daily_run_records_all():
+def test_a_copy_of_whole_prefixes_records_the_source_one_ledger_row_per_prefix():
+    """Without [S3] MANIFEST_PREFIX COPY reads whole prefixes and knows no file: the ledger still says which
+    source the warehouse holds, so that the next run continues it and another source is refused."""
     fake = FakeRedshift()
-    etl.run(fake, "redshift", None, 0, settings=redshift_config())
-    assert fake.sent[2] == incremental.loaded_files_exists and incremental.loaded_files_clear in fake.sent
+    assert etl.run(fake, "redshift", None, 0, settings=redshift_config()).committed
+    [insert] = [statement for statement in fake.sent if statement.startswith("INSERT INTO loaded_files")]
+    for prefix, table, rows in (("log_data", "staging_events", 8056), ("song_data", "staging_songs", 71)):
+        assert (f"('s3://udacity-dend/{prefix}/', 's3://udacity-dend', '{table}', 0, "
+                f"'{incremental.WHOLE_PREFIX}', {rows}, 0, ") in insert
+    assert fake.sent.index(incremental.loaded_files_clear) < fake.sent.index(insert)
 
 
 # ---------------------------------------------------------------------------
@@ -197,13 +205,15 @@ def test_a_daily_run_copies_exactly_the_new_day_through_a_manifest(aws):
     assert sent == _without_songs_copy(planned)
 
 
-@pytest.mark.parametrize("options, settings, copied, told", [
-    pytest.param([], config(), ["staging_events_new"], False, id="daily"),
-    pytest.param(["--full"], config(), ["staging_events", "staging_songs"], False, id="--full"),
-    pytest.param([], redshift_config(), ["staging_events", "staging_songs"], True, id="no MANIFEST_PREFIX: as --full"),
+@pytest.mark.parametrize("options, settings, copied, told, status", [
+    pytest.param([], config(), ["staging_events_new"], False, 0, id="daily"),
+    pytest.param(["--full"], config(), ["staging_events", "staging_songs"], False, 0, id="--full"),
+    pytest.param([], redshift_config(), [], True, 2, id="no MANIFEST_PREFIX: only --full may reload"),
+    pytest.param(["--full"], redshift_config(), ["staging_events", "staging_songs"], False, 0,
+                 id="no MANIFEST_PREFIX, --full"),
 ])
 def test_etl_py_on_redshift_runs_daily_unless_told_full(
-    aws, monkeypatch, capsys, tmp_path, options, settings, copied, told,
+    aws, monkeypatch, capsys, tmp_path, options, settings, copied, told, status,
 ):
     fake = LedgerRedshift(ledger=ledger_of(aws, "log_data/2018/11/2018-11-01-events.json",
                                            "song_data/A/B/C/TRABC0000000000000.json"))
@@ -214,10 +224,13 @@ def test_etl_py_on_redshift_runs_daily_unless_told_full(
     argv = ["--dsn", "postgresql://fake/dev", "--engine", "redshift", "--config", str(path), "--source", ROOT]
     code = etl.main(argv + options)
     out, err = capsys.readouterr()
-    assert code == 0, err
+    assert code == status, err
     copies = [statement.split()[1] for statement in fake.sent if statement.lstrip().startswith("COPY")]
     assert copies == copied
     assert ("The config has no [S3] MANIFEST_PREFIX: the whole prefixes are copied" in out) == told
+    if status:  # a copy of the whole prefixes would drop the rows of any file deleted from S3 since
+        assert err.startswith("refused: the config has no [S3] MANIFEST_PREFIX") and "rerun with --full" in err
+        assert "COMMIT" not in fake.sent
 
 
 def _without_songs_copy(planned):

@@ -31,6 +31,7 @@ Exit status 0 when no check failed, 1 otherwise.
 """
 
 import argparse
+import contextlib
 import os
 import re
 import sys
@@ -45,10 +46,11 @@ import sql_queries as q
 from sparkify.aws import clients, iam_auth, serverless
 from sparkify.cli import add_target_arguments
 from sparkify.config import Settings, TargetError, load_settings, target_choice
-from sparkify.config import source_locations as locations_of
 from sparkify.engines import detect_engine, engine_named
 from sparkify.engines.connect import choose_target, connect
 from sparkify.output.printable import printable
+from sparkify.run.ledger import held_source
+from sparkify.run.which_source import run_locations
 from sparkify.sources import SourceError, is_s3, open_source
 from sparkify.sources.jsonpaths import JsonPathsError, source_jsonpaths
 from sparkify.sources.s3 import bucket_region, explain, s3_client
@@ -450,15 +452,19 @@ def check_source(settings: Settings, locations, columns, with_region, hints=None
     return findings + check_files_and_jsonpaths(locations, columns, endpoint_url, region, hints)
 
 
-def source_locations(settings: Settings, source, engine):
-    """What etl.py would read: --source, else the bundled sample (PostgreSQL) or the [S3] paths."""
-    return locations_of(settings, source, engine.default_source)
+def source_locations(settings: Settings, source, engine, held=None):
+    """What etl.py would read: --source, else the source the warehouse holds (``held``), else the bundled
+    sample (PostgreSQL) or the [S3] paths."""
+    where, _ = run_locations(engine, settings, source, held, required=())  # the role is checked on its own
+    return where
 
 
-def hints_for(source, engine):
+def hints_for(source, engine, held=None):
     """{part: what to check when it holds no .json file}, naming what the person gave."""
     if source:
         return dict.fromkeys(PARTS, "check --source")
+    if held:
+        return dict.fromkeys(PARTS, f"check {printable(held)}, the source the warehouse holds")
     if engine.default_source:
         return dict.fromkeys(PARTS, "the bundled sample is incomplete: restore it (git checkout data/sample)")
     return {part: f"check [S3] {part.upper()} in the config" for part in PARTS}
@@ -484,11 +490,13 @@ def diagnose(dsn=None, config_file=None, pgdata=None, engine=None, source=None) 
         engine = "postgres"
     finding, connection, engine = check_target(target, engine, target_choice(settings, dsn, pgdata).named_by)
     findings.append(finding)
-    columns = None
+    columns = held = None
     if connection is not None:
         try:
             finding, columns = check_tables(connection)
             findings.append(finding)
+            with contextlib.suppress(psycopg2.Error):
+                held = held_source(connection) if not source else None
         finally:
             connection.close()
     guessed = engine is None  # the target did not answer, and no --engine said what it is
@@ -498,9 +506,9 @@ def diagnose(dsn=None, config_file=None, pgdata=None, engine=None, source=None) 
         host = psycopg2.extensions.parse_dsn(target.dsn).get("host", "")
         findings.append(check_iam_role(settings, host))
     try:
-        locations = source_locations(settings, source, engine)
+        locations = source_locations(settings, source, engine, held)
         return findings + check_source(settings, locations, columns, engine.copies_from_s3,
-                                       hints_for(source, engine), s3_only=engine.copies_from_s3 and not guessed)
+                                       hints_for(source, engine, held), s3_only=engine.copies_from_s3 and not guessed)
     except TargetError as error:
         return findings + [fail(str(error))]
 
@@ -512,8 +520,9 @@ def parse_args(argv=None):
     )
     add_target_arguments(parser)
     parser.add_argument("--source", metavar="DIR|S3",
-                        help="the source etl.py will read (default: as etl.py: the bundled sample for "
-                        "PostgreSQL, the [S3] paths of the config for Redshift)")
+                        help="the source etl.py will read (default: as etl.py: the source the warehouse holds; "
+                        "for a warehouse that holds nothing, the bundled sample for PostgreSQL, the [S3] paths "
+                        "of the config for Redshift)")
     return parser.parse_args(argv)
 
 

@@ -72,8 +72,8 @@ class FullLoad:
                 steps.append(run_step(cursor, table, engine.render(statement), reporter))
         return steps
 
-    def record(self, cursor, loads) -> None:
-        for statement in ledger_statements(self.choice, loads):
+    def record(self, cursor, loads, engine) -> None:
+        for statement in ledger_statements(self.choice, loads, engine):
             cursor.execute(statement)
 
     def check(self, cursor, engine) -> list:
