@@ -171,6 +171,23 @@ class PostgresEngine(Engine):
             reporter.always("Another etl.py run is loading this database: waiting for it to finish...")
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
 
+    def lock_for_ddl(self, cursor, reporter, tables):
+        """The run's advisory lock, then every table, in sql_queries.all_tables' order: the order in which
+        etl.py --check and wait_for_writers() take them, so that a reader and create_tables.py never
+        deadlock (each DROP would otherwise take its table in the order of the DROPs)."""
+        self.lock(cursor, reporter)
+        if not tables:
+            return
+        lock = f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE"
+        cursor.execute("SAVEPOINT lock_for_ddl")
+        try:
+            cursor.execute(lock + " NOWAIT")
+        except psycopg2.errors.LockNotAvailable:
+            cursor.execute("ROLLBACK TO SAVEPOINT lock_for_ddl")
+            reporter.always("Another session is reading or writing the tables: waiting for it to end...")
+            cursor.execute(lock)
+        cursor.execute("RELEASE SAVEPOINT lock_for_ddl")
+
     @contextlib.contextmanager
     def read_only(self, connection, reporter):
         """One REPEATABLE READ snapshot, taken only once no session is rewriting the tables the checks read.
