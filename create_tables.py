@@ -54,21 +54,32 @@ def statements(engine) -> list[str]:
     return result
 
 
-def table_rows(cursor) -> dict[str, int]:
-    """table -> its rows, for each of the project's tables that exists, in sql_queries.all_tables' order."""
+def existing_tables(cursor) -> list[str]:
+    """The project's tables that exist, in sql_queries.all_tables' order."""
     cursor.execute(EXISTING_TABLES.format(names=", ".join(f"'{table}'" for table in q.all_tables)))
     existing = {name for (name,) in cursor.fetchall()}
+    return [table for table in q.all_tables if table in existing]
+
+
+def table_rows(cursor) -> dict[str, int]:
+    """table -> its rows, for each of the project's tables that exists."""
     rows = {}
-    for table in (table for table in q.all_tables if table in existing):
+    for table in existing_tables(cursor):
         cursor.execute(f"SELECT COUNT(*) FROM {table}")
         rows[table] = (cursor.fetchone() or (0,))[0] or 0
     return rows
 
 
-def rows_held(connection) -> dict[str, int]:
-    """table_rows(), read in a transaction of its own: nothing is locked while a person answers."""
+def rows_held(connection, engine=None, reporter=None) -> dict[str, int]:
+    """table_rows(), in a transaction of its own, rolled back: nothing stays locked while a person answers.
+
+    With ``engine``, after its lock: a running load is waited for, saying so, and its rows counted once it
+    has committed.
+    """
     try:
         with connection.cursor() as cursor:
+            if engine is not None:
+                engine.lock_for_ddl(cursor, reporter or Reporter(quiet=True), existing_tables(cursor))
             return table_rows(cursor)
     finally:
         connection.rollback()
@@ -78,14 +89,19 @@ def create_tables(connection, engine, drop_data=False, agreed=None, reporter=Non
     """Drop and create the project's tables, once no etl.py run is loading; return the rows dropped, by table.
 
     Tables that hold rows are dropped only with ``drop_data``, or when they
-    hold exactly the rows in ``agreed`` (what a person said yes to dropping);
+    hold exactly the rows in ``agreed`` (table -> rows: what the caller saw
+    before, and a person said yes to dropping when there were any);
     otherwise Refused, and nothing changes. The rows are counted again under
     the engine's lock: a load that committed while this waited is not dropped
     unasked.
     """
     engine = engine_named(engine) if isinstance(engine, str) else engine
     reporter = reporter or Reporter(quiet=True)
-    existing = list(rows_held(connection))
+    try:
+        with connection.cursor() as cursor:
+            existing = existing_tables(cursor)
+    finally:
+        connection.rollback()
     try:
         with connection.cursor() as cursor:
             engine.lock_for_ddl(cursor, reporter, existing)
@@ -110,8 +126,8 @@ def held(rows: dict[str, int]) -> str:
     return f"{plays}{total:,} rows in all, in {len(filled)} table{'s' if len(filled) > 1 else ''}"
 
 
-def refusal(rows: dict[str, int], agreed=None) -> str:
-    why = "changed while create_tables.py waited for the lock" if agreed is not None else "hold rows"
+def refusal(rows: dict[str, int], seen=None) -> str:
+    why = "changed while create_tables.py waited for the lock" if seen is not None else "hold rows"
     return (f"refused: the tables {why} ({held(rows)}): create_tables.py drops them only with --drop-data, or "
             "after a \"y\" to its question on a terminal; nothing was changed")
 
@@ -184,17 +200,15 @@ def main(argv=None) -> int:
         connection = connect(target)
         engine = engine_named(args.engine or detect_engine(connection), settings)
         engine.check_connection(connection)
-        rows = rows_held(connection)
-        agreed = None
+        reporter = Reporter(quiet=args.quiet)
+        rows = rows_held(connection, engine, reporter)
         if any(rows.values()) and not args.drop_data:
             if not interactive():
                 raise Refused(refusal(rows))
             if not ask(rows, sources_of(connection, rows)):
                 print("Nothing was changed: the tables keep their rows (--drop-data drops them without asking).")
                 return 0
-            agreed = rows
-        dropped = create_tables(connection, engine, drop_data=args.drop_data, agreed=agreed,
-                                reporter=Reporter(quiet=args.quiet))
+        dropped = create_tables(connection, engine, drop_data=args.drop_data, agreed=rows, reporter=reporter)
         if not args.quiet:
             gone = f", and dropped the {held(dropped)} they held" if any(dropped.values()) else ""
             print(f"Created ({engine.name}): {', '.join(q.all_tables)}{gone}.")

@@ -94,6 +94,14 @@ def parse_args(argv=None):
         prog="etl.py",
         description="Stage the Sparkify source data and build the star schema, in one transaction, "
         "then check that every record is accounted for.",
+        epilog="What it may remove: a run adds the new files of the source the warehouse holds (a file that "
+        "changed is staged again, its rows becoming its new content) and removes no loaded row that a flag "
+        "does not name: --full drops the rows of files the source no longer has (a warning names them); "
+        "--replace-source drops every row loaded from the source the warehouse holds; --allow-empty lets a "
+        "full load leave star tables empty. A run that would remove more is refused (exit status 2), in one "
+        "line naming the flag that does it, and commits nothing. Exit status: 0 loaded or nothing new, 1 "
+        "failed (nothing committed), 2 a configuration or connection problem or refused, 130 interrupted. "
+        "The rule: docs/daily-loads.md, What each command may remove.",
     )
     add_target_arguments(parser)
     parser.add_argument(

@@ -19,11 +19,13 @@ import subprocess
 import sys
 import tempfile
 from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import pytest
-from fake_redshift import redshift_config
+from failure_cases import FAILURES
+from fake_redshift import FakeCursor, FakeRedshift, redshift_config
 from helpers import BUNDLED_SAMPLE, PROJECT_DIR
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -31,6 +33,7 @@ from hypothesis import strategies as st
 import create_tables
 import etl
 from sparkify import sample_data
+from sparkify.engines.redshift import RedshiftEngine
 from sparkify.results import Refused
 
 DAYS = 6
@@ -91,11 +94,21 @@ def loaded(warehouse, month, tmp_path):
     return source
 
 
-def assert_refused(code, err, *fragments):
-    assert code == 2, err
-    [line] = err.splitlines()  # one line: what, why, and the flag or command that does it
+SWITCH = FAILURES["another source than the one the warehouse holds (a mistyped `--source`, a moved folder)"]
+UNKNOWN_ROWS = FAILURES["rows that no ledger accounts for (`loaded_files` emptied by hand)"]
+GONE = FAILURES["a changed file, and files gone from the source: a reload would drop their rows"]
+SHRUNK = FAILURES["a changed file that is smaller than when it was loaded"]
+FULL_WINDOW = FAILURES["`--full` with `--since` or `--until`"]
+CREATE_TABLES = FAILURES["`create_tables.py` on tables that hold rows, off a terminal"]
+CLUSTER_DELETE = FAILURES["`cluster.py delete` off a terminal, without `--yes`"]
+
+
+def assert_refused(code, err, case, *fragments):
+    """One line, as docs/failures.md's ``case`` shows it: what, why, and the flag or command that does it."""
+    assert code == case.exit_code == 2, err
+    [line] = err.splitlines()
     assert line.startswith("refused: ")
-    for fragment in fragments:
+    for fragment in (case.message, *fragments):
         assert fragment in line
 
 
@@ -137,7 +150,7 @@ def test_another_source_is_refused_unless_replace_source_names_the_switch(wareho
     source = other(loaded, month).resolve()
     code, out, err = etl_main(warehouse, "--source", str(source), *options, "--quiet", "--json",
                               str(tmp_path / "run.json"))
-    assert_refused(code, err, f"the warehouse holds {loaded.resolve()}, and this run's source is {source}",
+    assert_refused(code, err, SWITCH, f"the warehouse holds {loaded.resolve()}, and this run's source is {source}",
                    f"etl.py --source {source} --replace-source")
     assert held(warehouse) == before
     run = json.loads((tmp_path / "run.json").read_text())
@@ -156,8 +169,7 @@ def test_rows_that_no_ledger_accounts_for_are_never_replaced_by_the_default_sour
     warehouse.connection.commit()
     before = held(warehouse)
     code, out, err = etl_main(warehouse, "--quiet")
-    assert_refused(code, err, "the warehouse holds rows that its ledger (loaded_files) records no source for",
-                   f"etl.py --source {BUNDLED_SAMPLE} --replace-source")
+    assert_refused(code, err, UNKNOWN_ROWS, f"etl.py --source {BUNDLED_SAMPLE} --replace-source")
     assert held(warehouse) == before
 
 
@@ -212,22 +224,22 @@ def a_day_cut_short(source):
     return 0
 
 
-@pytest.mark.parametrize("change, refusal", [
-    pytest.param(all_songs_but_one_gone, "and drop the rows of 29 files in the ledger that the source no longer has",
-                 id="299 of 300 song files deleted, a log file touched"),
-    pytest.param(a_day_gone, "and drop the rows of 1 file in the ledger that the source no longer has",
-                 id="a day deleted, a song file touched"),
-    pytest.param(song_data_gone, "and drop the rows of 30 files in the ledger that the source no longer has",
-                 id="song_data/ gone, a log file touched"),
-    pytest.param(a_day_cut_short, "log_data/2018/11/2018-11-04-events.json is smaller than when it was loaded",
+@pytest.mark.parametrize("change, case, refusal", [
+    pytest.param(all_songs_but_one_gone, GONE, "and drop the rows of 29 files in the ledger",
+                 id="all song files but one deleted, a log file touched"),
+    pytest.param(a_day_gone, replace(GONE, message="and drop the rows of 1 file in the ledger that the source"),
+                 "(log_data/2018/11/2018-11-03-events.json)", id="a day deleted, a song file touched"),
+    pytest.param(song_data_gone, replace(GONE, message="and drop the rows of 30 files in the ledger that the source"),
+                 "", id="song_data/ gone, a log file touched"),
+    pytest.param(a_day_cut_short, SHRUNK, "log_data/2018/11/2018-11-04-events.json is smaller than when it was loaded",
                  id="a day cut short"),
 ])
 def test_a_reload_nobody_asked_for_never_drops_rows_and_full_says_what_it_drops(warehouse, loaded, tmp_path,
-                                                                                 change, refusal):
+                                                                                 change, case, refusal):
     gone = change(loaded)
     before = held(warehouse)
     code, out, err = etl_main(warehouse, "--source", str(loaded), "--quiet")
-    assert_refused(code, err, "changed since it was loaded, so this run would reload everything", refusal,
+    assert_refused(code, err, case, "changed since it was loaded, so this run would reload everything", refusal,
                    "rerun with --full")
     assert held(warehouse) == before
 
@@ -266,7 +278,7 @@ def test_a_daily_run_keeps_the_rows_of_a_file_gone_from_the_source_and_says_so(w
 def test_full_with_since_or_until_is_refused_before_anything_runs(warehouse, loaded, window):
     before = held(warehouse)
     code, out, err = etl_main(warehouse, "--source", str(loaded), "--full", *window)
-    assert code == 2 and "--full reloads every file of the source, and --since/--until choose the log files" in err
+    assert code == FULL_WINDOW.exit_code and FULL_WINDOW.message in err
     assert held(warehouse) == before
 
 
@@ -335,8 +347,8 @@ def on_a_terminal(warehouse, answer, *args):
 def test_create_tables_off_a_terminal_refuses_to_drop_loaded_tables(warehouse, loaded):
     before = held(warehouse)
     result = create_tables_script(warehouse)
-    assert_refused(result.returncode, result.stderr, "the tables hold rows (", " plays and ",
-                   "create_tables.py drops them only with --drop-data", "nothing was changed")
+    assert_refused(result.returncode, result.stderr, CREATE_TABLES, "the tables hold rows (", " plays and ",
+                   "nothing was changed")
     assert held(warehouse) == before
     result = create_tables_script(warehouse, "--drop-data")
     assert result.returncode == 0, result.stderr
@@ -373,6 +385,58 @@ def test_create_tables_creates_missing_tables_and_recreates_empty_ones_without_a
         "AND table_schema = current_schema()")
 
 
+def test_create_tables_drops_only_the_rows_it_was_told_of(warehouse, loaded, month):
+    """A y given to what the tables held, then a load that commits before create_tables.py takes the lock:
+    the new rows were not part of the answer, so nothing is dropped."""
+    seen = create_tables.rows_held(warehouse.connection)
+    last = LOG_FOLDER / f"2018-11-0{DAYS}-events.json"
+    shutil.copy(month / last, loaded / last)
+    assert etl_main(warehouse, "--quiet")[0] == 0
+    before = held(warehouse)
+    with pytest.raises(Refused, match=r"^refused: the tables changed while create_tables.py waited for the lock"):
+        create_tables.create_tables(warehouse.connection, "postgres", agreed=seen)
+    assert held(warehouse) == before
+
+
+class TablesRedshift(FakeRedshift):
+    """A fake Redshift whose schema holds ``tables`` (table -> its rows)."""
+
+    def __init__(self, tables):
+        super().__init__()
+        self.tables = tables
+
+    def cursor(self):
+        return TablesCursor(self)
+
+
+class TablesCursor(FakeCursor):
+    def execute(self, statement, params=None):
+        super().execute(statement, params)
+        if "FROM information_schema.tables" in statement and "table_name IN" in statement:
+            self._rows = [(table,) for table in self.connection.tables]
+        elif statement.startswith("SELECT COUNT(*) FROM "):
+            self._rows = [(self.connection.tables[statement.split()[-1]],)]
+
+
+@pytest.mark.parametrize("tables, locked", [
+    pytest.param(dict.fromkeys(create_tables.q.all_tables, 0), True, id="empty tables"),
+    pytest.param({}, False, id="no table yet: nothing to lock, no run can be loading"),
+])
+def test_create_tables_on_redshift_takes_the_runs_lock_first(tables, locked):
+    fake = TablesRedshift(tables)
+    create_tables.create_tables(fake, RedshiftEngine(redshift_config()))
+    run = fake.sent[fake.sent.index("ROLLBACK") + 1:]  # after the read of which tables exist
+    assert run[0] == "BEGIN" and (run[1] == "LOCK staging_events") == locked
+    assert run[-1] == "COMMIT" and any(statement.startswith("DROP TABLE") for statement in run)
+
+
+def test_create_tables_on_redshift_never_drops_rows_unasked():
+    fake = TablesRedshift({**dict.fromkeys(create_tables.q.all_tables, 0), "songplay_table": 7})
+    with pytest.raises(Refused, match=r"^refused: the tables hold rows \(7 plays and 7 rows in all, in 1 table\)"):
+        create_tables.create_tables(fake, RedshiftEngine(redshift_config()))
+    assert fake.sent[-1] == "ROLLBACK" and not any(statement.startswith("DROP") for statement in fake.sent)
+
+
 def test_the_first_commands_of_the_readme_run_twice_off_a_terminal(warehouse, loaded):
     """create_tables.py && etl.py, again: the second create_tables.py refuses, so etl.py does not run."""
     before = held(warehouse)
@@ -382,6 +446,15 @@ def test_the_first_commands_of_the_readme_run_twice_off_a_terminal(warehouse, lo
                             timeout=120)
     assert result.returncode == 2 and result.stdout.count("Target: ") == 1, result.stderr
     assert held(warehouse) == before
+
+
+def test_cluster_delete_off_a_terminal_is_refused_before_it_asks_aws_anything(tmp_path):
+    config = tmp_path / "dwh.cfg"
+    shutil.copy(PROJECT_DIR / "dwh.cfg.example", config)
+    result = subprocess.run([sys.executable, "cluster.py", "--config", str(config), "delete"], cwd=PROJECT_DIR,
+                            input="", capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "AWS_ENDPOINT_URL": "http://127.0.0.1:1"})  # nothing answers there
+    assert_refused(result.returncode, result.stderr, CLUSTER_DELETE, "deleting cluster sparkify and its data")
 
 
 # ---------------------------------------------------------------------------

@@ -101,7 +101,10 @@ def parse_args(argv=None):
         epilog="AWS credentials come from boto3's default chain: AWS_PROFILE, `aws sso login`, or the "
         "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY environment variables. The database password comes from "
         f"${PASSWORD_ENV}. Nothing secret is printed. Exit status: 0 done, 1 delete not confirmed, 2 a "
-        "configuration problem, a refusal, or AWS out of reach, 130 interrupted.",
+        "configuration problem, a refusal (delete without a terminal and without --yes), or AWS out of reach, "
+        "130 interrupted. What it may remove: only "
+        "delete removes anything: the cluster, or the Serverless workgroup and namespace, with all the "
+        "warehouse's data (no final snapshot), after a y to its question on a terminal, or with --yes.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s (sparkify) {__version__}")
     parser.add_argument("--config", metavar="FILE",
@@ -146,7 +149,12 @@ def main(argv=None) -> int:
             deployment.resume()
         elif args.command == "delete":
             role = deployment.provisioning.role_name
-            if not args.yes and not confirm(f"Delete {deployment.holdings}, its security group and role {role}?"):
+            question = f"Delete {deployment.holdings}, its security group and role {role}?"
+            if not args.yes and not sys.stdin.isatty():  # nobody to ask: a refusal, as create_tables.py's
+                print(f"refused: deleting {deployment.holdings}, its security group and role {role} needs a y "
+                      "on a terminal, or --yes; nothing was deleted", file=sys.stderr)
+                return 2
+            if not args.yes and not confirm(question):
                 print("Nothing deleted.")
                 return 1
             deployment.teardown()
@@ -160,9 +168,6 @@ def main(argv=None) -> int:
 
 
 def confirm(question: str) -> bool:
-    if not sys.stdin.isatty():
-        print(f"{question} Not asking without a terminal: add --yes.", file=sys.stderr)
-        return False
     return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
 

@@ -517,6 +517,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         prog="doctor.py",
         description="Check the target and the source before a load: one line per check, saying what to fix.",
+        epilog="What it may remove: nothing; it only reads.",
     )
     add_target_arguments(parser)
     parser.add_argument("--source", metavar="DIR|S3",
