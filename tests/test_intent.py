@@ -100,7 +100,6 @@ GONE = FAILURES["a changed file, and files gone from the source: a reload would 
 SHRUNK = FAILURES["a changed file that is smaller than when it was loaded"]
 FULL_WINDOW = FAILURES["`--full` with `--since` or `--until`"]
 CREATE_TABLES = FAILURES["`create_tables.py` on tables that hold rows, off a terminal"]
-CLUSTER_DELETE = FAILURES["`cluster.py delete` off a terminal, without `--yes`"]
 
 
 def assert_refused(code, err, case, *fragments):
@@ -446,15 +445,6 @@ def test_the_first_commands_of_the_readme_run_twice_off_a_terminal(warehouse, lo
                             timeout=120)
     assert result.returncode == 2 and result.stdout.count("Target: ") == 1, result.stderr
     assert held(warehouse) == before
-
-
-def test_cluster_delete_off_a_terminal_is_refused_before_it_asks_aws_anything(tmp_path):
-    config = tmp_path / "dwh.cfg"
-    shutil.copy(PROJECT_DIR / "dwh.cfg.example", config)
-    result = subprocess.run([sys.executable, "cluster.py", "--config", str(config), "delete"], cwd=PROJECT_DIR,
-                            input="", capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "AWS_ENDPOINT_URL": "http://127.0.0.1:1"})  # nothing answers there
-    assert_refused(result.returncode, result.stderr, CLUSTER_DELETE, "deleting cluster sparkify and its data")
 
 
 # ---------------------------------------------------------------------------
