@@ -48,6 +48,7 @@ def document(result=None, *, target="", engine=None, exit_status=0, error=None, 
              "column": record.column_name, "reason": record.reason, "value": record.raw_value}
             for record in rejected
         ],
+        "warnings": result.warnings if result is not None else [],
         "committed": bool(result is not None and result.committed),
         "exit_status": exit_status,
         "error": error,
