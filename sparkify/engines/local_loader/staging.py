@@ -556,6 +556,7 @@ def stage_table(cursor, table, files, paths_for, max_errors, progress=None, into
         large = sum(item.size for item in files) >= PARALLEL_MIN_BYTES or len(files) >= PARALLEL_MIN_FILES
         workers = default_workers() if large else 0
     result = TableLoad(table=table)
+    rejects = RejectedRows(result, max_errors)
     by_name = {item.name: item for item in files}
     lines_before = {}  # file name -> lines held by its tasks so far
     rows_of = {}  # file name -> rows staged from it so far
@@ -580,7 +581,7 @@ def stage_table(cursor, table, files, paths_for, max_errors, progress=None, into
         for task, outcome in run_tasks(spec, plan_tasks(files), workers):
             if isinstance(task, FilesTask):  # whole files, a batch at a time
                 for record in outcome.rejected:
-                    _rejected(result, max_errors, record)
+                    rejects.add(record)
                 result.rows += outcome.rows
                 yield outcome.data
                 size = sum(by_name[name].size for name, _ in outcome.file_rows)
@@ -598,13 +599,13 @@ def stage_table(cursor, table, files, paths_for, max_errors, progress=None, into
                 # a line that is not one whole object: read the rest of the file exactly, here
                 read_here.add(name)
                 rows = rows_of.pop(name, 0)
-                for data, count in _read_rest(spec, encoder, by_name[name], outcome.start, offset, result, max_errors):
+                for data, count in _read_rest(spec, encoder, by_name[name], outcome.start, offset, result, rejects):
                     rows += count
                     yield data
                 file_done(name, rows)
                 continue
             for record in outcome.rejected:
-                _rejected(result, max_errors, replace(record, line_number=record.line_number + offset))
+                rejects.add(replace(record, line_number=record.line_number + offset))
             lines_before[name] = offset + outcome.lines
             rows_of[name] = rows_of.get(name, 0) + outcome.rows
             result.rows += outcome.rows
@@ -614,7 +615,16 @@ def stage_table(cursor, table, files, paths_for, max_errors, progress=None, into
             else:
                 advance(name, min(task.end, by_name[name].size) - task.start)  # a large file shows progress as it goes
 
-    copy_rows(cursor, into or table, [column.name for column in columns], blocks(), options=COPY_OPTIONS)
+    chunks = blocks()
+    try:
+        while True:  # one COPY, unless rejected records must be sent on the way (RejectedRows)
+            batch = _Until(chunks, rejects.full)
+            copy_rows(cursor, into or table, [column.name for column in columns], batch, options=COPY_OPTIONS)
+            rejects.send(cursor)
+            if batch.finished:
+                break
+    finally:
+        chunks.close()  # after an error: the worker pool is shut down now
     if result.rows:
         result.all_null_columns = all_null_columns(cursor, into or table, [column.name for column in columns])
     result.seconds = time.perf_counter() - started
@@ -635,7 +645,7 @@ def all_null_columns(cursor, table, column_names) -> list[str]:
 READ_HERE_BATCH = 4096  # records read and encoded at a time by _read_rest
 
 
-def _read_rest(spec, encoder, source_file, start, lines_before, result, max_errors):
+def _read_rest(spec, encoder, source_file, start, lines_before, result, rejects):
     """(COPY rows, rows) of ``source_file`` from byte ``start`` on, read by the exact reader."""
     name = source_file.name
     with source_file.open() as stream:
@@ -644,7 +654,7 @@ def _read_rest(spec, encoder, source_file, start, lines_before, result, max_erro
         while batch := list(islice(items, READ_HERE_BATCH)):
             encoded, rejected, rows = _encode_read(spec, encoder, [(name, batch)])
             for record in rejected:
-                _rejected(result, max_errors, record)
+                rejects.add(record)
             result.rows += rows[name]
             yield encoded, rows[name]
 
@@ -757,11 +767,59 @@ def small_file_records(data: bytes):
     return read_records(io.BytesIO(data))
 
 
-def _rejected(result, max_errors, record):
-    result.rejected.append(record)
-    if len(result.rejected) > max_errors:
-        raise LoadError(too_many_rejected(result.table, [record], len(result.rejected), max_errors),
-                        result.rejected)
+REJECTED_PER_COPY = 10_000  # rejected records held before they are sent to rejected_records...
+REJECTED_COPY_BYTES = 8 * 1024 * 1024  # ...or this many bytes of them: memory stays flat, whatever their number
+REJECTED_COLUMNS = list(COLUMNS["rejected_records"])
+
+
+class RejectedRows:
+    """A table's rejected records as they are found: counted and kept in ``result`` (TableLoad.reject),
+    held against ``max_errors`` (as COPY's MAXERROR), and sent to rejected_records in batches.
+
+    A batch can only be sent between two COPYs on the connection: stage_table
+    ends the table's COPY when one is full (``full()``), sends it (``send()``)
+    and goes on in a new COPY. Everything stays in the run's transaction.
+    """
+
+    def __init__(self, result, max_errors):
+        self.result = result
+        self.max_errors = max_errors
+        self.lines = []
+        self.size = 0
+
+    def add(self, record):
+        result = self.result
+        result.reject(record)
+        line = rejected_line(record)
+        self.lines.append(line)
+        self.size += len(line)
+        if result.rejected_count > self.max_errors:
+            raise LoadError(too_many_rejected(result.table, [record], result.rejected_count, self.max_errors),
+                            result.rejected, result.rejected_count)
+
+    def full(self) -> bool:
+        return len(self.lines) >= REJECTED_PER_COPY or self.size >= REJECTED_COPY_BYTES
+
+    def send(self, cursor):
+        if self.lines:
+            copy_rows(cursor, "rejected_records", REJECTED_COLUMNS, _chunked(self.lines))
+            self.lines, self.size = [], 0
+
+
+class _Until:
+    """The chunks of ``chunks`` until ``full()`` says so after one; ``finished`` once they are all given."""
+
+    def __init__(self, chunks, full):
+        self.chunks = chunks
+        self.full = full
+        self.finished = False
+
+    def __iter__(self):
+        for chunk in self.chunks:
+            yield chunk
+            if self.full():
+                return
+        self.finished = True
 
 
 def stage_source(
@@ -826,13 +884,14 @@ def stage_source(
     return loads
 
 
+def rejected_line(record) -> str:
+    """A rejected record as a line of COPY text for rejected_records."""
+    return "\t".join(
+        "\\N" if value is None else str(value).replace("\x00", "").translate(_COPY_ESCAPES)
+        for value in (getattr(record, column) for column in REJECTED_COLUMNS)
+    ) + "\n"
+
+
 def save_rejected(cursor, records) -> None:
-    """Keep the rejected records in the rejected_records table."""
-    lines = (
-        "\t".join(
-            "\\N" if value is None else str(value).replace("\x00", "").translate(_COPY_ESCAPES)
-            for value in (getattr(record, column) for column in COLUMNS["rejected_records"])
-        ) + "\n"
-        for record in records
-    )
-    copy_rows(cursor, "rejected_records", list(COLUMNS["rejected_records"]), _chunked(lines))
+    """Keep ``records`` in the rejected_records table."""
+    copy_rows(cursor, "rejected_records", REJECTED_COLUMNS, _chunked(map(rejected_line, records)))
