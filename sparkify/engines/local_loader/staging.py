@@ -20,7 +20,13 @@ and encode the tasks while this process sends the finished rows, in order, to
 the one COPY. PostgreSQL parses the rows on its own core meanwhile. The
 workers fork from multiprocessing's server process, which imports the main
 script again: a script that stages a large source needs the usual
-``if __name__ == "__main__":`` guard.
+``if __name__ == "__main__":`` guard. They never outlive this process,
+however it ends (workers.py).
+
+Rejected records go to the rejected_records table as they are found, in
+batches between two COPYs of the table (RejectedRows): memory stays flat
+however many there are, and the load keeps the first KEPT_REJECTED of them
+(results.py) with the count of all.
 """
 
 import contextlib
@@ -28,15 +34,12 @@ import io
 import mmap
 import os
 import re
-import signal
 import sys
 import time
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from itertools import islice
-from multiprocessing import get_context
 
 import orjson
 import psycopg2
@@ -44,6 +47,7 @@ import psycopg2
 from sparkify.engines.local_loader.json_records import MAX_RECORD_BYTES, UTF8_BOM, Record, read_records
 from sparkify.engines.local_loader.row_encoder import COPY_OPTIONS, Column, RowEncoder, UnsupportedColumn, json_text
 from sparkify.engines.local_loader.typed_decoder import TypedDecoder
+from sparkify.engines.local_loader.workers import worker_pool
 from sparkify.output.printable import printable
 from sparkify.results import RAW_RECORD_BYTES, RAW_VALUE_BYTES, LoadError, RejectedRecord, TableLoad, too_many_rejected
 from sparkify.sources import SourceError, SourceUnreachable, open_source, source_name
@@ -470,8 +474,7 @@ def run_tasks(spec, tasks, workers):
                 raise _unreadable(error) from None
             yield task, outcome
         return
-    pool = ProcessPoolExecutor(workers, mp_context=_context(), initializer=_worker_start)
-    try:
+    with worker_pool(workers) as pool:
         pending = deque()
         tasks = iter(tasks)
         while True:
@@ -494,41 +497,11 @@ def run_tasks(spec, tasks, workers):
             except OSError as error:
                 raise _unreadable(error) from None
             yield task, outcome
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _unreadable(error):
     where = printable(source_name(error.filename)) if error.filename else "a source file"
     return LoadError(f"cannot read {where}: {error.strerror or error} (did it change during the run?)")
-
-
-def _context():
-    """Workers fork from a clean server process, never from this one with its threads and connection."""
-    try:
-        context = get_context("forkserver")
-    except ValueError:  # no forkserver on this platform
-        return get_context("spawn")
-    context.set_forkserver_preload([__name__])
-    return context
-
-
-def _worker_start():
-    # Ctrl-C, SIGTERM and SIGHUP are for the main process: it cancels the COPY and shuts the pool down
-    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(number, signal.SIG_IGN)
-    _die_with_parent()
-
-
-def _die_with_parent():
-    """Linux: a worker gets SIGKILL when its parent (the fork server) dies, which it does when the main
-    process dies, even by kill -9: no worker is ever left running on its own."""
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        if os.getppid() == 1:  # the parent died before prctl
-            os._exit(1)
 
 
 # ---------------------------------------------------------------------------
