@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import event, song, write_source
+from helpers import event, song, write_source
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from json_layouts import files, words

@@ -10,7 +10,7 @@ them, next to the count of all of them; the ledger's rows_rejected and the
 import json
 import tracemalloc
 
-from conftest import event, song, write_source
+from helpers import PROJECT_DIR, event, song, write_source
 
 import etl
 from sparkify.engines.local_loader import staging as staging_loader
@@ -110,3 +110,9 @@ def test_memory_stays_flat_however_many_records_are_rejected(warehouse, tmp_path
 
     few, many = peak_for(1_000), peak_for(6_000)
     assert many < few + 2 * 1024 * 1024, f"peak {few:,} bytes for 1,000 rejected records, {many:,} for 6,000"
+
+
+def test_the_number_kept_is_the_one_the_docs_give():
+    page = (PROJECT_DIR / "docs" / "run-results.md").read_text(encoding="utf-8")
+    assert f"the first {KEPT_REJECTED} rejected records" in page
+    assert f"only the first {KEPT_REJECTED}\nof them" in page
