@@ -49,6 +49,7 @@ RAW_TEXT_LIMIT = 1024  # how much of a rejected record's text we keep
 JSON_WHITESPACE = b" \t\r\n"
 UTF8_BOM = b"\xef\xbb\xbf"
 
+JSON_WHITESPACE_TEXT = " \t\r\n"
 _NOT_WHITESPACE = re.compile(r"[^ \t\r\n]")
 _NOT_BLANK = re.compile(r"[^ \t\r]")
 _OUTSIDE_STRING = re.compile(r'[{}\[\]"\n]')
@@ -91,60 +92,101 @@ def read_records(
     ``first_line`` and ``at_start`` say where the stream starts in its file
     (always at the start of a line): only the start of a file may hold a
     byte order mark.
+
+    Three ways, fastest first: lines that are one whole object each, parsed
+    by orjson a line at a time (``_whole_lines``); valid objects anywhere
+    (several on a line, one over lines), found by the standard library's
+    parser in a tight loop (``_valid_objects``); and anything else, one
+    record at a time with every check (``_next_record``).
     """
     text = _Text(stream, block_bytes, first_line, at_start)
     fresh_line = True  # no record before text.pos on its line: the fast path may take the whole line
     while True:
-        match = _NOT_WHITESPACE.search(text.text, text.pos)
-        if match is None:
-            fresh_line = fresh_line or "\n" in text.text[text.pos:]
-            text.advance(len(text.text))
-            if not text.more():
-                return
-            continue
-        start = match.start()
-        if start > text.pos:
-            fresh_line = fresh_line or text.text.find("\n", text.pos, start) >= 0
-            text.advance(start)
+        buffer, position = text.text, text.pos
+        if position == len(buffer) or buffer[position] in JSON_WHITESPACE_TEXT:
+            match = _NOT_WHITESPACE.search(buffer, position)
+            end = len(buffer) if match is None else match.start()
+            fresh_line = fresh_line or buffer.find("\n", position, end) >= 0
+            text.advance(end)
+            if match is None:
+                if not text.more():
+                    return
+                continue
         if fresh_line:
-            record = _whole_line(text)
-            if record is _MORE:
+            read = yield from _whole_lines(text)
+            if read:
                 continue
-            if record is not None:
-                yield record
-                continue
-        fresh_line = False
-        yield _next_record(text)
+        read = yield from _valid_objects(text)
+        fresh_line = text.pos < len(text.text) and text.text[text.pos] == "\n"
+        if not read and not fresh_line:
+            yield _next_record(text)
 
 
-_MORE = object()  # _whole_line's answer when the line goes on past the text read so far
+def _whole_lines(text):
+    """The fast path: Records of the lines from text.pos on while each is one whole object; how many were
+    read (or True when the text had to be read on: nothing was read, the caller looks again)."""
+    buffer, position, line = text.text, text.pos, text.line
+    count = 0
+    loads = orjson.loads
+    quarter = MAX_RECORD_BYTES // 4  # a line of fewer characters holds fewer bytes than the limit
+    while True:
+        end = buffer.find("\n", position)
+        if end < 0:
+            if not text.final:
+                if count == 0 and len(buffer) - position <= MAX_RECORD_BYTES:
+                    text.more()  # the line goes on past the text read so far
+                    return True
+                break  # or it is longer than a record can be: its records are read one by one
+            end = len(buffer)
+        if end - position > MAX_RECORD_BYTES:
+            break
+        piece = buffer[position:end].strip(JSON_WHITESPACE_TEXT)
+        if piece:
+            if piece[0] != "{" or piece[-1] != "}" or (len(piece) > quarter and _too_large(piece)):
+                break
+            try:
+                value = loads(piece)
+            except orjson.JSONDecodeError:
+                break  # several records, a bad one, or a byte that is not UTF-8: another path says which
+            if type(value) is not dict:
+                break
+            yield Record(line, value, piece)
+            count += 1
+        position, line = end + 1, line + 1
+        if end == len(buffer):
+            position = end
+            break
+    if count:
+        text.pos, text.line = position, line
+    return count
 
 
-def _whole_line(text):
-    """The fast path: the Record of the line at text.pos if the rest of it is one whole object, else None."""
-    buffer, start = text.text, text.pos
-    end = buffer.find("\n", start)
-    if end < 0:
-        if not text.final and len(buffer) - start <= MAX_RECORD_BYTES:
-            text.more()
-            return _MORE
-        if not text.final:
-            return None  # a line longer than a record can be: the records on it are read one by one
-        end = len(buffer)
-    if end - start > MAX_RECORD_BYTES:
-        return None
-    line = buffer[start:end].rstrip(" \t\r")
-    if line[:1] != "{" or line[-1:] != "}" or _too_large(line):
-        return None
-    try:
-        value = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return None  # several records, a bad one, or a byte that is not UTF-8: the exact path says which
-    if type(value) is not dict:
-        return None
-    record = Record(text.line, value, line)
-    text.advance(end)
-    return record
+def _valid_objects(text):
+    """Records of the valid objects from text.pos on, in a tight loop, up to the end of a line; how many.
+
+    Stops before anything that is not simply a record (a rejected one, one
+    that may go on past the text read so far): _next_record() takes it.
+    """
+    buffer, position, line = text.text, text.pos, text.line
+    decode = _decoder.raw_decode
+    clean = not text.bad_bytes
+    count = 0
+    while position < len(buffer) and buffer[position] == "{":
+        try:
+            value, end = decode(buffer, position)
+        except (json.JSONDecodeError, ValueError, RecursionError):
+            break
+        source = buffer[position:end]
+        if type(value) is not dict or (not clean and _NOT_UTF8.search(source)) or _too_large(source):
+            break
+        yield Record(line, value, source)
+        count += 1
+        line += source.count("\n")
+        position = end
+        while position < len(buffer) and buffer[position] in " \t\r":
+            position += 1
+    text.pos, text.line = position, line
+    return count
 
 
 def _next_record(text):
@@ -268,6 +310,7 @@ class _Text:
         self.column = 0  # the column of text[0] in its line (0 when it starts a line)
         self.final = False
         self.bom = at_start  # a byte order mark may still come
+        self.bad_bytes = False  # whether the text holds a byte that is not UTF-8
 
     def more(self) -> bool:
         """Read the next block after what is left; False at the end of the stream."""
@@ -277,7 +320,9 @@ class _Text:
         self.final = not block
         newline = self.text.rfind("\n", 0, self.pos)
         self.column = self.pos - newline - 1 if newline >= 0 else self.column + self.pos
-        self.text = self.text[self.pos:] + self.decoder.decode(block, final=self.final)
+        rest, chunk = self.text[self.pos:], self.decoder.decode(block, final=self.final)
+        self.bad_bytes = (self.bad_bytes and _NOT_UTF8.search(rest) is not None) or _not_utf8_in(chunk)
+        self.text = rest + chunk
         self.pos = 0
         if self.bom and self.text:
             self.bom = False
@@ -300,6 +345,17 @@ class _Text:
         column = index - newline if newline >= 0 else self.column + index + 1
         line = self.line + self.text.count("\n", self.pos, index)
         return f"column {column}" if line == record_line else f"line {line}, column {column}"
+
+
+def _not_utf8_in(text):
+    """Whether decoded ``text`` stands for a byte that was not UTF-8 (a lone surrogate: strict UTF-8 refuses it)."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _too_large(text):
