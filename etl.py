@@ -124,8 +124,8 @@ def parse_args(argv=None):
         "--json",
         metavar="FILE",
         help="also write the run's result as JSON to FILE (- for standard output, the summary then goes to "
-        "standard error): target, source, mode, files, steps, checks, rejected records, exit status "
-        "(docs/run-results.md)",
+        "standard error): target, source, mode, files, steps, checks, the first rejected records and their "
+        "count, exit status (docs/run-results.md)",
     )
     args = parser.parse_args(argv)
     if args.workers is not None and args.workers < 0:

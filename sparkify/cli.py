@@ -177,7 +177,8 @@ class Outcome:
     engine: str | None = None
     result: object = None
     error: str | None = None
-    rejected: list = field(default_factory=list)
+    rejected: list = field(default_factory=list)  # the first of them...
+    rejected_count: int | None = None  # ...and how many there were
 
 
 @command(ETL)
@@ -196,12 +197,14 @@ def etl(args) -> int:
         stopped = stopped_by(error, ETL) or (FAILED, [f"error: {type(error).__name__}: {error}"])  # a bug
         status, outcome.error = stopped[0], stopped[1][0]
         outcome.rejected = getattr(error, "rejected", [])
+        outcome.rejected_count = getattr(error, "rejected_count", None)
         raise
     finally:
         if args.json:
             run_json.write(args.json, run_json.document(outcome.result, target=outcome.target, engine=outcome.engine,
                                                         exit_status=status, error=outcome.error,
-                                                        rejected=outcome.rejected))
+                                                        rejected=outcome.rejected,
+                                                        rejected_count=outcome.rejected_count))
     return status
 
 

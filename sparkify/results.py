@@ -11,6 +11,10 @@ from typing import NamedTuple
 from sparkify.config import TargetError
 from sparkify.output.printable import clip, printable
 
+# Rejected records a run holds in memory and shows (the summary, --json): the first this many, with
+# the count of all of them; every one goes to the rejected_records table (docs/run-results.md).
+KEPT_REJECTED = 100
+
 
 class Failed(Exception):
     """The work failed, for a reason worded for a person (exit status 1: sparkify/cli.py)."""
@@ -26,11 +30,13 @@ class Refused(TargetError):
 
 
 class LoadError(Failed):
-    """The load failed; ``rejected`` holds the records that were turned down."""
+    """The load failed; ``rejected`` holds the first records that were turned down, ``rejected_count``
+    how many there were (by default, as many as ``rejected``)."""
 
-    def __init__(self, message, rejected=()):
+    def __init__(self, message, rejected=(), rejected_count=None):
         super().__init__(message)
         self.rejected = list(rejected)
+        self.rejected_count = len(self.rejected) if rejected_count is None else rejected_count
 
 
 def too_many_rejected(table: str, records, count: int, max_errors: int, said: str | None = None, shown: int = 1,
@@ -83,7 +89,14 @@ class RejectedRecord:
 
 @dataclass
 class TableLoad:
-    """What staging one table did."""
+    """What staging one table did.
+
+    ``rejected`` holds the rejected records the engine keeps in memory: the
+    local loader the first KEPT_REJECTED (reject() counts and keeps them),
+    Redshift those its load-error views gave. ``rejected_count`` is how many
+    there were in all, ``rejected_by_file`` how many from each file (for the
+    ledger); both default to what ``rejected`` holds.
+    """
 
     table: str
     files: int = 0
@@ -94,6 +107,23 @@ class TableLoad:
     file_rows: dict = field(default_factory=dict)  # rows staged from each file, for the ledger
     warnings: list = field(default_factory=list)  # lines about files left out of the listing (never silent)
     all_null_columns: list = field(default_factory=list)  # columns NULL in every staged row (a JSONPaths typo?)
+    rejected_count: int | None = None
+    rejected_by_file: dict | None = None
+
+    def __post_init__(self):
+        if self.rejected_count is None:
+            self.rejected_count = len(self.rejected)
+        if self.rejected_by_file is None:
+            self.rejected_by_file = {}
+            for record in self.rejected:
+                self.rejected_by_file[record.source_file] = self.rejected_by_file.get(record.source_file, 0) + 1
+
+    def reject(self, record) -> None:
+        """Count one more rejected record, and keep it if fewer than KEPT_REJECTED are kept."""
+        self.rejected_count += 1
+        self.rejected_by_file[record.source_file] = self.rejected_by_file.get(record.source_file, 0) + 1
+        if len(self.rejected) < KEPT_REJECTED:
+            self.rejected.append(record)
 
     def warning_lines(self) -> list[str]:
         """What a person must hear of this table's load: files left out, columns that got no value."""
@@ -165,7 +195,13 @@ class RunResult:
 
     @property
     def rejected(self) -> list[RejectedRecord]:
-        return [record for load in self.loads for record in load.rejected]
+        """The first KEPT_REJECTED rejected records of the run, table after table."""
+        return [record for load in self.loads for record in load.rejected][:KEPT_REJECTED]
+
+    @property
+    def rejected_count(self) -> int:
+        """How many records the run rejected in all."""
+        return sum(load.rejected_count for load in self.loads)
 
     @property
     def warnings(self) -> list[str]:

@@ -430,7 +430,7 @@ def test_a_line_longer_than_the_record_limit_is_one_rejected_record(etl_main, wa
     content = with_second_line(long_line) + dumps(event(sessionId="abc")) + b"\n"
     source = make_source(tmp_path / "long-line", events_file=content)
     code, out, err = etl_main(source)
-    assert_clear_failure(code, err, FAILURES["a line longer than the 4 MB record limit"].message)
+    assert_clear_failure(code, err, FAILURES["a JSON object larger than the 4 MB record limit"].message)
     code, out, err = etl_main(source, "--max-errors", "5")
     assert code == 0, err
     assert warehouse.query("SELECT line_number, column_name FROM rejected_records ORDER BY 1") == [

@@ -513,3 +513,44 @@ def test_sigterm_or_sighup_during_parallel_staging_ends_the_run_like_ctrl_c_and_
     assert session_processes(process.pid) == [], "no worker, fork server or resource tracker is left"
     assert state(warehouse) == previous
     assert_rerun_succeeds(warehouse, next_source)
+
+
+def test_kill_9_during_parallel_staging_leaves_no_process_and_no_open_pipe(warehouse, next_source, previous,
+                                                                          tmp_path):
+    """kill -9 (the OOM killer's signal) gives etl.py no chance to stop its helpers: they notice and exit.
+
+    A source of 12 MB keeps the worker processes busy while the COPY waits:
+    they, multiprocessing's fork server and its resource tracker are all gone
+    within seconds, and readers of etl.py's stdout and stderr (``etl.py | cat``)
+    reach their end.
+    """
+    large = write_source(tmp_path / "large", songs=[song()], events=[
+        event(itemInSession=item, ts=1541106106796 + item) for item in range(30_000)])
+    with paused_at(warehouse, "staging_events", "FOR EACH ROW WHEN (NEW.item_in_session >= 2)") as holder:
+        process = subprocess.Popen(
+            [sys.executable, "etl.py", "--dsn", warehouse.dsn, "--source", str(large), "--full", "--workers", "2"],
+            cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        )
+        readers = [subprocess.Popen(["cat"], stdin=stream, stdout=subprocess.DEVNULL)
+                   for stream in (process.stdout, process.stderr)]
+        process.stdout.close()
+        process.stderr.close()  # only etl.py and what it started hold the pipes now
+        try:
+            waiting_backends(warehouse, process)
+            assert len(session_processes(process.pid)) == 5, "etl.py, 2 workers, the fork server and the tracker"
+            process.kill()
+            killed = time.monotonic()
+            for reader in readers:
+                reader.wait(timeout=10)  # ends only once no process holds the pipe
+            while session_processes(process.pid) and time.monotonic() < killed + 10:
+                time.sleep(0.05)
+            left = session_processes(process.pid)
+        finally:
+            process.kill()
+            for reader in readers:
+                reader.kill()
+            release(holder)
+    process.wait(timeout=30)
+    assert left == [], "no worker, fork server or resource tracker is left"
+    assert state(warehouse) == previous
+    assert_rerun_succeeds(warehouse, next_source)

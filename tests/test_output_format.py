@@ -73,7 +73,7 @@ def stopped_messages():
         messages.append(str(error))
     result = TableLoad("staging_events")
     try:
-        staging._rejected(result, 0, record(HOSTILE))
+        staging.RejectedRows(result, 0).add(record(HOSTILE))
     except LoadError as error:
         messages.append(str(error))
     return messages

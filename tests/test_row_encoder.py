@@ -29,6 +29,7 @@ from sparkify.engines.local_loader.json_records import Record, read_records
 from sparkify.engines.local_loader.row_encoder import COPY_OPTIONS, Column, Rejection, RowEncoder, UnsupportedColumn
 from sparkify.engines.local_loader.staging import LoadError, TableSpec, copy_rows, stage_table, whole_line_objects
 from sparkify.engines.local_loader.typed_decoder import TypedDecoder
+from sparkify.results import KEPT_REJECTED
 from sparkify.sources.folder import LocalSource
 from sparkify.sources.jsonpaths import read_jsonpaths
 
@@ -400,10 +401,13 @@ def staged(connection, tmp_path, content, task_bytes, workers, monkeypatch):
                                  workers=workers)
             cursor.execute("SELECT * FROM staging_events")
             rows = sorted(cursor.fetchall(), key=repr)
+            cursor.execute("SELECT line_number, column_name, reason FROM rejected_records")
+            saved = sorted(cursor.fetchall(), key=repr)  # every rejected record, sent as it was found
     finally:
         connection.rollback()
-    rejected = [(record.line_number, record.column_name, record.reason) for record in result.rejected]
-    return rows, rejected, result.file_rows
+    assert result.rejected_count == len(saved)
+    kept = [(record.line_number, record.column_name, record.reason) for record in result.rejected]
+    return rows, kept, saved, result.file_rows
 
 
 def exactly_staged(connection, content):
@@ -429,7 +433,7 @@ def exactly_staged(connection, content):
             stored = sorted(cursor.fetchall(), key=repr)
     finally:
         connection.rollback()
-    return stored, rejected, {"log_data/events.json": rows}
+    return stored, rejected[:KEPT_REJECTED], sorted(rejected, key=repr), {"log_data/events.json": rows}
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -51,7 +51,7 @@ import sql_queries as q
 from sparkify.config import DEFAULT_SOURCE, Settings
 from sparkify.engines.base import Engine
 from sparkify.engines.errors import DatabaseError, LockNotAvailable
-from sparkify.engines.local_loader.staging import save_rejected, stage_source
+from sparkify.engines.local_loader.staging import stage_source
 from sparkify.results import Step, TableLoad
 from sparkify.sources import open_source
 from sparkify.sqltext import literal_text
@@ -263,7 +263,8 @@ class PostgresEngine(Engine):
             progress.close()
 
     def keep_rejected(self, cursor, rejected):
-        save_rejected(cursor, rejected)
+        """Nothing left to do: the loader sent every rejected record to rejected_records as it found
+        it (staging.RejectedRows), in this transaction; ``rejected`` are only the first of them."""
 
     def after_load(self, cursor, mode):
         if mode.full:

@@ -305,12 +305,14 @@ def reject_ts_out_of_range(cursor, load, staged, max_errors, source_file):
         )
         for row in (dict(zip(q.COLUMNS["staging_events"], values)) for values in cursor.fetchall())
     ]
-    rejected = len(load.rejected) + count
+    rejected = load.rejected_count + count
     if rejected > max_errors:
         raise LoadError(too_many_rejected(load.table, records, rejected, max_errors, unknown="ts out of range"),
-                        load.rejected + records)
+                        load.rejected + records, rejected)
     cursor.execute(staged_ts_out_of_range_delete.format(table=staged))
-    load.rejected.extend(records)
+    load.rejected.extend(records)  # the first load_errors.KEPT, which keep_rejected() writes to rejected_records
+    load.rejected_count += count  # and all of them counted
+    load.rejected_by_file[source_file] = load.rejected_by_file.get(source_file, 0) + count
     if load.rows is not None:
         load.rows -= count
 

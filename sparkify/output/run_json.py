@@ -9,22 +9,28 @@ import json
 import sys
 
 from sparkify import __version__
+from sparkify.results import KEPT_REJECTED
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: rejected_records holds the first KEPT_REJECTED, rejected_count the number of all
 
 
-def document(result=None, *, target="", engine=None, exit_status=0, error=None, rejected=()) -> dict:
-    """The JSON document of a run: ``result`` is its RunResult, or None when it failed before one existed."""
+def document(result=None, *, target="", engine=None, exit_status=0, error=None, rejected=(),
+             rejected_count=None) -> dict:
+    """The JSON document of a run: ``result`` is its RunResult, or None when it failed before one existed
+    (``rejected`` and ``rejected_count`` then say what the failed load turned down)."""
     choice = result.choice if result is not None else None
     steps, checks = [], []
+    rejected = list(rejected)[:KEPT_REJECTED]
+    rejected_count = len(rejected) if rejected_count is None else rejected_count
     if result is not None:
-        steps += [{"name": load.table, "files": load.files, "rows": load.rows, "rejected": len(load.rejected),
+        steps += [{"name": load.table, "files": load.files, "rows": load.rows, "rejected": load.rejected_count,
                    "seconds": round(load.seconds, 3)} for load in result.loads]
         steps += [{"name": step.name, "files": None, "rows": step.rows, "rejected": None,
                    "seconds": round(step.seconds, 3)} for step in result.steps]
         checks = [{"name": check.name, "expected": check.expected, "actual": check.actual, "how": check.how,
                    "passed": check.passed} for check in result.checks]
-        rejected = result.rejected or rejected
+        if result.loads:
+            rejected, rejected_count = result.rejected, result.rejected_count
     return {
         "schema_version": SCHEMA_VERSION,
         "sparkify_version": __version__,
@@ -48,6 +54,7 @@ def document(result=None, *, target="", engine=None, exit_status=0, error=None, 
              "column": record.column_name, "reason": record.reason, "value": record.raw_value}
             for record in rejected
         ],
+        "rejected_count": rejected_count,
         "warnings": result.warnings if result is not None else [],
         "committed": bool(result is not None and result.committed),
         "exit_status": exit_status,

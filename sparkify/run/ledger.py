@@ -422,12 +422,12 @@ def ledger_statements(choice: Choice, loads, engine=None, now=None) -> list[tupl
     for load in loads:
         file_rows.update(load.file_rows)
         staged[load.table] = load.rows
-        for record in load.rejected:
-            name = record.source_file.removeprefix(root)  # COPY names the whole s3:// URL
-            rejected[name] = rejected.get(name, 0) + 1
+        for source_file, count in load.rejected_by_file.items():
+            name = source_file.removeprefix(root)  # COPY names the whole s3:// URL
+            rejected[name] = rejected.get(name, 0) + count
     if choice.files is None:
         entries = [(url, PREFIXES[prefix], 0, WHOLE_PREFIX, staged.get(PREFIXES[prefix]),
-                    sum(len(load.rejected) for load in loads if load.table == PREFIXES[prefix]))
+                    sum(load.rejected_count for load in loads if load.table == PREFIXES[prefix]))
                    for prefix, url in (choice.prefixes or {}).items()]
     else:
         entries = [(item.name, PREFIXES[prefix], item.size, item.version, file_rows.get(item.name),

@@ -354,8 +354,8 @@ class RowEncoder:
         elif len(rows) == 1:
             try:
                 out.append(self.convert_row(rows[0], None if texts is None else texts[offset]))
-            except Rejection as rejection:
-                rejected.append((offset, rejection))
+            except Rejection as rejection:  # without its traceback, whose frames would hold it in a cycle
+                rejected.append((offset, rejection.with_traceback(None)))
         else:
             half = len(rows) // 2
             self._encode(rows[:half], offset, out, rejected, texts)

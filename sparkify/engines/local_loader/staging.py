@@ -20,7 +20,13 @@ and encode the tasks while this process sends the finished rows, in order, to
 the one COPY. PostgreSQL parses the rows on its own core meanwhile. The
 workers fork from multiprocessing's server process, which imports the main
 script again: a script that stages a large source needs the usual
-``if __name__ == "__main__":`` guard.
+``if __name__ == "__main__":`` guard. They never outlive this process,
+however it ends (workers.py).
+
+Rejected records go to the rejected_records table as they are found, in
+batches between two COPYs of the table (RejectedRows): memory stays flat
+however many there are, and the load keeps the first KEPT_REJECTED of them
+(results.py) with the count of all.
 """
 
 import contextlib
@@ -28,15 +34,12 @@ import io
 import mmap
 import os
 import re
-import signal
 import sys
 import time
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from itertools import islice
-from multiprocessing import get_context
 
 import orjson
 import psycopg2
@@ -44,6 +47,7 @@ import psycopg2
 from sparkify.engines.local_loader.json_records import MAX_RECORD_BYTES, UTF8_BOM, Record, read_records
 from sparkify.engines.local_loader.row_encoder import COPY_OPTIONS, Column, RowEncoder, UnsupportedColumn, json_text
 from sparkify.engines.local_loader.typed_decoder import TypedDecoder
+from sparkify.engines.local_loader.workers import worker_pool
 from sparkify.output.printable import printable
 from sparkify.results import RAW_RECORD_BYTES, RAW_VALUE_BYTES, LoadError, RejectedRecord, TableLoad, too_many_rejected
 from sparkify.sources import SourceError, SourceUnreachable, holds_nothing, open_source, source_name
@@ -470,8 +474,7 @@ def run_tasks(spec, tasks, workers):
                 raise _unreadable(error) from None
             yield task, outcome
         return
-    pool = ProcessPoolExecutor(workers, mp_context=_context(), initializer=_worker_start)
-    try:
+    with worker_pool(workers) as pool:
         pending = deque()
         tasks = iter(tasks)
         while True:
@@ -494,41 +497,11 @@ def run_tasks(spec, tasks, workers):
             except OSError as error:
                 raise _unreadable(error) from None
             yield task, outcome
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _unreadable(error):
     where = printable(source_name(error.filename)) if error.filename else "a source file"
     return LoadError(f"cannot read {where}: {error.strerror or error} (did it change during the run?)")
-
-
-def _context():
-    """Workers fork from a clean server process, never from this one with its threads and connection."""
-    try:
-        context = get_context("forkserver")
-    except ValueError:  # no forkserver on this platform
-        return get_context("spawn")
-    context.set_forkserver_preload([__name__])
-    return context
-
-
-def _worker_start():
-    # Ctrl-C, SIGTERM and SIGHUP are for the main process: it cancels the COPY and shuts the pool down
-    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(number, signal.SIG_IGN)
-    _die_with_parent()
-
-
-def _die_with_parent():
-    """Linux: a worker gets SIGKILL when its parent (the fork server) dies, which it does when the main
-    process dies, even by kill -9: no worker is ever left running on its own."""
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        if os.getppid() == 1:  # the parent died before prctl
-            os._exit(1)
 
 
 # ---------------------------------------------------------------------------
@@ -556,6 +529,7 @@ def stage_table(cursor, table, files, paths_for, max_errors, progress=None, into
         large = sum(item.size for item in files) >= PARALLEL_MIN_BYTES or len(files) >= PARALLEL_MIN_FILES
         workers = default_workers() if large else 0
     result = TableLoad(table=table)
+    rejects = RejectedRows(result, max_errors)
     by_name = {item.name: item for item in files}
     lines_before = {}  # file name -> lines held by its tasks so far
     rows_of = {}  # file name -> rows staged from it so far
@@ -580,7 +554,7 @@ def stage_table(cursor, table, files, paths_for, max_errors, progress=None, into
         for task, outcome in run_tasks(spec, plan_tasks(files), workers):
             if isinstance(task, FilesTask):  # whole files, a batch at a time
                 for record in outcome.rejected:
-                    _rejected(result, max_errors, record)
+                    rejects.add(record)
                 result.rows += outcome.rows
                 yield outcome.data
                 size = sum(by_name[name].size for name, _ in outcome.file_rows)
@@ -598,13 +572,13 @@ def stage_table(cursor, table, files, paths_for, max_errors, progress=None, into
                 # a line that is not one whole object: read the rest of the file exactly, here
                 read_here.add(name)
                 rows = rows_of.pop(name, 0)
-                for data, count in _read_rest(spec, encoder, by_name[name], outcome.start, offset, result, max_errors):
+                for data, count in _read_rest(spec, encoder, by_name[name], outcome.start, offset, result, rejects):
                     rows += count
                     yield data
                 file_done(name, rows)
                 continue
             for record in outcome.rejected:
-                _rejected(result, max_errors, replace(record, line_number=record.line_number + offset))
+                rejects.add(replace(record, line_number=record.line_number + offset))
             lines_before[name] = offset + outcome.lines
             rows_of[name] = rows_of.get(name, 0) + outcome.rows
             result.rows += outcome.rows
@@ -614,7 +588,16 @@ def stage_table(cursor, table, files, paths_for, max_errors, progress=None, into
             else:
                 advance(name, min(task.end, by_name[name].size) - task.start)  # a large file shows progress as it goes
 
-    copy_rows(cursor, into or table, [column.name for column in columns], blocks(), options=COPY_OPTIONS)
+    chunks = blocks()
+    try:
+        while True:  # one COPY, unless rejected records must be sent on the way (RejectedRows)
+            batch = _Until(chunks, rejects.full)
+            copy_rows(cursor, into or table, [column.name for column in columns], batch, options=COPY_OPTIONS)
+            rejects.send(cursor)
+            if batch.finished:
+                break
+    finally:
+        chunks.close()  # after an error: the worker pool is shut down now
     if result.rows:
         result.all_null_columns = all_null_columns(cursor, into or table, [column.name for column in columns])
     result.seconds = time.perf_counter() - started
@@ -635,7 +618,7 @@ def all_null_columns(cursor, table, column_names) -> list[str]:
 READ_HERE_BATCH = 4096  # records read and encoded at a time by _read_rest
 
 
-def _read_rest(spec, encoder, source_file, start, lines_before, result, max_errors):
+def _read_rest(spec, encoder, source_file, start, lines_before, result, rejects):
     """(COPY rows, rows) of ``source_file`` from byte ``start`` on, read by the exact reader."""
     name = source_file.name
     with source_file.open() as stream:
@@ -644,7 +627,7 @@ def _read_rest(spec, encoder, source_file, start, lines_before, result, max_erro
         while batch := list(islice(items, READ_HERE_BATCH)):
             encoded, rejected, rows = _encode_read(spec, encoder, [(name, batch)])
             for record in rejected:
-                _rejected(result, max_errors, record)
+                rejects.add(record)
             result.rows += rows[name]
             yield encoded, rows[name]
 
@@ -757,11 +740,59 @@ def small_file_records(data: bytes):
     return read_records(io.BytesIO(data))
 
 
-def _rejected(result, max_errors, record):
-    result.rejected.append(record)
-    if len(result.rejected) > max_errors:
-        raise LoadError(too_many_rejected(result.table, [record], len(result.rejected), max_errors),
-                        result.rejected)
+REJECTED_PER_COPY = 10_000  # rejected records held before they are sent to rejected_records...
+REJECTED_COPY_BYTES = 8 * 1024 * 1024  # ...or this many bytes of them: memory stays flat, whatever their number
+REJECTED_COLUMNS = list(COLUMNS["rejected_records"])
+
+
+class RejectedRows:
+    """A table's rejected records as they are found: counted and kept in ``result`` (TableLoad.reject),
+    held against ``max_errors`` (as COPY's MAXERROR), and sent to rejected_records in batches.
+
+    A batch can only be sent between two COPYs on the connection: stage_table
+    ends the table's COPY when one is full (``full()``), sends it (``send()``)
+    and goes on in a new COPY. Everything stays in the run's transaction.
+    """
+
+    def __init__(self, result, max_errors):
+        self.result = result
+        self.max_errors = max_errors
+        self.lines = []
+        self.size = 0
+
+    def add(self, record):
+        result = self.result
+        result.reject(record)
+        line = rejected_line(record)
+        self.lines.append(line)
+        self.size += len(line)
+        if result.rejected_count > self.max_errors:
+            raise LoadError(too_many_rejected(result.table, [record], result.rejected_count, self.max_errors),
+                            result.rejected, result.rejected_count)
+
+    def full(self) -> bool:
+        return len(self.lines) >= REJECTED_PER_COPY or self.size >= REJECTED_COPY_BYTES
+
+    def send(self, cursor):
+        if self.lines:
+            copy_rows(cursor, "rejected_records", REJECTED_COLUMNS, _chunked(self.lines))
+            self.lines, self.size = [], 0
+
+
+class _Until:
+    """The chunks of ``chunks`` until ``full()`` says so after one; ``finished`` once they are all given."""
+
+    def __init__(self, chunks, full):
+        self.chunks = chunks
+        self.full = full
+        self.finished = False
+
+    def __iter__(self):
+        for chunk in self.chunks:
+            yield chunk
+            if self.full():
+                return
+        self.finished = True
 
 
 def stage_source(
@@ -823,13 +854,14 @@ def stage_source(
     return loads
 
 
+def rejected_line(record) -> str:
+    """A rejected record as a line of COPY text for rejected_records."""
+    return "\t".join(
+        "\\N" if value is None else str(value).replace("\x00", "").translate(_COPY_ESCAPES)
+        for value in (getattr(record, column) for column in REJECTED_COLUMNS)
+    ) + "\n"
+
+
 def save_rejected(cursor, records) -> None:
-    """Keep the rejected records in the rejected_records table."""
-    lines = (
-        "\t".join(
-            "\\N" if value is None else str(value).replace("\x00", "").translate(_COPY_ESCAPES)
-            for value in (getattr(record, column) for column in COLUMNS["rejected_records"])
-        ) + "\n"
-        for record in records
-    )
-    copy_rows(cursor, "rejected_records", list(COLUMNS["rejected_records"]), _chunked(lines))
+    """Keep ``records`` in the rejected_records table."""
+    copy_rows(cursor, "rejected_records", REJECTED_COLUMNS, _chunked(map(rejected_line, records)))
