@@ -1,7 +1,13 @@
-"""A fake Redshift connection for run(): it records every statement sent and answers as Redshift would.
+"""Redshift as its documentation describes it, for the tests that cannot reach a real one.
 
-Used by the tests of the Redshift path (test_redshift_path.py,
-test_incremental_redshift.py), which cannot reach a real cluster here.
+- ``FakeRedshift``: a fake psycopg2 connection for run(), which records every
+  statement sent and answers as Redshift would (test_redshift_path.py,
+  test_incremental_redshift.py).
+- ``RedshiftTextPostgres``: the PostgreSQL engine made to compare text as
+  Redshift compares VARCHARs, so that the whole transform runs on the
+  embedded server with Redshift's semantics (test_trailing_blanks.py).
+
+Each rule modelled here cites the page of AWS's documentation it comes from.
 """
 
 import re
@@ -13,6 +19,7 @@ import sql_queries as q
 from sparkify import config
 from sparkify.checks import reconciliation_sql as check_sql
 from sparkify.engines import redshift
+from sparkify.engines.postgres import PostgresEngine
 from sparkify.engines.redshift import COPY_RESULT
 from sparkify.run import ledger
 
@@ -195,3 +202,46 @@ class FakeCursor:
 
 def statements_of(plan):
     return [statement for statement in plan if not statement.startswith("--")]
+
+
+# ---------------------------------------------------------------------------
+# Redshift's comparison of VARCHARs, on PostgreSQL
+# ---------------------------------------------------------------------------
+
+_VARCHAR_C = re.compile(r'\bVARCHAR\(\d+\) COLLATE "C"')
+_TABLE_KEY = re.compile(r",\n\s*(?:PRIMARY KEY|UNIQUE)\s*\([^)]*\)")
+_REFERENCES = re.compile(r"\s+REFERENCES \w+ \(\w+\)")
+_LENGTH = re.compile(r"\bLENGTH\(([\w.]+)\)")
+
+
+class RedshiftTextPostgres(PostgresEngine):
+    """The PostgreSQL engine with every VARCHAR column compared as Redshift compares it.
+
+    Redshift ignores trailing blanks when it compares VARCHARs: "the trailing
+    blanks in the second inserted address are semantically insignificant ...
+    these two inserted addresses match", while "the LENGTH function recognizes
+    trailing blanks in VARCHAR columns"
+    (https://docs.aws.amazon.com/redshift/latest/dg/r_Examples_with_character_types.html,
+    https://docs.aws.amazon.com/redshift/latest/dg/r_LEN.html). PostgreSQL's
+    ``bpchar`` (CHAR without a length) compares the same way, in =, <>, ORDER
+    BY, DISTINCT, GROUP BY, PARTITION BY, EXCEPT, IN and joins, and its
+    OCTET_LENGTH counts the blanks as Redshift's does; so the tables are
+    created with ``bpchar COLLATE "C"`` where the project writes VARCHAR(n).
+    Two differences of bpchar are rendered away:
+
+    - its LENGTH does not count trailing blanks: ``LENGTH(x)`` becomes LENGTH
+      plus x's trailing blanks, as Redshift counts;
+    - it would enforce a declared key as blank-insensitive, refusing ``'X '``
+      beside ``'X'``: Redshift does not enforce declared keys at all
+      (https://docs.aws.amazon.com/redshift/latest/dg/t_Defining_constraints.html),
+      so they are left out, and the checks count them as they do on Redshift.
+    """
+
+    def render(self, statement):
+        statement = _VARCHAR_C.sub('bpchar COLLATE "C"', super().render(statement))
+        statement = _TABLE_KEY.sub("", statement)
+        statement = _REFERENCES.sub("", statement)
+        return _LENGTH.sub(r"(LENGTH(\1) + OCTET_LENGTH(\1) - OCTET_LENGTH(RTRIM(\1)))", statement)
+
+    def table_statements(self, create_table):
+        return [self.render(create_table)]
