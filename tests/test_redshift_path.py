@@ -545,26 +545,67 @@ def tls(sslmode="", sslrootcert=""):
 
 @pytest.mark.parametrize(
     "sslmode, expected",
-    [("", {"sslmode": "require"}), ("require", {"sslmode": "require"}), ("prefer", {"sslmode": "prefer"})],
+    [("", {"sslmode": "verify-full", "sslrootcert": "STORE"}),
+     ("verify-ca", {"sslmode": "verify-ca", "sslrootcert": "STORE"}),
+     ("require", {"sslmode": "require"}), ("prefer", {"sslmode": "prefer"})],
 )
-def test_tls_settings_encrypt_by_default(sslmode, expected, monkeypatch, tmp_path):
+def test_tls_checks_the_server_by_default_against_the_systems_trust_store(sslmode, expected, monkeypatch, tmp_path):
+    """verify-full unless SSLMODE relaxes it: the certificate must be for the host, from a CA the system trusts
+    (Redshift's come from ACM, publicly trusted: connecting-ssl-support.html)."""
     monkeypatch.setenv("HOME", str(tmp_path))
+    store = tmp_path / "ca-certificates.crt"
+    store.write_text("-----BEGIN CERTIFICATE-----\n")
+    monkeypatch.setenv("SSL_CERT_FILE", str(store))  # where this Python's OpenSSL finds the system's CAs
+    expected = {key: str(store) if value == "STORE" else value for key, value in expected.items()}
     assert target_connection.tls_settings(tls(sslmode)) == expected
 
 
-def test_a_ca_bundle_turns_on_verify_full(tmp_path, monkeypatch):
+def test_without_any_ca_certificate_verify_full_says_how_to_get_amazons(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(target_connection, "system_trust_store", lambda: None)
+    with pytest.raises(TargetError, match=re.escape(
+            "SSLMODE=verify-full checks the server's certificate, but this machine has no CA certificates to "
+            "check it with: download Amazon's CA bundle, https://s3.amazonaws.com/redshift-downloads/"
+            "amazon-trust-ca-bundle.crt, and set [CLUSTER] SSLROOTCERT to its path (or SSLMODE=require")):
+        target_connection.tls_settings(tls(""))
+    assert target_connection.tls_settings(tls("require")) == {"sslmode": "require"}
+
+
+def test_a_ca_bundle_is_the_root_of_the_check(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     bundle = tmp_path / "amazon-trust-ca-bundle.crt"
     bundle.write_text("-----BEGIN CERTIFICATE-----\n")
     assert target_connection.tls_settings(tls("", str(bundle))) == {
         "sslmode": "verify-full", "sslrootcert": str(bundle)}
-    with pytest.raises(TargetError, match="needs Amazon's CA bundle: download https://"):
-        target_connection.tls_settings(tls("verify-full"))
     with pytest.raises(TargetError, match="SSLROOTCERT .* not found"):
         target_connection.tls_settings(tls("", str(tmp_path / "missing.crt")))
-    # libpq's own variable names a bundle too: config.py reads it for libpq
+    # libpq's own variable, and its own file, name a bundle too: libpq reads them itself
     pgsslrootcert = config_module.parse({"CLUSTER": {"SSLMODE": "verify-full"}}, {"PGSSLROOTCERT": str(bundle)})
     assert target_connection.tls_settings(pgsslrootcert) == {"sslmode": "verify-full"}
+    (tmp_path / ".postgresql").mkdir()
+    (tmp_path / ".postgresql" / "root.crt").write_text("-----BEGIN CERTIFICATE-----\n")
+    assert target_connection.tls_settings(tls("")) == {"sslmode": "verify-full"}
+
+
+def test_every_connection_sends_tcp_keepalives(dsn):
+    """AWS's figures for a firewall that drops a silent connection (connecting-firewall-guidance.html):
+    a COPY of many minutes must not leave the client waiting for good."""
+    connection = target_connection.connect(target_connection.Target(dsn, "the test server", True))
+    try:
+        parameters = connection.get_dsn_parameters()
+    finally:
+        connection.close()
+    assert {key: parameters.get(key) for key in target_connection.KEEPALIVES} == {
+        "keepalives": "1", "keepalives_idle": "200", "keepalives_interval": "200", "keepalives_count": "5"}
+
+
+def test_a_dsn_that_sets_its_keepalives_keeps_them(dsn):
+    own = psycopg2.extensions.make_dsn(dsn, keepalives_idle=30)
+    connection = target_connection.connect(target_connection.Target(own, "the test server", True))
+    try:
+        assert connection.get_dsn_parameters()["keepalives_idle"] == "30"
+    finally:
+        connection.close()
 
 
 class Versioned:

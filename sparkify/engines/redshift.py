@@ -145,7 +145,7 @@ class RedshiftEngine(Engine):
     def check_connection(self, connection):
         if not connection.info.ssl_in_use:
             raise TargetError(
-                "the connection to Redshift is not encrypted: add sslmode=require to the DSN "
+                "the connection to Redshift is not encrypted: add sslmode=verify-full to the DSN "
                 "(or leave [CLUSTER] SSLMODE at its default)"
             )
 

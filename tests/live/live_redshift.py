@@ -2,7 +2,7 @@
 
 Run only when all three are set (docs/live-tests.md):
 
-    REDSHIFT_TEST_DSN        postgresql://user:password@host:5439/dev?sslmode=require
+    REDSHIFT_TEST_DSN        postgresql://user:password@host:5439/dev?sslmode=verify-full
                              (a provisioned cluster or a Serverless workgroup: the host says which)
     REDSHIFT_TEST_S3_PREFIX  s3://bucket/prefix/ that your AWS credentials can write and delete
     REDSHIFT_TEST_IAM_ROLE   the ARN of a role attached to the warehouse that can read that prefix
