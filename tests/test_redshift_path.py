@@ -219,7 +219,7 @@ def test_dry_run_prints_the_whole_sequence_as_sql_without_connecting(tmp_path):
     planned = statements_of(api.plan("redshift", redshift_config(), 0))
     parsed = [expression for expression in sqlglot.parse(script, read="redshift") if expression is not None]
     assert len(parsed) == len(planned) == script.count(";\n")
-    assert "\nCOMMIT;\n" in script and script.rstrip().endswith("VACUUM DELETE ONLY time_table;")
+    assert "\nCOMMIT;\n" in script and script.rstrip().endswith("VACUUM DELETE ONLY loaded_files;")
 
 
 def test_dry_run_for_postgres_says_how_the_loader_stages(tmp_path):
@@ -814,3 +814,13 @@ def test_a_full_reload_vacuums_after_its_commit_and_a_failed_vacuum_is_only_a_wa
     committed = fake.sent.index("COMMIT")
     assert fake.sent[committed + 1] == "VACUUM DELETE ONLY staging_events"
     assert "warning: the load is committed, but VACUUM DELETE ONLY failed (permission denied" in log.getvalue()
+
+
+def test_a_full_reload_vacuums_every_table_it_deleted_from():
+    """The reload DELETEs from staging, rejected_records, the star and loaded_files: each is vacuumed."""
+    fake = FakeRedshift()
+    assert etl.run(fake, "redshift", None, 0, settings=redshift_config()).committed
+    after_commit = fake.sent[fake.sent.index("COMMIT") + 1:]
+    deleted = {statement.split()[2] for statement in fake.sent if statement.startswith("DELETE FROM ")}
+    assert deleted == set(q.all_tables)
+    assert after_commit == [f"VACUUM DELETE ONLY {table}" for table in q.all_tables]

@@ -23,9 +23,13 @@ What differs from PostgreSQL, and the page of AWS's documentation that says why:
 - **Constraints are informational**
   (https://docs.aws.amazon.com/redshift/latest/dg/t_Defining_constraints.html):
   every key and relationship check counts.
-- **``VACUUM DELETE ONLY`` after a full reload,** which cannot run inside a
-  transaction (https://docs.aws.amazon.com/redshift/latest/dg/r_VACUUM_command.html):
-  the reload's DELETEs leave the previous rows on disk until then.
+- **``VACUUM DELETE ONLY`` after a full reload,** of every table it deleted
+  from (staging, rejected_records, the star, loaded_files), which cannot run
+  inside a transaction (https://docs.aws.amazon.com/redshift/latest/dg/r_VACUUM_command.html):
+  the reload's DELETEs leave the previous rows on disk until then. "Only the
+  table owner or a superuser can effectively vacuum a table": for anyone else
+  it succeeds and does nothing (same page), which docs/iam-authentication.md
+  says how to avoid.
 - **Load errors** come from Redshift's system views (redshift_load_errors.py):
   STL_LOAD_ERRORS on a provisioned cluster, SYS_LOAD_ERROR_DETAIL on
   Serverless, which has no STL views. That is the whole difference between
@@ -247,7 +251,7 @@ class RedshiftEngine(Engine):
         connection.autocommit = True
         try:
             with self.cursor_on(connection, reporter) as cursor:
-                for table in q.staging_tables + q.star_tables:
+                for table in q.all_tables:  # every table the reload deleted from, the ledger and rejects too
                     cursor.execute(f"VACUUM DELETE ONLY {table}")
         except DatabaseError as error:
             reporter.always(f"warning: the load is committed, but VACUUM DELETE ONLY failed "
