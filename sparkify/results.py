@@ -16,11 +16,13 @@ class Failed(Exception):
 
 
 class LoadError(Failed):
-    """The load failed; ``rejected`` holds the records that were turned down."""
+    """The load failed; ``rejected`` holds the first records that were turned down, ``rejected_count``
+    how many there were (by default, as many as ``rejected``)."""
 
-    def __init__(self, message, rejected=()):
+    def __init__(self, message, rejected=(), rejected_count=None):
         super().__init__(message)
         self.rejected = list(rejected)
+        self.rejected_count = len(self.rejected) if rejected_count is None else rejected_count
 
 
 def too_many_rejected(table: str, records, count: int, max_errors: int, said: str | None = None, shown: int = 1,
@@ -73,7 +75,15 @@ class RejectedRecord:
 
 @dataclass
 class TableLoad:
-    """What staging one table did."""
+    """What staging one table did.
+
+    ``rejected`` holds the rejected records the engine keeps in memory: the
+    local loader all of them (reject() counts and keeps them), Redshift the
+    first its load-error views gave (the others go to rejected_records as they
+    are read). ``rejected_count`` is how many there were in all,
+    ``rejected_by_file`` how many from each file (for the ledger); both
+    default to what ``rejected`` holds.
+    """
 
     table: str
     files: int = 0
@@ -84,6 +94,22 @@ class TableLoad:
     file_rows: dict = field(default_factory=dict)  # rows staged from each file, for the ledger
     warnings: list = field(default_factory=list)  # lines about files left out of the listing (never silent)
     all_null_columns: list = field(default_factory=list)  # columns NULL in every staged row (a JSONPaths typo?)
+    rejected_count: int | None = None
+    rejected_by_file: dict | None = None
+
+    def __post_init__(self):
+        if self.rejected_count is None:
+            self.rejected_count = len(self.rejected)
+        if self.rejected_by_file is None:
+            self.rejected_by_file = {}
+            for record in self.rejected:
+                self.rejected_by_file[record.source_file] = self.rejected_by_file.get(record.source_file, 0) + 1
+
+    def reject(self, record) -> None:
+        """Count one more rejected record, and keep it."""
+        self.rejected_count += 1
+        self.rejected_by_file[record.source_file] = self.rejected_by_file.get(record.source_file, 0) + 1
+        self.rejected.append(record)
 
     def warning_lines(self) -> list[str]:
         """What a person must hear of this table's load: files left out, columns that got no value."""
@@ -156,6 +182,11 @@ class RunResult:
     @property
     def rejected(self) -> list[RejectedRecord]:
         return [record for load in self.loads for record in load.rejected]
+
+    @property
+    def rejected_count(self) -> int:
+        """How many records the run rejected in all."""
+        return sum(load.rejected_count for load in self.loads)
 
     @property
     def warnings(self) -> list[str]:

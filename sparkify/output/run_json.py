@@ -18,7 +18,7 @@ def document(result=None, *, target="", engine=None, exit_status=0, error=None, 
     choice = result.choice if result is not None else None
     steps, checks = [], []
     if result is not None:
-        steps += [{"name": load.table, "files": load.files, "rows": load.rows, "rejected": len(load.rejected),
+        steps += [{"name": load.table, "files": load.files, "rows": load.rows, "rejected": load.rejected_count,
                    "seconds": round(load.seconds, 3)} for load in result.loads]
         steps += [{"name": step.name, "files": None, "rows": step.rows, "rejected": None,
                    "seconds": round(step.seconds, 3)} for step in result.steps]

@@ -15,17 +15,18 @@ def summary(result) -> str:
         rows.append(("listing", choice.new + choice.changed + choice.skipped + choice.outside, None, None,
                      seconds(result.listing_seconds)))
     for load in result.loads:
-        rows.append((load.table, load.files or None, load.rows, len(load.rejected), seconds(load.seconds)))
+        rows.append((load.table, load.files or None, load.rows, load.rejected_count, seconds(load.seconds)))
     for step in result.steps:
         rows.append((step.name, None, step.rows, None, seconds(step.seconds)))
     if result.checks_seconds is not None:
         rows.append(("checks", None, None, None, seconds(result.checks_seconds)))
     lines += [table(rows, ["step", "files", "rows", "rejected", "seconds"], ["<", ">", ">", ">", ">"]), ""]
-    lines.append(f"{figures_line(result)}; rejected records: {len(result.rejected):,}")
-    for record in result.rejected[:SHOWN_REJECTED]:
+    lines.append(f"{figures_line(result)}; rejected records: {result.rejected_count:,}")
+    shown = result.rejected[:SHOWN_REJECTED]
+    for record in shown:
         lines.append(f"  rejected {record.table_name} {record.describe()}")
-    if len(result.rejected) > SHOWN_REJECTED:
-        lines.append(f"  ... and {len(result.rejected) - SHOWN_REJECTED:,} more: SELECT * FROM rejected_records")
+    if result.rejected_count > len(shown):
+        lines.append(f"  ... and {result.rejected_count - len(shown):,} more: SELECT * FROM rejected_records")
     lines += result.warnings
     lines += ["", checks_table(result.checks), "", verdict(result)]
     return "\n".join(lines)
@@ -60,7 +61,7 @@ def one_line(result) -> str:
         return result.choice.describe()
     staged = ", ".join(f"{load.table} {load.rows or 0:,}" for load in result.loads)
     return (f"{result.choice.describe()}; {result.mode} load: {staged}; {figures_line(result)}; "
-            f"rejected records: {len(result.rejected):,}; {verdict(result)}")
+            f"rejected records: {result.rejected_count:,}; {verdict(result)}")
 
 
 def check_summary(checks, seconds) -> str:

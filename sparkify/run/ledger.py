@@ -291,9 +291,9 @@ def ledger_statements(choice: Choice, loads, now=None) -> list[tuple[str, list |
     root = choice.source + "/"
     for load in loads:
         file_rows.update(load.file_rows)
-        for record in load.rejected:
-            name = record.source_file.removeprefix(root)  # COPY names the whole s3:// URL
-            rejected[name] = rejected.get(name, 0) + 1
+        for source_file, count in load.rejected_by_file.items():
+            name = source_file.removeprefix(root)  # COPY names the whole s3:// URL
+            rejected[name] = rejected.get(name, 0) + count
     rows = [
         [item.name, choice.source, PREFIXES[prefix], int(item.size), item.version, file_rows.get(item.name),
          rejected.get(item.name, 0), now.isoformat(sep=" ", timespec="seconds")]

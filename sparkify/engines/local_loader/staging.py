@@ -758,10 +758,10 @@ def small_file_records(data: bytes):
 
 
 def _rejected(result, max_errors, record):
-    result.rejected.append(record)
-    if len(result.rejected) > max_errors:
-        raise LoadError(too_many_rejected(result.table, [record], len(result.rejected), max_errors),
-                        result.rejected)
+    result.reject(record)
+    if result.rejected_count > max_errors:
+        raise LoadError(too_many_rejected(result.table, [record], result.rejected_count, max_errors),
+                        result.rejected, result.rejected_count)
 
 
 def stage_source(
