@@ -17,7 +17,7 @@ import uuid
 
 import psycopg2
 import pytest
-from helpers import PROJECT_DIR, event, song, write_source
+from helpers import event, guide_sql, song, write_source
 
 import etl
 import sql_queries as q
@@ -26,15 +26,8 @@ from sparkify.engines.embedded import fresh_schema
 from sparkify.results import LoadError
 from sparkify.run.ledger import read_ledger
 
-GUIDE = PROJECT_DIR / "docs" / "iam-authentication.md"
-IAM_IDENTITY = '"IAMR:etl-role"'
-
-
-def guide_sql(heading):
-    """The SQL block that follows ``heading`` in the guide."""
-    text = GUIDE.read_text(encoding="utf-8")
-    section = text[text.index(heading):]
-    return re.search(r"```sql\n(.*?)```", section, re.DOTALL).group(1)
+OWNERSHIP = "### The tables belong to the user that loads them"
+DEFAULT_PRIVILEGES = "### Or: default privileges"
 
 
 class Roles:
@@ -56,10 +49,8 @@ class Roles:
         self.connections = [self.admin]
 
     def run_guide(self, heading):
-        sql = guide_sql(heading).replace(IAM_IDENTITY, self.user)
-        sql = re.sub(r"\bpublic\b", self.schema, sql).replace("awsuser", self.admin_name)
         with self.admin.cursor() as cursor:
-            for statement in filter(str.strip, sql.split(";")):
+            for statement in guide_sql(heading, self.user, self.schema, self.admin_name):
                 cursor.execute(statement)
 
     def connect_as_user(self):
@@ -119,7 +110,7 @@ def test_the_tables_of_the_user_that_loads_them_survive_create_tables(roles, tmp
     """The guide's first arrangement: tables another user created are handed over, then the loading user
     runs create_tables.py and etl.py itself, again and again."""
     create_tables(roles.admin, "postgres")  # as they were, before the arrangement
-    roles.run_guide("### The tables belong to the user that loads them")
+    roles.run_guide(OWNERSHIP)
     assert set(roles.owners().values()) == {roles.user}
     source = write_source(tmp_path, events=[event()], songs=[song()])
     loader = roles.connect_as_user()
@@ -131,13 +122,14 @@ def test_the_tables_of_the_user_that_loads_them_survive_create_tables(roles, tmp
 
 
 def test_the_guide_hands_over_every_table():
-    handed = re.findall(r"ALTER TABLE (\w+) OWNER TO", guide_sql("### The tables belong to the user that loads them"))
-    assert handed == q.all_tables
+    statements = guide_sql(OWNERSHIP, "etl", "public")
+    assert [re.match(r"ALTER TABLE (\w+) OWNER TO \"etl\"$", statement).group(1) for statement in statements[1:]] \
+        == q.all_tables
 
 
 def test_default_privileges_give_the_loading_user_its_rights_after_each_create_tables(roles):
     """The guide's second arrangement: the admin recreates the tables; the loading user keeps its rights."""
-    roles.run_guide("### Or: default privileges")
+    roles.run_guide(DEFAULT_PRIVILEGES)
     create_tables(roles.admin, "postgres")
     create_tables(roles.admin, "postgres")
     with roles.admin.cursor() as cursor:
