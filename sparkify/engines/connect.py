@@ -130,20 +130,14 @@ LIBPQ_ROOT_CERT = Path("~/.postgresql/root.crt")  # where libpq looks without ss
 
 def system_trust_store() -> str | None:
     """The file of the system's CA certificates, as this Python finds it (SSL_CERT_FILE, else its
-    OpenSSL's default), else certifi's when it is installed; None without either.
+    OpenSSL's default); None when there is none.
 
     psycopg2-binary's libpq brings an OpenSSL of its own, built elsewhere, that
     does not know where this system keeps its certificates
     (``sslrootcert=system`` would look in the wrong place): the file is named.
     """
     cafile = ssl.get_default_verify_paths().cafile
-    if cafile and Path(cafile).is_file():
-        return cafile
-    try:
-        import certifi
-    except ImportError:
-        return None
-    return certifi.where()
+    return cafile if cafile and Path(cafile).is_file() else None
 
 
 def redact(dsn: str) -> str:
