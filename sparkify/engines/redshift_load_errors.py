@@ -75,18 +75,43 @@ FILE_NAME_CHARS = 256  # STL_LOAD_ERRORS.filename and SYS_LOAD_ERROR_DETAIL.file
 CUT = " (name cut to 256 characters by Redshift)"
 
 
-class ClusterViews:
+class Views:
+    """Where one flavour keeps its load errors: ``view``, naming the session, the query and the file
+    in the columns named here."""
+
+    view = session_column = query_column = file_column = ""
+    loads_view = ""  # where every COPY of a session leaves a row: its load errors', or SYS_LOAD_HISTORY
+
+    @property
+    def before_run(self) -> str:
+        """The newest query this process id has in the views before the run: rows at or below it are
+        an older session's (a reused process id) or an earlier run's."""
+        return f"""
+SELECT COALESCE(MAX({self.query_column}), -1)
+FROM {self.loads_view}
+WHERE {self.session_column} = pg_backend_pid()
+"""
+
+    def newest_after(self, after) -> str:
+        """The id of this process id's newest COPY with load errors above ``after``: a failed COPY's."""
+        return f"""
+SELECT MAX({self.query_column})
+FROM {self.view}
+WHERE {self.session_column} = pg_backend_pid() AND {self.query_column} > {int(after)}
+"""
+
+    def of_query(self, query) -> str:
+        """The rows of the COPY whose query id is ``query``."""
+        return f"{self.query_column} = {int(query)}"
+
+
+class ClusterViews(Views):
     """A provisioned cluster: STL_LOAD_ERRORS, with the raw text of the record."""
 
     name = "provisioned"
-    view = "stl_load_errors"
-    file_column = "filename"
+    view, session_column, query_column, file_column = "stl_load_errors", "session", "query", "filename"
+    loads_view = "stl_load_errors"  # a COPY without load errors has no row: none that can be mistaken for it
     recorded_in = "pg_last_copy_id() (still at the run's previous COPY)"
-    before_run = """
-SELECT COALESCE(MAX(query), -1)
-FROM stl_load_errors
-WHERE session = pg_backend_pid()
-"""
     errors = """
 SELECT
     TRIM(filename) AS file_name,
@@ -111,31 +136,14 @@ LIMIT {limit} OFFSET {offset}
         """The rows of the COPY that just succeeded."""
         return "query = pg_last_copy_id()"
 
-    def newest_after(self, after) -> str:
-        """The id of this process id's newest COPY with load errors above ``after``: a failed COPY's."""
-        return f"""
-SELECT MAX(query)
-FROM stl_load_errors
-WHERE session = pg_backend_pid() AND query > {int(after)}
-"""
 
-    @staticmethod
-    def of_query(query) -> str:
-        return f"query = {int(query)}"
-
-
-class ServerlessViews:
+class ServerlessViews(Views):
     """Serverless: SYS_LOAD_HISTORY finds this run's COPY, SYS_LOAD_ERROR_DETAIL its records."""
 
     name = "serverless"
-    view = "sys_load_error_detail"
-    file_column = "file_name"
+    view, session_column, query_column, file_column = "sys_load_error_detail", "session_id", "query_id", "file_name"
+    loads_view = "sys_load_history"
     recorded_in = "sys_load_history (no row of this session for that table after the run's previous COPY)"
-    before_run = """
-SELECT COALESCE(MAX(query_id), -1)
-FROM sys_load_history
-WHERE session_id = pg_backend_pid()
-"""
     errors = """
 SELECT
     TRIM(file_name) AS file_name,
@@ -170,17 +178,6 @@ LIMIT 1
         AND query_id > {int(after)}
         AND TRIM(table_name) = {table_literal(table)}
 )"""
-
-    def newest_after(self, after) -> str:
-        return f"""
-SELECT MAX(query_id)
-FROM sys_load_error_detail
-WHERE session_id = pg_backend_pid() AND query_id > {int(after)}
-"""
-
-    @staticmethod
-    def of_query(query) -> str:
-        return f"query_id = {int(query)}"
 
 
 CLUSTER, SERVERLESS = ClusterViews(), ServerlessViews()
