@@ -142,8 +142,8 @@ def test_the_dry_run_shows_the_maxerror_that_makes_five_bad_records_load_and_six
     result = run_script("etl.py", "--dry-run", "--engine", "redshift", "--max-errors", "5", "--config", config)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("\nMAXERROR 6\n") == 2
-    assert ("-- --max-errors 5: each COPY runs with MAXERROR 6, as COPY fails at 6 rejected records or more: "
-            "5 bad record(s) of a table load, 6 fail the run.") in result.stdout
+    assert ("-- --max-errors 5: each COPY runs with MAXERROR 6, as COPY fails at 6 rejected records or more:\n"
+            "-- 5 bad record(s) of a table load, 6 fail the run.") in result.stdout
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
