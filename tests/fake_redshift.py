@@ -368,6 +368,3 @@ class RedshiftTextPostgres(PostgresEngine):
         statement = _TABLE_KEY.sub("", statement)
         statement = _REFERENCES.sub("", statement)
         return _LENGTH.sub(r"(LENGTH(\1) + OCTET_LENGTH(\1) - OCTET_LENGTH(RTRIM(\1)))", statement)
-
-    def table_statements(self, create_table):
-        return [self.render(create_table)]

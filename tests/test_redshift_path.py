@@ -826,7 +826,7 @@ def test_a_full_reload_vacuums_after_its_commit_and_a_failed_vacuum_is_only_a_wa
 def test_a_full_reload_vacuums_every_table_it_deleted_from():
     """The reload DELETEs from staging, rejected_records, the star and loaded_files: each is vacuumed."""
     fake = FakeRedshift()
-    assert etl.run(fake, "redshift", None, 0, settings=redshift_config()).committed
+    assert api.run(fake, "redshift", None, 0, settings=redshift_config()).committed
     after_commit = fake.sent[fake.sent.index("COMMIT") + 1:]
     deleted = {statement.split()[2] for statement in fake.sent if statement.startswith("DELETE FROM ")}
     assert deleted == set(q.all_tables)

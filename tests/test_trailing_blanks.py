@@ -23,7 +23,7 @@ from helpers import Warehouse, event, song, write_source
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from create_tables import create_tables
+from sparkify import api
 from sparkify.engines import PostgresEngine
 from sparkify.engines.embedded import fresh_schema
 from sparkify.run.pipeline import Request, run
@@ -38,7 +38,7 @@ class Twin:
     def __init__(self, dsn, schema, engine):
         self.engine = engine
         self.warehouse = Warehouse(fresh_schema(dsn, schema))
-        create_tables(self.warehouse.connection, engine)
+        api.create_tables(self.warehouse.connection, engine)
 
     def load(self, folder, full=True):
         source = open_source(str(folder))

@@ -19,9 +19,8 @@ import psycopg2
 import pytest
 from helpers import event, guide_sql, song, write_source
 
-import etl
 import sql_queries as q
-from create_tables import create_tables
+from sparkify import api
 from sparkify.engines.embedded import fresh_schema
 from sparkify.results import LoadError
 from sparkify.run.ledger import read_ledger
@@ -92,7 +91,7 @@ def read_ledger_as(connection, full):
 
 @pytest.mark.parametrize("full", [False, True])
 def test_a_ledger_the_user_may_not_use_is_not_taken_for_a_missing_one(roles, full):
-    create_tables(roles.admin, "postgres")
+    api.create_tables(roles.admin, "postgres")
     with roles.admin.cursor() as cursor:
         cursor.execute(f"GRANT USAGE ON SCHEMA {roles.schema} TO {roles.user}")
     with pytest.raises(LoadError, match=rf"the database user {roles.user} may not read and write the loaded_files "
@@ -109,14 +108,14 @@ def test_a_missing_ledger_is_still_told_as_missing(roles):
 def test_the_tables_of_the_user_that_loads_them_survive_create_tables(roles, tmp_path):
     """The guide's first arrangement: tables another user created are handed over, then the loading user
     runs create_tables.py and etl.py itself, again and again."""
-    create_tables(roles.admin, "postgres")  # as they were, before the arrangement
+    api.create_tables(roles.admin, "postgres")  # as they were, before the arrangement
     roles.run_guide(OWNERSHIP)
     assert set(roles.owners().values()) == {roles.user}
     source = write_source(tmp_path, events=[event()], songs=[song()])
     loader = roles.connect_as_user()
     for _ in range(2):
-        assert etl.run(loader, "postgres", source).committed
-        create_tables(loader, "postgres")
+        assert api.run(loader, "postgres", source).committed
+        api.create_tables(loader, "postgres")
         assert roles.owners() == {table: roles.user for table in q.all_tables}
     assert read_ledger_as(loader, full=False) == {}
 
@@ -130,8 +129,8 @@ def test_the_guide_hands_over_every_table():
 def test_default_privileges_give_the_loading_user_its_rights_after_each_create_tables(roles):
     """The guide's second arrangement: the admin recreates the tables; the loading user keeps its rights."""
     roles.run_guide(DEFAULT_PRIVILEGES)
-    create_tables(roles.admin, "postgres")
-    create_tables(roles.admin, "postgres")
+    api.create_tables(roles.admin, "postgres")
+    api.create_tables(roles.admin, "postgres")
     with roles.admin.cursor() as cursor:
         rights = {}
         for table in q.all_tables:

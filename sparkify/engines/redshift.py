@@ -404,7 +404,7 @@ def run_copies(cursor, copies, max_errors, empty_is_error=True, views=load_error
         skipped = load_errors.read_errors(cursor, table_name, which, views, files.get(table_name), count, keep) \
             if count else []
         if count > max_errors:  # COPY went on past MAXERROR N+1: the run holds the line itself
-            raise LoadError(load_errors.failure_message(table_name, None, skipped, count, max_errors, views, query),
+            raise LoadError(load_errors.failure_message(table_name, None, skipped, max_errors, views, query, count),
                             skipped, count)
         if rows == 0 and empty_is_error:
             raise LoadError(

@@ -306,12 +306,12 @@ def copy_failed(cursor, table_name: str, error: DatabaseError, previous_copy, ma
         records, count, query = [], 0, None
     connection.rollback()
     said = " ".join(str(error).split()) or type(error).__name__
-    return LoadError(failure_message(table_name, said, records, count, max_errors, views, query), records,
+    return LoadError(failure_message(table_name, said, records, max_errors, views, query, count), records,
                      max(count, len(records)))
 
 
-def failure_message(table_name: str, said, records, count: int, max_errors: int, views=CLUSTER,
-                    query=None) -> str:
+def failure_message(table_name: str, said, records, max_errors: int, views=CLUSTER, query=None,
+                    count: int = 0) -> str:
     """A load stopped by its rejected records, worded like the local loader's LoadError, with their true
     count; ``said``: what Redshift said, when a COPY failed (None when the run stopped it)."""
     if not records:
