@@ -34,10 +34,28 @@ WORK_TABLES = {"staging_events": "staging_events_new", "staging_songs": "staging
 LEDGER_ROWS_PER_INSERT = 500
 
 # The ledger's own statements (its table is sql_queries.loaded_files_table_create).
+#
+# Whether the ledger is there, and whether this user may use it: (tables
+# named loaded_files in the current schema, of them those it may read, add to
+# and empty). Not information_schema.tables, which lists only the tables the
+# user has a privilege on: a ledger that belongs to another user would read
+# as missing. pg_class lists every table; HAS_TABLE_PRIVILEGE asks for each
+# right (https://docs.aws.amazon.com/redshift/latest/dg/r_HAS_TABLE_PRIVILEGE.html).
+LEDGER_RIGHTS = ("SELECT", "INSERT", "DELETE")  # what a run does to the ledger
 loaded_files_exists = """
-SELECT COUNT(*)
-FROM information_schema.tables
-WHERE table_schema = current_schema() AND table_name = 'loaded_files'
+SELECT
+    COUNT(*),
+    COUNT(
+        CASE WHEN HAS_TABLE_PRIVILEGE(quote_ident(schemas.nspname) || '.loaded_files', 'SELECT')
+            AND HAS_TABLE_PRIVILEGE(quote_ident(schemas.nspname) || '.loaded_files', 'INSERT')
+            AND HAS_TABLE_PRIVILEGE(quote_ident(schemas.nspname) || '.loaded_files', 'DELETE')
+        THEN 1 END
+    )
+FROM pg_class AS relations
+JOIN pg_namespace AS schemas
+    ON schemas.oid = relations.relnamespace
+WHERE schemas.nspname = current_schema()
+    AND relations.relname = 'loaded_files'
 """
 
 loaded_files_select = """
@@ -163,12 +181,22 @@ def read_ledger(cursor, full=False) -> dict[str, tuple] | None:
     existed still reloads as it always did, without one.
     """
     cursor.execute(loaded_files_exists)
-    if not (cursor.fetchone() or (0,))[0]:
+    present, usable = cursor.fetchone() or (0, 0)
+    if not present:
         if full:
             return None
         raise LoadError(
             "the warehouse has no loaded_files ledger (it was created before incremental loads): "
             "run create_tables.py, which empties it, or etl.py --full"
+        )
+    if not usable:
+        cursor.execute("SELECT current_user")
+        user = (cursor.fetchone() or ("this user",))[0]
+        raise LoadError(
+            f"the database user {user} may not read and write the loaded_files ledger (it needs "
+            f"{', '.join(LEDGER_RIGHTS)} on it): the tables belong to another user, or create_tables.py "
+            "recreated them since they were granted. Run etl.py as the user that ran create_tables.py, or "
+            "see docs/iam-authentication.md#the-database-users-privileges for an arrangement that lasts"
         )
     cursor.execute(loaded_files_select)
     return {key: (source, size, version) for key, source, size, version in cursor.fetchall()}
