@@ -196,11 +196,6 @@ class RunResult:
         return sum(load.rejected_count for load in self.loads)
 
     @property
-    def rejected_count(self) -> int:
-        """How many records the run rejected in all."""
-        return sum(load.rejected_count for load in self.loads)
-
-    @property
     def warnings(self) -> list[str]:
         """Lines for a person, each starting with "warning: ": what the run left out or kept silently."""
         lines = self.choice.warning_lines() if self.choice is not None else []
