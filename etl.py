@@ -62,8 +62,9 @@ def parse_args(argv=None):
         type=int,
         default=0,
         metavar="N",
-        help="load the good records and keep up to N rejected ones in rejected_records "
-        "(default 0: the first rejected record fails the load, as COPY's MAXERROR 0)",
+        help="load the good records and keep up to N rejected ones per table in rejected_records; one more "
+        "fails the load (default 0: the first rejected record fails it). On Redshift COPY runs with MAXERROR "
+        "N+1, as COPY fails at MAXERROR errors; N is at most 99,999",
     )
     parser.add_argument(
         "--allow-empty",

@@ -328,6 +328,39 @@ STATUPDATE OFF
 """
 
 # ---------------------------------------------------------------------------
+# Text compared byte for byte, on both engines
+#
+# Redshift ignores trailing blanks when it compares VARCHARs: 'NextSong ' =
+# 'NextSong', 'X ' = 'X' and '  ' = '' there, in =, <>, IN, joins, DISTINCT,
+# GROUP BY, PARTITION BY, EXCEPT and ORDER BY alike
+# (https://docs.aws.amazon.com/redshift/latest/dg/r_Examples_with_character_types.html).
+# PostgreSQL and the data contract compare every byte. So wherever a
+# statement of the loads or the checks compares, groups or orders text, it
+# compares the byte lengths too, which count trailing blanks on both engines
+# (OCTET_LENGTH): equal text of equal byte length is the same bytes. Each
+# such guard is an OCTET_LENGTH next to the text it guards; a SELECT that
+# ranks or groups by text carries the byte length as a column of its own
+# (*_bytes). docs/data-contract.md#ordering-rules states the rule.
+# ---------------------------------------------------------------------------
+
+
+def nextsong(page="page") -> str:
+    """The condition of a play: ``page`` is 'NextSong', byte for byte ('NextSong ' is another page)."""
+    return f"{page} = 'NextSong' AND OCTET_LENGTH({page}) = OCTET_LENGTH('NextSong')"
+
+
+def same_text(left, right) -> str:
+    """``left`` equals ``right`` byte for byte: as text, and in byte length."""
+    return f"{left} = {right}\n    AND OCTET_LENGTH({left}) = OCTET_LENGTH({right})"
+
+
+def text_key(column) -> str:
+    """One value per distinct ``column`` byte for byte, for COUNT(DISTINCT ...): 'X' and 'X ' give
+    'X|1' and 'X |2'. NULL stays NULL, so COUNT(DISTINCT ...) leaves it out, as it does the column."""
+    return f"{column} || '|' || OCTET_LENGTH({column})"
+
+
+# ---------------------------------------------------------------------------
 # Transform: staging -> star schema, in one transaction.
 #
 # DELETE, not TRUNCATE: TRUNCATE commits implicitly on Redshift, and a failed
@@ -355,6 +388,8 @@ START_TIME = "TIMESTAMP 'epoch' + ts * INTERVAL '1 millisecond'"
 # Name: the shortest non-empty spelling, ties in code-point order. Location: the non-empty one
 # of the smallest song_id. Coordinates: both from the smallest song_id that has
 # both. Each is ranked on its own and joined back to the list of artists.
+# Byte length: 'X' and 'X ' are two artists, "  " is a name (not empty), and
+# a tie on text is decided by the byte length, as on PostgreSQL.
 ARTIST_TABLE_ROWS = """
 SELECT
     artists.artist_id,
@@ -363,54 +398,73 @@ SELECT
     coordinates.artist_latitude,
     coordinates.artist_longitude
 FROM (
-    SELECT DISTINCT artist_id
+    SELECT DISTINCT artist_id, OCTET_LENGTH(artist_id) AS artist_id_bytes
     FROM {songs}
     WHERE artist_id IS NOT NULL
 ) AS artists
 LEFT JOIN (
     SELECT
         artist_id,
+        OCTET_LENGTH(artist_id) AS artist_id_bytes,
         artist_name,
         ROW_NUMBER() OVER (
-            PARTITION BY artist_id
-            ORDER BY LENGTH(artist_name), artist_name
+            PARTITION BY artist_id, OCTET_LENGTH(artist_id)
+            ORDER BY LENGTH(artist_name), artist_name, OCTET_LENGTH(artist_name)
         ) AS choice
     FROM {songs}
-    WHERE artist_name <> ''
+    WHERE OCTET_LENGTH(artist_name) > 0
 ) AS names
-    ON names.artist_id = artists.artist_id AND names.choice = 1
+    ON names.artist_id = artists.artist_id
+    AND names.artist_id_bytes = artists.artist_id_bytes
+    AND names.choice = 1
 LEFT JOIN (
     SELECT
         artist_id,
+        OCTET_LENGTH(artist_id) AS artist_id_bytes,
         artist_location,
         ROW_NUMBER() OVER (
-            PARTITION BY artist_id
-            ORDER BY song_id NULLS FIRST, artist_location
+            PARTITION BY artist_id, OCTET_LENGTH(artist_id)
+            ORDER BY
+                song_id NULLS FIRST,
+                OCTET_LENGTH(song_id) NULLS FIRST,
+                artist_location,
+                OCTET_LENGTH(artist_location)
         ) AS choice
     FROM {songs}
-    WHERE artist_location <> ''
+    WHERE OCTET_LENGTH(artist_location) > 0
 ) AS locations
-    ON locations.artist_id = artists.artist_id AND locations.choice = 1
+    ON locations.artist_id = artists.artist_id
+    AND locations.artist_id_bytes = artists.artist_id_bytes
+    AND locations.choice = 1
 LEFT JOIN (
     SELECT
         artist_id,
+        OCTET_LENGTH(artist_id) AS artist_id_bytes,
         artist_latitude,
         artist_longitude,
         ROW_NUMBER() OVER (
-            PARTITION BY artist_id
-            ORDER BY song_id NULLS FIRST, artist_latitude, artist_longitude
+            PARTITION BY artist_id, OCTET_LENGTH(artist_id)
+            ORDER BY
+                song_id NULLS FIRST,
+                OCTET_LENGTH(song_id) NULLS FIRST,
+                artist_latitude,
+                artist_longitude
         ) AS choice
     FROM {songs}
     WHERE artist_latitude IS NOT NULL AND artist_longitude IS NOT NULL
 ) AS coordinates
-    ON coordinates.artist_id = artists.artist_id AND coordinates.choice = 1
+    ON coordinates.artist_id = artists.artist_id
+    AND coordinates.artist_id_bytes = artists.artist_id_bytes
+    AND coordinates.choice = 1
 """
 
 artist_table_insert = f"""
 INSERT INTO artist_table ({column_list("artist_table")})""" + ARTIST_TABLE_ROWS.format(songs="staging_songs")
 
 # Where one song_id has several records, the first in (title, artist_id,
-# duration) order wins. A year of 0 means "unknown".
+# duration) order wins. A year of 0 means "unknown". Byte length: 'X' and
+# 'X ' are two songs; titles or artist ids that differ by a trailing blank
+# do not tie.
 SONG_TABLE_ROWS = """
 SELECT song_id, title, artist_id, NULLIF(year, 0), duration
 FROM (
@@ -421,10 +475,12 @@ FROM (
         year,
         duration,
         ROW_NUMBER() OVER (
-            PARTITION BY song_id
+            PARTITION BY song_id, OCTET_LENGTH(song_id)
             ORDER BY
                 title NULLS FIRST,
+                OCTET_LENGTH(title) NULLS FIRST,
                 artist_id NULLS FIRST,
+                OCTET_LENGTH(artist_id) NULLS FIRST,
                 duration NULLS FIRST,
                 year NULLS FIRST
         ) AS choice
@@ -439,7 +495,8 @@ INSERT INTO song_table ({column_list("song_table")})""" + SONG_TABLE_ROWS.format
 
 # Each user's attributes come from their latest event (any page), so level is
 # the current level. The last four sort keys only make a tie between two
-# copies of one event deterministic.
+# copies of one event deterministic; byte length: two that differ by a
+# trailing blank do not tie.
 USER_TABLE_ROWS = """
 SELECT user_id, first_name, last_name, gender, level
 FROM (
@@ -456,9 +513,13 @@ FROM (
                 session_id DESC NULLS LAST,
                 item_in_session DESC NULLS LAST,
                 level DESC NULLS LAST,
+                OCTET_LENGTH(level) DESC NULLS LAST,
                 first_name DESC NULLS LAST,
+                OCTET_LENGTH(first_name) DESC NULLS LAST,
                 last_name DESC NULLS LAST,
-                gender DESC NULLS LAST
+                OCTET_LENGTH(last_name) DESC NULLS LAST,
+                gender DESC NULLS LAST,
+                OCTET_LENGTH(gender) DESC NULLS LAST
         ) AS recency
     FROM {events}
     WHERE user_id IS NOT NULL
@@ -483,7 +544,7 @@ SELECT
 FROM (
     SELECT DISTINCT {START_TIME} AS start_time
     FROM {{events}}
-    WHERE page = 'NextSong'
+    WHERE {nextsong()}
 ) AS plays
 {{new_start_times}}ORDER BY start_time
 """
@@ -501,7 +562,8 @@ INSERT INTO time_table ({column_list("time_table")})""" + TIME_TABLE_ROWS.format
 # The match is exact: Redshift ignores trailing blanks when it compares
 # VARCHARs (and so when it groups them with DISTINCT), so the byte lengths
 # must agree too, in the candidates' join, in their DISTINCT and in the join
-# of the matches back to the events. "Less than 0.01 s" is decided
+# of the matches back to the events; and a tie between two copies of one
+# event, or two candidate songs, is not decided by a trailing blank. "Less than 0.01 s" is decided
 # in decimal, as the source files write the numbers: in binary floating point
 # 246.31812 - 246.30812 comes out just under 0.01. The first two WHENs only
 # keep the decimal cast away from values too large for it.
@@ -524,14 +586,19 @@ FROM (
             ORDER BY
                 user_id NULLS FIRST,
                 level NULLS FIRST,
+                OCTET_LENGTH(level) NULLS FIRST,
                 location NULLS FIRST,
+                OCTET_LENGTH(location) NULLS FIRST,
                 user_agent NULLS FIRST,
+                OCTET_LENGTH(user_agent) NULLS FIRST,
                 song NULLS FIRST,
+                OCTET_LENGTH(song) NULLS FIRST,
                 artist NULLS FIRST,
+                OCTET_LENGTH(artist) NULLS FIRST,
                 length NULLS FIRST
         ) AS copy_number
     FROM {{events}}
-    WHERE page = 'NextSong'
+    WHERE {nextsong()}
 ) AS events
 LEFT JOIN (
     SELECT song, song_bytes, artist, artist_bytes, length, song_id, artist_id
@@ -546,7 +613,11 @@ LEFT JOIN (
             songs.artist_id,
             ROW_NUMBER() OVER (
                 PARTITION BY plays.song, plays.song_bytes, plays.artist, plays.artist_bytes, plays.length
-                ORDER BY songs.song_id, songs.artist_id NULLS FIRST
+                ORDER BY
+                    songs.song_id,
+                    OCTET_LENGTH(songs.song_id),
+                    songs.artist_id NULLS FIRST,
+                    OCTET_LENGTH(songs.artist_id) NULLS FIRST
             ) AS choice
         FROM (
             SELECT DISTINCT
@@ -556,7 +627,7 @@ LEFT JOIN (
                 OCTET_LENGTH(artist) AS artist_bytes,
                 length
             FROM {{events}}
-            WHERE page = 'NextSong'
+            WHERE {nextsong()}
         ) AS plays
         JOIN staging_songs AS songs
             ON songs.title = plays.song

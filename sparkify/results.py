@@ -92,10 +92,12 @@ class TableLoad:
     """What staging one table did.
 
     ``rejected`` holds the rejected records the engine keeps in memory: the
-    local loader the first KEPT_REJECTED (reject() counts and keeps them),
-    Redshift those its load-error views gave. ``rejected_count`` is how many
-    there were in all, ``rejected_by_file`` how many from each file (for the
-    ledger); both default to what ``rejected`` holds.
+    local loader the first KEPT_REJECTED (reject() counts and keeps them; the
+    others go to rejected_records as they are found), Redshift the first its
+    load-error views gave (the others go to rejected_records as they are
+    read). ``rejected_count`` is how many there were in all,
+    ``rejected_by_file`` how many from each file (for the ledger); both
+    default to what ``rejected`` holds.
     """
 
     table: str

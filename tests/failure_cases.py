@@ -87,7 +87,7 @@ FAILURES = {
                 "loaded; its bytes that are not UTF-8 are stored and shown as `\\xNN`"),
         Failure("more rejected records than --max-errors N", 1,
                 "The load stopped: 3 rejected record(s), more than --max-errors 2",
-                "fails past N, as COPY's MAXERROR does"),
+                "N load, the (N+1)th fails, on both engines (`MAXERROR N+1` on Redshift)"),
         # --- bad input: the source ---
         Failure("an empty source folder", 1, "holds no log_data/**.json and no song_data/**.json: "
                 "is it the right source?"),

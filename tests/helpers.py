@@ -6,6 +6,7 @@ imports conftest or another test module.
 """
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -165,6 +166,23 @@ def write_source(folder, events=(), songs=(), jsonpaths=JSONPATHS, log_files=Non
         text = jsonpaths if isinstance(jsonpaths, str) else json.dumps(jsonpaths, indent=4)
         (folder / "log_json_path.json").write_text(text, encoding="utf-8")
     return folder
+
+
+# ---------------------------------------------------------------------------
+# The docs' SQL, as a person copies it
+# ---------------------------------------------------------------------------
+
+IAM_GUIDE = PROJECT_DIR / "docs" / "iam-authentication.md"
+GUIDE_IDENTITY = '"IAMR:etl-role"'  # the IAM identity the guide's SQL names
+
+
+def guide_sql(heading, identity, schema, admin="awsuser"):
+    """The statements of the SQL block after ``heading`` in the IAM guide, for ``identity`` (a database
+    user's name), ``schema`` in place of public and ``admin`` in place of awsuser."""
+    text = IAM_GUIDE.read_text(encoding="utf-8")
+    block = re.search(r"```sql\n(.*?)```", text[text.index(heading):], re.DOTALL).group(1)
+    block = re.sub(r"\bpublic\b", schema, block.replace(GUIDE_IDENTITY, f'"{identity}"')).replace("awsuser", admin)
+    return [statement.strip() for statement in block.split(";") if statement.strip()]
 
 
 # ---------------------------------------------------------------------------

@@ -134,7 +134,7 @@ def test_cluster_dsn_with_auth_iam_needs_no_stored_password_and_never_shows_the_
     path.write_text(f"[CLUSTER]\nHOST={PROVISIONED}\nDB_NAME=dev\nDB_USER=\nDB_PASSWORD=\nAUTH=iam\n")
     dsn = connect.cluster_dsn(config_module.load_settings(path))
     params = psycopg2.extensions.parse_dsn(dsn)
-    assert (params["user"], params["password"], params["sslmode"]) == ("IAM:alice", TEMPORARY, "require")
+    assert (params["user"], params["password"], params["sslmode"]) == ("IAM:alice", TEMPORARY, "verify-full")
     assert asked == [PROVISIONED]
     assert TEMPORARY not in connect.redact(dsn)
 

@@ -3,21 +3,24 @@
 reconciliation.py runs the checks; the run's mode (sparkify/run/mode.py) reads
 the figures. Each check returns one row, (expected, actual), and passes when
 the two are equal. Written in Redshift's dialect, as sql_queries.py: the
-engine renders them.
+engine renders them. Text is counted and compared byte for byte, as the loads
+compare it (sql_queries.nextsong(), same_text(), text_key()): Redshift
+ignores trailing blanks when it compares VARCHARs, so 'X' and 'X ' would
+count as one key there, and a play of 'X ' would find the song 'X'.
 """
 
-from sql_queries import star_tables
+from sql_queries import nextsong, same_text, star_tables, text_key
 
 # ---------------------------------------------------------------------------
 # The whole checks: the warehouse against its staging, after a full load and
 # on `etl.py --check`
 # ---------------------------------------------------------------------------
 
-DISTINCT_PLAYS = """(
+DISTINCT_PLAYS = f"""(
         SELECT COUNT(*) FROM (
             SELECT DISTINCT session_id, item_in_session, ts
             FROM staging_events
-            WHERE page = 'NextSong'
+            WHERE {nextsong()}
         ) AS plays
     )"""
 
@@ -33,15 +36,15 @@ SELECT
     (SELECT COUNT(*) FROM user_table)
 """
 
-check_songs_equal_staged_songs = """
+check_songs_equal_staged_songs = f"""
 SELECT
-    (SELECT COUNT(DISTINCT song_id) FROM staging_songs WHERE song_id IS NOT NULL),
+    (SELECT COUNT(DISTINCT {text_key("song_id")}) FROM staging_songs),
     (SELECT COUNT(*) FROM song_table)
 """
 
-check_artists_equal_staged_artists = """
+check_artists_equal_staged_artists = f"""
 SELECT
-    (SELECT COUNT(DISTINCT artist_id) FROM staging_songs WHERE artist_id IS NOT NULL),
+    (SELECT COUNT(DISTINCT {text_key("artist_id")}) FROM staging_songs),
     (SELECT COUNT(*) FROM artist_table)
 """
 
@@ -55,8 +58,9 @@ SELECT
 # Redshift's planner takes a declared PRIMARY KEY as true ("Defining table
 # constraints") and may answer COUNT(DISTINCT key) with COUNT(key) without
 # looking: the very duplicate these checks exist to catch would pass. So each
-# counts the distinct values of an expression of the key (key + 0, key || '',
-# key + INTERVAL '0 seconds'), which no constraint describes.
+# counts the distinct values of an expression of the key (key + 0, key +
+# INTERVAL '0 seconds', and for a text key its text and byte length, so that
+# 'X' and 'X ' are two), which no constraint describes.
 def _check_unique_not_null(table, key, expression):
     return f"""
 SELECT COUNT(*), COUNT(DISTINCT {expression})
@@ -67,8 +71,8 @@ FROM {table}
 UNIQUE_KEYS = [  # (table, key, an expression equal to the key that no constraint describes)
     ("songplay_table", "songplay_id", "songplay_id + 0"),
     ("user_table", "user_id", "user_id + 0"),
-    ("song_table", "song_id", "song_id || ''"),
-    ("artist_table", "artist_id", "artist_id || ''"),
+    ("song_table", "song_id", text_key("song_id")),
+    ("artist_table", "artist_id", text_key("artist_id")),
     ("time_table", "start_time", "start_time + INTERVAL '0 seconds'"),
 ]
 
@@ -78,12 +82,17 @@ check_unique_not_null = {
 }
 
 
+TEXT_KEYS = {"song_id", "artist_id"}  # joined byte for byte: a play of 'X ' does not find the song 'X'
+
+
 def _check_relationship(column, dimension):
+    found = (same_text(f"dimension.{column}", f"plays.{column}") if column in TEXT_KEYS
+             else f"dimension.{column} = plays.{column}")
     return f"""
 SELECT 0, COUNT(*)
 FROM songplay_table AS plays
 LEFT JOIN {dimension} AS dimension
-    ON dimension.{column} = plays.{column}
+    ON {found}
 WHERE plays.{column} IS NOT NULL
     AND dimension.{column} IS NULL
 """
@@ -159,11 +168,11 @@ SELECT COUNT(*)
 FROM (
     SELECT session_id, item_in_session, ts
     FROM staging_events_new
-    WHERE page = 'NextSong'
+    WHERE {nextsong()}
     EXCEPT
     SELECT session_id, item_in_session, ts
     FROM staging_events
-    WHERE page = 'NextSong'
+    WHERE {nextsong()}
         AND {_NEW_DAYS}
 ) AS new_plays
 """
@@ -174,11 +183,11 @@ SELECT COUNT(*)
 FROM (
     SELECT ts
     FROM staging_events_new
-    WHERE page = 'NextSong'
+    WHERE {nextsong()}
     EXCEPT
     SELECT ts
     FROM staging_events
-    WHERE page = 'NextSong'
+    WHERE {nextsong()}
         AND {_NEW_DAYS}
 ) AS new_play_times
 """
@@ -199,14 +208,16 @@ FROM (
 
 
 def _new_song_keys_count(key):
+    """The new records' ``key``s that staging lacks, byte for byte (with the byte length: EXCEPT on
+    Redshift would take 'X ' for 'X')."""
     return f"""
 SELECT COUNT(*)
 FROM (
-    SELECT {key}
+    SELECT {key}, OCTET_LENGTH({key}) AS {key}_bytes
     FROM staging_songs_new
     WHERE {key} IS NOT NULL
     EXCEPT
-    SELECT {key}
+    SELECT {key}, OCTET_LENGTH({key}) AS {key}_bytes
     FROM staging_songs
 ) AS new_keys
 """
@@ -237,8 +248,8 @@ key_checks = {**check_unique_not_null, **check_relationships}
 # A full load's: the staged NextSong events, less the distinct ones (the first
 # check's expected figure), are the duplicates counted once; the plays that
 # match the catalogue.
-count_nextsong_events = """
-SELECT COUNT(*) FROM staging_events WHERE page = 'NextSong'
+count_nextsong_events = f"""
+SELECT COUNT(*) FROM staging_events WHERE {nextsong()}
 """
 
 count_matched_plays = """
@@ -253,6 +264,6 @@ SELECT COUNT(*), COUNT(song_id)
 FROM songplay_table_changes
 """
 
-new_nextsong_events_count = """
-SELECT COUNT(*) FROM staging_events_new WHERE page = 'NextSong'
+new_nextsong_events_count = f"""
+SELECT COUNT(*) FROM staging_events_new WHERE {nextsong()}
 """

@@ -12,13 +12,14 @@ command-line flag wins over the environment, which wins over dwh.cfg.
 Passwords never leave this module: ``Target.label`` is the redacted form that
 the scripts print.
 
-A connection to ``[CLUSTER]`` is encrypted: ``sslmode=require`` by default,
-or ``verify-full`` against Amazon's CA bundle when ``[CLUSTER] SSLROOTCERT``
-names it (the Redshift engine refuses a connection that is not). The
-connection times out after 10 seconds and is tried three times, except when
-the server refused the login (trying again would not help).
+A connection to ``[CLUSTER]`` is encrypted and checks the server's
+certificate by default (``verify-full``, tls_settings()); the Redshift engine
+refuses a connection that is not encrypted. Every connection sends TCP
+keepalives (``KEEPALIVES``), times out after 10 seconds, and is tried three
+times, except when the server refused the login (trying again would not help).
 """
 
+import ssl
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,25 +92,52 @@ def cluster_dsn(settings: Settings) -> str:
 
 
 def tls_settings(settings: Settings) -> dict:
-    """libpq's TLS settings for [CLUSTER]: encrypted by default, verified when a CA bundle is given.
+    """libpq's TLS settings for [CLUSTER]: encrypted, and the server's certificate checked, by default.
 
-    A weaker SSLMODE (prefer, disable) is left to whoever writes it, for a
-    PostgreSQL without TLS; RedshiftEngine.check_connection() still refuses Redshift without it.
+    Empty SSLMODE is ``verify-full``: the server must show a certificate for
+    its host name from a CA this machine trusts, so that nobody in between can
+    take the password or the IAM temporary password. Redshift's certificates
+    come from AWS Certificate Manager, "publicly trusted by most operating
+    systems"
+    (https://docs.aws.amazon.com/redshift/latest/mgmt/connecting-ssl-support.html):
+    without SSLROOTCERT (or libpq's own PGSSLROOTCERT or ~/.postgresql/root.crt)
+    the system's trust store is named (system_trust_store()).
+    ``SSLMODE=require`` relaxes it: encrypted, the server not checked. A weaker
+    SSLMODE (prefer, disable) is left to whoever writes it, for a PostgreSQL
+    without TLS; RedshiftEngine.check_connection() still refuses Redshift without it.
     """
     cluster, where = settings.target, settings.where
-    sslmode = cluster.sslmode or ("verify-full" if cluster.sslrootcert else "require")
-    if not cluster.sslrootcert:
-        default_bundle = Path("~/.postgresql/root.crt").expanduser()
-        if sslmode.startswith("verify") and not (cluster.libpq_sslrootcert or default_bundle.exists()):
-            raise TargetError(
-                f"{where}: [CLUSTER] SSLMODE={sslmode} needs Amazon's CA bundle: download "
-                "https://s3.amazonaws.com/redshift-downloads/amazon-trust-ca-bundle.crt "
-                "and set [CLUSTER] SSLROOTCERT to its path"
-            )
-        return {"sslmode": sslmode}
-    if not cluster.sslrootcert.is_file():
-        raise TargetError(f"{where}: [CLUSTER] SSLROOTCERT {cluster.sslrootcert} not found")
-    return {"sslmode": sslmode, "sslrootcert": str(cluster.sslrootcert)}
+    sslmode = cluster.sslmode or "verify-full"
+    if cluster.sslrootcert:
+        if not cluster.sslrootcert.is_file():
+            raise TargetError(f"{where}: [CLUSTER] SSLROOTCERT {cluster.sslrootcert} not found")
+        return {"sslmode": sslmode, "sslrootcert": str(cluster.sslrootcert)}
+    if not sslmode.startswith("verify") or cluster.libpq_sslrootcert or LIBPQ_ROOT_CERT.expanduser().exists():
+        return {"sslmode": sslmode}  # libpq reads its own PGSSLROOTCERT or ~/.postgresql/root.crt
+    store = system_trust_store()
+    if store is None:
+        raise TargetError(
+            f"{where}: [CLUSTER] SSLMODE={sslmode} checks the server's certificate, but this machine has "
+            "no CA certificates to check it with: download Amazon's CA bundle, "
+            "https://s3.amazonaws.com/redshift-downloads/amazon-trust-ca-bundle.crt, and set [CLUSTER] "
+            "SSLROOTCERT to its path (or SSLMODE=require: encrypted, the server not checked)"
+        )
+    return {"sslmode": sslmode, "sslrootcert": store}
+
+
+LIBPQ_ROOT_CERT = Path("~/.postgresql/root.crt")  # where libpq looks without sslrootcert
+
+
+def system_trust_store() -> str | None:
+    """The file of the system's CA certificates, as this Python finds it (SSL_CERT_FILE, else its
+    OpenSSL's default); None when there is none.
+
+    psycopg2-binary's libpq brings an OpenSSL of its own, built elsewhere, that
+    does not know where this system keeps its certificates
+    (``sslrootcert=system`` would look in the wrong place): the file is named.
+    """
+    cafile = ssl.get_default_verify_paths().cafile
+    return cafile if cafile and Path(cafile).is_file() else None
 
 
 def redact(dsn: str) -> str:
@@ -128,13 +156,25 @@ def redact(dsn: str) -> str:
 # A server that answered and said no: trying again would not help.
 REFUSALS = ("password authentication failed", "does not exist", "no pg_hba.conf entry", "permission denied")
 
+# A firewall or a NAT between here and Redshift drops a connection that has
+# been silent for a while, and a COPY or a transform of many minutes is
+# silent: the client then waits for an answer that never comes, while the
+# server's transaction keeps its LOCK and every later run waits behind it.
+# AWS's remedy is TCP keepalives, with these figures: a probe after 200 s of
+# silence, then every 200 s, the connection given up after 5 unanswered
+# (https://docs.aws.amazon.com/redshift/latest/mgmt/connecting-firewall-guidance.html).
+# libpq sets them on the socket; a DSN that sets any of them keeps its own.
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 200, "keepalives_interval": 200, "keepalives_count": 5}
+
 
 def connect(target: Target, attempts: int = 3, timeout: int = 10):
-    """Connect, retrying a failed attempt a couple of times with a growing pause."""
+    """Connect, with TCP keepalives, retrying a failed attempt a couple of times with a growing pause."""
     for attempt in range(1, attempts + 1):
         try:
+            given = psycopg2.extensions.parse_dsn(target.dsn)
+            keepalives = {key: value for key, value in KEEPALIVES.items() if key not in given}
             return psycopg2.connect(
-                target.dsn, connect_timeout=timeout, application_name="sparkify-etl"
+                target.dsn, connect_timeout=timeout, application_name="sparkify-etl", **keepalives
             )
         except psycopg2.ProgrammingError:  # libpq's message quotes the DSN, password and all
             raise TargetError(

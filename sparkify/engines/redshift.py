@@ -24,9 +24,13 @@ What differs from PostgreSQL, and the page of AWS's documentation that says why:
 - **Constraints are informational**
   (https://docs.aws.amazon.com/redshift/latest/dg/t_Defining_constraints.html):
   every key and relationship check counts.
-- **``VACUUM DELETE ONLY`` after a full reload,** which cannot run inside a
-  transaction (https://docs.aws.amazon.com/redshift/latest/dg/r_VACUUM_command.html):
-  the reload's DELETEs leave the previous rows on disk until then.
+- **``VACUUM DELETE ONLY`` after a full reload,** of every table it deleted
+  from (staging, rejected_records, the star, loaded_files), which cannot run
+  inside a transaction (https://docs.aws.amazon.com/redshift/latest/dg/r_VACUUM_command.html):
+  the reload's DELETEs leave the previous rows on disk until then. "Only the
+  table owner or a superuser can effectively vacuum a table": for anyone else
+  it succeeds and does nothing (same page), which docs/iam-authentication.md
+  says how to avoid.
 - **Load errors** come from Redshift's system views (redshift_load_errors.py):
   STL_LOAD_ERRORS on a provisioned cluster, SYS_LOAD_ERROR_DETAIL on
   Serverless, which has no STL views. That is the whole difference between
@@ -36,6 +40,7 @@ What differs from PostgreSQL, and the page of AWS's documentation that says why:
   DEPLOYMENT=serverless``.
 """
 
+import functools
 import json
 import time
 
@@ -48,19 +53,36 @@ from sparkify.results import LoadError, RejectedRecord, Step, TableLoad, too_man
 from sparkify.sqltext import literal_text
 from sparkify.value_ranges import RANGE_MEANING, TS_MAX_MS, TS_MIN_MS
 
-COPY_RESULT = load_errors.CLUSTER.copy_result
 LOCK = "LOCK staging_events"
 PREFIX_OF = {"staging_events": "log_data", "staging_songs": "song_data"}
+
+# --max-errors N: N bad records of a table load, N + 1 fail the run, on both
+# engines. COPY's MAXERROR is one short of that: "If the load returns the
+# error_count number of errors or greater, the load fails ... Set this value to
+# 0 or 1 if you want the load to fail as soon as the first error occurs ... the
+# limit is 100000"
+# (https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-load.html#copy-maxerror).
+# So COPY runs with MAXERROR N + 1, and --max-errors is at most 99,999; after
+# each COPY the run counts the records it rejected and holds them against N
+# itself (run_copies()), as "the actual number of errors reported might be
+# greater than the specified MAXERROR".
+MAX_ERRORS = MAX_REDSHIFT_ERRORS - 1
+
+
+def maxerror(max_errors) -> int:
+    """COPY's MAXERROR for --max-errors N: N + 1, so that exactly N bad records load."""
+    return int(max_errors) + 1
+
 
 # ts outside the data contract's range (sparkify/value_ranges.py).
 # The local loader rejects such a record as it reads it; COPY loads any BIGINT,
 # and the transform would then fail on it (EXTRACT into time_table's SMALLINTs,
 # or the TIMESTAMP overflowing). So, right after the events' COPY and inside
 # the run's transaction, reject_ts_out_of_range() counts the staged events outside
-# the range, reads them (as many as it keeps of COPY's own load errors), keeps
+# the range, reads them a page at a time (as COPY's own load errors), keeps
 # them in rejected_records and deletes them from staging, counting them
 # against --max-errors. {table} is staging_events, or staging_events_new in a
-# daily run; {limit} is how many rows are read.
+# daily run; {limit} and {offset} say which page is read.
 TS_OUT_OF_RANGE = f"ts < {TS_MIN_MS} OR ts > {TS_MAX_MS}"
 
 staged_ts_out_of_range_count = f"""
@@ -72,7 +94,7 @@ SELECT {", ".join(q.COLUMNS["staging_events"])}
 FROM {{table}}
 WHERE {TS_OUT_OF_RANGE}
 ORDER BY ts, session_id, item_in_session
-LIMIT {{limit}}
+LIMIT {{limit}} OFFSET {{offset}}
 """
 
 staged_ts_out_of_range_delete = f"""
@@ -142,11 +164,12 @@ class RedshiftEngine(Engine):
         self.settings = settings or Settings()
         self.host = host
         self._write_manifests = write_manifests or write_manifests_to_s3
+        self.describes = write_manifests is placeholder_manifests  # a dry run: Redshift answers nothing
 
     def check_connection(self, connection):
         if not connection.info.ssl_in_use:
             raise TargetError(
-                "the connection to Redshift is not encrypted: add sslmode=require to the DSN "
+                "the connection to Redshift is not encrypted: add sslmode=verify-full to the DSN "
                 "(or leave [CLUSTER] SSLMODE at its default)"
             )
 
@@ -195,9 +218,9 @@ class RedshiftEngine(Engine):
     def copy_values(self, source, max_errors) -> dict:
         """The values the COPY statements hold, each a quoted literal, so that a quote or a
         semicolon in the config or the command line cannot change a statement."""
-        if not 0 <= int(max_errors) <= MAX_REDSHIFT_ERRORS:
-            raise TargetError(f"--max-errors must be between 0 and {MAX_REDSHIFT_ERRORS:,} on Redshift "
-                              "(COPY's MAXERROR)")
+        if not 0 <= int(max_errors) <= MAX_ERRORS:
+            raise TargetError(f"--max-errors must be between 0 and {MAX_ERRORS:,} on Redshift: --max-errors N "
+                              f"runs COPY with MAXERROR N+1, and COPY accepts at most {MAX_REDSHIFT_ERRORS:,}")
         locations, region = source.locations, self.settings.source.region
         return {
             "log_data": self.literal(locations.log_data),
@@ -206,7 +229,7 @@ class RedshiftEngine(Engine):
             # no REGION clause without [S3] REGION: COPY then reads everything in the cluster's region
             "region": f"REGION {self.literal(region)}\n" if region else "",
             "iam_role": self.literal(self.settings.redshift.iam_role),
-            "max_errors": int(max_errors),
+            "max_errors": maxerror(max_errors),
         }
 
     def copies(self, source, mode, max_errors) -> list[tuple[str, str, str]]:
@@ -225,14 +248,17 @@ class RedshiftEngine(Engine):
         ]
 
     def load(self, cursor, source, mode, max_errors, reporter):
-        loads = run_copies(cursor, self.copies(source, mode, max_errors), max_errors,
-                           empty_is_error=mode.files is None and not mode.allow_empty, views=self.views,
-                           files=files_read(source, mode))
+        copies = self.copies(source, mode, max_errors)
+        if self.describes:
+            cursor.execute(describe_max_errors(max_errors))
+        keep = functools.partial(self.keep_rejected, cursor)
+        loads = run_copies(cursor, copies, max_errors, empty_is_error=mode.files is None and not mode.allow_empty,
+                           views=self.views, files=files_read(source, mode), known=not self.describes, keep=keep)
         for load in loads:
             load.files = len(mode.files[PREFIX_OF[load.table]]) if mode.files is not None else 0
             if load.table == "staging_events":
                 reject_ts_out_of_range(cursor, load, mode.staging_targets.get(load.table, load.table), max_errors,
-                                       where_staged(source, mode, load.table))
+                                       where_staged(source, mode, load.table), keep)
         return loads
 
     def keep_rejected(self, cursor, rejected):
@@ -253,7 +279,7 @@ class RedshiftEngine(Engine):
         connection.autocommit = True
         try:
             with self.cursor_on(connection, reporter) as cursor:
-                for table in q.staging_tables + q.star_tables:
+                for table in q.all_tables:  # every table the reload deleted from, the ledger and rejects too
                     cursor.execute(f"VACUUM DELETE ONLY {table}")
         except DatabaseError as error:
             reporter.always(f"warning: the load is committed, but VACUUM DELETE ONLY failed "
@@ -282,39 +308,57 @@ def where_staged(source, mode, table) -> str:
     return f"(staged by COPY from {where}: the file is not known)"
 
 
-def reject_ts_out_of_range(cursor, load, staged, max_errors, source_file):
-    """Move the staged events whose ts is outside the contract's range into ``load.rejected``.
+def reject_ts_out_of_range(cursor, load, staged, max_errors, source_file, keep=None):
+    """Move the staged events whose ts is outside the contract's range into the load's rejected records.
 
     COPY takes any BIGINT; the local loader rejects a ts outside
     value_ranges.py's range, and so does this, inside the run's transaction,
     with the same reason and against the same --max-errors (TS_OUT_OF_RANGE
     says why). Staging keeps no file or line: the record names what it can
-    (line 0: not known). At most load_errors.KEPT of them are kept, as of
-    COPY's own load errors; all of them are counted and deleted.
+    (line 0: not known). All of them are counted and deleted; they are read a
+    page of load_errors.KEPT at a time: the run keeps up to KEPT records in
+    all, ``keep(page)`` is given the others, for rejected_records.
     """
     cursor.execute(staged_ts_out_of_range_count.format(table=staged))
     count = (cursor.fetchone() or (0,))[0] or 0
     if not count:
         return
-    cursor.execute(staged_ts_out_of_range_select.format(table=staged, limit=load_errors.KEPT))
-    records = [
-        RejectedRecord(
-            table_name=load.table, source_file=source_file, line_number=0, column_name="ts",
-            reason=f"{row['ts']} is out of range: {RANGE_MEANING['ts']}", raw_value=str(row["ts"]),
-            raw_record=json.dumps(row, ensure_ascii=False, default=str),
-        )
-        for row in (dict(zip(q.COLUMNS["staging_events"], values)) for values in cursor.fetchall())
-    ]
     rejected = load.rejected_count + count
-    if rejected > max_errors:
-        raise LoadError(too_many_rejected(load.table, records, rejected, max_errors, unknown="ts out of range"),
-                        load.rejected + records, rejected)
+    offset = 0
+    while offset < count:
+        cursor.execute(staged_ts_out_of_range_select.format(table=staged, limit=load_errors.KEPT, offset=offset))
+        page = [
+            RejectedRecord(
+                table_name=load.table, source_file=source_file, line_number=0, column_name="ts",
+                reason=f"{row['ts']} is out of range: {RANGE_MEANING['ts']}", raw_value=str(row["ts"]),
+                raw_record=json.dumps(row, ensure_ascii=False, default=str),
+            )
+            for row in (dict(zip(q.COLUMNS["staging_events"], values)) for values in cursor.fetchall())
+        ]
+        if rejected > max_errors:
+            raise LoadError(too_many_rejected(load.table, page, rejected, max_errors, unknown="ts out of range"),
+                            load.rejected + page, rejected)
+        room = max(load_errors.KEPT - len(load.rejected), 0)
+        load.rejected.extend(page[:room])
+        if page[room:] and keep is not None:
+            keep(page[room:])
+        if len(page) < load_errors.KEPT:
+            break
+        offset += load_errors.KEPT
     cursor.execute(staged_ts_out_of_range_delete.format(table=staged))
-    load.rejected.extend(records)  # the first load_errors.KEPT, which keep_rejected() writes to rejected_records
-    load.rejected_count += count  # and all of them counted
+    load.rejected_count = rejected
     load.rejected_by_file[source_file] = load.rejected_by_file.get(source_file, 0) + count
     if load.rows is not None:
         load.rows -= count
+
+
+def describe_max_errors(max_errors) -> str:
+    """A dry run's word on --max-errors: the MAXERROR that makes it mean what it means on PostgreSQL."""
+    n = int(max_errors)
+    return (f"-- --max-errors {n}: each COPY runs with MAXERROR {maxerror(n)}, as COPY fails at {maxerror(n)} "
+            f"rejected records or more:\n-- {n} bad record(s) of a table load, {n + 1} fail the run. After each "
+            "COPY the run counts the records\n-- it rejected in its load-error view, holds them against "
+            "--max-errors and keeps them in rejected_records")
 
 
 def files_read(source, mode) -> dict[str, list[str]]:
@@ -327,35 +371,55 @@ def files_read(source, mode) -> dict[str, list[str]]:
 
 
 def run_copies(cursor, copies, max_errors, empty_is_error=True, views=load_errors.CLUSTER,
-               files=None) -> list[TableLoad]:
-    """Run each (table, COPY, where) and say what it loaded.
+               files=None, known=True, keep=None) -> list[TableLoad]:
+    """Run each (table, COPY, where) and say what it loaded and rejected.
 
-    After each COPY, Redshift says how many rows it loaded and (with
-    --max-errors) which records it skipped. A COPY of whole prefixes that
-    loads no row is an error: the prefix is wrong, or its files hold nothing.
-    ``files``: staging table -> the URLs its COPY reads, when known, to name
-    the files of the load errors in full.
+    After each COPY, Redshift says how many rows it loaded and which records
+    it rejected, in views that other sessions write too: every lookup is
+    bounded by this run (redshift_load_errors.py says how). A COPY of whole
+    prefixes that loads no row is an error: the prefix is wrong, or its files
+    hold nothing. ``files``: staging table -> the URLs its COPY reads, when
+    known, to name the files of the load errors in full. ``known``: False in
+    a dry run, where Redshift answers nothing. ``keep(records)``: where the
+    rejected records beyond the first load_errors.KEPT go (rejected_records).
     """
     loads, files = [], files or {}
-    last_copy = -1  # the newest COPY of this run that succeeded: its load errors are not the next one's
+    cursor.execute(views.before_run)
+    last_copy = (cursor.fetchone() or (-1,))[0]  # this run's COPYs, and only they, come after it
     for table_name, statement, where in copies:
+        target = statement.split()[1]  # COPY <table>: staging_events, or staging_events_new in a daily run
         started = time.perf_counter()
         try:
             cursor.execute(statement)
         except DatabaseError as error:
             raise load_errors.copy_failed(cursor, table_name, error, last_copy, max_errors, views,
                                           files.get(table_name)) from None
-        cursor.execute(views.copy_result)
-        last_copy, rows = cursor.fetchone() or (last_copy, None)
-        skipped = load_errors.load_errors(cursor, table_name, None, views, files.get(table_name)) \
-            if max_errors else []
+        cursor.execute(views.copy_result(target, last_copy))
+        row = cursor.fetchone()
+        if known and (row is None or row[0] is None or row[0] <= last_copy):
+            raise LoadError(
+                f"{table_name}: the COPY into {target} succeeded, but {views.recorded_in} does not show it: how "
+                "many rows it loaded and which records it rejected cannot be told, so the run stops rather than "
+                "guess (nothing is committed). Run it again; if this persists, report it with this message."
+            )
+        which = views.this_copy(target, last_copy)
+        query, rows = row if row is not None else (last_copy, None)
+        last_copy = query
+        counts = load_errors.count_errors(cursor, which, views, files.get(table_name))
+        count = sum(counts.values())
+        skipped = load_errors.read_errors(cursor, table_name, which, views, files.get(table_name), count, keep) \
+            if count else []
+        if count > max_errors:  # COPY went on past MAXERROR N+1: the run holds the line itself
+            raise LoadError(load_errors.failure_message(table_name, None, skipped, max_errors, views, query, count),
+                            skipped, count)
         if rows == 0 and empty_is_error:
             raise LoadError(
                 f"{table_name}: COPY loaded no rows from {where}: no record there, "
                 "check the path in the config (or --source) and that its files are not empty",
-                skipped,
+                skipped, count,
             )
-        loads.append(TableLoad(table=table_name, rows=rows, rejected=skipped, seconds=time.perf_counter() - started))
+        loads.append(TableLoad(table=table_name, rows=rows, rejected=skipped, seconds=time.perf_counter() - started,
+                               rejected_count=count, rejected_by_file=counts))
     return loads
 
 

@@ -14,7 +14,9 @@ temporary *_changes tables:
   only on equalities, and an identity part may be NULL;
 - time_table gains the start times it lacks.
 
-Written in Redshift's dialect, as sql_queries.py: the engine renders them. The
+Written in Redshift's dialect, as sql_queries.py: the engine renders them, and
+text is compared byte for byte, as there (sql_queries.nextsong(),
+same_text(): Redshift ignores trailing blanks when it compares VARCHARs). The
 checks of the change, and the figures read before the work tables are
 dropped, are in sparkify/checks/reconciliation_sql.py.
 """
@@ -28,6 +30,8 @@ from sql_queries import (
     TIME_TABLE_ROWS,
     USER_TABLE_ROWS,
     column_list,
+    nextsong,
+    same_text,
 )
 
 staging_events_new_create = "CREATE TEMP TABLE staging_events_new (LIKE staging_events)"
@@ -58,18 +62,18 @@ def _same(column, left, right):
 # them). A table of their own, analysed, so that the planner knows how few
 # they are: it hashed the whole of staging_events to join it with a subquery
 # of unknown size.
-affected_plays_create = """
+affected_plays_create = f"""
 CREATE TEMP TABLE affected_plays AS
 SELECT session_id, item_in_session, ts
 FROM staging_events_new
-WHERE page = 'NextSong'
+WHERE {nextsong()}
 UNION
 SELECT plays.session_id, plays.item_in_session, plays.ts
 FROM staging_events AS plays
 JOIN staging_songs_new AS songs
-    ON songs.title = plays.song
-    AND songs.artist_name = plays.artist
-WHERE plays.page = 'NextSong'
+    ON {same_text("songs.title", "plays.song")}
+    AND {same_text("songs.artist_name", "plays.artist")}
+WHERE {nextsong("plays.page")}
 """
 
 affected_plays_analyze = "ANALYZE affected_plays"
@@ -87,7 +91,7 @@ JOIN affected_plays AS affected
     ON affected.ts = events.ts
     AND {_same("session_id", "affected", "events")}
     AND {_same("item_in_session", "affected", "events")}
-WHERE events.page = 'NextSong'
+WHERE {nextsong("events.page")}
     AND events.ts BETWEEN (SELECT MIN(ts) FROM affected_plays) AND (SELECT MAX(ts) FROM affected_plays)
 """
 
@@ -106,16 +110,17 @@ def _changes_insert(table, rows):
     return f"\nINSERT INTO {table}_changes ({column_list(table)})" + rows
 
 
-def _merge(table, key):
-    """Upsert ``table`` from ``table``_changes by ``key``."""
+def _merge(table, key, text=False):
+    """Upsert ``table`` from ``table``_changes by ``key``; a ``text`` key matches byte for byte."""
     changes = f"{table}_changes"
+    match = same_text(f"{table}.{key}", f"{changes}.{key}") if text else f"{table}.{key} = {changes}.{key}"
     columns = INSERT_COLUMNS[table]
     updates = ",\n    ".join(f"{column} = {changes}.{column}" for column in columns if column != key)
     values = ",\n    ".join(f"{changes}.{column}" for column in columns)
     return f"""
 MERGE INTO {table}
 USING {changes}
-ON {table}.{key} = {changes}.{key}
+ON {match}
 WHEN MATCHED THEN UPDATE SET
     {updates}
 WHEN NOT MATCHED THEN INSERT ({column_list(table)})
@@ -125,15 +130,28 @@ VALUES (
 """
 
 
+def _staged_songs_of_new(key):
+    """The staged song records whose ``key`` a new song record has, byte for byte (not IN, which
+    Redshift would answer ignoring trailing blanks): a subquery named as staging_songs."""
+    return f"""(
+        SELECT songs.*
+        FROM staging_songs AS songs
+        JOIN (
+            SELECT DISTINCT {key}, OCTET_LENGTH({key}) AS {key}_bytes
+            FROM staging_songs_new
+        ) AS new_keys
+            ON new_keys.{key} = songs.{key}
+            AND new_keys.{key}_bytes = OCTET_LENGTH(songs.{key})
+    ) AS staging_songs"""
+
+
 # The full load's SELECTs, each reading only the staged rows of the keys that
 # the new records touch (a subquery named as the staging table it stands for).
-artist_table_changes_insert = _changes_insert("artist_table", ARTIST_TABLE_ROWS.format(songs="""(
-        SELECT * FROM staging_songs WHERE artist_id IN (SELECT artist_id FROM staging_songs_new)
-    ) AS staging_songs"""))
+artist_table_changes_insert = _changes_insert("artist_table", ARTIST_TABLE_ROWS.format(
+    songs=_staged_songs_of_new("artist_id")))
 
-song_table_changes_insert = _changes_insert("song_table", SONG_TABLE_ROWS.format(songs="""(
-        SELECT * FROM staging_songs WHERE song_id IN (SELECT song_id FROM staging_songs_new)
-    ) AS staging_songs"""))
+song_table_changes_insert = _changes_insert("song_table", SONG_TABLE_ROWS.format(
+    songs=_staged_songs_of_new("song_id")))
 
 # A user's row comes from their latest event, and ts is the first sort key: an
 # event older than the user's latest new one cannot be it. Only the events from
@@ -158,8 +176,8 @@ songplay_table_changes_insert = _changes_insert(
     "songplay_table", SONGPLAY_TABLE_ROWS.format(events="staging_events_affected AS staging_events"),
 )
 
-artist_table_merge = _merge("artist_table", "artist_id")
-song_table_merge = _merge("song_table", "song_id")
+artist_table_merge = _merge("artist_table", "artist_id", text=True)
+song_table_merge = _merge("song_table", "song_id", text=True)
 user_table_merge = _merge("user_table", "user_id")
 
 # The start times the new events add. The lower bound repeats what the
@@ -173,7 +191,7 @@ INSERT INTO time_table ({column_list("time_table")})""" + TIME_TABLE_ROWS.format
     FROM time_table
     WHERE time_table.start_time = plays.start_time
         AND time_table.start_time >= (
-            SELECT MIN({START_TIME}) FROM staging_events_new WHERE page = 'NextSong'
+            SELECT MIN({START_TIME}) FROM staging_events_new WHERE {nextsong()}
         )
 )
 """,

@@ -95,7 +95,7 @@ class RecordingCursor:
         self._last = statement
 
     def fetchone(self):
-        return (1,) if self._last == loaded_files_exists else None
+        return (1, 1) if self._last == loaded_files_exists else None
 
     def fetchall(self):
         return []

@@ -51,10 +51,28 @@ NAMED_GONE = 3  # files named in a warning or a refusal about files gone from th
 WHOLE_PREFIX = "(whole prefix)"
 
 # The ledger's own statements (its table is sql_queries.loaded_files_table_create).
+#
+# Whether the ledger is there, and whether this user may use it: (tables
+# named loaded_files in the current schema, of them those it may read, add to
+# and empty). Not information_schema.tables, which lists only the tables the
+# user has a privilege on: a ledger that belongs to another user would read
+# as missing. pg_class lists every table; HAS_TABLE_PRIVILEGE asks for each
+# right (https://docs.aws.amazon.com/redshift/latest/dg/r_HAS_TABLE_PRIVILEGE.html).
+LEDGER_RIGHTS = ("SELECT", "INSERT", "DELETE")  # what a run does to the ledger
 loaded_files_exists = """
-SELECT COUNT(*)
-FROM information_schema.tables
-WHERE table_schema = current_schema() AND table_name = 'loaded_files'
+SELECT
+    COUNT(*),
+    COUNT(
+        CASE WHEN HAS_TABLE_PRIVILEGE(quote_ident(schemas.nspname) || '.loaded_files', 'SELECT')
+            AND HAS_TABLE_PRIVILEGE(quote_ident(schemas.nspname) || '.loaded_files', 'INSERT')
+            AND HAS_TABLE_PRIVILEGE(quote_ident(schemas.nspname) || '.loaded_files', 'DELETE')
+        THEN 1 END
+    )
+FROM pg_class AS relations
+JOIN pg_namespace AS schemas
+    ON schemas.oid = relations.relnamespace
+WHERE schemas.nspname = current_schema()
+    AND relations.relname = 'loaded_files'
 """
 
 loaded_files_select = """
@@ -216,10 +234,20 @@ def write_manifests(source, prefix: str, files: dict, now=None) -> dict[str, str
 
 def read_ledger(cursor) -> dict[str, tuple] | None:
     """file_key -> (source, size, version) of every file the ledger holds; None when there is no ledger
-    table (a warehouse created before it existed)."""
-    cursor.execute(loaded_files_exists)
-    if not (cursor.fetchone() or (0,))[0]:
+    table (a warehouse created before it existed). LoadError when there is one this user may not use:
+    it is not taken for a missing one."""
+    present, usable = ledger_state(cursor)
+    if not present:
         return None
+    if not usable:
+        cursor.execute("SELECT current_user")
+        user = (cursor.fetchone() or ("this user",))[0]
+        raise LoadError(
+            f"the database user {user} may not read and write the loaded_files ledger (it needs "
+            f"{', '.join(LEDGER_RIGHTS)} on it): the tables belong to another user, or create_tables.py "
+            "recreated them since they were granted. Run etl.py as the user that ran create_tables.py, or "
+            "see docs/iam-authentication.md#the-database-users-privileges for an arrangement that lasts"
+        )
     cursor.execute(loaded_files_select)
     return {key: (source, size, version) for key, source, size, version in cursor.fetchall()}
 
@@ -234,14 +262,20 @@ def held_source(connection, engine) -> str | None:
     """
     try:
         with engine.cursor_on(connection) as cursor, engine.cancelling(connection):
-            cursor.execute(loaded_files_exists)
-            if not (cursor.fetchone() or (0,))[0]:
+            if not all(ledger_state(cursor)):  # an unusable one: the run itself says so, under its lock
                 return None
             cursor.execute(ledger_sources)
             sources = [source for (source,) in cursor.fetchall()]
     finally:
         engine.rollback(connection)
     return sources[0] if len(sources) == 1 else None
+
+
+def ledger_state(cursor) -> tuple[int, int]:
+    """(whether the ledger table is there, whether this user may use it)."""
+    cursor.execute(loaded_files_exists)
+    present, usable = cursor.fetchone() or (0, 0)
+    return present, usable
 
 
 def warehouse_holds_rows(cursor) -> bool:

@@ -10,6 +10,8 @@ that committed while this waited is never dropped unasked
 (docs/daily-loads.md#what-each-command-may-remove).
 """
 
+import contextlib
+
 import sql_queries as q
 from sparkify.output.report import Reporter
 from sparkify.results import Refused
@@ -39,14 +41,29 @@ def table_rows(cursor) -> dict[str, int]:
     return rows
 
 
+@contextlib.contextmanager
+def in_transactions(connection):
+    """A caller's connection in autocommit mode (a library user's) runs this work in transactions all the
+    same, so that the lock holds until the tables are created, and gets its mode back."""
+    autocommit = getattr(connection, "autocommit", False)
+    if autocommit:
+        connection.autocommit = False
+    try:
+        yield
+    finally:
+        if autocommit:
+            connection.autocommit = True
+
+
 def read_alone(connection, engine, read):
     """``read(cursor)`` in a transaction of its own, rolled back: nothing stays locked while a person answers.
     Ctrl-C cancels a wait for a lock at once, as in a run."""
-    try:
-        with engine.cursor_on(connection) as cursor, engine.cancelling(connection):
-            return read(cursor)
-    finally:
-        engine.rollback(connection)
+    with in_transactions(connection):
+        try:
+            with engine.cursor_on(connection) as cursor, engine.cancelling(connection):
+                return read(cursor)
+        finally:
+            engine.rollback(connection)
 
 
 def rows_held(connection, engine, reporter=None) -> dict[str, int]:
@@ -80,13 +97,14 @@ def create_tables(connection, engine, drop_data=False, agreed=None, reporter=Non
     """
     reporter = reporter or Reporter(quiet=True)
     existing = read_alone(connection, engine, existing_tables)
-    with pipeline.transaction(connection, engine, reporter=None) as cursor:
-        engine.lock_for_ddl(cursor, reporter, existing)
-        rows = table_rows(cursor)
-        if any(rows.values()) and not drop_data and rows != agreed:
-            raise Refused(refusal(rows, agreed))
-        drop_and_create(cursor, engine)
-    engine.commit(connection)
+    with in_transactions(connection):
+        with pipeline.transaction(connection, engine, reporter=None) as cursor:
+            engine.lock_for_ddl(cursor, reporter, existing)
+            rows = table_rows(cursor)
+            if any(rows.values()) and not drop_data and rows != agreed:
+                raise Refused(refusal(rows, agreed))
+            drop_and_create(cursor, engine)
+        engine.commit(connection)
     return rows
 
 

@@ -2,14 +2,17 @@
 
 Run only when all three are set (docs/live-tests.md):
 
-    REDSHIFT_TEST_DSN        postgresql://user:password@host:5439/dev?sslmode=require
-                             (a provisioned cluster or a Serverless workgroup: the host says which)
+    REDSHIFT_TEST_DSN        postgresql://user:password@host:5439/dev?sslmode=verify-full
+                             (a provisioned cluster or a Serverless workgroup: the host says which;
+                             an admin user: the IAM cases grant with it)
     REDSHIFT_TEST_S3_PREFIX  s3://bucket/prefix/ that your AWS credentials can write and delete
     REDSHIFT_TEST_IAM_ROLE   the ARN of a role attached to the warehouse that can read that prefix
 
 and optionally REDSHIFT_TEST_S3_REGION, the bucket's region when it is not the
-warehouse's (empty: COPY without REGION). Otherwise every test here is
-skipped, and pytest lists it as skipped with the reason (pytest -ra).
+warehouse's (empty: COPY without REGION), and REDSHIFT_TEST_IAM_AUTH=yes for
+the cases that log in with AUTH=iam as the AWS identity of the environment.
+Otherwise every test here is skipped, and pytest lists it as skipped with the
+reason (pytest -ra).
 
 Each test works in a schema of its own, created and dropped here, and below a
 prefix of its own under REDSHIFT_TEST_S3_PREFIX, deleted afterwards.
@@ -25,6 +28,7 @@ import pytest
 
 from sparkify.api import create_tables
 from sparkify.config import Settings, parse
+from sparkify.engines.connect import Target, connect
 
 REQUIRED = ("REDSHIFT_TEST_DSN", "REDSHIFT_TEST_S3_PREFIX", "REDSHIFT_TEST_IAM_ROLE")
 JSONPATHS = {"jsonpaths": [f"$['{key}']" for key in (
@@ -36,6 +40,11 @@ MISSING = [name for name in REQUIRED if not os.environ.get(name)]
 # every test module here starts with: pytestmark = NEEDS_A_WAREHOUSE
 NEEDS_A_WAREHOUSE = pytest.mark.skipif(
     bool(MISSING), reason=f"live Redshift suite: set {', '.join(MISSING)} to run it (docs/live-tests.md)")
+# the IAM cases also need AWS credentials that may ask for a temporary database password
+NEEDS_IAM = pytest.mark.skipif(
+    not os.environ.get("REDSHIFT_TEST_IAM_AUTH"),
+    reason="live IAM cases: set REDSHIFT_TEST_IAM_AUTH=yes, with AWS credentials allowed "
+           "GetClusterCredentialsWithIAM or GetCredentials (docs/live-tests.md)")
 
 
 class Live:
@@ -52,14 +61,24 @@ class Live:
         self.s3 = boto3.client("s3", region_name=os.environ.get("REDSHIFT_TEST_S3_REGION") or None)
         self.connections = []
 
-    def connect(self):
-        """A connection whose tables are this test's schema's."""
-        connection = psycopg2.connect(self.dsn)
+    def connect(self, dsn=None):
+        """A connection whose tables are this test's schema's, made as the scripts make theirs (TCP
+        keepalives included): to REDSHIFT_TEST_DSN, or ``dsn``."""
+        connection = connect(Target(dsn or self.dsn, "the live warehouse", False))
         with connection.cursor() as cursor:
             cursor.execute(f"SET search_path TO {self.schema}")
         connection.commit()
         self.connections.append(connection)
         return connection
+
+    def iam_settings(self) -> Settings:
+        """[CLUSTER] for AUTH=iam: the warehouse of REDSHIFT_TEST_DSN, a temporary password for the AWS
+        identity of the environment (docs/iam-authentication.md)."""
+        params = psycopg2.extensions.parse_dsn(self.dsn)
+        cluster = {"HOST": self.host, "DB_NAME": params.get("dbname", "dev"), "DB_PORT": params.get("port", "5439"),
+                   "DB_USER": "", "AUTH": "iam", "SSLMODE": params.get("sslmode", "")}
+        return parse({"CLUSTER": cluster, "DWH": {"DEPLOYMENT": os.environ.get("REDSHIFT_TEST_DEPLOYMENT", "")}},
+                     os.environ)
 
     def config(self, manifests=True) -> Settings:
         return parse({
@@ -86,12 +105,18 @@ class Live:
         self.s3.put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"))
 
     def query(self, sql):
-        connection = self.connections[0]
+        return self.query_on(self.connections[0], sql)
+
+    @staticmethod
+    def query_on(connection, sql):
         with connection.cursor() as cursor:
             cursor.execute(sql)
             rows = cursor.fetchall()
         connection.rollback()
         return rows
+
+    def admin_user(self):
+        return self.query("SELECT current_user")[0][0]
 
     def clean(self):
         for connection in self.connections:
