@@ -528,7 +528,8 @@ def test_kill_9_during_parallel_staging_leaves_no_process_and_no_open_pipe(wareh
         event(itemInSession=item, ts=1541106106796 + item) for item in range(30_000)])
     with paused_at(warehouse, "staging_events", "FOR EACH ROW WHEN (NEW.item_in_session >= 2)") as holder:
         process = subprocess.Popen(
-            [sys.executable, "etl.py", "--dsn", warehouse.dsn, "--source", str(large), "--full", "--workers", "2"],
+            [sys.executable, "etl.py", "--dsn", warehouse.dsn, "--source", str(large), "--replace-source", "--full",
+             "--workers", "2"],
             cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
         )
         readers = [subprocess.Popen(["cat"], stdin=stream, stdout=subprocess.DEVNULL)
