@@ -484,13 +484,14 @@ def test_a_warehouse_created_before_the_sort_key_index_loads_in_full_and_daily(w
 
 
 def test_choosing_among_a_hundred_thousand_files_takes_well_under_a_second():
+    """Counted in this process's CPU time, so that other work on a busy machine does not fail it."""
     songs = [source_file(f"song_data/{number}.json") for number in range(100_000)]
     listing = {"log_data": [source_file("log_data/2018-11-01.json")], "song_data": songs}
-    started = time.perf_counter()
+    started = time.process_time()
     for ledger in ({}, {item.name: ("/s", 10, "1") for item in songs}):
         for full in (False, True):
             incremental.choose(listing, ledger, "/s", full=full)
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
 
 
 def test_a_folder_files_version_in_the_ledger_reads_as_a_time(warehouse, tmp_path):
