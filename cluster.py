@@ -24,7 +24,10 @@ def parse_args(argv=None):
         "[DWH] DEPLOYMENT.",
         epilog="AWS credentials come from boto3's default chain: AWS_PROFILE, `aws sso login`, or the "
         "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY environment variables. The database password comes from "
-        f"${PASSWORD_ENV}. Nothing secret is printed. " + cli.EXIT_STATUSES,
+        f"${PASSWORD_ENV}. Nothing secret is printed. What it may remove: only delete removes anything: the "
+        "cluster, or the Serverless workgroup and namespace, with all the warehouse's data (no final snapshot), "
+        "after a y to its question on a terminal, or with --yes; without a terminal and without --yes it is "
+        "refused. " + cli.EXIT_STATUSES,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s (sparkify) {__version__}")
     parser.add_argument("--config", metavar="FILE",

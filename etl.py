@@ -32,16 +32,30 @@ def parse_args(argv=None):
         prog="etl.py",
         description="Stage the Sparkify source data and build the star schema, in one transaction, "
         "then check that every record is accounted for.",
-        epilog=cli.EXIT_STATUSES,
+        epilog="What it may remove: a run adds the new files of the source the warehouse holds (a file that "
+        "changed is staged again, its rows becoming its new content) and removes no loaded row that a flag "
+        "does not name: --full drops the rows of files the source no longer has (a warning names them); "
+        "--replace-source drops every row loaded from the source the warehouse holds; --allow-empty lets a "
+        "full load leave star tables empty. A run that would remove more is refused (exit status 2), in one "
+        "line naming the flag that does it, and commits nothing. The rule: docs/daily-loads.md, What each "
+        "command may remove. " + cli.EXIT_STATUSES,
     )
     cli.add_target_arguments(parser)
     parser.add_argument(
         "--source",
         metavar="DIR|S3",
         help="a folder or an S3 prefix (s3://bucket/prefix) holding song_data/, log_data/ and "
-        "log_json_path.json (default for a PostgreSQL target: the bundled sample in data/sample; "
-        "for Redshift: the [S3] paths of the config). S3 is read anonymously when no AWS "
-        "credentials are configured; AWS_ENDPOINT_URL or [S3] ENDPOINT_URL points at another S3 store",
+        "log_json_path.json (default: the source the warehouse holds, as its loaded_files ledger says; for a "
+        "warehouse that holds nothing, the bundled sample in data/sample on PostgreSQL, the [S3] paths of "
+        "the config on Redshift). Another source than the one the warehouse holds is refused without "
+        "--replace-source. S3 is read anonymously when no AWS credentials are configured; AWS_ENDPOINT_URL "
+        "or [S3] ENDPOINT_URL points at another S3 store",
+    )
+    parser.add_argument(
+        "--replace-source",
+        action="store_true",
+        help="let --source replace the source the warehouse holds: every row loaded from it is removed, and "
+        "everything is reloaded from --source (default: such a run is refused, exit status 2)",
     )
     parser.add_argument(
         "--max-errors",
@@ -55,16 +69,17 @@ def parse_args(argv=None):
     parser.add_argument(
         "--allow-empty",
         action="store_true",
-        help="let a full load (--full, or the first run of a source) stage no record from log_data/ or "
-        "song_data/, and so leave the star tables built from it empty (default: such a load fails and "
+        help="let a full load (--full, --replace-source, or the first run) stage no record from log_data/ "
+        "or song_data/, and so leave the star tables built from it empty (default: such a load fails and "
         "commits nothing: a source that lost a folder must not empty the warehouse)",
     )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
         "--full",
         action="store_true",
-        help="reload every source file and rebuild the star schema (default: stage only the files "
-        "that are new since the last run, as the loaded_files ledger says, and update the star)",
+        help="reload every source file and rebuild the star schema, dropping the rows of files that the "
+        "source no longer has (a warning names them); not with --since/--until (default: stage only the "
+        "files that are new since the last run, as the loaded_files ledger says, and update the star)",
     )
     mode.add_argument(
         "--check",
@@ -82,7 +97,8 @@ def parse_args(argv=None):
         "--since",
         type=_day,
         metavar="YYYY-MM-DD",
-        help="only the log files of this day or later (by the date in their path), for backfills",
+        help="only the log files of this day or later (by the date in their path), for backfills; the days "
+        "loaded before are kept",
     )
     parser.add_argument(
         "--until",
@@ -119,6 +135,14 @@ def parse_args(argv=None):
         parser.error("--max-errors must be 0 or more")
     if args.since and args.until and args.since > args.until:
         parser.error("--since is after --until")
+    if args.full and (args.since or args.until):  # refused as pipeline.Request refuses it, before anything runs
+        from sparkify.run.pipeline import FULL_WITH_WINDOW
+
+        parser.error(FULL_WITH_WINDOW.removeprefix("refused: "))
+    if args.replace_source and not args.source:
+        parser.error("--replace-source needs --source: name the source that replaces the one the warehouse holds")
+    if args.replace_source and args.check:
+        parser.error("--check changes nothing: it takes no --replace-source")
     return args
 
 

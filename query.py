@@ -16,8 +16,8 @@ def parse_args(argv=None):
         description="Query the warehouse etl.py loads: an aligned table, CSV, an interactive psql, "
         "or the embedded server kept up for other clients.",
         epilog='examples: query.py "SELECT COUNT(*) FROM songplay_table";  '
-        'query.py --csv "SELECT * FROM user_table" > users.csv;  query.py (psql);  query.py --serve. '
-        + cli.EXIT_STATUSES,
+        'query.py --csv "SELECT * FROM user_table" > users.csv;  query.py (psql);  query.py --serve.  '
+        "What it may remove: what the SQL you give it deletes or drops, and nothing else. " + cli.EXIT_STATUSES,
     )
     parser.add_argument("sql", nargs="?", help="the statement to run ('-' reads it from standard input); "
                         "without it, an interactive psql session opens")

@@ -242,9 +242,12 @@ def checkpoint(dsn):
 
 
 def end_to_end(dsn, folder):
-    """create_tables.py then etl.py, as the README runs them: wall time of both, peak memory of etl.py."""
+    """create_tables.py then etl.py, as the README runs them: wall time of both, peak memory of etl.py.
+
+    Each repeat starts from empty tables: --drop-data, since the previous one left them loaded.
+    """
     python = sys.executable
-    create_seconds, _, code, output = run_child([python, "create_tables.py", "--dsn", dsn, "--quiet"])
+    create_seconds, _, code, output = run_child([python, "create_tables.py", "--dsn", dsn, "--quiet", "--drop-data"])
     if code != 0:
         raise RuntimeError(f"create_tables.py failed:\n{output}")
     etl_seconds, peak_mb, code, output = run_child(

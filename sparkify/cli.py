@@ -7,12 +7,15 @@ the package and ends with one exit status, the same for every script
 
     0         done
     1         the work failed: a load, a check, a statement (nothing committed)
-    2         the configuration, or reaching the database, S3 or the AWS APIs
+    2         the configuration, or reaching the database, S3 or the AWS APIs;
+              or refused: the command would remove what it does not name
     130       Ctrl-C
     143, 129  SIGTERM, SIGHUP (128 + the signal's number)
 
 What stopped a command is one line on standard error (a load stopped by a
-rejected record adds an excerpt of it); only a bug prints a traceback.
+rejected record adds an excerpt of it); a command refused because it would
+remove what it does not name says so in one line that starts with
+"refused:" (exit status 2). Only a bug prints a traceback.
 """
 
 import functools
@@ -23,7 +26,7 @@ from sparkify import __version__
 from sparkify.config import TargetError
 from sparkify.engines.errors import ConnectionLost, DatabaseError, UndefinedTable
 from sparkify.output.printable import printable
-from sparkify.results import Failed
+from sparkify.results import Failed, Refused
 from sparkify.run.interrupt import Terminated, terminate_as_exception
 from sparkify.sources import SourceError, SourceUnreachable
 
@@ -31,7 +34,8 @@ OK, FAILED, CONFIG_ERROR, INTERRUPTED = 0, 1, 2, 130
 
 EXIT_STATUSES = (
     "exit status: 0 done; 1 the work failed (nothing committed); 2 a configuration or connection problem "
-    "(the database, S3 or the AWS APIs); 130 Ctrl-C; 143 SIGTERM, 129 SIGHUP (docs/failures.md#exit-statuses)"
+    "(the database, S3 or the AWS APIs), or refused (it would remove what it does not name); 130 Ctrl-C; "
+    "143 SIGTERM, 129 SIGHUP (docs/failures.md#exit-statuses)"
 )
 
 
@@ -102,7 +106,8 @@ def stopped_by(error: BaseException, wording: Wording) -> tuple[int, list[str]] 
     if isinstance(error, (KeyboardInterrupt, Terminated)):
         what = "interrupted" if isinstance(error, KeyboardInterrupt) else f"terminated ({error.name})"
         return status, [f"{what}: {wording.stopped}." if wording.stopped else what]
-    lines = [printable(line) for line in f"error: {_message(error, wording)}".splitlines()]  # source text, too
+    said = str(error) if isinstance(error, Refused) else f"error: {_message(error, wording)}"  # "refused: ..."
+    lines = [printable(line) for line in said.splitlines()]  # source text, too
     if wording.unchanged and not isinstance(error, TargetError):
         lines.append(wording.unchanged)
     return status, lines
@@ -211,7 +216,7 @@ def etl_dry_run(args) -> int:
     engine = args.engine or "redshift"
     statements = plan(engine, load_settings(args.config), args.max_errors, args.source, not args.incremental,
                       args.since, args.until)
-    print(f"-- etl.py --dry-run: every statement for {engine}, in order, in one transaction")
+    print(f"-- etl.py --dry-run: every statement for {engine}, in order; the run's in one transaction")
     print(as_script(statements), end="")
     return OK
 
@@ -244,12 +249,13 @@ def load(args, reporter, outcome) -> None:
             if outcome.result.failed_checks:
                 raise CheckFailed(outcome.result)
             return
-        source, note = open_run(engine, settings, args.source, args.full, bool(args.since or args.until))
+        request = pipeline.Request(full=args.full, since=args.since, until=args.until, max_errors=args.max_errors,
+                                   allow_empty=args.allow_empty, replace_source=args.replace_source)
+        source, note = open_run(engine, settings, args.source, args.full, bool(args.since or args.until),
+                                connection)
         reporter.line(f"Source: {source.label}")
         if note:
             reporter.always(note)
-        request = pipeline.Request(full=args.full, since=args.since, until=args.until, max_errors=args.max_errors,
-                                   allow_empty=args.allow_empty)
         try:
             result = outcome.result = pipeline.run(connection, engine, source, request, reporter,
                                                    target=target.label)
@@ -278,12 +284,15 @@ CREATE_TABLES = Wording("create_tables.py", "nothing was changed, the tables are
 
 @command(CREATE_TABLES)
 def create_tables(args) -> int:
-    """create_tables.py: print the statements (--dry-run), or drop and create the tables on the target."""
+    """create_tables.py: print the statements (--dry-run), or create the tables on the target, dropping
+    tables that hold rows only with --drop-data or a "y" on a terminal (sparkify/run/recreate.py)."""
     import sql_queries as q
     from sparkify import api
     from sparkify.config import load_settings
     from sparkify.engines import detect_engine, engine_named
     from sparkify.engines.connect import choose_target, connect
+    from sparkify.output.report import Reporter
+    from sparkify.run import recreate
     from sparkify.sqltext import as_script
 
     if args.dry_run:
@@ -299,13 +308,43 @@ def create_tables(args) -> int:
         connection = connect(target)
         engine = engine_named(args.engine or detect_engine(connection), settings)
         engine.check_connection(connection)
-        api.create_tables(connection, engine)
+        reporter = Reporter(quiet=args.quiet)
+        rows = api.rows_held(connection, engine, reporter)
+        if any(rows.values()) and not args.drop_data:
+            if not interactive():
+                raise Refused(recreate.refusal(rows))
+            if not ask(rows, recreate.sources_of(connection, engine, rows)):
+                print("Nothing was changed: the tables keep their rows (--drop-data drops them without asking).")
+                return OK
+        dropped = api.create_tables(connection, engine, drop_data=args.drop_data, agreed=rows, reporter=reporter)
         if not args.quiet:
-            print(f"Created ({engine.name}): {', '.join(q.all_tables)}.")
+            gone = f", and dropped the {recreate.held(dropped)} they held" if any(dropped.values()) else ""
+            print(f"Created ({engine.name}): {', '.join(q.all_tables)}{gone}.")
         return OK
     finally:
         if connection is not None:
             connection.close()
+
+
+def ask(rows: dict[str, int], sources: list[str]) -> bool:
+    """On a terminal: whether the person agrees to drop every table's rows."""
+    from sparkify.run.recreate import held
+
+    loaded = f", loaded from {' and '.join(printable(source) for source in sources)}" if sources else ""
+    print(f"The tables hold {held(rows)}{loaded}. Drop them all, with their rows, and create them empty? [y/N] ",
+          end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline()
+    if not answer.endswith("\n"):  # end of input: no answer
+        print(file=sys.stderr)
+    return answer.strip().lower() in ("y", "yes")
+
+
+def interactive() -> bool:
+    """Whether a person can answer: standard input is a terminal."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 # ---------------------------------------------------------------------------
@@ -392,6 +431,9 @@ def cluster(args) -> int:
         deployment.resume()
     elif args.command == "delete":
         role = deployment.provisioning.role_name
+        if not args.yes and not interactive():  # nobody to ask: a refusal, as create_tables.py's
+            raise Refused(f"refused: deleting {deployment.holdings}, its security group and role {role} needs a y "
+                          "on a terminal, or --yes; nothing was deleted")
         if not args.yes and not aws.confirm(f"Delete {deployment.holdings}, its security group and role {role}?"):
             raise Failed("nothing deleted: answer y, or add --yes")
         deployment.teardown()

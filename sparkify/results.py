@@ -8,6 +8,7 @@ runs ``Step``s, the checks give ``Check``s, and the run returns one
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from sparkify.config import TargetError
 from sparkify.output.printable import clip, printable
 
 # Rejected records a run holds in memory and shows (the summary, --json): the first this many, with
@@ -17,6 +18,15 @@ KEPT_REJECTED = 100
 
 class Failed(Exception):
     """The work failed, for a reason worded for a person (exit status 1: sparkify/cli.py)."""
+
+
+class Refused(TargetError):
+    """The command would remove loaded data without naming that removal: refused before anything changed.
+
+    One line that says what was refused, why, and the flag or command that
+    does it (docs/daily-loads.md#what-each-command-may-remove). Exit status 2,
+    as for any command that must change; nothing is committed.
+    """
 
 
 class LoadError(Failed):

@@ -119,15 +119,42 @@ FAILURES = {
                 "warning: staging_events: column artist is NULL in every one of the 3 staged rows",
                 "loaded, as COPY would load it, but never silently (on stderr with `--quiet`)"),
         Failure("a loaded file deleted from the source", 0,
-                "warning: 1 file in the ledger is no longer in the source: a daily run keeps the rows it staged; "
-                "etl.py --full drops them",
-                "a daily run never deletes rows; `etl.py --full` rebuilds from the source as it is now"),
+                "warning: 1 file in the ledger is no longer in the source (log_data/2018/11/2018-11-02-events.json): "
+                "a daily run keeps the rows it staged; etl.py --full drops them",
+                "a daily run never deletes rows; `etl.py --full` rebuilds from the source as it is now, and its "
+                "warning names the files whose rows it dropped"),
         Failure("JSONPaths path count differs from the table's columns", 1,
                 "log_json_path.json has 17 paths but staging_events has 18 columns: "
                 "they must match one to one, in order"),
         Failure("a re-delivered file", 0, "duplicate events staged and counted once: 3",
                 "staged twice (as COPY would), counted once in the star schema"),
         Failure("a very large file", 0, "All 14 checks passed", "streamed in blocks: memory stays bounded"),
+        # --- commands that would remove what they do not name (docs/daily-loads.md#what-each-command-may-remove) ---
+        Failure("another source than the one the warehouse holds (a mistyped `--source`, a moved folder)", 2,
+                "loading it would replace every row loaded before. To replace them: etl.py --source ",
+                "refused, one line, nothing committed; `--replace-source` switches and reloads everything from "
+                "the new source. Without `--source` a run continues the source the warehouse holds"),
+        Failure("rows that no ledger accounts for (`loaded_files` emptied by hand)", 2,
+                "the warehouse holds rows that its ledger (loaded_files) records no source for",
+                "refused: the default source never replaces them; `--source ... --replace-source` does"),
+        Failure("a changed file, and files gone from the source: a reload would drop their rows", 2,
+                "and drop the rows of 29 files in the ledger that the source no longer has",
+                "refused; `--full` reloads the source as it is now, dropping them with a warning that names them "
+                "(on stderr with `--quiet`, and in `--json`'s `warnings`)"),
+        Failure("a changed file that is smaller than when it was loaded", 2,
+                "is smaller than when it was loaded",
+                "refused: a reload nobody asked for never drops rows; `--full` reloads it"),
+        Failure("`--full` with `--since` or `--until`", 2,
+                "--full reloads every file of the source, and --since/--until choose the log files of a daily run",
+                "refused on both engines before anything connects: a window never shrinks the warehouse to itself"),
+        Failure("Redshift without `[S3] MANIFEST_PREFIX`, a loaded warehouse, no `--full`", 2,
+                "refused: the config has no [S3] MANIFEST_PREFIX, so this run could only copy the whole prefixes",
+                "copying the prefixes again would drop the rows of files deleted since; `--full` does it"),
+        Failure("`create_tables.py` on tables that hold rows, off a terminal", 2,
+                "create_tables.py drops them only with --drop-data",
+                "refused, nothing changed; on a terminal it asks, and only `y` drops them"),
+        Failure("`cluster.py delete` off a terminal, without `--yes`", 2,
+                "needs a y on a terminal, or --yes; nothing was deleted", "on a terminal it asks"),
         # --- faults ---
         Failure("the database connection dies mid-run", 2, "error: the database connection was lost",
                 "mid-COPY or mid-transform: the transaction dies with the connection; rerun"),
@@ -211,8 +238,9 @@ def render() -> str:
         "",
         "Every script (`etl.py`, `create_tables.py`, `query.py`, `doctor.py`, `cluster.py`)",
         "ends with one of these, and says what stopped it in one line on standard error",
-        "(a load stopped by a rejected record adds an excerpt of the record); only a bug",
-        "prints a traceback.",
+        "(a load stopped by a rejected record adds an excerpt of the record; a command refused",
+        "because it would remove loaded data it does not name says so in a line that starts",
+        "with `refused:`); only a bug prints a traceback.",
         "",
         "| status | meaning |",
         "| --- | --- |",
@@ -220,7 +248,8 @@ def render() -> str:
         "| 1 | the work failed: bad input, a failed check, a statement the database refused; "
         "nothing was committed |",
         "| 2 | the configuration, or reaching the database, S3 or the AWS APIs (also when the connection "
-        "is lost during a run): nothing was committed |",
+        "is lost during a run), or a refusal: the command would remove loaded data it does not name "
+        "([what each command may remove](daily-loads.md#what-each-command-may-remove)); nothing was committed |",
         "| 130 | Ctrl-C (SIGINT): the running statement is cancelled, nothing was committed |",
         "| 143, 129 | SIGTERM, SIGHUP (128 + the signal's number): as Ctrl-C |",
         "",
@@ -231,7 +260,8 @@ def render() -> str:
         "",
         "Every case below is tried for real by the tests (`tests/test_bad_input.py`,",
         "`tests/test_hostile_paths.py`, `tests/test_faults.py`, `tests/test_config_secrets.py`,",
-        "`tests/test_settings.py`, `tests/test_source_credentials.py`), which check the exit",
+        "`tests/test_settings.py`, `tests/test_source_credentials.py`, `tests/test_intent.py`,",
+        "`tests/test_incremental_redshift.py`, `tests/test_cluster.py`), which check the exit",
         "code and the message shown here. Whenever a run fails, nothing is committed:",
         "the previous warehouse is unchanged, and a rerun after fixing the cause succeeds.",
         "",

@@ -46,16 +46,19 @@ class Warehouse:
         self.connection = psycopg2.connect(dsn)
 
     def create(self):
-        create_tables(self.connection, "postgres")
+        """Empty tables, whatever they held (as create_tables.py --drop-data)."""
+        create_tables(self.connection, "postgres", drop_data=True)
 
     def load(self, source, max_errors=0):
-        """Run the whole ETL on ``source``; returns api.run()'s result.
+        """Run the whole ETL on ``source``, whatever source the warehouse held; returns api.run()'s result.
 
-        As with --allow-empty: the sources the tests write by hand often hold
-        only the events or only the songs a rule needs (the guard against a
-        source without records is tried in test_bad_input.py).
+        As with --full --replace-source --allow-empty: the sources the tests
+        write by hand often hold only the events or only the songs a rule
+        needs (the guard against a source without records is tried in
+        test_bad_input.py, the guard against another source in test_intent.py).
         """
-        return api.run(self.connection, "postgres", source, max_errors=max_errors, allow_empty=True)
+        return api.run(self.connection, "postgres", source, max_errors=max_errors, allow_empty=True,
+                       replace_source=True)
 
     def query(self, sql, params=None):
         with self.connection.cursor() as cursor:

@@ -80,10 +80,14 @@ def song_without(key):
 
 @pytest.fixture
 def etl_main(warehouse, capsys):
-    """Run etl.py's main() on the test schema: (exit code, stdout, stderr)."""
+    """Run etl.py's main() on the test schema: (exit code, stdout, stderr).
+
+    With --replace-source: each test writes its sources in folders of its own,
+    and a source that is not the one the warehouse holds is refused without it.
+    """
 
     def run(source, *options):
-        code = etl.main(["--dsn", warehouse.dsn, "--source", str(source), *options])
+        code = etl.main(["--dsn", warehouse.dsn, "--source", str(source), "--replace-source", *options])
         out, err = capsys.readouterr()
         return code, out, err
 

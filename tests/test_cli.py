@@ -57,7 +57,8 @@ def test_json_holds_the_run_as_docs_run_results_describes_it(warehouse, source, 
 
 def test_json_of_a_failed_run_names_the_error_and_the_rejected_records(warehouse, tmp_path):
     bad = write_source(tmp_path / "bad", events=[event(), event(sessionId="abc")], songs=[song()])
-    result = run_script("etl.py", "--dsn", warehouse.dsn, "--source", str(bad), "--full", "--json", "-")
+    result = run_script("etl.py", "--dsn", warehouse.dsn, "--source", str(bad), "--replace-source", "--full", "--json",
+                        "-")
     assert result.returncode == 1
     run = json.loads(result.stdout)  # the summary went to stderr
     assert (run["committed"], run["exit_status"]) == (False, 1)
@@ -70,7 +71,7 @@ def test_json_of_a_failed_run_names_the_error_and_the_rejected_records(warehouse
 
 
 def test_the_transform_shows_each_statement_in_a_log_line_by_line(warehouse, source):
-    result = run_script("etl.py", "--dsn", warehouse.dsn, "--source", str(source), "--full")
+    result = run_script("etl.py", "--dsn", warehouse.dsn, "--source", str(source), "--replace-source", "--full")
     assert result.returncode == 0, result.stderr
     progress = [line for line in result.stdout.splitlines()
                 if re.fullmatch(r"\w+: (\d[\d,]* rows, )?\d+\.\d\d s", line)]
@@ -80,7 +81,8 @@ def test_the_transform_shows_each_statement_in_a_log_line_by_line(warehouse, sou
 
 
 def test_quiet_prints_the_target_and_one_line(warehouse, source):
-    result = run_script("etl.py", "--dsn", warehouse.dsn, "--source", str(source), "--full", "--quiet")
+    result = run_script("etl.py", "--dsn", warehouse.dsn, "--source", str(source), "--replace-source", "--full",
+                        "--quiet")
     assert result.returncode == 0, result.stderr
     target, summary = result.stdout.splitlines()
     assert target.startswith("Target: ") and "All 14 checks passed" in summary

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
+from failure_cases import FAILURES
 from helpers import MY_CIDR, PASSWORD, PROJECT_DIR
 
 import cluster as cluster_command
@@ -451,11 +452,14 @@ def test_help_documents_the_commands():
     assert "default chain" in result.stdout
 
 
-def test_delete_without_a_terminal_asks_for_yes(make_settings, capsys, monkeypatch):
+def test_delete_without_a_terminal_is_refused_unless_yes(make_settings, capsys, monkeypatch):
+    """As create_tables.py on loaded tables: nobody to ask, a refusal (exit status 2), before any AWS call."""
     settings = make_settings()
     monkeypatch.setattr(sys, "stdin", open("/dev/null"))
-    assert cluster_command.main(["--config", str(settings.path), "delete"]) == 1
-    assert "add --yes" in capsys.readouterr().err
+    failure = FAILURES["`cluster.py delete` off a terminal, without `--yes`"]
+    assert cluster_command.main(["--config", str(settings.path), "delete"]) == failure.exit_code == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("refused: deleting cluster sparkify and its data") and failure.message in line
 
 
 def test_the_command_line_creates_reports_and_deletes(aws, make_settings, capsys):

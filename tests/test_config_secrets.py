@@ -249,7 +249,8 @@ def test_secrets_never_appear_in_what_the_scripts_print(warehouse, tmp_path, sou
 
 
 def test_a_whole_run_shows_the_dsn_redacted(warehouse, source, capsys):
-    code, out, err = run_main(etl.main, ["--dsn", warehouse_with_password(warehouse), "--source", source], capsys)
+    code, out, err = run_main(etl.main, ["--dsn", warehouse_with_password(warehouse), "--source", source,
+                                         "--replace-source"], capsys)
     assert code == 0, err
     assert FAILURES["any output, error or `--dry-run`"].message in out.splitlines()[0]
     assert PASSWORD not in out + err

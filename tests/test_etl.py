@@ -200,7 +200,7 @@ def test_help_explains_every_option(script, options):
 
 
 def test_scripts_print_the_target_first_and_the_summary_last(warehouse, small_source):
-    created = run_script("create_tables.py", "--dsn", warehouse.dsn)
+    created = run_script("create_tables.py", "--dsn", warehouse.dsn, "--drop-data")
     assert created.returncode == 0, created.stderr
     assert created.stdout.startswith("Target: ")
     loaded = run_script("etl.py", "--dsn", warehouse.dsn, "--source", str(small_source))
@@ -213,7 +213,7 @@ def test_scripts_print_the_target_first_and_the_summary_last(warehouse, small_so
 
 def test_etl_exit_code_is_non_zero_and_the_error_names_the_place(warehouse, tmp_path):
     bad = write_source(tmp_path / "bad", events=[event(), "not json"])
-    result = run_script("etl.py", "--dsn", warehouse.dsn, "--source", str(bad))
+    result = run_script("etl.py", "--dsn", warehouse.dsn, "--source", str(bad), "--replace-source")
     assert result.returncode == 1
     assert "log_data/2018/11/2018-11-01-events.json:2" in result.stderr
     assert "Traceback" not in result.stderr

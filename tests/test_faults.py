@@ -64,8 +64,9 @@ def state(warehouse):
 
 
 def start_etl(warehouse, source, *options):
+    """etl.py on ``source``, which may replace the test's previous one (--replace-source)."""
     return subprocess.Popen(
-        [sys.executable, "etl.py", "--dsn", warehouse.dsn, "--source", str(source), *options],
+        [sys.executable, "etl.py", "--dsn", warehouse.dsn, "--source", str(source), "--replace-source", *options],
         cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
@@ -103,7 +104,7 @@ def release(holder):
 
 
 def waiting_backends(warehouse, process, count=1, timeout=30):
-    """The pids of etl.py backends waiting on an advisory lock, once ``count`` of them are."""
+    """The pids of the scripts' backends waiting on an advisory lock, once ``count`` of them are."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         pids = [pid for (pid,) in warehouse.query(
@@ -225,6 +226,24 @@ def test_a_second_run_waits_for_the_first_and_they_never_interleave(warehouse, n
     assert_loaded_next(warehouse)  # two whole runs, one after the other: as one run
 
 
+def test_create_tables_during_a_load_waits_for_it_and_then_refuses_to_drop_what_it_committed(warehouse, good_source):
+    """Started while an etl.py load runs, create_tables.py neither deadlocks with it nor wipes what it loads."""
+    warehouse.create()
+    with paused_at(warehouse, "songplay_table") as holder:
+        load = start_etl(warehouse, good_source, "--full")
+        waiting_backends(warehouse, load)  # the load, paused halfway through its transaction
+        create = subprocess.Popen([sys.executable, "create_tables.py", "--dsn", warehouse.dsn], cwd=PROJECT_DIR,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        waiting_backends(warehouse, create, count=2)  # create_tables.py waits for it, on the load's lock
+        release(holder)
+        assert finish(load)[0] == 0
+        out, err = create.communicate(input="", timeout=60)  # its standard input a pipe: off a terminal
+    assert create.returncode == 2, err
+    assert "Another etl.py run is loading this database: waiting for it to finish..." in out
+    assert err.startswith(f"refused: the tables hold rows ({len(EVENTS)} plays and ")
+    assert warehouse.count("songplay_table") == len(EVENTS)  # the load's rows, all there
+
+
 # ---------------------------------------------------------------------------
 # The embedded server was killed hard
 # ---------------------------------------------------------------------------
@@ -334,7 +353,7 @@ def test_a_transient_connection_failure_is_retried_with_backoff(warehouse, good_
         return real_connect(*args, **kwargs)
 
     monkeypatch.setattr(connection.psycopg2, "connect", flaky_connect)
-    assert etl.main(["--dsn", warehouse.dsn, "--source", str(good_source)]) == 0
+    assert etl.main(["--dsn", warehouse.dsn, "--source", str(good_source), "--replace-source"]) == 0
     assert pauses == [1, 2]
 
 
@@ -470,7 +489,8 @@ def test_sigterm_or_sighup_during_parallel_staging_ends_the_run_like_ctrl_c_and_
 ):
     with paused_at(warehouse, "staging_events", "FOR EACH ROW WHEN (NEW.item_in_session >= 2)") as holder:
         process = subprocess.Popen(
-            [sys.executable, "etl.py", "--dsn", warehouse.dsn, "--source", str(next_source), "--full",
+            [sys.executable, "etl.py", "--dsn", warehouse.dsn, "--source", str(next_source), "--replace-source",
+             "--full",
              "--workers", "2"],
             cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
         )
@@ -508,7 +528,8 @@ def test_kill_9_during_parallel_staging_leaves_no_process_and_no_open_pipe(wareh
         event(itemInSession=item, ts=1541106106796 + item) for item in range(30_000)])
     with paused_at(warehouse, "staging_events", "FOR EACH ROW WHEN (NEW.item_in_session >= 2)") as holder:
         process = subprocess.Popen(
-            [sys.executable, "etl.py", "--dsn", warehouse.dsn, "--source", str(large), "--full", "--workers", "2"],
+            [sys.executable, "etl.py", "--dsn", warehouse.dsn, "--source", str(large), "--replace-source", "--full",
+             "--workers", "2"],
             cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
         )
         readers = [subprocess.Popen(["cat"], stdin=stream, stdout=subprocess.DEVNULL)

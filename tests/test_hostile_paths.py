@@ -131,9 +131,10 @@ def source(tmp_path):
 
 @pytest.fixture
 def run_etl(warehouse, capsys):
+    """etl.py's main() on ``folder``, which replaces the source of the previous test (--replace-source)."""
     def run(folder, *options):
         with deadline():
-            code = etl.main(["--dsn", warehouse.dsn, "--source", str(folder), *options])
+            code = etl.main(["--dsn", warehouse.dsn, "--source", str(folder), "--replace-source", *options])
         return code, *capsys.readouterr()
     return run
 

@@ -22,7 +22,7 @@ import sql_queries as q
 from sparkify import api
 from sparkify.checks import reconciliation_sql as check_sql
 from sparkify.output.summary import summary
-from sparkify.results import CheckFailed, LoadError
+from sparkify.results import CheckFailed, Refused
 from sparkify.run import daily_load_sql as daily_sql
 from sparkify.run import ledger as incremental
 from sparkify.sources import SourceFile
@@ -290,12 +290,21 @@ def test_the_ledger_holds_each_file_with_its_rows(warehouse, tmp_path):
     assert version == mtime_version(path.stat().st_mtime_ns) and where == str(source.resolve())
 
 
-def test_another_source_is_a_full_reload(warehouse, tmp_path):
+def test_another_source_is_refused_and_replace_source_reloads_everything_from_it(warehouse, tmp_path):
     warehouse.create()
-    daily_run(warehouse, write_source(tmp_path / "a", events=[event()]))
-    result = daily_run(warehouse, write_source(tmp_path / "b", events=[event(itemInSession=7)]))
-    assert result.choice.reason.startswith("the warehouse holds ") and "another source" in result.choice.reason
+    first = write_source(tmp_path / "a", events=[event()])
+    other = write_source(tmp_path / "b", events=[event(itemInSession=7)])
+    daily_run(warehouse, first)
+    before, ledger = warehouse.snapshot(), warehouse.table("loaded_files")
+    with pytest.raises(Refused, match=f"the warehouse holds {first.resolve()}, and this run's source is "
+                                      f"{other.resolve()}: .* etl.py --source {other.resolve()} --replace-source"):
+        daily_run(warehouse, other)
+    assert (warehouse.snapshot(), warehouse.table("loaded_files")) == (before, ledger)
+    result = daily_run(warehouse, other, replace_source=True)
+    assert result.choice.reason == (f"--replace-source: the warehouse held {first.resolve()}: everything reloaded "
+                                    f"from {other.resolve()}")
     assert warehouse.table("songplay_table", "item_in_session") == [(7,)]
+    assert warehouse.query("SELECT DISTINCT source FROM loaded_files") == [(str(other.resolve()),)]
 
 
 def test_full_reloads_and_rewrites_the_ledger(warehouse, delivery):
@@ -431,16 +440,35 @@ def test_the_ledger_names_an_s3_source_by_its_url_and_a_folder_by_its_absolute_p
     assert incremental.source_identity(type("Folder", (), {"label": "data"})()) == str(tmp_path / "data")
 
 
-def test_a_warehouse_created_before_the_ledger_still_reloads_in_full(warehouse, tmp_path):
-    warehouse.create()
+def drop_the_ledger(warehouse):
     with warehouse.connection.cursor() as cursor:
         cursor.execute("DROP TABLE loaded_files")
     warehouse.connection.commit()
-    source = write_source(tmp_path / "a", events=[event()])
-    assert api.run(warehouse.connection, "postgres", source, allow_empty=True).committed  # events only
-    with pytest.raises(LoadError, match="no loaded_files ledger .* run create_tables.py"):
-        daily_run(warehouse, source)
+
+
+def test_a_warehouse_created_before_the_ledger_gets_one_from_its_first_load(warehouse, tmp_path):
     warehouse.create()
+    drop_the_ledger(warehouse)
+    source = write_source(tmp_path / "a", events=[event()])
+    assert daily_run(warehouse, source).committed  # it holds nothing: a first load, which creates the ledger
+    assert warehouse.table("loaded_files", "file_key") == [("log_data/2018/11/2018-11-01-events.json",)]
+    assert daily_run(warehouse, source).choice.nothing_new
+
+
+def test_rows_without_a_ledger_are_replaced_only_with_replace_source(warehouse, tmp_path):
+    """Loaded before the ledger existed, or its rows deleted by hand: which source the rows came from is not
+    known, so no run may replace them unasked, --full included."""
+    warehouse.create()
+    source = write_source(tmp_path / "a", events=[event()])
+    daily_run(warehouse, source)
+    drop_the_ledger(warehouse)
+    before = warehouse.snapshot()
+    for full in (False, True):
+        with pytest.raises(Refused, match="the warehouse holds rows that its ledger .* records no source for"):
+            api.run(warehouse.connection, "postgres", source, full=full, allow_empty=True)
+    assert warehouse.snapshot() == before
+    assert api.run(warehouse.connection, "postgres", source, allow_empty=True, replace_source=True).committed
+    assert warehouse.query("SELECT DISTINCT source FROM loaded_files") == [(str(source.resolve()),)]
 
 
 def test_a_warehouse_created_before_the_sort_key_index_loads_in_full_and_daily(warehouse, delivery):
@@ -477,6 +505,7 @@ def test_a_folder_files_version_in_the_ledger_reads_as_a_time(warehouse, tmp_pat
 
 def test_a_ledger_written_with_raw_nanoseconds_still_knows_its_files(warehouse, tmp_path):
     """A ledger from before the readable versions: its files are not taken for changed ones."""
+    warehouse.create()
     source = write_source(tmp_path / "source", events=[event()], songs=[song()])
     assert api.run(warehouse.connection, "postgres", source, full=True).committed
     with warehouse.connection.cursor() as cursor:

@@ -11,6 +11,7 @@ from datetime import date
 
 import pytest
 import sqlglot
+from failure_cases import FAILURES
 from fake_redshift import FakeCursor, FakeRedshift, redshift_config, statements_of, sys_load_error_row, write_config
 from helpers import event, run_script, song, write_source
 from s3_fixtures import FAKE_AWS, environment, make_bucket, moto_server, s3, upload
@@ -21,7 +22,7 @@ from sparkify import api
 from sparkify.config import TargetError, source_locations
 from sparkify.engines import connect as target_connection
 from sparkify.engines.redshift import CopyPrefixes, RedshiftEngine
-from sparkify.results import LoadError
+from sparkify.results import LoadError, Refused
 from sparkify.run import daily_load_sql as daily_sql
 from sparkify.run import ledger as incremental
 from sparkify.run.mode import mode_for
@@ -71,6 +72,8 @@ class LedgerCursor(FakeCursor):
         super().execute(statement, params)
         if statement == incremental.loaded_files_select:
             self._rows = list(self.connection.ledger)
+        elif statement == incremental.ledger_sources:
+            self._rows = sorted({(row[1],) for row in self.connection.ledger})
 
 
 def ledger_of(endpoint, *names):
@@ -164,10 +167,16 @@ def test_the_dry_run_of_a_daily_run_on_the_command_line(tmp_path):
     assert "MERGE INTO user_table" in result.stdout and result.stdout.rstrip().endswith("COMMIT;")
 
 
-def test_full_on_redshift_empties_the_ledger_so_the_next_daily_run_records_all():
+def test_a_copy_of_whole_prefixes_records_the_source_one_ledger_row_per_prefix():
+    """Without [S3] MANIFEST_PREFIX COPY reads whole prefixes and knows no file: the ledger still says which
+    source the warehouse holds, so that the next run continues it and another source is refused."""
     fake = FakeRedshift()
-    api.run(fake, "redshift", None, 0, settings=redshift_config())
-    assert fake.sent[2] == incremental.loaded_files_exists and incremental.loaded_files_clear in fake.sent
+    assert api.run(fake, "redshift", None, 0, settings=redshift_config()).committed
+    [insert] = [statement for statement in fake.sent if statement.startswith("INSERT INTO loaded_files")]
+    for prefix, table, rows in (("log_data", "staging_events", 8056), ("song_data", "staging_songs", 71)):
+        assert (f"('s3://udacity-dend/{prefix}/', 's3://udacity-dend', '{table}', 0, "
+                f"'{incremental.WHOLE_PREFIX}', {rows}, 0, ") in insert
+    assert fake.sent.index(incremental.loaded_files_clear) < fake.sent.index(insert)
 
 
 # ---------------------------------------------------------------------------
@@ -199,13 +208,15 @@ def test_a_daily_run_copies_exactly_the_new_day_through_a_manifest(aws):
     assert sent == _without_songs_copy(planned)
 
 
-@pytest.mark.parametrize("options, settings, copied, told", [
-    pytest.param([], config(), ["staging_events_new"], False, id="daily"),
-    pytest.param(["--full"], config(), ["staging_events", "staging_songs"], False, id="--full"),
-    pytest.param([], redshift_config(), ["staging_events", "staging_songs"], True, id="no MANIFEST_PREFIX: as --full"),
+@pytest.mark.parametrize("options, settings, copied, told, status", [
+    pytest.param([], config(), ["staging_events_new"], False, 0, id="daily"),
+    pytest.param(["--full"], config(), ["staging_events", "staging_songs"], False, 0, id="--full"),
+    pytest.param([], redshift_config(), [], True, 2, id="no MANIFEST_PREFIX: only --full may reload"),
+    pytest.param(["--full"], redshift_config(), ["staging_events", "staging_songs"], False, 0,
+                 id="no MANIFEST_PREFIX, --full"),
 ])
 def test_etl_py_on_redshift_runs_daily_unless_told_full(
-    aws, monkeypatch, capsys, tmp_path, options, settings, copied, told,
+    aws, monkeypatch, capsys, tmp_path, options, settings, copied, told, status,
 ):
     fake = LedgerRedshift(ledger=ledger_of(aws, "log_data/2018/11/2018-11-01-events.json",
                                            "song_data/A/B/C/TRABC0000000000000.json"))
@@ -216,10 +227,80 @@ def test_etl_py_on_redshift_runs_daily_unless_told_full(
     argv = ["--dsn", "postgresql://fake/dev", "--engine", "redshift", "--config", str(path), "--source", ROOT]
     code = etl.main(argv + options)
     out, err = capsys.readouterr()
-    assert code == 0, err
+    assert code == status, err
     copies = [statement.split()[1] for statement in fake.sent if statement.lstrip().startswith("COPY")]
     assert copies == copied
     assert ("The config has no [S3] MANIFEST_PREFIX: the whole prefixes are copied" in out) == told
+    if status:  # a copy of the whole prefixes would drop the rows of any file deleted from S3 since
+        case = FAILURES["Redshift without `[S3] MANIFEST_PREFIX`, a loaded warehouse, no `--full`"]
+        assert status == case.exit_code and err.startswith(case.message) and "rerun with --full" in err
+        assert "COMMIT" not in fake.sent
+
+
+def run_main(monkeypatch, capsys, tmp_path, fake, settings, *options):
+    """etl.py's main() against ``fake``, with ``settings`` as its dwh.cfg: (exit status, stdout, stderr)."""
+    fake.close = lambda: None
+    monkeypatch.setattr(target_connection, "connect", lambda target: fake)
+    monkeypatch.setattr(RedshiftEngine, "check_connection", lambda self, connection: None)
+    path = write_config(tmp_path / "dwh.cfg", settings)
+    code = etl.main(["--dsn", "postgresql://fake/dev", "--engine", "redshift", "--config", str(path), *options])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def ledger_insert(fake):
+    return "".join(statement for statement in fake.sent if statement.startswith("INSERT INTO loaded_files"))
+
+
+def test_full_with_a_manifest_prefix_copies_every_file_through_a_manifest_and_records_each(aws):
+    fake = LedgerRedshift(ledger=ledger_of(aws, "log_data/2018/11/2018-11-01-events.json"))
+    result = api.run(fake, "redshift", ROOT, 0, settings=config(), full=True)
+    assert result.committed and result.choice.files is not None
+    copies = [statement for statement in fake.sent if statement.lstrip().startswith("COPY")]
+    assert [copy.split()[1] for copy in copies] == ["staging_events", "staging_songs"]
+    assert all("\nMANIFEST\n" in copy for copy in copies)
+    for name in ("log_data/2018/11/2018-11-01-events.json", "log_data/2018/11/2018-11-02-events.json",
+                 "song_data/A/B/C/TRABC0000000000000.json"):
+        assert f"('{name}', '{ROOT}', " in ledger_insert(fake)
+
+
+def test_a_warehouse_loaded_by_a_copy_of_whole_prefixes_needs_one_full_run_before_daily_runs(aws):
+    whole = [(f"{ROOT}/{prefix}/", ROOT, 0, incremental.WHOLE_PREFIX) for prefix in ("log_data", "song_data")]
+    fake = LedgerRedshift(ledger=whole)
+    with pytest.raises(Refused, match="loaded by a COPY of whole prefixes, which records no file.*rerun with --full"):
+        api.run(fake, "redshift", ROOT, 0, settings=config(), full=False)
+    assert "COMMIT" not in fake.sent and not any(statement.startswith("COPY") for statement in fake.sent)
+    fake = LedgerRedshift(ledger=whole)
+    result = api.run(fake, "redshift", ROOT, 0, settings=config(), full=True)
+    assert result.committed and not result.warnings  # the prefixes' rows are not files gone from the source
+    assert "('log_data/2018/11/2018-11-02-events.json', " in ledger_insert(fake)
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_another_source_is_refused_on_redshift_too(aws, full):
+    fake = LedgerRedshift(ledger=[("log_data/2018/11/2018-11-01-events.json", "s3://udacity-dend", 10, "x")])
+    with pytest.raises(Refused, match=f"the warehouse holds s3://udacity-dend, and this run's source is {ROOT}.*"
+                                      f"etl.py --source {ROOT} --replace-source"):
+        api.run(fake, "redshift", ROOT, 0, settings=config(), full=full)
+    assert "COMMIT" not in fake.sent
+    fake = LedgerRedshift(ledger=[("log_data/2018/11/2018-11-01-events.json", "s3://udacity-dend", 10, "x")])
+    result = api.run(fake, "redshift", ROOT, 0, settings=config(), full=full, replace_source=True)
+    assert result.committed and result.reason.startswith("--replace-source: the warehouse held s3://udacity-dend")
+
+
+def test_without_source_a_run_continues_the_source_the_warehouse_holds_and_says_when_the_config_names_another(
+    aws, monkeypatch, capsys, tmp_path,
+):
+    """The config's [S3] paths (the Udacity bucket) are a default for a warehouse that holds nothing."""
+    fake = LedgerRedshift(ledger=ledger_of(aws, "log_data/2018/11/2018-11-01-events.json",
+                                           "song_data/A/B/C/TRABC0000000000000.json"))
+    code, out, err = run_main(monkeypatch, capsys, tmp_path, fake, config())
+    assert code == 0, err
+    assert f"Source: {ROOT}" in out
+    assert (f"warning: the config's [S3] paths name s3://udacity-dend, but the warehouse holds {ROOT}: this run "
+            f"continues {ROOT}. To switch: etl.py --source s3://udacity-dend --replace-source") in out
+    [copy] = [statement for statement in fake.sent if statement.lstrip().startswith("COPY")]
+    assert copy.split()[1] == "staging_events_new"  # the new day of the source it holds, through a manifest
 
 
 def _without_songs_copy(planned):

@@ -87,7 +87,7 @@ def test_without_dwh_teardown_the_last_cell_keeps_the_cluster():
 
 
 def load_cell():
-    [cell] = [cell for cell in read_notebook().cells if "create_tables(db, engine)" in cell.source]
+    [cell] = [cell for cell in read_notebook().cells if "create_tables(db, engine" in cell.source]
     return cell.source
 
 

@@ -34,7 +34,8 @@ def small_event(number, **overrides):
 
 
 def run_etl(warehouse, capsys, source, *options):
-    code = etl.main(["--dsn", warehouse.dsn, "--source", str(source), "--full", *options])
+    """etl.py --full on ``source``, which replaces the previous test's (--replace-source)."""
+    code = etl.main(["--dsn", warehouse.dsn, "--source", str(source), "--replace-source", "--full", *options])
     out, err = capsys.readouterr()
     return code, out, err
 

@@ -32,7 +32,8 @@ def source_with_bad_events(folder, bad=BAD):
 
 
 def run_etl(warehouse, capsys, source, *options):
-    code = etl.main(["--dsn", warehouse.dsn, "--source", str(source), "--full", *options])
+    """etl.py --full on ``source``, which replaces the previous test's (--replace-source)."""
+    code = etl.main(["--dsn", warehouse.dsn, "--source", str(source), "--replace-source", "--full", *options])
     out, err = capsys.readouterr()
     return code, out, err
 

@@ -189,7 +189,8 @@ def test_a_source_that_is_not_there_is_one_clear_line(
     s3(endpoint).put_object(Bucket=BUCKET, Key="empty/", Body=b"")
     s3(endpoint).put_object(Bucket=BUCKET, Key="empty/README.txt", Body=b"nothing here")
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-    code, err = run_etl(capsys, "--dsn", warehouse.dsn, "--config", empty_config, "--source", location)
+    code, err = run_etl(capsys, "--dsn", warehouse.dsn, "--config", empty_config, "--source", location,
+                        "--replace-source")
     assert code == 1
     assert err.splitlines()[0].startswith(f"error: {message}")
     assert err.splitlines()[1:] == ["Nothing was committed: the previous warehouse is unchanged."]
@@ -200,7 +201,7 @@ def test_reading_private_objects_without_credentials_says_so(warehouse, endpoint
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
     with environment(NO_CREDENTIALS):
         code, err = run_etl(capsys, "--dsn", warehouse.dsn, "--config", empty_config,
-                            "--source", f"s3://{BUCKET}/private")
+                            "--source", f"s3://{BUCKET}/private", "--replace-source")
     assert code == 1
     assert err.splitlines()[0] == (
         f"error: s3://{BUCKET}/private/log_json_path.json: access denied: no AWS credentials are configured, "
@@ -222,7 +223,8 @@ def test_refused_credentials_say_so(warehouse, endpoint, empty_config, capsys, m
 def test_etl_loads_from_s3_on_the_command_line(warehouse, endpoint, small_sources, empty_config, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
     small, _ = small_sources
-    result = run_script("etl.py", "--dsn", warehouse.dsn, "--config", empty_config, "--source", small)
+    result = run_script("etl.py", "--dsn", warehouse.dsn, "--config", empty_config, "--source", small,
+                        "--replace-source")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[1] == f"Source: {small}"

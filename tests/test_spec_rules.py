@@ -120,7 +120,8 @@ def test_start_time_is_utc_whatever_the_session_time_zone(warehouse, tmp_path, z
             cursor.execute("SHOW TimeZone")
             assert cursor.fetchone() == (zone,)
         connection.rollback()
-        assert api.run(connection, "postgres", source, allow_empty=True).committed  # a source of events only
+        # a source of events only, which replaces the previous test's
+        assert api.run(connection, "postgres", source, allow_empty=True, replace_source=True).committed
     finally:
         connection.close()
     assert plays(warehouse) == [

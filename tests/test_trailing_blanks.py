@@ -41,8 +41,10 @@ class Twin:
         api.create_tables(self.warehouse.connection, engine)
 
     def load(self, folder, full=True):
+        """A full load replaces the previous test's source (--replace-source); a daily run continues it."""
         source = open_source(str(folder))
-        return run(self.warehouse.connection, self.engine, source, Request(full=full, allow_empty=True))
+        request = Request(full=full, allow_empty=True, replace_source=full)
+        return run(self.warehouse.connection, self.engine, source, request)
 
     def rows(self):
         return {table: sorted(rows, key=repr) for table, rows in self.warehouse.snapshot().items()}

@@ -27,7 +27,6 @@ in the config still work but are discouraged. ``AWS_ENDPOINT_URL`` redirects
 every call (tests use moto). No password or key is ever printed.
 """
 
-import sys
 import time
 
 from sparkify.aws import network
@@ -81,9 +80,6 @@ def cost_text(settings: Settings) -> str:
 
 
 def confirm(question: str) -> bool:
-    if not sys.stdin.isatty():
-        print(f"{question} Not asking without a terminal: add --yes.", file=sys.stderr)
-        return False
     return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
 

@@ -31,6 +31,7 @@ Exit status 0 when no check failed; 2 when a failed one is of the
 configuration or of reaching the target or S3; 1 otherwise (sparkify/cli.py).
 """
 
+import contextlib
 import os
 import re
 import sys
@@ -42,11 +43,12 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 import sql_queries as q
 from sparkify.aws import clients, iam_auth, serverless
 from sparkify.config import Settings, TargetError, load_settings, target_choice
-from sparkify.config import source_locations as locations_of
 from sparkify.engines import detect_engine, engine_named, libpq
 from sparkify.engines.connect import choose_target, connect
 from sparkify.engines.errors import DatabaseError
 from sparkify.output.printable import printable
+from sparkify.run.ledger import held_source
+from sparkify.run.which_source import run_locations
 from sparkify.sources import SourceError, SourceUnreachable, is_s3, open_source
 from sparkify.sources.jsonpaths import JsonPathsError, source_jsonpaths
 from sparkify.sources.s3 import bucket_region, explain, s3_client
@@ -457,15 +459,19 @@ def check_source(settings: Settings, locations, columns, with_region, hints=None
     return findings + check_files_and_jsonpaths(locations, columns, endpoint_url, region, hints)
 
 
-def source_locations(settings: Settings, source, engine):
-    """What etl.py would read: --source, else the bundled sample (PostgreSQL) or the [S3] paths."""
-    return locations_of(settings, source, engine.default_source)
+def source_locations(settings: Settings, source, engine, held=None):
+    """What etl.py would read: --source, else the source the warehouse holds (``held``), else the bundled
+    sample (PostgreSQL) or the [S3] paths."""
+    where, _ = run_locations(engine, settings, source, held, required=())  # the role is checked on its own
+    return where
 
 
-def hints_for(source, engine):
+def hints_for(source, engine, held=None):
     """{part: what to check when it holds no .json file}, naming what the person gave."""
     if source:
         return dict.fromkeys(PARTS, "check --source")
+    if held:
+        return dict.fromkeys(PARTS, f"check {printable(held)}, the source the warehouse holds")
     if engine.default_source:
         return dict.fromkeys(PARTS, "the bundled sample is incomplete: restore it (git checkout data/sample)")
     return {part: f"check [S3] {part.upper()} in the config" for part in PARTS}
@@ -491,11 +497,13 @@ def diagnose(dsn=None, config_file=None, pgdata=None, engine=None, source=None) 
         engine = "postgres"
     finding, connection, engine = check_target(target, engine, target_choice(settings, dsn, pgdata).named_by)
     findings.append(finding)
-    columns = None
+    columns = held = None
     if connection is not None:
         try:
             finding, columns = check_tables(connection, engine)
             findings.append(finding)
+            with contextlib.suppress(DatabaseError):
+                held = held_source(connection, engine) if not source else None
         finally:
             connection.close()
     guessed = engine is None  # the target did not answer, and no --engine said what it is
@@ -505,8 +513,8 @@ def diagnose(dsn=None, config_file=None, pgdata=None, engine=None, source=None) 
         host = libpq.parse_dsn(target.dsn).get("host", "")
         findings.append(check_iam_role(settings, host))
     try:
-        locations = source_locations(settings, source, engine)
+        locations = source_locations(settings, source, engine, held)
         return findings + check_source(settings, locations, columns, engine.copies_from_s3,
-                                       hints_for(source, engine), s3_only=engine.copies_from_s3 and not guessed)
+                                       hints_for(source, engine, held), s3_only=engine.copies_from_s3 and not guessed)
     except TargetError as error:
         return findings + [fail(str(error), setup=True)]

@@ -177,6 +177,11 @@ class Engine:
         """Wait until no other run loads this warehouse; held until commit or rollback."""
         raise NotImplementedError
 
+    def lock_for_ddl(self, cursor, reporter, tables) -> None:
+        """Before create_tables.py drops ``tables`` (those of the project that exist): wait, as lock() does,
+        until no run loads this warehouse; held until commit or rollback."""
+        self.lock(cursor, reporter)
+
     @contextlib.contextmanager
     def read_only(self, connection, reporter):
         """A transaction that reads the warehouse as a committed run left it (etl.py --check)."""

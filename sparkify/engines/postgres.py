@@ -192,6 +192,14 @@ class PostgresEngine(Engine):
             reporter.always("Another etl.py run is loading this database: waiting for it to finish...")
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
 
+    def lock_for_ddl(self, cursor, reporter, tables):
+        """The run's advisory lock, then every table, in sql_queries.all_tables' order: the order in which
+        etl.py --check and wait_for_writers() take them, so that a reader and create_tables.py never
+        deadlock (each DROP would otherwise take its table in the order of the DROPs)."""
+        self.lock(cursor, reporter)
+        lock_tables(cursor, tables, "ACCESS EXCLUSIVE", reporter,
+                    "Another session is reading or writing the tables: waiting for it to end...")
+
     @contextlib.contextmanager
     def read_only(self, connection, reporter):
         """One REPEATABLE READ snapshot, taken only once no session is rewriting the tables the checks read.
@@ -216,18 +224,8 @@ class PostgresEngine(Engine):
             cursor.execute("SELECT name FROM unnest(%s::text[]) WITH ORDINALITY AS t(name, n) "
                            "WHERE to_regclass(name) IS NOT NULL ORDER BY n", (q.all_tables,))
             tables = [name for (name,) in cursor.fetchall()]
-        if not tables:
-            return
-        lock = f"LOCK TABLE {', '.join(tables)} IN ACCESS SHARE MODE"
-        cursor.execute("SAVEPOINT wait_for_writers")
-        try:
-            cursor.execute(lock + " NOWAIT")
-        except LockNotAvailable:
-            cursor.execute("ROLLBACK TO SAVEPOINT wait_for_writers")
-            reporter.always("Another session is writing the warehouse (an etl.py load?): "
-                            "waiting for it to commit...")
-            cursor.execute(lock)
-        cursor.execute("RELEASE SAVEPOINT wait_for_writers")
+        lock_tables(cursor, tables, "ACCESS SHARE", reporter,
+                    "Another session is writing the warehouse (an etl.py load?): waiting for it to commit...")
 
     def open_source(self, locations, full, dated):
         s3 = self.settings.source
@@ -341,6 +339,22 @@ def vacuum(engine, connection, tables) -> None:
                 cursor.execute(f"VACUUM {table}")
     finally:
         connection.autocommit = False
+
+
+def lock_tables(cursor, tables, mode, reporter, waiting) -> None:
+    """LOCK ``tables`` in ``mode``, in one statement (so in their order): at once when it can, else saying
+    ``waiting`` first. Held until the transaction ends."""
+    if not tables:
+        return
+    lock = f"LOCK TABLE {', '.join(tables)} IN {mode} MODE"
+    cursor.execute("SAVEPOINT lock_tables")
+    try:
+        cursor.execute(lock + " NOWAIT")
+    except LockNotAvailable:
+        cursor.execute("ROLLBACK TO SAVEPOINT lock_tables")
+        reporter.always(waiting)
+        cursor.execute(lock)
+    cursor.execute("RELEASE SAVEPOINT lock_tables")
 
 
 def describe_loads(cursor, source, mode) -> list[TableLoad]:

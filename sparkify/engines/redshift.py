@@ -16,8 +16,9 @@ What differs from PostgreSQL, and the page of AWS's documentation that says why:
 - **``DELETE``, not ``TRUNCATE``,** empties the star: TRUNCATE commits the
   transaction it runs in (https://docs.aws.amazon.com/redshift/latest/dg/r_TRUNCATE.html),
   and a failed run must leave the previous warehouse as it was.
-- **Staging by ``COPY``**: of the whole prefixes for a full load, or of a
-  manifest that lists exactly the chosen files (a daily run). The staged
+- **Staging by ``COPY``** of a manifest that lists exactly the chosen files
+  (the new ones for a daily run, every one for ``--full``), or of the whole
+  prefixes when the config has no ``[S3] MANIFEST_PREFIX``. The staged
   tables are analysed inside the transaction, so that the transform is
   planned on their real sizes (``COPY ... STATUPDATE OFF`` leaves it to us).
 - **Constraints are informational**
@@ -175,34 +176,39 @@ class RedshiftEngine(Engine):
     def lock(self, cursor, reporter):
         cursor.execute(LOCK)
 
+    def lock_for_ddl(self, cursor, reporter, tables):
+        """The run's LOCK, which needs staging_events: without it no run can be loading (or start to)."""
+        if "staging_events" in tables:
+            self.lock(cursor, reporter)
+
     def open_source(self, locations, full, dated):
-        """Whole prefixes for a full load; the listed S3 root for a daily run, which needs a manifest prefix."""
+        """The listed S3 root, copied through manifests, when the config has [S3] MANIFEST_PREFIX: a daily
+        run copies the new files, --full every file, and the ledger records each. Without it, the whole
+        prefixes: the ledger then records the source, not its files, and only --full may reload a loaded
+        warehouse (ledger.whole_prefixes)."""
         if not locations.in_s3:
             raise TargetError(
                 f"{locations.root} is not in S3: a Redshift target reads the source with COPY from S3; "
                 "give --source s3://bucket/prefix, or set the [S3] paths of the config"
             )
         self.settings.require(REDSHIFT_REQUIRED)  # every missing setting, named before anything runs
-        if full and dated:
-            raise TargetError("--since and --until choose the files of a daily run on Redshift: "
-                              "--full copies the whole prefixes")
-        if full:
-            return CopyPrefixes(locations), None
         if self.settings.source.manifest_prefix is None:
             if dated:
                 raise TargetError("--since and --until need [S3] MANIFEST_PREFIX on Redshift: a daily run lists "
                                   "the chosen files in a manifest there (see dwh.cfg.example)")
-            return CopyPrefixes(locations), (
+            return CopyPrefixes(locations), None if full else (
                 "The config has no [S3] MANIFEST_PREFIX: the whole prefixes are copied, as with --full. "
                 "Set it for daily runs that copy only the new files."
             )
         if locations.root is None:
+            if full:
+                return CopyPrefixes(locations), None
             raise TargetError(
                 f"[S3] LOG_DATA and SONG_DATA are not log_data/ and song_data/ of one folder "
                 f"({locations.log_data}, {locations.song_data}): a daily run lists one source; "
                 "give --source s3://bucket/prefix, or run etl.py --full"
             )
-        from sparkify.sources.s3 import S3Source  # only a daily run lists S3 from here
+        from sparkify.sources.s3 import S3Source  # only a run through manifests lists S3 from here
 
         s3 = self.settings.source
         source = S3Source(locations.root, endpoint_url=s3.endpoint_url, region=s3.region)

@@ -55,6 +55,7 @@ def document(result=None, *, target="", engine=None, exit_status=0, error=None, 
             for record in rejected
         ],
         "rejected_count": rejected_count,
+        "warnings": result.warnings if result is not None else [],
         "committed": bool(result is not None and result.committed),
         "exit_status": exit_status,
         "error": error,

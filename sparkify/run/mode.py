@@ -72,8 +72,8 @@ class FullLoad:
                 steps.append(run_step(cursor, table, statement, reporter))
         return steps
 
-    def record(self, cursor, loads) -> None:
-        for statement, values in ledger_statements(self.choice, loads):
+    def record(self, cursor, loads, engine) -> None:
+        for statement, values in ledger_statements(self.choice, loads, engine):
             cursor.execute(statement, values)
 
     def check(self, cursor, engine) -> list:

@@ -15,7 +15,7 @@ from datetime import date
 
 from sparkify.engines.errors import ConnectionLost
 from sparkify.output.report import Reporter
-from sparkify.results import CheckFailed, RunResult
+from sparkify.results import CheckFailed, Refused, RunResult
 from sparkify.run.ledger import choose_files
 from sparkify.run.mode import mode_for
 
@@ -29,6 +29,17 @@ class Request:
     until: date | None = None
     max_errors: int = 0
     allow_empty: bool = False  # a full load may stage no record for a table (--allow-empty)
+    replace_source: bool = False  # this run's source may replace the one the warehouse holds (--replace-source)
+
+    def __post_init__(self):
+        if self.full and (self.since or self.until):
+            raise Refused(FULL_WITH_WINDOW)
+
+
+# One meaning on every engine: --full reloads the whole source, and a window never shrinks the warehouse to it.
+FULL_WITH_WINDOW = ("refused: --full reloads every file of the source, and --since/--until choose the log files "
+                    "of a daily run: give one or the other (a daily run with --since/--until loads those days "
+                    "and keeps the others)")
 
 
 def run(connection, engine, source, request=None, reporter=None, target="", choose=choose_files) -> RunResult:
@@ -43,7 +54,7 @@ def run(connection, engine, source, request=None, reporter=None, target="", choo
     with engine.translated(connection), transaction(connection, engine, reporter) as cursor:
         engine.lock(cursor, reporter)
         listed = time.perf_counter()
-        result.choice = choose(cursor, source, request.full, request.since, request.until)
+        result.choice = choose(cursor, source, request)
         result.listing_seconds = time.perf_counter() - listed
         mode = mode_for(result.choice, request.allow_empty)
         result.mode, result.reason = mode.name, mode.reason
@@ -53,7 +64,7 @@ def run(connection, engine, source, request=None, reporter=None, target="", choo
         result.loads = engine.stage(cursor, source, mode, request.max_errors, reporter)
         mode.check_staged(result.loads, source.label)
         result.steps = mode.transform(cursor, engine, reporter)
-        mode.record(cursor, result.loads)
+        mode.record(cursor, result.loads, engine)
         checked = time.perf_counter()
         result.checks = mode.check(cursor, engine)
         result.figures = mode.figures(cursor, result.checks)

@@ -147,6 +147,11 @@ def check_names(files, label: str) -> None:
             )
 
 
+def holds_nothing(label: str) -> str:
+    """The error for a source without a single file to load: the wrong folder or prefix, most likely."""
+    return f"{label} holds no log_data/**.json and no song_data/**.json: is it the right source?"
+
+
 def _is_json(name):
     return name.endswith(".json") or name[-5:].lower() == ".json"
 

@@ -278,7 +278,7 @@ def test_iam_authentication_end_to_end_with_the_guides_grants_and_after_create_t
         result = api.run(loader, "redshift", root, 0, reporter=Reporter(stream=log),
                          settings=live.config(manifests=False))
         assert result.committed and "VACUUM DELETE ONLY failed" not in log.getvalue()
-        api.create_tables(loader, "redshift")
+        api.create_tables(loader, "redshift", drop_data=True)
     assert live.query_on(loader, "SELECT COUNT(*) FROM songplay_table") == [(0,)]
 
 

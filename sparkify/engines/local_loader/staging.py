@@ -50,7 +50,7 @@ from sparkify.engines.local_loader.typed_decoder import TypedDecoder
 from sparkify.engines.local_loader.workers import worker_pool
 from sparkify.output.printable import printable
 from sparkify.results import RAW_RECORD_BYTES, RAW_VALUE_BYTES, LoadError, RejectedRecord, TableLoad, too_many_rejected
-from sparkify.sources import SourceError, SourceUnreachable, open_source, source_name
+from sparkify.sources import SourceError, SourceUnreachable, holds_nothing, open_source, source_name
 from sparkify.sources.folder import open_file, read_file
 from sparkify.sources.jsonpaths import JsonPathsError, source_jsonpaths
 from sql_queries import COLUMNS
@@ -819,10 +819,7 @@ def stage_source(
     except (FileNotFoundError, SourceError) as error:
         raise LoadError(str(error)) from None
     if not event_files and not song_files:
-        raise LoadError(
-            f"{source.label} holds no log_data/**.json and no song_data/**.json: "
-            "is it the right source?"
-        )
+        raise LoadError(holds_nothing(source.label))
     try:
         event_paths, jsonpaths_name = source_jsonpaths(source)
     except JsonPathsError as error:
