@@ -13,7 +13,7 @@ scripts run the statements.
 
 The SQL that is run around these statements lives beside the code that runs it:
 
-- a daily run's statements (work tables, MERGE, appends): sparkify/run/daily_load_sql.py;
+- a daily run's statements (work tables, upserts, appends): sparkify/run/daily_load_sql.py;
 - the reconciliation checks, and the figures of the summary: sparkify/checks/reconciliation_sql.py;
 - the ledger of loaded files: sparkify/run/ledger.py;
 - Redshift's rejection of a staged ts out of range: sparkify/engines/redshift.py.

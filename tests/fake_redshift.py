@@ -149,6 +149,12 @@ class FakeRedshift:
       never arrive.
     - **A COPY that cannot read S3** (``fail`` without load errors) fails before
       it loads: no load-error row, pg_last_copy_id() unchanged.
+    - **MERGE matches on column equalities only.** Its match_condition
+      "Specifies equal predicates between the source table column and target
+      table column" (https://docs.aws.amazon.com/redshift/latest/dg/r_MERGE.html):
+      a MERGE whose ON is anything but ``target.column = source.column``
+      terms joined by AND is refused, and the transaction aborted. The page
+      does not quote Redshift's error message; the message here is ours.
 
     Redshift's comparison of text with trailing blanks is modelled by
     ``RedshiftTextPostgres`` below, on the real transform.
@@ -306,6 +312,9 @@ class FakeCursor:
         self._rows, self.description = [], None
         if text.startswith("COPY"):
             fake.copy(statement)
+        elif text.startswith("MERGE") and (refused := merge_match_refused(text)):
+            fake.aborted = True
+            raise psycopg2.errors.FeatureNotSupported(refused)
         elif self.answered_by_the_views(text):
             cursor = fake.views.execute(text)
             self.description = cursor.description
@@ -327,6 +336,22 @@ class FakeCursor:
 
     def fetchall(self):
         return list(self._rows)
+
+
+_MERGE = re.compile(r"MERGE INTO (\w+) USING (\w+)(?: (?:AS )?(\w+))? ON (.+?) WHEN ", re.IGNORECASE)
+_COLUMN_EQUALITY = re.compile(r"(\w+)\.\w+ = (\w+)\.\w+")
+
+
+def merge_match_refused(text) -> str | None:
+    """Why Redshift's documentation does not allow the match condition of the MERGE ``text`` (one line),
+    or None: each ANDed term must be an equality of a target column and a source column (r_MERGE.html)."""
+    target, source, alias, condition = _MERGE.match(text).groups()
+    sides = {target.lower(), (alias or source).lower()}
+    for term in re.split(r"\s+AND\s+", condition, flags=re.IGNORECASE):
+        equality = _COLUMN_EQUALITY.fullmatch(term.strip().strip("()"))
+        if not equality or {name.lower() for name in equality.groups()} != sides:
+            return f"MERGE's match condition must be equal predicates between source and target columns: {term!r}"
+    return None
 
 
 def statements_of(plan):

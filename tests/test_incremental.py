@@ -371,7 +371,7 @@ def test_every_incremental_statement_parses_with_a_redshift_grammar():
         assert not isinstance(parsed, exp.Command), f"not understood: {statement[:80]}"
 
 
-def test_the_dimensions_are_upserted_with_merge_and_the_fact_replaced_by_identity():
+def test_the_dimensions_are_upserted_and_the_fact_replaced_by_identity():
     assert daily_sql.user_table_merge == """
 MERGE INTO user_table
 USING user_table_changes
@@ -388,6 +388,28 @@ VALUES (
     user_table_changes.last_name,
     user_table_changes.gender,
     user_table_changes.level
+)
+"""
+    # a text key matches byte for byte: not in a MERGE's ON, which takes column equalities only
+    assert daily_sql.song_table_upsert_update == """
+UPDATE song_table
+SET title = song_table_changes.title,
+    artist_id = song_table_changes.artist_id,
+    year = song_table_changes.year,
+    duration = song_table_changes.duration
+FROM song_table_changes
+WHERE song_table.song_id = song_table_changes.song_id
+    AND OCTET_LENGTH(song_table.song_id) = OCTET_LENGTH(song_table_changes.song_id)
+"""
+    assert daily_sql.song_table_upsert_insert == """
+INSERT INTO song_table (song_id, title, artist_id, year, duration)
+SELECT song_id, title, artist_id, year, duration
+FROM song_table_changes
+WHERE NOT EXISTS (
+    SELECT 1
+    FROM song_table
+    WHERE song_table.song_id = song_table_changes.song_id
+        AND OCTET_LENGTH(song_table.song_id) = OCTET_LENGTH(song_table_changes.song_id)
 )
 """
     # a user's events from their latest new one on are ranked again, not their whole history

@@ -9,10 +9,19 @@ import json
 import re
 from datetime import date
 
+import psycopg2.errors
 import pytest
 import sqlglot
 from failure_cases import FAILURES
-from fake_redshift import FakeCursor, FakeRedshift, redshift_config, statements_of, sys_load_error_row, write_config
+from fake_redshift import (
+    FakeCursor,
+    FakeRedshift,
+    merge_match_refused,
+    redshift_config,
+    statements_of,
+    sys_load_error_row,
+    write_config,
+)
 from helpers import event, run_script, song, write_source
 from s3_fixtures import FAKE_AWS, environment, make_bucket, moto_server, s3, upload
 from sqlglot import exp
@@ -138,7 +147,39 @@ def test_the_daily_plan_parses_with_a_redshift_grammar_and_commits_nothing_impli
     text = " ".join(plan)
     for unwanted in ("TRUNCATE", "VACUUM", "FROM STDIN", "COLLATE", "GENERATED", "ON CONFLICT"):
         assert unwanted.lower() not in text.lower()
-    assert text.count("MANIFEST\n") == 2 and text.count("MERGE INTO") == 3
+    assert text.count("MANIFEST\n") == 2 and text.count("MERGE INTO user_table") == 1
+
+
+def test_the_fake_refuses_a_merge_that_matches_on_more_than_column_equalities():
+    """r_MERGE.html: the match condition "Specifies equal predicates between the source table column and
+    target table column"; an equality of byte lengths is not one."""
+    fake = FakeRedshift()
+    byte_lengths = (
+        "MERGE INTO song_table USING song_table_changes "
+        "ON song_table.song_id = song_table_changes.song_id "
+        "AND OCTET_LENGTH(song_table.song_id) = OCTET_LENGTH(song_table_changes.song_id) "
+        "WHEN MATCHED THEN UPDATE SET title = song_table_changes.title "
+        "WHEN NOT MATCHED THEN INSERT (song_id, title) VALUES (song_table_changes.song_id, song_table_changes.title)"
+    )
+    with pytest.raises(psycopg2.errors.FeatureNotSupported, match="equal predicates between source and target"):
+        fake.cursor().execute(byte_lengths)
+    fake.rollback()
+    fake.cursor().execute(daily_sql.user_table_merge)  # a column's equality: allowed
+
+
+def test_every_merge_of_a_daily_run_matches_on_column_equalities_only():
+    """Text keys match byte for byte all the same: by UPDATE ... FROM and INSERT ... WHERE NOT EXISTS, whose
+    WHERE may compare byte lengths."""
+    plan = statements_of(api.plan("redshift", config(), 5, None, full=False))
+    merges = [statement for statement in plan if statement.lstrip().startswith("MERGE")]
+    assert merges == [daily_sql.user_table_merge]
+    assert [merge_match_refused(" ".join(merge.split())) for merge in merges] == [None]
+    for table, key in (("song_table", "song_id"), ("artist_table", "artist_id")):
+        update = getattr(daily_sql, f"{table}_upsert_update")
+        insert = getattr(daily_sql, f"{table}_upsert_insert")
+        assert plan.index(update) + 1 == plan.index(insert)  # the rows updated are there for NOT EXISTS
+        for statement in (update, insert):
+            assert f"OCTET_LENGTH({table}.{key}) = OCTET_LENGTH({table}_changes.{key})" in statement
 
 
 def test_the_root_is_the_folder_of_log_data_and_song_data():

@@ -70,8 +70,14 @@ def assert_same_warehouse(twins, folder, full=True):
     (exact, blank_blind), results = load_both(twins, folder, full)
     for table in exact:
         assert blank_blind[table] == exact[table], f"{table}: Redshift's comparison gives other rows"
+    assert counts(results[1]) == counts(results[0]), "Redshift's comparison gives other figures"
     assert [check.passed for check in results[1].checks] == [True] * len(results[1].checks)
     return exact
+
+
+def counts(result):
+    """The summary's row count of each step that writes rows (the twin has no foreign keys to validate)."""
+    return {name: rows for name, rows, _ in result.steps if rows is not None}
 
 
 def test_the_twin_compares_text_as_redshift_does(twins):
@@ -136,6 +142,27 @@ def test_a_daily_run_keeps_keys_apart_that_differ_by_a_trailing_blank(twins, tmp
     rows = assert_same_warehouse(twins, folder, full=False)
     assert sorted(row[0] for row in rows["artist_table"]) == ["X", "X "]
     assert len(rows["songplay_table"]) == 2
+
+
+def test_a_daily_upsert_updates_a_key_and_inserts_the_one_a_trailing_blank_apart(twins, tmp_path):
+    """New records of song and artist 'X' update their rows; those of 'X ' are new rows beside them. Each
+    row upserted is counted once, as one MERGE would count it: updated or inserted."""
+    folder = write_source(tmp_path, events=[event(song="T", artist="A")],
+                          songs=[song(song_id="X", artist_id="X", title="T", artist_name="A")])
+    assert_same_warehouse(twins, folder)
+    song_dir = folder / "song_data" / "A" / "B" / "C"
+    (song_dir / "TRABC0000000000008.json").write_text(
+        json.dumps(song(song_id="X", artist_id="X", title="T", artist_name="A", year=2001)))
+    (song_dir / "TRABC0000000000009.json").write_text(
+        json.dumps(song(song_id="X ", artist_id="X ", title="U", artist_name="B")))
+    (exact, blank_blind), results = load_both(twins, folder, full=False)
+    assert blank_blind == exact
+    assert sorted((row[0], row[1]) for row in exact["song_table"]) == [("X", "T"), ("X ", "U")]
+    assert sorted((row[0], row[1]) for row in exact["artist_table"]) == [("X", "A"), ("X ", "B")]
+    for result in results:
+        assert result.mode == "daily" and all(check.passed for check in result.checks)
+        assert counts(result)["song_table: rows upserted"] == 2
+        assert counts(result)["artist_table: rows upserted"] == 2
 
 
 # ---------------------------------------------------------------------------

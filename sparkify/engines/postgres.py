@@ -127,7 +127,7 @@ _WHOLE_TABLE_DELETE = re.compile(r"^\s*DELETE FROM (\w+)\s*$", re.IGNORECASE)
 LEAVES_DEAD_ROWS = {
     (True, True): ["loaded_files"],  # which run/ledger.py empties with sql_queries.py's DELETE
     (True, False): ["loaded_files"],  # the rest was truncated: the rollback took the new files away
-    # MERGE into the dimensions, the replaced plays, the ledger's rows of changed files
+    # the upserted dimensions, the replaced plays, the ledger's rows of changed files
     (False, True): ["artist_table", "song_table", "user_table", "songplay_table", "loaded_files"],
     (False, False): q.all_tables,  # and every row it appended
 }

@@ -8,8 +8,10 @@ records touch are recomputed, by the full load's own SELECTs (the ``*_ROWS``
 fragments of sql_queries.py) run on the staging rows of those keys, into
 temporary *_changes tables:
 
-- the dimensions are upserted with MERGE (PostgreSQL 15+, Redshift): a row
-  is updated in place, so the fact's foreign keys stay valid throughout;
+- the dimensions are upserted, a row updated in place, so that the fact's
+  foreign keys stay valid throughout: user_table with MERGE (PostgreSQL 15+,
+  Redshift), song_table and artist_table, keyed on text, with UPDATE then
+  INSERT (_upsert_update(), _upsert_insert() say why);
 - the fact is replaced by event identity, DELETE then INSERT: MERGE matches
   only on equalities, and an identity part may be NULL;
 - time_table gains the start times it lacks.
@@ -110,22 +112,69 @@ def _changes_insert(table, rows):
     return f"\nINSERT INTO {table}_changes ({column_list(table)})" + rows
 
 
-def _merge(table, key, text=False):
-    """Upsert ``table`` from ``table``_changes by ``key``; a ``text`` key matches byte for byte."""
+def _updates(table, key):
+    """The SET list of an upsert of ``table``: every column but ``key``, from ``table``_changes."""
+    return ",\n    ".join(f"{column} = {table}_changes.{column}" for column in INSERT_COLUMNS[table] if column != key)
+
+
+def _merge(table, key):
+    """Upsert ``table`` from ``table``_changes by ``key``, a column that is not text (equal means the same)."""
     changes = f"{table}_changes"
-    match = same_text(f"{table}.{key}", f"{changes}.{key}") if text else f"{table}.{key} = {changes}.{key}"
-    columns = INSERT_COLUMNS[table]
-    updates = ",\n    ".join(f"{column} = {changes}.{column}" for column in columns if column != key)
-    values = ",\n    ".join(f"{changes}.{column}" for column in columns)
+    values = ",\n    ".join(f"{changes}.{column}" for column in INSERT_COLUMNS[table])
     return f"""
 MERGE INTO {table}
 USING {changes}
-ON {match}
+ON {table}.{key} = {changes}.{key}
 WHEN MATCHED THEN UPDATE SET
-    {updates}
+    {_updates(table, key)}
 WHEN NOT MATCHED THEN INSERT ({column_list(table)})
 VALUES (
     {values}
+)
+"""
+
+
+# A table keyed on text is upserted in two statements, not by MERGE. Its key
+# must match byte for byte (same_text(): the text, and its OCTET_LENGTH), and
+# Redshift's MERGE allows in its ON only "equal predicates between the source
+# table column and target table column"
+# (https://docs.aws.amazon.com/redshift/latest/dg/r_MERGE.html), not an
+# equality of byte lengths. UPDATE ... FROM and INSERT ... SELECT take any
+# WHERE: AWS's own upsert without MERGE is an UPDATE joined with the staged
+# rows, then an INSERT of the rows the target lacks
+# (https://docs.aws.amazon.com/redshift/latest/dg/merge-specify-a-column-list.html),
+# and an UPDATE joins its FROM on an equality of the target's column ("Target
+# table must be part of an equijoin predicate":
+# https://docs.aws.amazon.com/redshift/latest/dg/r_UPDATE.html), which the
+# key's equality is. The UPDATE runs first and never changes the key, so the
+# rows it updated are there for the INSERT's NOT EXISTS: each row of the
+# changes is updated or inserted, once, as a MERGE would; their row counts add
+# up to the MERGE's.
+
+
+def _upsert_update(table, key):
+    """Update the rows of ``table`` whose text ``key`` a row of ``table``_changes has, byte for byte."""
+    changes = f"{table}_changes"
+    return f"""
+UPDATE {table}
+SET {_updates(table, key)}
+FROM {changes}
+WHERE {same_text(f"{table}.{key}", f"{changes}.{key}")}
+"""
+
+
+def _upsert_insert(table, key):
+    """Insert the rows of ``table``_changes whose text ``key`` ``table`` lacks, byte for byte."""
+    changes = f"{table}_changes"
+    match = same_text(f"{table}.{key}", f"{changes}.{key}").replace("\n", "\n    ")
+    return f"""
+INSERT INTO {table} ({column_list(table)})
+SELECT {column_list(table)}
+FROM {changes}
+WHERE NOT EXISTS (
+    SELECT 1
+    FROM {table}
+    WHERE {match}
 )
 """
 
@@ -176,8 +225,10 @@ songplay_table_changes_insert = _changes_insert(
     "songplay_table", SONGPLAY_TABLE_ROWS.format(events="staging_events_affected AS staging_events"),
 )
 
-artist_table_merge = _merge("artist_table", "artist_id", text=True)
-song_table_merge = _merge("song_table", "song_id", text=True)
+artist_table_upsert_update = _upsert_update("artist_table", "artist_id")
+artist_table_upsert_insert = _upsert_insert("artist_table", "artist_id")
+song_table_upsert_update = _upsert_update("song_table", "song_id")
+song_table_upsert_insert = _upsert_insert("song_table", "song_id")
 user_table_merge = _merge("user_table", "user_id")
 
 # The start times the new events add. The lower bound repeats what the
@@ -219,10 +270,12 @@ incremental_star_queries = [
     ("staging_songs", staging_songs_append),
     ("artist_table", _changes_create("artist_table")),
     ("artist_table", artist_table_changes_insert),
-    ("artist_table", artist_table_merge),
+    ("artist_table", artist_table_upsert_update),
+    ("artist_table", artist_table_upsert_insert),
     ("song_table", _changes_create("song_table")),
     ("song_table", song_table_changes_insert),
-    ("song_table", song_table_merge),
+    ("song_table", song_table_upsert_update),
+    ("song_table", song_table_upsert_insert),
     ("user_table", _changes_create("user_table")),
     ("user_table", user_table_changes_insert),
     ("user_table", user_table_merge),
@@ -249,12 +302,15 @@ incremental_work_tables = [
     "songplay_table_changes",
 ]
 
-# The daily statements whose row counts the summary shows, and what it calls them.
+# The daily statements whose row counts the summary shows, and what it calls
+# them. The two statements of an upsert add up to one figure.
 COUNTED = {
     staging_events_append: "staging_events: rows appended",
     staging_songs_append: "staging_songs: rows appended",
-    artist_table_merge: "artist_table: rows upserted",
-    song_table_merge: "song_table: rows upserted",
+    artist_table_upsert_update: "artist_table: rows upserted",
+    artist_table_upsert_insert: "artist_table: rows upserted",
+    song_table_upsert_update: "song_table: rows upserted",
+    song_table_upsert_insert: "song_table: rows upserted",
     user_table_merge: "user_table: rows upserted",
     time_table_append: "time_table: rows added",
     songplay_table_replace_delete: "songplay_table: plays replaced",

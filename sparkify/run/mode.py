@@ -121,7 +121,8 @@ class DailyLoad(FullLoad):
             step = run_step(cursor, daily_sql.COUNTED.get(statement, table), statement, reporter)
             seconds[table] = seconds.get(table, 0.0) + step.seconds
             if statement in daily_sql.COUNTED:
-                rows[daily_sql.COUNTED[statement]] = step.rows or 0
+                label = daily_sql.COUNTED[statement]
+                rows[label] = rows.get(label, 0) + (step.rows or 0)
         rows["songplay_table: plays added"] -= rows["songplay_table: plays replaced"]
         return [Step(label, count, seconds.pop(label.split(":")[0], 0.0)) for label, count in rows.items()]
 

@@ -208,7 +208,7 @@ def test_a_page_with_a_trailing_blank_is_not_a_play(live):
 
 def test_ids_that_differ_by_a_trailing_blank_are_two_keys_in_a_full_and_a_daily_run(live):
     """'X' and 'X ' are two songs and two artists: two rows each, the key checks pass, and a daily run's
-    MERGE matches each by its bytes (its ON compares the byte lengths too)."""
+    upsert (UPDATE then INSERT) matches each by its bytes (each compares the byte lengths too)."""
     catalogue = [song(song_id="X", artist_id="X", title="T", artist_name="A")]
     root = live.upload("source", {EVENTS: lines(event(song="T", artist="A"))}, catalogue)
     assert api.run(live.connect(), "redshift", root, 0, settings=live.config(), full=False).committed
