@@ -142,11 +142,13 @@ TRANSFORM_SETTINGS = [
     "SET LOCAL work_mem = '256MB'",
 ]
 
-FOREIGN_KEYS = """
-SELECT conname, pg_get_constraintdef(oid)
+# The keys of the star's tables, foreign keys first: a full load drops them for
+# its INSERTs (PostgresEngine.bulk_insert) and adds them back in reverse.
+STAR_KEYS = """
+SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)
 FROM pg_constraint
-WHERE conrelid = to_regclass(%s) AND contype = 'f'
-ORDER BY conname
+WHERE conrelid = ANY (CAST(%s AS regclass[])) AND contype IN ('f', 'p', 'u')
+ORDER BY contype = 'f' DESC, conrelid::regclass::text, conname
 """
 
 # The keys and relationships that the checks count are constraints of the
@@ -306,24 +308,32 @@ class PostgresEngine(Engine):
         return list(TRANSFORM_SETTINGS)
 
     @contextlib.contextmanager
-    def bulk_insert(self, cursor, table, steps):
-        """Drop ``table``'s foreign keys for the INSERTs; add them back, validated, after.
+    def bulk_insert(self, cursor, tables, steps):
+        """Drop the keys of ``tables`` for the INSERTs; add them back, built and validated, after.
 
-        PostgreSQL checks a foreign key row by row on INSERT (four index
-        probes per play); added back afterwards, each is validated in one
-        pass over the table. Both happen inside the run's transaction, so the
-        keys are never missing for anyone else, and a violation fails the run.
+        PostgreSQL keeps every index up to date row by row, and checks a
+        foreign key on each INSERT (four index probes per play). Added back
+        afterwards, a primary or unique key's index is built from one sort of
+        the table, and a foreign key is validated in one pass over it. Both
+        happen inside the run's transaction, so the keys are never missing
+        for anyone else, and a duplicate or a missing row fails the run.
+        A key that something else depends on (a view grouping by it) stays.
         """
-        cursor.execute(FOREIGN_KEYS, (table,))
-        foreign_keys = cursor.fetchall()
-        for name, _ in foreign_keys:
-            cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+        cursor.execute(STAR_KEYS, (list(tables),))
+        dropped = [key for key in cursor.fetchall() if _drop_constraint(cursor, *key[:2])]
         yield
         started = time.perf_counter()
-        for name, definition in foreign_keys:
+        unique = [key for key in dropped if not key[2].startswith("FOREIGN KEY")]
+        for table, name, definition in reversed(unique):
             cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
-        if foreign_keys:
-            steps.append(Step(f"{len(foreign_keys)} foreign keys validated", None, time.perf_counter() - started))
+        if unique:
+            steps.append(Step(f"{len(unique)} key indexes built", None, time.perf_counter() - started))
+        started = time.perf_counter()
+        foreign = [key for key in dropped if key[2].startswith("FOREIGN KEY")]
+        for table, name, definition in reversed(foreign):
+            cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+        if foreign:
+            steps.append(Step(f"{len(foreign)} foreign keys validated", None, time.perf_counter() - started))
 
     def enforced_constraints(self, cursor):
         cursor.execute(CONSTRAINT_DEFINITIONS)
@@ -341,6 +351,20 @@ def vacuum(engine, connection, tables) -> None:
                 cursor.execute(f"VACUUM {table}")
     finally:
         connection.autocommit = False
+
+
+def _drop_constraint(cursor, table, name) -> bool:
+    """Drop one key, unless another object depends on it: then it stays, kept up row by row."""
+    cursor.execute("SAVEPOINT drop_key")
+    try:
+        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    except psycopg2.errors.DependentObjectsStillExist:
+        cursor.execute("ROLLBACK TO SAVEPOINT drop_key")
+        dropped = False
+    else:
+        dropped = True
+    cursor.execute("RELEASE SAVEPOINT drop_key")
+    return dropped
 
 
 def describe_loads(cursor, source, mode) -> list[TableLoad]:

@@ -67,7 +67,7 @@ class FullLoad:
         for statement in engine.clear_star() + engine.transform_settings():
             cursor.execute(statement)
         steps = []
-        with engine.bulk_insert(cursor, "songplay_table", steps):
+        with engine.bulk_insert(cursor, q.star_tables, steps):
             for table, statement in q.insert_table_queries.items():
                 steps.append(run_step(cursor, table, statement, reporter))
         return steps
