@@ -538,7 +538,10 @@ WHERE recency = 1
 user_table_insert = f"""
 INSERT INTO user_table ({column_list("user_table")})""" + USER_TABLE_ROWS.format(events="staging_events")
 
-# In start_time order: each row then goes to the right-hand end of the key's
+# One row per distinct play ts (start_time is a function of ts that keeps
+# them apart and in order), in ts order: staging_events is in that order (its
+# sort key; an index on PostgreSQL), so the distinct values come out of one
+# pass without a sort, and each row goes to the right-hand end of the key's
 # index, which PostgreSQL appends to without searching the tree. DATE_PART
 # gives the same numbers as EXTRACT on both engines (a DOUBLE PRECISION, cast
 # to the column's SMALLINT); PostgreSQL computes EXTRACT in NUMERIC, which
@@ -553,11 +556,14 @@ SELECT
     CAST(DATE_PART('year', start_time) AS SMALLINT),
     CAST(DATE_PART('dow', start_time) AS SMALLINT)
 FROM (
-    SELECT DISTINCT {START_TIME} AS start_time
-    FROM {{events}}
-    WHERE {nextsong()}
+    SELECT ts, {START_TIME} AS start_time
+    FROM (
+        SELECT DISTINCT ts
+        FROM {{events}}
+        WHERE {nextsong()}
+    ) AS play_times
 ) AS plays
-{{new_start_times}}ORDER BY start_time
+{{new_start_times}}ORDER BY ts
 """
 
 time_table_insert = f"""
