@@ -31,6 +31,7 @@ class FullLoad:
     def __init__(self, choice, allow_empty=False):
         self.choice = choice
         self.allow_empty = allow_empty  # --allow-empty: a full load may stage no record for a table
+        self.written = {}  # star table -> rows its INSERT wrote (transform)
 
     @property
     def reason(self):
@@ -70,6 +71,7 @@ class FullLoad:
         with engine.bulk_insert(cursor, q.star_tables, steps):
             for table, statement in q.insert_table_queries.items():
                 steps.append(run_step(cursor, table, statement, reporter))
+        self.written = {step.name: step.rows for step in steps if step.name in q.insert_table_queries}
         return steps
 
     def record(self, cursor, loads) -> None:
@@ -77,7 +79,8 @@ class FullLoad:
             cursor.execute(statement, values)
 
     def check(self, cursor, engine) -> list:
-        return run_checks(cursor, engine.enforced_constraints(cursor))
+        """The whole checks; each star table's count is the rows its INSERT wrote into it, emptied."""
+        return run_checks(cursor, engine.enforced_constraints(cursor), written=self.written)
 
     def figures(self, cursor, checks) -> Figures:
         """Plays, of them matched, and duplicate events counted once: the plays check's figures."""
