@@ -134,12 +134,26 @@ LEAVES_DEAD_ROWS = {
 
 # For this transaction only. The planner estimates the deduplicated events and
 # the catalogue matches at a few rows, and a nested loop over a million of
-# them runs for hours: hash and merge joins only. The sorts of a million rows
-# fit in memory instead of spilling to disk. A daily run sets them too: with a
-# nested loop, re-matching one day's plays against a month took 10 s, not 0.1 s.
+# them runs for hours: hash and merge joins only. A daily run sets them too:
+# with a nested loop, re-matching one day's plays against a month took 10 s,
+# not 0.1 s.
+#
+# The memory of each sort and hash (work_mem) and of each index build
+# (maintenance_work_mem) grows with what was staged: a quarter of
+# staging_events' size on disk, from 64 MB to 1 GB, or the server's own
+# setting if that is larger. The largest hash tables hold one entry per play
+# time or event identity (the time_table foreign key's validation, the plays
+# check), and the largest sort builds songplay_table's unique key: at ten
+# million events they fit in that, instead of spilling to disk in batches.
+MEMORY_SETTINGS = "SELECT " + ", ".join(
+    f"set_config('{setting}', GREATEST(pg_size_bytes(current_setting('{setting}')), "
+    f"LEAST(GREATEST(pg_table_size('staging_events') / 4, {64 << 20}), {1 << 30})) / 1024 || 'kB', true)"
+    for setting in ("work_mem", "maintenance_work_mem")
+)
+
 TRANSFORM_SETTINGS = [
     "SET LOCAL enable_nestloop = off",
-    "SET LOCAL work_mem = '256MB'",
+    MEMORY_SETTINGS,
 ]
 
 # The keys of the star's tables, foreign keys first: a full load drops them for
