@@ -27,9 +27,9 @@ def run_checks(cursor, enforced=frozenset(), queries=None, written=None) -> list
     ``enforced``: the (table, definition) of the constraints the database
     enforces (the engine's enforced_constraints()); a check that such a
     constraint holds names it instead of counting. ``written``: star table ->
-    the rows a full load has just written into it, emptied first; a counted
-    check of that table takes them as its table's count instead of reading
-    the table again.
+    the rows a full load has just written into it, emptied first (None in a
+    dry run); a counted check of that table takes them as its table's count
+    instead of reading the table again.
     """
     results = []
     for name, statement in (check_sql.check_queries if queries is None else queries).items():
@@ -38,7 +38,7 @@ def run_checks(cursor, enforced=frozenset(), queries=None, written=None) -> list
             results.append(Check(name, None, None, constraint[1]))
             continue
         expected_sql, table = check_sql.COUNTED.get(name, (None, None))
-        if written and written.get(table) is not None and statement == check_sql.check_queries.get(name):
+        if written and table in written and statement == check_sql.check_queries.get(name):
             cursor.execute(expected_sql)
             results.append(Check(name, (cursor.fetchone() or (None,))[0], written[table]))
             continue
