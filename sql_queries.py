@@ -589,21 +589,7 @@ INSERT INTO time_table ({column_list("time_table")})""" + TIME_TABLE_ROWS.format
 # in decimal, as the source files write the numbers: in binary floating point
 # 246.31812 - 246.30812 comes out just under 0.01. The first two WHENs only
 # keep the decimal cast away from values too large for it.
-SONGPLAY_TABLE_ROWS = f"""
-SELECT
-    {START_TIME},
-    events.user_id,
-    events.level,
-    matches.song_id,
-    matches.artist_id,
-    events.session_id,
-    events.item_in_session,
-    events.location,
-    events.user_agent
-FROM (
-    SELECT
-        *,
-        ROW_NUMBER() OVER (
+COPY_NUMBER = """ROW_NUMBER() OVER (
             PARTITION BY ts, session_id, item_in_session
             ORDER BY
                 user_id NULLS FIRST,
@@ -618,7 +604,23 @@ FROM (
                 artist NULLS FIRST,
                 OCTET_LENGTH(artist) NULLS FIRST,
                 length NULLS FIRST
-        ) AS copy_number
+        )"""
+
+SONGPLAY_TABLE_ROWS = f"""
+SELECT
+    {START_TIME},
+    events.user_id,
+    events.level,
+    matches.song_id,
+    matches.artist_id,
+    events.session_id,
+    events.item_in_session,
+    events.location,
+    events.user_agent
+FROM (
+    SELECT
+        *,
+        {COPY_NUMBER} AS copy_number
     FROM {{events}}
     WHERE {nextsong()}
 ) AS events
@@ -685,6 +687,12 @@ songplay_table_insert = f"""
 INSERT INTO songplay_table (
     {column_list("songplay_table", ONE_PER_LINE)}
 )""" + SONGPLAY_TABLE_ROWS.format(events="staging_events")
+
+# The same when no event is staged twice (as many distinct identities as
+# NextSong events, which the checks count anyway): each event is its own
+# play, and there is no copy to rank. The events are then read once, in
+# any order, not ranked in ts order: a third of the statement's time.
+songplay_table_insert_no_copies = songplay_table_insert.replace(COPY_NUMBER, "1")
 
 # ---------------------------------------------------------------------------
 # The lists the scripts run, in order (create_table_queries is above, with

@@ -63,6 +63,11 @@ def loaded(dsn, month):
     warehouse.connection.close()
 
 
+def sent(statement, warehouse):
+    """Whether ``warehouse``'s connection ran ``statement``."""
+    return " ".join(statement.split()) in warehouse.connection.statements
+
+
 def last_star_insert(statements):
     """Where the full load's last INSERT into a star table is, in the order of ``statements``."""
     return max(index for index, statement in enumerate(statements)
@@ -175,3 +180,24 @@ def test_the_transform_memory_follows_what_was_staged(warehouse, tmp_path, serve
         cursor.execute("SELECT current_setting('work_mem'), current_setting('maintenance_work_mem')")
         assert cursor.fetchone() == (expected, expected)
     warehouse.connection.rollback()
+
+
+def test_the_fact_ranks_copies_only_when_an_event_was_staged_twice(dsn, tmp_path):
+    """With every event staged once, the fact's INSERT reads them in any order, without ranking; a file
+    delivered twice brings the ranking back. Both give the play the data contract's tie-break chooses."""
+    warehouse = recording_warehouse(dsn, "test_full_load_cost_copies")
+    day = [event(), event(itemInSession=2, ts=1541106132796, song="Nothing Matches")]
+    once = write_source(tmp_path / "once", events=day)
+    warehouse.load(once)
+    assert sent(q.songplay_table_insert_no_copies, warehouse) and not sent(q.songplay_table_insert, warehouse)
+    warehouse.connection.statements.clear()
+    lines = lambda events: "".join(json.dumps(item) + "\n" for item in events)  # noqa: E731
+    twice = write_source(tmp_path / "twice", log_files={
+        "2018-11-01-events.json": lines(day),
+        "2018-11-01-events-resent.json": lines([event(level="paid"), day[1]]),  # a copy differs: the tie-break
+    })
+    result = warehouse.load(twice)
+    assert sent(q.songplay_table_insert, warehouse)
+    assert result.figures.duplicate_events == 2
+    assert warehouse.query("SELECT level FROM songplay_table ORDER BY item_in_session") == [("free",), ("free",)]
+    warehouse.connection.close()

@@ -21,6 +21,7 @@ ALL_STATEMENTS = (
     + q.clear_staging_queries
     + q.clear_star_queries
     + list(q.insert_table_queries.values())
+    + [q.songplay_table_insert_no_copies]
     + list(check_sql.check_queries.values())
     + [check_sql.count_nextsong_events, check_sql.count_matched_plays]
 )

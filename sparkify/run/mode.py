@@ -37,6 +37,7 @@ class FullLoad:
         self.choice = choice
         self.allow_empty = allow_empty  # --allow-empty: a full load may stage no record for a table
         self.written = {}  # star table -> rows its INSERT wrote (transform)
+        self.staged_plays = self.nextsong_events = None  # distinct staged NextSong events, and all of them
 
     @property
     def reason(self):
@@ -69,12 +70,24 @@ class FullLoad:
                                                listed=self.files is not None))
 
     def transform(self, cursor, engine, reporter) -> list[Step]:
-        """Empty the star and rebuild it from staging, the dimensions first."""
+        """Empty the star and rebuild it from staging, the dimensions first.
+
+        The plays check's count of distinct staged events, and the NextSong
+        events, are counted first: when the two are equal, no event was
+        staged twice, and the fact's INSERT has no copies to rank.
+        """
         for statement in engine.clear_star() + engine.transform_settings():
             cursor.execute(statement)
+        started = time.perf_counter()
+        self.staged_plays = fetch(cursor, check_sql.COUNTED[check_sql.PLAYS_CHECK][0])[0]
+        self.nextsong_events = fetch(cursor, check_sql.count_nextsong_events)[0]
+        self.checks_seconds = time.perf_counter() - started
+        no_copies = self.staged_plays is not None and self.staged_plays == self.nextsong_events
         steps = []
         with engine.bulk_insert(cursor, q.star_tables, steps):
             for table, statement in q.insert_table_queries.items():
+                if no_copies and statement == q.songplay_table_insert:
+                    statement = q.songplay_table_insert_no_copies
                 steps.append(run_step(cursor, table, statement, reporter))
         self.written = {step.name: step.rows for step in steps if step.name in q.insert_table_queries}
         return steps
@@ -84,14 +97,16 @@ class FullLoad:
             cursor.execute(statement, values)
 
     def check(self, cursor, engine) -> list:
-        """The whole checks; each star table's count is the rows its INSERT wrote into it, emptied."""
-        return run_checks(cursor, engine.enforced_constraints(cursor), written=self.written)
+        """The whole checks; each star table's count is the rows its INSERT wrote into it, emptied, and
+        the distinct staged events are those counted before the transform."""
+        return run_checks(cursor, engine.enforced_constraints(cursor), written=self.written,
+                          expected={check_sql.PLAYS_CHECK: self.staged_plays})
 
     def figures(self, cursor, checks) -> Figures:
         """Plays, of them matched, and duplicate events counted once: the plays check's figures."""
         plays = next(check for check in checks if check.name == check_sql.PLAYS_CHECK)
         matched = fetch(cursor, check_sql.count_matched_plays)[0]
-        nextsong_events = fetch(cursor, check_sql.count_nextsong_events)[0]
+        nextsong_events = self.nextsong_events
         duplicates = None if nextsong_events is None or plays.expected is None else nextsong_events - plays.expected
         return Figures(plays.actual, matched, duplicates)
 
