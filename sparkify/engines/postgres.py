@@ -29,8 +29,10 @@ A table with a primary key has that key's index already.
 **The run.** The project's loader (local_loader/) reads the source itself and
 streams the rows in with ``COPY ... FROM STDIN``. An advisory lock lets one
 run at a time load a database. A full load empties staging and the star with
-``TRUNCATE``, which is transactional here. The fact's foreign keys are dropped
-for the bulk insert and added back, validated in one pass each.
+``TRUNCATE``, which is transactional here. The star's keys are dropped for the
+bulk insert and added back after: each index built from one sort, each
+foreign key validated in one pass. The transform's memory follows what was
+staged.
 
 **Disk.** A table emptied with TRUNCATE gets new, empty files; the old ones
 are given back when the run commits, the new ones when it rolls back. Rows
