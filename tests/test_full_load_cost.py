@@ -10,11 +10,11 @@ import psycopg2.extensions
 import pytest
 from helpers import Warehouse, event, write_source
 
-import etl
 import sql_queries as q
 from sparkify import sample_data
 from sparkify.engines.embedded import fresh_schema
 from sparkify.engines.postgres import PostgresEngine
+from sparkify.results import CheckFailed
 
 EVENTS = 20_000
 
@@ -149,7 +149,7 @@ def test_a_check_against_the_rows_written_still_fails_on_a_wrong_count(warehouse
     monkeypatch.setitem(q.insert_table_queries, "user_table",
                         q.insert_table_queries["user_table"] + "\nORDER BY user_id\nLIMIT 1")
     monkeypatch.setitem(q.insert_table_queries, "songplay_table", "DELETE FROM songplay_table")  # no FK trouble
-    with pytest.raises(etl.CheckFailed) as failure:
+    with pytest.raises(CheckFailed) as failure:
         warehouse.load(source)
     failed = {check.name: (check.expected, check.actual) for check in failure.value.result.failed_checks}
     assert failed["users = distinct staged user ids"] == (2, 1)

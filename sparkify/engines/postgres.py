@@ -158,6 +158,10 @@ TRANSFORM_SETTINGS = [
     MEMORY_SETTINGS,
 ]
 
+# SQLSTATE 2BP01: another object depends on the one dropped
+# (https://www.postgresql.org/docs/current/errcodes-appendix.html).
+DEPENDENT_OBJECTS_STILL_EXIST = "2BP01"
+
 # The keys of the star's tables, foreign keys first: a full load drops them for
 # its INSERTs (PostgresEngine.bulk_insert) and adds them back in reverse.
 STAR_KEYS = """
@@ -374,7 +378,9 @@ def _drop_constraint(cursor, table, name) -> bool:
     cursor.execute("SAVEPOINT drop_key")
     try:
         cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-    except psycopg2.errors.DependentObjectsStillExist:
+    except DatabaseError as error:
+        if error.code != DEPENDENT_OBJECTS_STILL_EXIST:
+            raise
         cursor.execute("ROLLBACK TO SAVEPOINT drop_key")
         dropped = False
     else:
