@@ -303,7 +303,7 @@ class FakeCursor:
             fake.in_transaction = True
         fake.sent.append(statement)
         text = " ".join(statement.split())
-        self._rows, self.description = [], None
+        self._rows, self.description, self.rowcount = [], None, 0  # each statement's own, as a real cursor's
         if text.startswith("COPY"):
             fake.copy(statement)
         elif self.answered_by_the_views(text):
