@@ -24,11 +24,12 @@ import argparse
 import shutil
 import statistics
 import time
+from pathlib import Path
 
 import psycopg2
 import psycopg2.extensions
 
-from bench.run import CACHE, DAYS, checkpoint, dataset  # its generated months
+from bench.run import CACHE, DATA, DAYS, checkpoint, dataset  # its generated months
 from sparkify import api
 from sparkify.api import create_tables
 from sparkify.engines import embedded as local_postgres
@@ -81,10 +82,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--data", type=Path, default=DATA,
+                        help="where bench.run keeps its generated datasets (default bench/.cache/data)")
     args = parser.parse_args(argv)
-    folder = dataset(args.events)
+    folder = dataset(args.events, args.data)
     dsn = local_postgres.start(CACHE / "pgdata-incremental")
-    daily = CACHE / "data" / f"events-{args.events}-daily"
+    daily = args.data / f"events-{args.events}-daily"
     full_seconds, first_seconds, day_seconds = [], [], []
     for _ in range(args.repeat):
         full = fresh_warehouse(dsn, "bench_full")

@@ -235,8 +235,8 @@ class Engine:
         return []
 
     @contextlib.contextmanager
-    def bulk_insert(self, cursor, table: str, steps: list):
-        """Around the full load's INSERTs into ``table``: what makes a bulk insert fast here.
+    def bulk_insert(self, cursor, tables: list, steps: list):
+        """Around the full load's INSERTs into ``tables``: what makes a bulk insert fast here.
 
         Appends a Step to ``steps`` for any work done after the INSERTs.
         """

@@ -24,13 +24,17 @@ and reads only the blocks a range can match; on PostgreSQL an index does
 that. (BRIN, PostgreSQL's own zone maps, was tried and dropped: the rows a
 daily run appends fill the free space left in pages across the table, and
 each such row widens its block range until every range matches every day.)
-A table with a primary key has that key's index already.
+A table with a primary key has that key's index already. And staging_events
+gets statistics on its plays' filter (``play_filter_statistics``): the text
+and byte length of ``page``, which sql_queries.nextsong() compares together.
 
 **The run.** The project's loader (local_loader/) reads the source itself and
 streams the rows in with ``COPY ... FROM STDIN``. An advisory lock lets one
 run at a time load a database. A full load empties staging and the star with
-``TRUNCATE``, which is transactional here. The fact's foreign keys are dropped
-for the bulk insert and added back, validated in one pass each.
+``TRUNCATE``, which is transactional here. The star's keys are dropped for the
+bulk insert and added back after: each index built from one sort, each
+foreign key validated in one pass. The transform's memory follows what was
+staged.
 
 **Disk.** A table emptied with TRUNCATE gets new, empty files; the old ones
 are given back when the run commits, the new ones when it rolls back. Rows
@@ -114,6 +118,23 @@ def sort_key_index(statement: str) -> str | None:
     return f"CREATE INDEX {sort_key_index_name(table.group(1))} ON {table.group(1)} ({columns})"
 
 
+def play_filter_statistics(statement: str) -> str | None:
+    """Statistics on staging_events' ``page`` with its byte length, for its CREATE TABLE; else None.
+
+    A play is ``page = 'NextSong' AND OCTET_LENGTH(page) = OCTET_LENGTH('NextSong')``
+    (sql_queries.nextsong(), byte for byte as Redshift needs it). Without
+    statistics on the byte length, PostgreSQL guesses that 0.5% of the rows
+    pass its second half, a hundred times too few, and plans for that: it
+    sorts the plays' ts where it would walk the sort key's index. The most
+    common (page, byte length) pairs give it the true share. ANALYZE fills
+    them; Redshift needs and has nothing of the kind.
+    """
+    table = _CREATE_TABLE.match(statement)
+    if not table or table.group(1) != "staging_events":
+        return None
+    return "CREATE STATISTICS staging_events_plays (mcv) ON page, (OCTET_LENGTH(page)) FROM staging_events"
+
+
 # A full load stages into staging_events without its sort key's index, then
 # builds it in one pass. Kept up row by row, it cost the COPY of a million
 # events 1.2 s; built after, 0.3 s.
@@ -134,19 +155,39 @@ LEAVES_DEAD_ROWS = {
 
 # For this transaction only. The planner estimates the deduplicated events and
 # the catalogue matches at a few rows, and a nested loop over a million of
-# them runs for hours: hash and merge joins only. The sorts of a million rows
-# fit in memory instead of spilling to disk. A daily run sets them too: with a
-# nested loop, re-matching one day's plays against a month took 10 s, not 0.1 s.
+# them runs for hours: hash and merge joins only. A daily run sets them too:
+# with a nested loop, re-matching one day's plays against a month took 10 s,
+# not 0.1 s.
+#
+# The memory of each sort and hash (work_mem) and of each index build
+# (maintenance_work_mem) grows with what was staged: a quarter of
+# staging_events' size on disk, from 64 MB to 1 GB, or the server's own
+# setting if that is larger. The largest hash tables hold one entry per play
+# time or event identity (the time_table foreign key's validation, the plays
+# check), and the largest sort builds songplay_table's unique key: at ten
+# million events they fit in that, instead of spilling to disk in batches.
+MEMORY_SETTINGS = "SELECT " + ", ".join(
+    f"set_config('{setting}', GREATEST(pg_size_bytes(current_setting('{setting}')), "
+    f"LEAST(GREATEST(pg_table_size('staging_events') / 4, {64 << 20}), {1 << 30})) / 1024 || 'kB', true)"
+    for setting in ("work_mem", "maintenance_work_mem")
+)
+
 TRANSFORM_SETTINGS = [
     "SET LOCAL enable_nestloop = off",
-    "SET LOCAL work_mem = '256MB'",
+    MEMORY_SETTINGS,
 ]
 
-FOREIGN_KEYS = """
-SELECT conname, pg_get_constraintdef(oid)
+# SQLSTATE 2BP01: another object depends on the one dropped
+# (https://www.postgresql.org/docs/current/errcodes-appendix.html).
+DEPENDENT_OBJECTS_STILL_EXIST = "2BP01"
+
+# The keys of the star's tables, foreign keys first: a full load drops them for
+# its INSERTs (PostgresEngine.bulk_insert) and adds them back in reverse.
+STAR_KEYS = """
+SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)
 FROM pg_constraint
-WHERE conrelid = to_regclass(%s) AND contype = 'f'
-ORDER BY conname
+WHERE conrelid = ANY (CAST(%s AS regclass[])) AND contype IN ('f', 'p', 'u')
+ORDER BY contype = 'f' DESC, conrelid::regclass::text, conname
 """
 
 # The keys and relationships that the checks count are constraints of the
@@ -182,8 +223,8 @@ class PostgresEngine(Engine):
         return to_postgres(statement)
 
     def table_statements(self, create_table):
-        index = sort_key_index(create_table)
-        return [create_table] + ([index] if index else [])
+        extras = [sort_key_index(create_table), play_filter_statistics(create_table)]
+        return [create_table] + [extra for extra in extras if extra]
 
     def lock(self, cursor, reporter):
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", (LOCK_KEY,))
@@ -304,24 +345,32 @@ class PostgresEngine(Engine):
         return list(TRANSFORM_SETTINGS)
 
     @contextlib.contextmanager
-    def bulk_insert(self, cursor, table, steps):
-        """Drop ``table``'s foreign keys for the INSERTs; add them back, validated, after.
+    def bulk_insert(self, cursor, tables, steps):
+        """Drop the keys of ``tables`` for the INSERTs; add them back, built and validated, after.
 
-        PostgreSQL checks a foreign key row by row on INSERT (four index
-        probes per play); added back afterwards, each is validated in one
-        pass over the table. Both happen inside the run's transaction, so the
-        keys are never missing for anyone else, and a violation fails the run.
+        PostgreSQL keeps every index up to date row by row, and checks a
+        foreign key on each INSERT (four index probes per play). Added back
+        afterwards, a primary or unique key's index is built from one sort of
+        the table, and a foreign key is validated in one pass over it. Both
+        happen inside the run's transaction, so the keys are never missing
+        for anyone else, and a duplicate or a missing row fails the run.
+        A key that something else depends on (a view grouping by it) stays.
         """
-        cursor.execute(FOREIGN_KEYS, (table,))
-        foreign_keys = cursor.fetchall()
-        for name, _ in foreign_keys:
-            cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+        cursor.execute(STAR_KEYS, (list(tables),))
+        dropped = [key for key in cursor.fetchall() if _drop_constraint(cursor, *key[:2])]
         yield
         started = time.perf_counter()
-        for name, definition in foreign_keys:
+        unique = [key for key in dropped if not key[2].startswith("FOREIGN KEY")]
+        for table, name, definition in reversed(unique):
             cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
-        if foreign_keys:
-            steps.append(Step(f"{len(foreign_keys)} foreign keys validated", None, time.perf_counter() - started))
+        if unique:
+            steps.append(Step(f"{len(unique)} key indexes built", None, time.perf_counter() - started))
+        started = time.perf_counter()
+        foreign = [key for key in dropped if key[2].startswith("FOREIGN KEY")]
+        for table, name, definition in reversed(foreign):
+            cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+        if foreign:
+            steps.append(Step(f"{len(foreign)} foreign keys validated", None, time.perf_counter() - started))
 
     def enforced_constraints(self, cursor):
         cursor.execute(CONSTRAINT_DEFINITIONS)
@@ -355,6 +404,22 @@ def lock_tables(cursor, tables, mode, reporter, waiting) -> None:
         reporter.always(waiting)
         cursor.execute(lock)
     cursor.execute("RELEASE SAVEPOINT lock_tables")
+
+
+def _drop_constraint(cursor, table, name) -> bool:
+    """Drop one key, unless another object depends on it: then it stays, kept up row by row."""
+    cursor.execute("SAVEPOINT drop_key")
+    try:
+        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    except DatabaseError as error:
+        if error.code != DEPENDENT_OBJECTS_STILL_EXIST:
+            raise
+        cursor.execute("ROLLBACK TO SAVEPOINT drop_key")
+        dropped = False
+    else:
+        dropped = True
+    cursor.execute("RELEASE SAVEPOINT drop_key")
+    return dropped
 
 
 def describe_loads(cursor, source, mode) -> list[TableLoad]:
