@@ -626,3 +626,18 @@ def test_daily_operation_keeps_the_warehouse_equal_to_what_the_operator_asked(wa
     print(f"\nstateful daily operation: {TOTALS.total()} steps in {EXAMPLES} examples")
     for what, count in sorted(TOTALS.items()):
         print(f"{count:6}  {what}")
+
+
+@pytest.mark.parametrize("spelling", ["relative", "trailing slash", "through .."])
+def test_json_names_the_source_as_the_ledger_does_however_source_is_written(warehouse, months, tmp_path, spelling):
+    """--json's source is the source's identity (a folder's absolute path), as loaded_files.source records it and
+    a later run without --source reads it: not the text typed after --source."""
+    folder = months / "A"
+    written = {"relative": os.path.relpath(folder), "trailing slash": f"{folder}/",
+               "through ..": f"{folder}/../A"}[spelling]
+    warehouse.create()
+    run = tmp_path / "run.json"
+    code, out, err = run_main(etl.main, ["--dsn", warehouse.dsn, "--source", written, "--quiet", "--json", str(run)])
+    assert code == 0, err
+    [(ledger,)] = warehouse.query("SELECT DISTINCT source FROM loaded_files")
+    assert json.loads(run.read_text(encoding="utf-8"))["source"] == ledger == str(folder.resolve())
