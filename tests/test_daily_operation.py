@@ -22,7 +22,7 @@ expects, from the map of docs/failures.md, and etl.py's --json must parse and
 agree with the warehouse: its exit status, source, mode, files staged,
 warnings and the checks' counts.
 
-Bounded for CI (about a minute): 8 examples of up to 12 steps. More with
+Bounded for CI (about a minute): 16 examples of up to 15 steps. More with
 SPARKIFY_STATEFUL_EXAMPLES and SPARKIFY_STATEFUL_STEPS, e.g.::
 
     SPARKIFY_STATEFUL_EXAMPLES=200 SPARKIFY_STATEFUL_STEPS=30 \\
@@ -59,8 +59,8 @@ from sparkify import sample_data
 from sparkify.output.report import Reporter
 from sql_queries import star_tables
 
-EXAMPLES = int(os.environ.get("SPARKIFY_STATEFUL_EXAMPLES", "8"))
-STEPS = int(os.environ.get("SPARKIFY_STATEFUL_STEPS", "12"))
+EXAMPLES = int(os.environ.get("SPARKIFY_STATEFUL_EXAMPLES", "16"))
+STEPS = int(os.environ.get("SPARKIFY_STATEFUL_STEPS", "15"))
 SIGNALS = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 
 DAYS = 10  # the days an operator adds, one by one
