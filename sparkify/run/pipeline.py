@@ -16,7 +16,7 @@ from datetime import date
 from sparkify.engines.errors import ConnectionLost
 from sparkify.output.report import Reporter
 from sparkify.results import CheckFailed, Refused, RunResult
-from sparkify.run.ledger import choose_files
+from sparkify.run.ledger import choose_files, source_identity
 from sparkify.run.mode import mode_for
 
 
@@ -50,7 +50,7 @@ def run(connection, engine, source, request=None, reporter=None, target="", choo
     """
     request, reporter = request or Request(), reporter or Reporter(quiet=True)
     started = time.perf_counter()
-    result = RunResult(target=target, source=source.label)
+    result = RunResult(target=target, source=source_identity(source))
     with engine.translated(connection), transaction(connection, engine, reporter) as cursor:
         engine.lock(cursor, reporter)
         listed = time.perf_counter()
