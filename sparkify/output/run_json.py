@@ -26,7 +26,8 @@ from sparkify.config import TargetError
 from sparkify.output.printable import printable
 from sparkify.results import KEPT_REJECTED, Figures
 
-SCHEMA_VERSION = 3  # 2: rejected_count; 3: run_id, started_at, ended_at, seconds of the whole command, steps' table and action
+# 2: rejected_count; 3: run_id, started_at, ended_at, seconds of the whole command, steps' table and action
+SCHEMA_VERSION = 3
 # How every document this module writes begins: an existing file is replaced only if it begins so.
 RESULT_START = re.compile(rb'\A\{\s*"schema_version"\s*:')
 
