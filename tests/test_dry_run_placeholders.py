@@ -69,3 +69,27 @@ def test_the_readmes_dry_run_example_runs_on_a_fresh_clone():
     result = run_script("etl.py", "--dry-run", "--engine", "redshift")
     assert result.returncode == 0, result.stderr
     assert "IAM_ROLE '<[IAM_ROLE] ARN>'" in result.stdout and len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("engine", ["redshift", "postgres"])
+def test_a_dry_run_connects_to_nothing(tmp_path, monkeypatch, case, engine):
+    """No socket is opened and no embedded PostgreSQL started, whatever the config lacks, also with a DWH_DSN
+    and a [CLUSTER] HOST that a real run would reach."""
+    import socket
+
+    from sparkify.engines import embedded
+
+    def refuse(*args, **kwargs):
+        pytest.fail("a dry run opened a connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(embedded, "start", refuse)
+    monkeypatch.setenv("DWH_DSN", "postgresql://etl@warehouse.invalid:5439/dev")
+    text, options, _ = CASES[case]
+    path = config(tmp_path, "[CLUSTER]\nHOST=cluster.example.invalid\n" + text)
+    status, out, err = run_main(etl.main, ["--dry-run", "--engine", engine, "--config", path, *options])
+    assert status == 0, err
+    assert out.startswith(f"-- etl.py --dry-run: every statement for {engine}")
