@@ -317,4 +317,3 @@ COUNTED = {
     songplay_table_replace_insert: PLAYS_ADDED,
 }
 ADDS_TO_STEP = {artist_table_upsert_update, song_table_upsert_update}
-}
