@@ -110,7 +110,8 @@ def parse_args(argv=None):
         "--dry-run",
         action="store_true",
         help="print every statement the run would send to --engine (default redshift), in order, "
-        "as SQL a client can run; connects to nothing",
+        "as SQL a client can run; connects to nothing. A setting the config does not give (the [S3] paths, "
+        "[IAM_ROLE] ARN) is shown as a placeholder, '<[IAM_ROLE] ARN>', and named on standard error",
     )
     parser.add_argument(
         "--workers",
@@ -120,13 +121,16 @@ def parse_args(argv=None):
         "(default: one per core, up to four; 0: all in this process)",
     )
     parser.add_argument("--quiet", action="store_true",
-                        help="print only the target, one summary line and errors")
+                        help="print only the target, one summary line (with --check: the verdict, naming any check "
+                        "that failed), warnings and errors")
     parser.add_argument(
         "--json",
         metavar="FILE",
         help="also write the run's result as JSON to FILE (- for standard output, the summary then goes to "
-        "standard error): target, source, mode, files, steps, checks, the first rejected records and their "
-        "count, exit status (docs/run-results.md)",
+        "standard error): run id, start and end (UTC), target, source, mode, files, steps, checks, the first "
+        "rejected records and their count, exit status (docs/run-results.md). FILE is checked before the "
+        "run (exit status 2): never inside the source, the data folder or the bundled sample, never the "
+        "config, never a file that is not an earlier result; it is replaced in one step at the end",
     )
     args = parser.parse_args(argv)
     if args.workers is not None and args.workers < 0:

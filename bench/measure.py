@@ -21,6 +21,7 @@ from pathlib import Path
 
 import psycopg2
 
+from sparkify.results import CHECKS
 from sparkify.sources.folder import LocalSource
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -233,8 +234,11 @@ def etl_run(args):
         parts[f"stage {load.table}"] = load.seconds
         rows[f"stage {load.table}"] = load.rows
     transform_total = 0.0
-    for name, count, step_seconds in result.steps:
-        name = re.sub(r"^\d+ ", "", name)  # "6 key indexes built": the count is the engine's
+    for step in result.steps:
+        if step.action == CHECKS:  # in "the rest", below
+            continue
+        # "6 key indexes built": the count is the engine's
+        name, count, step_seconds = step.table or re.sub(r"^\d+ ", "", step.action), step.rows, step.seconds
         parts[name] = step_seconds
         rows[name] = count
         transform_total += step_seconds

@@ -18,15 +18,15 @@ lines over these functions (sparkify/cli.py).
 import time
 
 from sparkify.checks.reconciliation import run_checks
-from sparkify.config import Settings
-from sparkify.engines import Engine, engine_named
+from sparkify.config import S3_PATHS, Settings, with_placeholders
+from sparkify.engines import ENGINES, Engine, engine_named
 from sparkify.output.report import Reporter
 from sparkify.run import pipeline, recreate
 from sparkify.run.dry_run import RecordingConnection, planned_statements
 from sparkify.run.ledger import held_source
 from sparkify.run.which_source import run_locations
 
-__all__ = ["check", "create_tables", "open_run", "plan", "rows_held", "run", "table_statements"]
+__all__ = ["check", "create_tables", "open_run", "placeholders", "plan", "rows_held", "run", "table_statements"]
 
 
 def _engine(engine, settings=None, workers=None, host=None) -> Engine:
@@ -74,11 +74,25 @@ def check(connection, engine, reporter=None):
 
 
 def plan(engine, settings=None, max_errors=0, source=None, full=True, since=None, until=None) -> list[str]:
-    """Every statement a run would send to ``engine``, in order, without connecting (etl.py --dry-run)."""
+    """Every statement a run would send to ``engine``, in order, without connecting (etl.py --dry-run).
+
+    A setting the run needs and the config does not give is shown as a
+    placeholder, ``'<[IAM_ROLE] ARN>'`` (placeholders() names them).
+    """
+    settings, _ = placeholders(engine, settings, source)
     engine = _engine(engine, settings)
     request = pipeline.Request(full=full, since=since, until=until, max_errors=max_errors)
     opened, _ = open_run(engine, settings, source, full, bool(since or until))
     return planned_statements(engine, opened, request, reads_held_source=not source)
+
+
+def placeholders(engine, settings=None, source=None) -> tuple[Settings, list[str]]:
+    """(``settings`` with a placeholder for each key a run of ``engine`` reads and the config does not set,
+    those keys as "[SECTION] KEY"): the [S3] paths, unless ``source`` or the engine's default names the
+    source, and the engine's own (Redshift's [IAM_ROLE] ARN)."""
+    kind = engine if isinstance(engine, Engine) else ENGINES[engine]
+    needed = ([] if source or kind.default_source else list(S3_PATHS)) + list(kind.required_settings)
+    return with_placeholders(settings or Settings(), needed)
 
 
 def table_statements(engine) -> list[str]:

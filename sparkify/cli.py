@@ -9,6 +9,7 @@ the package and ends with one exit status, the same for every script
     1         the work failed: a load, a check, a statement (nothing committed)
     2         the configuration, or reaching the database, S3 or the AWS APIs;
               or refused: the command would remove what it does not name
+    3         done (etl.py: committed, or nothing new), but its output or its --json file could not be written
     130       Ctrl-C
     143, 129  SIGTERM, SIGHUP (128 + the signal's number)
 
@@ -20,21 +21,26 @@ remove what it does not name says so in one line that starts with
 
 import functools
 import sys
+import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 
 from sparkify import __version__
 from sparkify.config import TargetError
 from sparkify.engines.errors import ConnectionLost, DatabaseError, UndefinedTable
 from sparkify.output.printable import printable
+from sparkify.output.streams import print_lines
 from sparkify.results import Failed, Refused
 from sparkify.run.interrupt import Terminated, terminate_as_exception
 from sparkify.sources import SourceError, SourceUnreachable
 
-OK, FAILED, CONFIG_ERROR, INTERRUPTED = 0, 1, 2, 130
+OK, FAILED, CONFIG_ERROR, OUTPUT_LOST, INTERRUPTED = 0, 1, 2, 3, 130
 
 EXIT_STATUSES = (
     "exit status: 0 done; 1 the work failed (nothing committed); 2 a configuration or connection problem "
-    "(the database, S3 or the AWS APIs), or refused (it would remove what it does not name); 130 Ctrl-C; "
+    "(the database, S3 or the AWS APIs), or refused (it would remove what it does not name); 3 done (etl.py: "
+    "committed, or nothing new), but its output or --json file could not be written; 130 Ctrl-C; "
     "143 SIGTERM, 129 SIGHUP (docs/failures.md#exit-statuses)"
 )
 
@@ -155,7 +161,7 @@ def command(wording: Wording):
                     if stopped is None:
                         raise
                     status, lines = stopped
-                    print("\n".join(lines), file=sys.stderr, flush=True)
+                    print_lines(lines, sys.stderr)  # never an error of its own: stderr may be a closed pipe
                     return status
         return run
     return decorate
@@ -173,62 +179,140 @@ ETL = Wording("etl.py", "nothing was committed, the previous warehouse is unchan
 class Outcome:
     """What a command ended with, for --json: its result, or the error that stopped it."""
 
+    run_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
     target: str = ""
     engine: str | None = None
     result: object = None
     error: str | None = None
     rejected: list = field(default_factory=list)  # the first of them...
     rejected_count: int | None = None  # ...and how many there were
+    status: int = OK
+
+    @property
+    def committed(self) -> bool:
+        return bool(getattr(self.result, "committed", False))
 
 
 @command(ETL)
 def etl(args) -> int:
-    """etl.py: a dry run, the whole-warehouse checks, or a load; with --json, its result as JSON."""
+    """etl.py: a dry run, the whole-warehouse checks, or a load; with --json, its result as JSON.
+
+    Its output never decides whether the data loads: standard output and
+    standard error are guarded (sparkify/output/streams.py), and a run that
+    did its work but lost its output or its --json file ends with OUTPUT_LOST.
+    """
     from sparkify.output import run_json
     from sparkify.output.report import Reporter
+    from sparkify.output.streams import guarded_output
 
-    if args.dry_run:
-        return etl_dry_run(args)
-    outcome, status = Outcome(), OK
-    reporter = Reporter(quiet=args.quiet, stream=sys.stderr if args.json == "-" else None)
+    with guarded_output() as output:
+        outcome = Outcome()
+        if args.dry_run:
+            outcome.status = etl_dry_run(args)
+            return output_told(output, outcome)
+        results = run_json.ResultsFile(args.json, protected_places(args)) if args.json else None
+        reporter = Reporter(quiet=args.quiet, stream=sys.stderr if args.json == "-" else None)
+        try:
+            load(args, reporter, outcome, results)
+        except BaseException as error:
+            stopped = stopped_by(error, ETL) or (FAILED, [f"error: {type(error).__name__}: {error}"])  # a bug
+            outcome.status, outcome.error = stopped[0], stopped[1][0]
+            outcome.rejected = getattr(error, "rejected", [])
+            outcome.rejected_count = getattr(error, "rejected_count", None)
+            raise
+        finally:
+            output_told(output, outcome, results)
+        return outcome.status
+
+
+def output_told(output, outcome, results=None) -> int:
+    """Write the --json document, and say what could not be written; the exit status, true to what the run did.
+
+    A run that did its work (status 0) but lost standard output, standard
+    error or its --json file ends with OUTPUT_LOST, whatever it committed: a
+    scheduler must not take an old results file for this run's. A run that
+    failed keeps its status.
+    """
+    from sparkify.output import run_json
+
+    done = "the load is committed" if outcome.committed else "the run is done"
+    lines = []
+    if output.lost and outcome.status == OK:
+        outcome.status, outcome.error = OUTPUT_LOST, _lost(done, output.lost)
+        lines.append(outcome.error)
+    if results is not None:
+        document = run_json.document(outcome.result, run_id=outcome.run_id, started=outcome.started,
+                                     ended=datetime.now(UTC), target=outcome.target, engine=outcome.engine,
+                                     exit_status=outcome.status, error=outcome.error, rejected=outcome.rejected,
+                                     rejected_count=outcome.rejected_count)
+        try:
+            results.write(document)
+        except OSError as error:
+            said = f"--json {results.given} could not be written ({error.strerror or error}): it is as it was"
+            if outcome.status == OK:
+                outcome.status = OUTPUT_LOST
+                said = f"{done}, but {said} (exit status {OUTPUT_LOST})"
+            lines.append(f"error: {said}")
+        if outcome.status == OK and output.stdout.lost:  # --json - into a pipe closed meanwhile
+            outcome.status = OUTPUT_LOST
+            lines.append(_lost(done, [output.stdout]))
+    for line in lines:
+        output.say(line)
+    return outcome.status
+
+
+def _lost(done, streams) -> str:
+    return (f"warning: {done}, but {' and '.join(stream.describe() for stream in streams)} could not be written: "
+            f"its output was cut short (exit status {OUTPUT_LOST})")
+
+
+def protected_places(args) -> list[tuple]:
+    """(path, what it is) of what --json must never write into: the source, the data folders of the embedded
+    PostgreSQL, the bundled sample, the config (sparkify/output/run_json.py)."""
+    from sparkify.config import DEFAULT_SOURCE, config_path, is_s3
+    from sparkify.engines.embedded import DEFAULT_PGDATA
+
+    places = [(DEFAULT_PGDATA, "the embedded PostgreSQL's data folder"), (DEFAULT_SOURCE, "the bundled sample")]
+    if args.pgdata:
+        places.append((args.pgdata, "the embedded PostgreSQL's data folder"))
+    if args.source and not is_s3(args.source):
+        places.append((args.source, "the source"))
     try:
-        load(args, reporter, outcome)
-    except BaseException as error:
-        stopped = stopped_by(error, ETL) or (FAILED, [f"error: {type(error).__name__}: {error}"])  # a bug
-        status, outcome.error = stopped[0], stopped[1][0]
-        outcome.rejected = getattr(error, "rejected", [])
-        outcome.rejected_count = getattr(error, "rejected_count", None)
-        raise
-    finally:
-        if args.json:
-            run_json.write(args.json, run_json.document(outcome.result, target=outcome.target, engine=outcome.engine,
-                                                        exit_status=status, error=outcome.error,
-                                                        rejected=outcome.rejected,
-                                                        rejected_count=outcome.rejected_count))
-    return status
+        places.append((config_path(args.config)[0], "the config"))
+    except TargetError:
+        pass  # the run stops on it with its own line, and writes --json
+    return places
 
 
 def etl_dry_run(args) -> int:
-    from sparkify.api import plan
+    """The script of a run, connecting to nothing: a setting the config does not give is a placeholder, said
+    in a comment at the top and in one line on standard error."""
+    from sparkify.api import placeholders, plan
     from sparkify.config import load_settings
     from sparkify.sqltext import as_script
 
     engine = args.engine or "redshift"
-    statements = plan(engine, load_settings(args.config), args.max_errors, args.source, not args.incremental,
-                      args.since, args.until)
+    settings = load_settings(args.config)
+    statements = plan(engine, settings, args.max_errors, args.source, not args.incremental, args.since, args.until)
+    _, missing = placeholders(engine, settings, args.source)
     print(f"-- etl.py --dry-run: every statement for {engine}, in order; the run's in one transaction")
+    if missing:
+        said = f"the config does not set {', '.join(missing)}: the script shows '<[SECTION] KEY>' in their place"
+        print(f"-- placeholders: {said}; set them (see dwh.cfg.example) before a real run")
+        print(f"note: {said}", file=sys.stderr, flush=True)
     print(as_script(statements), end="")
     return OK
 
 
-def load(args, reporter, outcome) -> None:
-    """What etl.py's command line asks, but a dry run: the checks, or a load."""
+def load(args, reporter, outcome, results=None) -> None:
+    """What etl.py's command line asks, but a dry run: the checks, or a load. ``results``: the --json file."""
     from sparkify.api import check, open_run
     from sparkify.config import load_settings
     from sparkify.engines import detect_engine, engine_named
     from sparkify.engines.connect import choose_target, connect
     from sparkify.output.summary import check_summary, one_line, summary
-    from sparkify.results import CheckFailed, RunResult
+    from sparkify.results import CHECKS, CheckFailed, RunResult, Step
     from sparkify.run import pipeline
 
     connection = source = None
@@ -244,8 +328,9 @@ def load(args, reporter, outcome) -> None:
         engine.check_connection(connection)
         if args.check:
             checks, seconds = check(connection, engine, reporter)
-            reporter.always(check_summary(checks, seconds))
-            outcome.result = RunResult(target=target.label, source="", mode="check", checks=checks, seconds=seconds)
+            reporter.always(check_summary(checks, seconds, quiet=args.quiet))
+            outcome.result = RunResult(target=target.label, source="", mode="check", checks=checks, seconds=seconds,
+                                       steps=[Step(None, CHECKS, None, seconds)])
             if outcome.result.failed_checks:
                 raise CheckFailed(outcome.result)
             return
@@ -253,16 +338,18 @@ def load(args, reporter, outcome) -> None:
                                    allow_empty=args.allow_empty, replace_source=args.replace_source)
         source, note = open_run(engine, settings, args.source, args.full, bool(args.since or args.until),
                                 connection)
+        if results is not None and isinstance(getattr(source, "root", None), Path):  # never into a source folder
+            results.check([(source.root, "the source")])
         reporter.line(f"Source: {source.label}")
         if note:
             reporter.always(note)
+        outcome.result = RunResult(target=target.label, source=source.label)
         try:
-            result = outcome.result = pipeline.run(connection, engine, source, request, reporter,
-                                                   target=target.label)
+            pipeline.run(connection, engine, source, request, reporter, result=outcome.result)
         except CheckFailed as failure:
-            outcome.result = failure.result
-            reporter.always(summary(failure.result))
+            reporter.always(one_line(failure.result) if args.quiet else summary(failure.result))
             raise
+        result = outcome.result
         reporter.always(one_line(result) if args.quiet else summary(result))
         if args.quiet:  # stdout stays one line for scripts; what must not pass silently goes to stderr
             for line in result.warnings:

@@ -35,11 +35,12 @@ import ipaddress
 import os
 import re
 import sys
-import tempfile
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from sparkify.atomic import replace_file
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_DIR / "dwh.cfg"
@@ -237,6 +238,7 @@ CLUSTER_NAME = re.compile(r"^[a-z](?!.*--)[a-z0-9-]{0,62}(?<!-)$")  # CreateClus
 SERVERLESS_NAME = re.compile(r"^[a-z0-9-]{3,64}$")  # CreateNamespace / CreateWorkgroup
 IAM_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")  # IAM role names
 NODE_TYPE = re.compile(r"^[a-z0-9]+\.[a-z0-9]+$")
+PLACEHOLDER = re.compile(r"<\[[A-Z0-9_]+\] [A-Z0-9_]+>")
 
 
 class Malformed(ValueError):
@@ -446,6 +448,30 @@ def value_of(settings: Settings, section: str, key: str):
     group, name, _ = KEYS[(section, key)]
     holder = settings.aws.provisioning if group == "provisioning" else getattr(settings, group)
     return getattr(holder, name)
+
+
+def placeholder(section: str, key: str) -> str:
+    """What a dry run shows for a key the config does not set: ``<[IAM_ROLE] ARN>``."""
+    return f"<[{section}] {key}>"
+
+
+def is_placeholder(value) -> bool:
+    return isinstance(value, str) and PLACEHOLDER.fullmatch(value) is not None
+
+
+def with_placeholders(settings: Settings, keys) -> tuple[Settings, list[str]]:
+    """(``settings`` with a placeholder for each of ``keys`` that has no value, those keys as "[SECTION] KEY").
+
+    For a dry run, which connects to nothing: it shows where a value goes,
+    and a run still refuses a config without it (Settings.require).
+    """
+    missing = [(section, key) for section, key in keys if value_of(settings, section, key) in (None, "")]
+    for section, key in missing:
+        group, name, _ = KEYS[(section, key)]
+        if group not in ("source", "redshift"):
+            raise ValueError(f"[{section}] {key}: only the source's and Redshift's keys have placeholders")
+        settings = replace(settings, **{group: replace(getattr(settings, group), **{name: placeholder(section, key)})})
+    return settings, [f"[{section}] {key}" for section, key in missing]
 
 
 # ---------------------------------------------------------------------------
@@ -747,7 +773,7 @@ class SourceLocations:
 
     @property
     def in_s3(self) -> bool:
-        return is_s3(self.log_data)
+        return is_s3(self.log_data) or is_placeholder(self.log_data)  # a dry run's placeholder stands for S3
 
 
 def locations_below(root) -> SourceLocations:
@@ -814,7 +840,7 @@ def write_keys(path, values: dict[str, dict[str, str]]) -> None:
     text = raw.decode("utf-8-sig")
     newline = "\r\n" if "\r\n" in text else "\n"
     output = _with_keys(text.splitlines(), values)
-    _replace(path, ("\ufeff" if bom else "") + newline.join(output) + newline)
+    replace_file(path, ("\ufeff" if bom else "") + newline.join(output) + newline, new_mode=0o600)
 
 
 def _with_keys(lines: list[str], values: dict[str, dict[str, str]]) -> list[str]:
@@ -842,17 +868,3 @@ def _with_keys(lines: list[str], values: dict[str, dict[str, str]]) -> list[str]
         else:
             output += (["", f"[{name}]"] if output else [f"[{name}]"]) + added
     return output
-
-
-def _replace(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, path.stat().st_mode & 0o777 if path.exists() else 0o600)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -87,6 +87,10 @@ class RejectedRecord:
         return printable(f"{self.source_file}:{self.line_number}{column}: {self.reason}")
 
 
+STAGED = "rows staged"  # a staging table's step
+CHECKS = "checks"  # the checks' step
+
+
 @dataclass
 class TableLoad:
     """What staging one table did.
@@ -127,6 +131,9 @@ class TableLoad:
         if len(self.rejected) < KEPT_REJECTED:
             self.rejected.append(record)
 
+    def step(self) -> "Step":
+        return Step(self.table, STAGED, self.rows, self.seconds, self.files, self.rejected_count)
+
     def warning_lines(self) -> list[str]:
         """What a person must hear of this table's load: files left out, columns that got no value."""
         lines = [f"{self.table}: {printable(line)}" for line in self.warnings]
@@ -138,11 +145,25 @@ class TableLoad:
 
 
 class Step(NamedTuple):
-    """One statement of the transform (or a group of them), as the summary shows it."""
+    """One step of a run, as the progress lines, the summary's table and --json show it: one each.
 
-    name: str
+    ``table`` is the table it wrote (None for the listing, the checks, a
+    VACUUM of several tables); ``action`` what it did, in words a person
+    reads after ``rows`` ("rows inserted", "plays added"); ``files`` and
+    ``rejected`` are known for the listing and the staging only.
+    """
+
+    table: str | None
+    action: str
     rows: int | None
     seconds: float
+    files: int | None = None
+    rejected: int | None = None
+
+    @property
+    def name(self) -> str:
+        """The step in one phrase: ``songplay_table: plays added``, ``checks``."""
+        return f"{self.table}: {self.action}" if self.table else self.action
 
 
 @dataclass(frozen=True)
@@ -194,6 +215,15 @@ class RunResult:
     figures: Figures = field(default_factory=Figures)
     committed: bool = False
     seconds: float = 0.0
+
+    @property
+    def all_steps(self) -> list[Step]:
+        """Every step the run took, in order, one each: the listing, the staging of each table, the
+        transform's steps, the checks, the work after the commit."""
+        listing = []
+        if self.listing_seconds is not None and self.choice is not None and self.choice.files is not None:
+            listing.append(Step(None, "listing", None, self.listing_seconds, files=self.choice.listed))
+        return listing + [load.step() for load in self.loads] + self.steps
 
     @property
     def rejected(self) -> list[RejectedRecord]:

@@ -191,7 +191,8 @@ FAILURES = {
         # --- configuration and secrets ---
         Failure("a missing config file (`--config`)", 2,
                 "not found: copy dwh.cfg.example to"),
-        Failure("a missing section", 2, "the config has no [S3] LOG_DATA, [S3] SONG_DATA, [S3] LOG_JSONPATH"),
+        Failure("a missing section", 2, "the config has no [S3] LOG_DATA, [S3] SONG_DATA, [S3] LOG_JSONPATH",
+                "a run on Redshift; `etl.py --dry-run` shows `'<[S3] LOG_DATA>'` in its place, and says so"),
         Failure("a missing key", 2, "[CLUSTER] DB_NAME is missing: set it (see dwh.cfg.example)"),
         Failure("no password in the config or the environment", 2,
                 "[CLUSTER] DB_PASSWORD is missing: export DWH_DB_PASSWORD=..."),
@@ -250,6 +251,9 @@ def render() -> str:
         "| 2 | the configuration, or reaching the database, S3 or the AWS APIs (also when the connection "
         "is lost during a run), or a refusal: the command would remove loaded data it does not name "
         "([what each command may remove](daily-loads.md#what-each-command-may-remove)); nothing was committed |",
+        "| 3 | done (`etl.py`: committed, or nothing new), but its standard output, its standard error or its "
+        "`--json` file could not be written (a closed pipe, as in `etl.py \\| head -1`, a full disk): the work "
+        "is never abandoned for its output; a line on standard error says what was lost, where it still can |",
         "| 130 | Ctrl-C (SIGINT): the running statement is cancelled, nothing was committed |",
         "| 143, 129 | SIGTERM, SIGHUP (128 + the signal's number): as Ctrl-C |",
         "",

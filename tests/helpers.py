@@ -5,6 +5,8 @@ the fixtures that hand them out live in conftest.py. A test module never
 imports conftest or another test module.
 """
 
+import contextlib
+import io
 import json
 import re
 import subprocess
@@ -194,6 +196,15 @@ def run_script(*args):
     return subprocess.run(
         [sys.executable, *args], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120
     )
+
+
+def run_main(main, argv, stdout=None, stderr=None):
+    """(exit status, standard output, standard error) of a script's ``main(argv)``, run in this process;
+    ``stdout`` and ``stderr``: the streams it writes to (a StringIO each by default)."""
+    out, err = stdout or io.StringIO(), stderr or io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(argv)
+    return status, out.getvalue(), err.getvalue()
 
 
 # ---------------------------------------------------------------------------

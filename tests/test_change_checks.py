@@ -232,6 +232,6 @@ def test_a_resent_day_replaces_its_plays_and_adds_none(warehouse, folder):
     add_log(folder, "2018-11-01-events-resent.json", day)
     result = daily_run(warehouse, folder)
     assert expected_and_actual(result)[check_sql.NEW_PLAYS_CHECK] == (0, 0)
-    steps = {name: rows for name, rows, _ in result.steps}
+    steps = {step.name: step.rows for step in result.steps}
     assert (steps["songplay_table: plays replaced"], steps["songplay_table: plays added"]) == (3, 0)
     assert "plays this run wrote (added or replaced): 3, 3 of them matched" in summary(result)

@@ -73,8 +73,27 @@ def missing_file(tmp_path):
 
 
 def missing_section(tmp_path):
-    return ["--dry-run", "--config", write_config(tmp_path / "dwh.cfg",
-                                                  IAM_ROLE={"ARN": "arn:aws:iam::123456789012:role/r"})]
+    return ["--config", write_config(tmp_path / "dwh.cfg", IAM_ROLE={"ARN": "arn:aws:iam::123456789012:role/r"})]
+
+
+def test_a_missing_section_stops_a_run_on_redshift_and_is_a_placeholder_in_a_dry_run(tmp_path, capsys):
+    """A run reads the [S3] paths only once it knows its engine is Redshift (it connects first); a dry run,
+    which connects to nothing, shows placeholders instead (tests/test_dry_run_placeholders.py)."""
+    from sparkify.api import open_run
+    from sparkify.cli import ETL, stopped_by
+    from sparkify.config import load_settings
+    from sparkify.engines import engine_named
+
+    argv = missing_section(tmp_path)
+    settings = load_settings(argv[1])
+    with pytest.raises(Exception) as raised:
+        open_run(engine_named("redshift", settings), settings, None)
+    failure = FAILURES["a missing section"]
+    status, lines = stopped_by(raised.value, ETL)
+    assert status == failure.exit_code == 2
+    assert len(lines) == 1 and failure.message in lines[0]
+    code, out, err = run_main(etl.main, ["--dry-run", *argv], capsys)
+    assert code == 0 and "'<[S3] LOG_DATA>'" in out and "[S3] LOG_DATA" in err
 
 
 def missing_key(tmp_path):
@@ -141,9 +160,9 @@ BAD_CONFIGS = [
 
 @pytest.mark.parametrize(
     "main, case, options",
-    [pytest.param(etl.main, *row, id=f"etl.py: {row[0]}") for row in BAD_CONFIGS]
+    [pytest.param(etl.main, *row, id=f"etl.py: {row[0]}") for row in BAD_CONFIGS if row[1] is not missing_section]
     + [pytest.param(create_tables.main, *row, id=f"create_tables.py: {row[0]}") for row in BAD_CONFIGS
-       if row[1] is not missing_section],  # create_tables.py reads no [S3]
+       if row[1] is not missing_section],  # create_tables.py reads no [S3]; etl.py: the test below
 )
 def test_a_bad_config_is_one_line_naming_the_key_and_the_fix(tmp_path, source, capsys, main, case, options):
     argv = options(tmp_path)

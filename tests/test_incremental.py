@@ -100,7 +100,7 @@ def test_only_the_new_files_are_staged(warehouse, delivery):
     choice = second.choice
     assert (choice.full, choice.new, choice.changed, choice.skipped) == (False, 1, 0, 15 + len(delivery.songs))
     assert [load.files for load in second.loads] == [1, 0]
-    steps = dict((name, rows) for name, rows, _ in second.steps)
+    steps = {step.name: step.rows for step in second.steps}
     assert steps["staging_events: rows appended"] == second.loads[0].rows > 0
     assert steps["songplay_table: plays added"] > 0
     assert steps["songplay_table: plays replaced"] == 0
@@ -114,7 +114,7 @@ def test_song_files_arriving_late_rematch_the_plays(warehouse, delivery):
     matched_before = warehouse.query("SELECT COUNT(*) FROM songplay_table WHERE song_id IS NOT NULL")[0][0]
     delivery.deliver(delivery.songs[half:] + delivery.days(21, 30))
     result = daily_run(warehouse, delivery.folder)
-    steps = dict((name, rows) for name, rows, _ in result.steps)
+    steps = {step.name: step.rows for step in result.steps}
     assert steps["songplay_table: plays replaced"] > 0
     assert result.figures.matched_plays > matched_before
     assert_equals_a_full_load(warehouse, delivery.folder)

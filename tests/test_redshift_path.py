@@ -234,18 +234,6 @@ def test_dry_run_for_postgres_says_how_the_loader_stages(tmp_path):
     assert "SELECT pg_try_advisory_xact_lock(" in result.stdout and "IAM_ROLE" not in result.stdout
 
 
-def test_dry_run_without_the_redshift_settings_is_one_line(tmp_path):
-    config = tmp_path / "dwh.cfg"
-    config.write_text("[S3]\nLOG_DATA=s3://udacity-dend/log_data\n")
-    result = run_script("etl.py", "--dry-run", "--config", str(config))
-    assert result.returncode == 2
-    assert result.stderr == (
-        "error: the config has no [S3] SONG_DATA, [S3] LOG_JSONPATH, [IAM_ROLE] ARN: set them "
-        "(see dwh.cfg.example), "
-        "or give --source s3://...\n"
-    )
-
-
 def test_each_redshift_statement_is_logged_with_its_duration():
     fake = FakeRedshift()
     log = io.StringIO()

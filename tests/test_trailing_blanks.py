@@ -77,7 +77,7 @@ def assert_same_warehouse(twins, folder, full=True):
 
 def counts(result):
     """The summary's row count of each step that writes rows (the twin has no foreign keys to validate)."""
-    return {name: rows for name, rows, _ in result.steps if rows is not None}
+    return {step.name: step.rows for step in result.steps if step.rows is not None}
 
 
 def test_the_twin_compares_text_as_redshift_does(twins):

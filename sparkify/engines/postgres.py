@@ -333,7 +333,7 @@ class PostgresEngine(Engine):
             return []
         if self.full:
             return []  # the ledger alone: a moment's work
-        return [Step("vacuum (dead rows reclaimed)", None, time.perf_counter() - started)]
+        return [Step(None, "vacuum (dead rows reclaimed)", None, time.perf_counter() - started)]
 
     def after_rollback(self, connection, reporter):
         """VACUUM what the failed run wrote, so that its space is used again (or given back, at a table's end)."""
@@ -364,13 +364,13 @@ class PostgresEngine(Engine):
         for table, name, definition in reversed(unique):
             cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
         if unique:
-            steps.append(Step(f"{len(unique)} key indexes built", None, time.perf_counter() - started))
+            steps.append(Step(None, f"{len(unique)} key indexes built", None, time.perf_counter() - started))
         started = time.perf_counter()
         foreign = [key for key in dropped if key[2].startswith("FOREIGN KEY")]
         for table, name, definition in reversed(foreign):
             cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
         if foreign:
-            steps.append(Step(f"{len(foreign)} foreign keys validated", None, time.perf_counter() - started))
+            steps.append(Step(None, f"{len(foreign)} foreign keys validated", None, time.perf_counter() - started))
 
     def enforced_constraints(self, cursor):
         cursor.execute(CONSTRAINT_DEFINITIONS)

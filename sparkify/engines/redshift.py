@@ -286,7 +286,7 @@ class RedshiftEngine(Engine):
                             f"({' '.join(str(error).split())}): Redshift's automatic vacuum reclaims the space later")
         finally:
             connection.autocommit = False
-        return [Step("vacuum (deleted rows reclaimed)", None, time.perf_counter() - started)]
+        return [Step(None, "vacuum (deleted rows reclaimed)", None, time.perf_counter() - started)]
 
     def dry_run(self):
         return type(self)(self.settings, write_manifests=placeholder_manifests, host=self.host)

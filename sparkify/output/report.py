@@ -26,18 +26,17 @@ class Reporter:
     def always(self, text=""):
         print(text, file=self.stream, flush=True)
 
-    def step_started(self, name):
-        """A transform statement starts: on a terminal, a live line that its end replaces."""
+    def step_started(self, step):
+        """A step starts: on a terminal, a live line that its end replaces."""
         if not self.quiet and self.stream.isatty():
-            print(f"{name}...", end="\r", file=self.stream, flush=True)
+            print(f"{step.name}...", end="\r", file=self.stream, flush=True)
 
     def step_done(self, step):
-        """A transform statement ended: one line with its rows and seconds (a log keeps each)."""
+        """A step ended: one line, which a log keeps (step_line)."""
         if self.quiet:
             return
-        rows = "" if step.rows is None else f"{step.rows:,} rows, "
         end = "\x1b[K" if self.stream.isatty() else ""
-        print(f"{step.name}: {rows}{step.seconds:.2f} s{end}", file=self.stream, flush=True)
+        print(f"{step_line(step)}{end}", file=self.stream, flush=True)
 
     def progress(self, description):
         """A progress object with tqdm's ``total``/``update()``/``close()``."""
@@ -49,6 +48,17 @@ class Reporter:
                 file=self.stream, leave=False, dynamic_ncols=True,
             )
         return PlainProgress(description, self.stream)
+
+
+def step_line(step) -> str:
+    """A step in one line: ``songplay_table: 14 plays added, 0.01 s``, ``staging_events: 3,000 rows staged
+    from 30 files, 0.05 s``, ``vacuum (dead rows reclaimed), 0.00 s``."""
+    what = step.action if step.rows is None else f"{step.rows:,} {step.action}"
+    if step.files is not None:
+        what += f" from {step.files:,} file{'' if step.files == 1 else 's'}"
+    if step.rejected:
+        what += f", {step.rejected:,} rejected"
+    return f"{step.table + ': ' if step.table else ''}{what}, {step.seconds:.2f} s"
 
 
 class _Silent:

@@ -1,6 +1,6 @@
 """The summary a run ends with, readable at a glance: its steps, its figures, its checks."""
 
-from sparkify.output.report import table
+from sparkify.output.report import cell_text, table
 
 SHOWN_REJECTED = 20
 
@@ -8,19 +8,7 @@ SHOWN_REJECTED = 20
 def summary(result) -> str:
     if result.choice is None or result.nothing_new:  # the files line was printed before staging, otherwise
         return "\n".join(([result.choice.describe()] if result.choice else []) + result.warnings)
-    lines = []
-    rows = []
-    if result.listing_seconds is not None and result.choice is not None and result.choice.files is not None:
-        choice = result.choice
-        rows.append(("listing", choice.new + choice.changed + choice.skipped + choice.outside, None, None,
-                     seconds(result.listing_seconds)))
-    for load in result.loads:
-        rows.append((load.table, load.files or None, load.rows, load.rejected_count, seconds(load.seconds)))
-    for step in result.steps:
-        rows.append((step.name, None, step.rows, None, seconds(step.seconds)))
-    if result.checks_seconds is not None:
-        rows.append(("checks", None, None, None, seconds(result.checks_seconds)))
-    lines += [table(rows, ["step", "files", "rows", "rejected", "seconds"], ["<", ">", ">", ">", ">"]), ""]
+    lines = [steps_table(result.all_steps), ""]
     lines.append(f"{figures_line(result)}; rejected records: {result.rejected_count:,}")
     shown = result.rejected[:SHOWN_REJECTED]
     for record in shown:
@@ -30,6 +18,12 @@ def summary(result) -> str:
     lines += result.warnings
     lines += ["", checks_table(result.checks), "", verdict(result)]
     return "\n".join(lines)
+
+
+def steps_table(steps) -> str:
+    """One row per step, as the progress lines and --json show them."""
+    rows = [(step.table, step.action, step.files, step.rows, step.rejected, seconds(step.seconds)) for step in steps]
+    return table(rows, ["table", "step", "files", "rows", "rejected", "seconds"], ["<", "<", ">", ">", ">", ">"])
 
 
 def seconds(value: float) -> str:
@@ -64,14 +58,18 @@ def one_line(result) -> str:
             f"rejected records: {result.rejected_count:,}; {verdict(result)}")
 
 
-def check_summary(checks, seconds) -> str:
-    failed = sum(1 for check in checks if not check.passed)
-    verdict = (
-        f"{failed} of {len(checks)} checks FAILED: the warehouse no longer matches its staging. "
-        "etl.py --full rebuilds it from the source."
-        if failed else f"All {len(checks)} checks passed on the whole warehouse, in {seconds:.1f} s."
-    )
-    return "\n".join([checks_table(checks), "", verdict])
+def check_summary(checks, seconds, quiet=False) -> str:
+    """What etl.py --check ends with: the checks' table and a verdict; with --quiet, the verdict alone,
+    naming the checks that failed."""
+    failed = [check for check in checks if not check.passed]
+    if failed:
+        named = "; ".join(f"{check.name}: expected {cell_text(check.expected)}, actual {cell_text(check.actual)}"
+                          for check in failed) if quiet else ""
+        verdict = (f"{len(failed)} of {len(checks)} checks FAILED{f' ({named})' if named else ''}: the warehouse "
+                   "no longer matches its staging. etl.py --full rebuilds it from the source.")
+    else:
+        verdict = f"All {len(checks)} checks passed on the whole warehouse, in {seconds:.1f} s."
+    return verdict if quiet else "\n".join([checks_table(checks), "", verdict])
 
 
 def checks_table(checks) -> str:

@@ -302,17 +302,18 @@ incremental_work_tables = [
     "songplay_table_changes",
 ]
 
-# The daily statements whose row counts the summary shows, and what it calls
-# them. The two statements of an upsert add up to one figure.
+# Each step of a daily run ends with the statement whose row count it shows, and what that count is (the
+# statements of its table before it are part of the step): one line each in the progress, the summary, --json.
+# An upsert is two statements, UPDATE then INSERT: the UPDATE's rows add to the step's figure (ADDS_TO_STEP).
+PLAYS_REPLACED, PLAYS_ADDED = "plays replaced", "plays added"
 COUNTED = {
-    staging_events_append: "staging_events: rows appended",
-    staging_songs_append: "staging_songs: rows appended",
-    artist_table_upsert_update: "artist_table: rows upserted",
-    artist_table_upsert_insert: "artist_table: rows upserted",
-    song_table_upsert_update: "song_table: rows upserted",
-    song_table_upsert_insert: "song_table: rows upserted",
-    user_table_merge: "user_table: rows upserted",
-    time_table_append: "time_table: rows added",
-    songplay_table_replace_delete: "songplay_table: plays replaced",
-    songplay_table_replace_insert: "songplay_table: plays added",
+    staging_events_append: "rows appended",
+    staging_songs_append: "rows appended",
+    artist_table_upsert_insert: "rows upserted",
+    song_table_upsert_insert: "rows upserted",
+    user_table_merge: "rows upserted",
+    time_table_append: "rows added",
+    songplay_table_replace_delete: PLAYS_REPLACED,
+    songplay_table_replace_insert: PLAYS_ADDED,
 }
+ADDS_TO_STEP = {artist_table_upsert_update, song_table_upsert_update}

@@ -129,12 +129,29 @@ class Choice:
             return [f"{files}: --full dropped the rows {'it' if one else 'they'} staged"]
         return [f"{files}: a daily run keeps the rows {'it' if one else 'they'} staged; etl.py --full drops them"]
 
+    @property
+    def listed(self) -> int:
+        """How many files the listing found."""
+        return self.new + self.changed + self.skipped + self.outside
+
     def describe(self) -> str:
+        """The files line: what was listed and what is staged, counts that add up to the listing.
+
+        A daily run skips the files loaded before; a reload stages them again,
+        and says so: nothing is skipped when everything is reloaded.
+        """
         if self.files is None:
             return f"files: not listed here; {self.reason}"
-        parts = [f"{self.new:,} new", f"{self.changed:,} changed", f"{self.skipped:,} skipped (already loaded)"]
-        if self.outside:
-            parts.append(f"{self.outside:,} outside --since/--until")
+        if self.full:
+            staged = len(self.staged_files)
+            parts = [f"{staged:,} staged ({self.new:,} new, {self.changed:,} changed, "
+                     f"{staged - self.new - self.changed:,} loaded before)"]
+            outside = self.listed - staged
+        else:
+            parts = [f"{self.new:,} new", f"{self.changed:,} changed", f"{self.skipped:,} skipped (already loaded)"]
+            outside = self.outside
+        if outside:
+            parts.append(f"{outside:,} outside --since/--until")
         return f"files: {', '.join(parts)}; {self.reason}"
 
 

@@ -88,8 +88,10 @@ class FullLoad:
             for table, statement in q.insert_table_queries.items():
                 if no_copies and statement == q.songplay_table_insert:
                     statement = q.songplay_table_insert_no_copies
-                steps.append(run_step(cursor, table, statement, reporter))
-        self.written = {step.name: step.rows for step in steps if step.name in q.insert_table_queries}
+                steps.append(run_step(cursor, table, INSERTED, [statement], reporter))
+        self.written = {step.table: step.rows for step in steps if step.table in q.insert_table_queries}
+        for step in steps[len(q.insert_table_queries):]:  # the engine's work after the INSERTs
+            reporter.step_done(step)
         return steps
 
     def record(self, cursor, loads, engine) -> None:
@@ -139,15 +141,14 @@ class DailyLoad(FullLoad):
         started = time.perf_counter()
         self.before = before_change(cursor)
         self.checks_seconds = time.perf_counter() - started
-        rows, seconds = {}, {}
-        for table, statement in daily_sql.incremental_star_queries:
-            step = run_step(cursor, daily_sql.COUNTED.get(statement, table), statement, reporter)
-            seconds[table] = seconds.get(table, 0.0) + step.seconds
-            if statement in daily_sql.COUNTED:
-                label = daily_sql.COUNTED[statement]
-                rows[label] = rows.get(label, 0) + (step.rows or 0)
-        rows["songplay_table: plays added"] -= rows["songplay_table: plays replaced"]
-        return [Step(label, count, seconds.pop(label.split(":")[0], 0.0)) for label, count in rows.items()]
+        steps = []
+        for table, action, statements in daily_steps(daily_sql.incremental_star_queries, daily_sql.COUNTED):
+            # the INSERT writes the plays the DELETE before it removed again: the plays added are the rest
+            replaced = sum(step.rows or 0 for step in steps if step.action == daily_sql.PLAYS_REPLACED)
+            steps.append(run_step(cursor, table, action, statements, reporter,
+                                  less=replaced if action == daily_sql.PLAYS_ADDED else 0,
+                                  adds=daily_sql.ADDS_TO_STEP))
+        return steps
 
     def check(self, cursor, engine):
         return change_checks(cursor, engine.enforced_constraints(cursor), self.before)
@@ -185,13 +186,40 @@ def nothing_staged(table, source_label, loads, listed) -> str:
             f"leave {BUILT_FROM[table]} empty; is it the right source? (etl.py --allow-empty loads it anyway)")
 
 
-def run_step(cursor, name, statement, reporter) -> Step:
-    """Run one transform statement, saying when it starts and how it ended."""
-    reporter.step_started(name)
+INSERTED = "rows inserted"  # a full load's step for each star table
+
+
+def daily_steps(queries, counted) -> list[tuple[str, str, list[str]]]:
+    """(table, action, statements) of each step of a daily run: a step ends with a counted statement, whose
+    rows it shows, and holds the statements of its table before it (the *_changes tables a MERGE reads)."""
+    steps, pending = [], []
+    for table, statement in queries:
+        if pending and pending[-1][0] != table:  # a table's statements that end in nothing counted
+            steps.append((pending[0][0], "statements", [text for _, text in pending]))
+            pending = []
+        pending.append((table, statement))
+        if statement in counted:
+            steps.append((table, counted[statement], [text for _, text in pending]))
+            pending = []
+    if pending:
+        steps.append((pending[0][0], "statements", [text for _, text in pending]))
+    return steps
+
+
+def run_step(cursor, table, action, statements, reporter, less=0, adds=frozenset()) -> Step:
+    """Run one step's statements, saying when it starts and, in one line, how it ended: its rows are the
+    last statement's and those of the statements in ``adds`` (an upsert's UPDATE), less ``less``, some that
+    it counted but were not its own."""
+    step = Step(table, action, None, 0.0)
+    reporter.step_started(step)
     started = time.perf_counter()
-    cursor.execute(statement)
-    rows = cursor.rowcount if isinstance(cursor.rowcount, int) and cursor.rowcount >= 0 else None
-    step = Step(name, rows, time.perf_counter() - started)
+    rows = 0
+    for number, statement in enumerate(statements):
+        cursor.execute(statement)
+        if statement in adds or number == len(statements) - 1:
+            count = cursor.rowcount if isinstance(cursor.rowcount, int) and cursor.rowcount >= 0 else None
+            rows = None if rows is None or count is None else rows + count
+    step = step._replace(rows=None if rows is None else rows - less, seconds=time.perf_counter() - started)
     reporter.step_done(step)
     return step
 

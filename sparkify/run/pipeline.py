@@ -15,7 +15,7 @@ from datetime import date
 
 from sparkify.engines.errors import ConnectionLost
 from sparkify.output.report import Reporter
-from sparkify.results import CheckFailed, Refused, RunResult
+from sparkify.results import CHECKS, CheckFailed, Refused, RunResult, Step
 from sparkify.run.ledger import choose_files, source_identity
 from sparkify.run.mode import mode_for
 
@@ -42,15 +42,18 @@ FULL_WITH_WINDOW = ("refused: --full reloads every file of the source, and --sin
                     "and keeps the others)")
 
 
-def run(connection, engine, source, request=None, reporter=None, target="", choose=choose_files) -> RunResult:
+def run(connection, engine, source, request=None, reporter=None, target="", choose=choose_files,
+        result=None) -> RunResult:
     """The whole ETL in one transaction; raises CheckFailed (rolled back) when a check fails.
 
     ``source`` is what ``engine.open_source()`` gave; ``choose`` picks the
-    files to stage (ledger.choose_files, or a dry run's assumption).
+    files to stage (ledger.choose_files, or a dry run's assumption). The run
+    fills in ``result`` as it goes, when given one: a run that fails leaves in
+    it what it had done (its mode, its files), for --json.
     """
     request, reporter = request or Request(), reporter or Reporter(quiet=True)
     started = time.perf_counter()
-    result = RunResult(target=target, source=source_identity(source))
+    result = result or RunResult(target=target, source=source_identity(source))
     with engine.translated(connection), transaction(connection, engine, reporter) as cursor:
         engine.lock(cursor, reporter)
         listed = time.perf_counter()
@@ -62,6 +65,8 @@ def run(connection, engine, source, request=None, reporter=None, target="", choo
             return finished(result, started, commit=False, connection=connection, engine=engine)
         reporter.line(result.choice.describe())
         result.loads = engine.stage(cursor, source, mode, request.max_errors, reporter)
+        for load in result.loads:
+            reporter.step_done(load.step())
         mode.check_staged(result.loads, source.label)
         result.steps = mode.transform(cursor, engine, reporter)
         mode.record(cursor, result.loads, engine)
@@ -71,11 +76,14 @@ def run(connection, engine, source, request=None, reporter=None, target="", choo
         mode.finish(cursor)
         result.checks_seconds = time.perf_counter() - checked + mode.checks_seconds
         result.checks_on_change = mode.checks_on_change
+        result.steps.append(Step(None, CHECKS, None, result.checks_seconds))
         if result.failed_checks:
             finished(result, started, commit=False, connection=connection, engine=engine)
             raise CheckFailed(result)
     finished(result, started, commit=True, connection=connection, engine=engine)
-    result.steps += engine.after_commit(connection, mode, reporter)
+    for step in engine.after_commit(connection, mode, reporter):
+        reporter.step_done(step)
+        result.steps.append(step)
     return result
 
 

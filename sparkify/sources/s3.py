@@ -25,6 +25,7 @@ read whole only up to a limit (``read_bytes``), or the size it was listed
 with (a file fetched ahead); past it, it is streamed or refused.
 """
 
+import functools
 import io
 import re
 import threading
@@ -147,12 +148,22 @@ class S3Source:
         self.page_size = page_size  # keys per listing request; None: S3's 1,000
         self.label = printable(f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}")
         self.warnings = []  # nothing is left out of an S3 listing
-        if client is None:
-            client, self.anonymous = s3_client(endpoint_url, region, workers)
-        else:
-            self.anonymous = False
-        self.client = client
+        self._client_settings = (endpoint_url, region, workers)
+        if client is not None:
+            self.client, self._anonymous = client, False
         self._ahead = ReadAhead(self._fetch, self._stream, workers, ahead_files, ahead_bytes)
+
+    @functools.cached_property
+    def client(self):
+        """The S3 client, made on first use: a dry run, which reads nothing, looks up no credentials (an
+        instance's metadata service is a connection too)."""
+        client, self._anonymous = s3_client(*self._client_settings)
+        return client
+
+    @property
+    def anonymous(self) -> bool:
+        """Whether requests go unsigned: boto3 found no credentials (the client is made to know)."""
+        return self.client is not None and self._anonymous
 
     def key(self, name: str) -> str:
         """The object key of ``name``, a path relative to the source."""
