@@ -314,6 +314,7 @@ def load(args, reporter, outcome, results=None) -> None:
     from sparkify.output.summary import check_summary, one_line, summary
     from sparkify.results import CHECKS, CheckFailed, RunResult, Step
     from sparkify.run import pipeline
+    from sparkify.run.ledger import source_identity
 
     connection = source = None
     try:
@@ -343,7 +344,7 @@ def load(args, reporter, outcome, results=None) -> None:
         reporter.line(f"Source: {source.label}")
         if note:
             reporter.always(note)
-        outcome.result = RunResult(target=target.label, source=source.label)
+        outcome.result = RunResult(target=target.label, source=source_identity(source))
         try:
             pipeline.run(connection, engine, source, request, reporter, result=outcome.result)
         except CheckFailed as failure:

@@ -364,13 +364,13 @@ class PostgresEngine(Engine):
         for table, name, definition in reversed(unique):
             cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
         if unique:
-            steps.append(Step(None, f"{len(unique)} key indexes built", None, time.perf_counter() - started))
+            steps.append(Step(None, "key indexes built", len(unique), time.perf_counter() - started))
         started = time.perf_counter()
         foreign = [key for key in dropped if key[2].startswith("FOREIGN KEY")]
         for table, name, definition in reversed(foreign):
             cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
         if foreign:
-            steps.append(Step(None, f"{len(foreign)} foreign keys validated", None, time.perf_counter() - started))
+            steps.append(Step(None, "foreign keys validated", len(foreign), time.perf_counter() - started))
 
     def enforced_constraints(self, cursor):
         cursor.execute(CONSTRAINT_DEFINITIONS)
