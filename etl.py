@@ -121,6 +121,7 @@ def parse_args(argv=None):
     )
     parser.add_argument("--quiet", action="store_true",
                         help="print only the target, one summary line and errors")
+    cli.add_lock_timeout_argument(parser)
     parser.add_argument(
         "--json",
         metavar="FILE",
