@@ -167,7 +167,7 @@ CASES = {
     "etl.py --check": (["etl.py", "--check", "--quiet"], ["ALTER TABLE user_table ADD COLUMN note TEXT"], 2),
     "query.py": (["query.py", "SELECT COUNT(*) FROM songplay_table"],
                  ["ALTER TABLE songplay_table ADD COLUMN note TEXT"], 2),
-    "create_tables.py": (["create_tables.py", "--quiet"], ["SELECT COUNT(*) FROM user_table"], 2),
+    "create_tables.py": (["create_tables.py", "--quiet", "--drop-data"], ["SELECT COUNT(*) FROM user_table"], 2),
 }
 
 
