@@ -49,6 +49,7 @@ def parse_args(argv=None):
         "does not connect",
     )
     parser.add_argument("--quiet", action="store_true", help="print only the target, questions and errors")
+    cli.add_lock_timeout_argument(parser)
     return parser.parse_args(argv)
 
 

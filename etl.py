@@ -123,6 +123,7 @@ def parse_args(argv=None):
     parser.add_argument("--quiet", action="store_true",
                         help="print only the target, one summary line (with --check: the verdict, naming any check "
                         "that failed), warnings and errors")
+    cli.add_lock_timeout_argument(parser)
     parser.add_argument(
         "--json",
         metavar="FILE",

@@ -26,9 +26,13 @@ def parse_args(argv=None):
     mode.add_argument("--serve", action="store_true",
                       help="keep the embedded PostgreSQL up and print its DSN, until Ctrl-C")
     cli.add_target_arguments(parser)
+    cli.add_lock_timeout_argument(parser)
     args = parser.parse_args(argv)
     if args.serve and args.sql is not None:
         parser.error("--serve takes no SQL")
+    if args.lock_timeout is not None and (args.serve or args.sql is None):
+        parser.error("--lock-timeout applies to the statement query.py runs: not to --serve or psql, whose "
+                     "sessions are the clients' own")
     if args.csv and args.sql is None:
         parser.error("--csv needs the SQL to run")
     if args.sql == "-":

@@ -19,6 +19,8 @@ remove what it does not name says so in one line that starts with
 "refused:" (exit status 2). Only a bug prints a traceback.
 """
 
+import argparse
+import contextlib
 import functools
 import sys
 import uuid
@@ -27,8 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sparkify import __version__
-from sparkify.config import TargetError
-from sparkify.engines.errors import ConnectionLost, DatabaseError, UndefinedTable
+from sparkify.config import Malformed, TargetError
+from sparkify.engines.errors import ConnectionLost, DatabaseError, LockTimeout, UndefinedTable
 from sparkify.output.printable import printable
 from sparkify.output.streams import print_lines
 from sparkify.results import Failed, Refused
@@ -74,6 +76,56 @@ def add_target_arguments(parser) -> None:
         "path that does not exist yet (it is made, mode 0700) or the folder of an earlier run (default, when "
         "neither names a target: .pgdata in the project)",
     )
+
+
+def add_lock_timeout_argument(parser) -> None:
+    """--lock-timeout, for the scripts whose statements may wait for another session's lock."""
+    from sparkify.engines.lock_wait import DEFAULT_LOCK_TIMEOUT, FIRST_REPORT
+
+    parser.add_argument(
+        "--lock-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help=f"give up when a statement has waited SECONDS for a lock that another session holds (a notebook or "
+        f"a BI tool idle in its transaction, say): exit status 1, nothing committed, and the session named. "
+        f"Who holds up a statement is said after {FIRST_REPORT:g} s of waiting, then every minute. 0: no "
+        f"limit (default: $DWH_LOCK_TIMEOUT, else [RUN] LOCK_TIMEOUT of the config, else "
+        f"{DEFAULT_LOCK_TIMEOUT:g}; that default does not apply to waiting for another etl.py run, which "
+        f"is waited for without a limit unless a timeout is given)",
+    )
+
+
+def _seconds(text):
+    from sparkify.config import KEYS
+
+    try:
+        return KEYS[("RUN", "LOCK_TIMEOUT")][2](text)
+    except Malformed as error:
+        raise argparse.ArgumentTypeError(f"{error}, not {text!r}") from None
+
+
+def lock_policy(settings, flag=None):
+    """The lock timeout: --lock-timeout, else $DWH_LOCK_TIMEOUT or [RUN] LOCK_TIMEOUT, else the default."""
+    from sparkify.engines.lock_wait import LockPolicy
+
+    if flag is not None:
+        return LockPolicy(flag, "--lock-timeout")
+    if settings.run.lock_timeout is not None:
+        return LockPolicy(settings.run.lock_timeout, settings.run.lock_timeout_named_by)
+    return LockPolicy()
+
+
+def watching_locks(engine, connection, target, policy, say, quiet=False):
+    """engine.watching_locks() for a command's connection: the watch connects to ``target`` on its own.
+    With --quiet its lines go to standard error, as warnings do: standard output keeps the lines --quiet
+    promises."""
+    from sparkify.engines.connect import connect
+    from sparkify.engines.lock_wait import APPLICATION
+
+    if quiet:
+        say = functools.partial(print, file=sys.stderr, flush=True)
+    return engine.watching_locks(connection, lambda: connect(target, attempts=1, application=APPLICATION), say,
+                                 policy)
 
 
 # ---------------------------------------------------------------------------
@@ -125,6 +177,8 @@ def _message(error: BaseException, wording: Wording) -> str:
                 "database is back")
     if isinstance(error, UndefinedTable):
         return f"{error.first_line}: run create_tables.py first"
+    if isinstance(error, LockTimeout):
+        return str(error)
     if isinstance(error, DatabaseError):
         return f"the database said: {str(error).strip() or type(error).__name__}"
     aws = _aws(error)
@@ -317,6 +371,7 @@ def load(args, reporter, outcome, results=None) -> None:
     from sparkify.run.ledger import source_identity
 
     connection = source = None
+    locks = contextlib.ExitStack()
     try:
         settings = load_settings(args.config)
         target = choose_target(settings, args.dsn, args.pgdata)
@@ -327,6 +382,8 @@ def load(args, reporter, outcome, results=None) -> None:
                               host=connection.info.host)
         outcome.engine = engine.name
         engine.check_connection(connection)
+        locks.enter_context(watching_locks(engine, connection, target, lock_policy(settings, args.lock_timeout),
+                                           reporter.always, args.quiet))
         if args.check:
             checks, seconds = check(connection, engine, reporter)
             reporter.always(check_summary(checks, seconds, quiet=args.quiet))
@@ -356,6 +413,7 @@ def load(args, reporter, outcome, results=None) -> None:
             for line in result.warnings:
                 print(line, file=sys.stderr)
     finally:
+        locks.close()
         if hasattr(source, "close"):
             source.close()
         if connection is not None:
@@ -389,14 +447,17 @@ def create_tables(args) -> int:
         print(as_script(["BEGIN", *api.table_statements(engine), "COMMIT"]), end="")
         return OK
     connection = None
+    locks = contextlib.ExitStack()
     try:
         settings = load_settings(args.config)
         target = choose_target(settings, args.dsn, args.pgdata)
         print(f"Target: {target.label}", flush=True)
-        connection = connect(target)
+        connection = connect(target, application="sparkify-create_tables")
         engine = engine_named(args.engine or detect_engine(connection), settings)
         engine.check_connection(connection)
         reporter = Reporter(quiet=args.quiet)
+        locks.enter_context(watching_locks(engine, connection, target, lock_policy(settings, args.lock_timeout),
+                                           reporter.always, args.quiet))
         rows = api.rows_held(connection, engine, reporter)
         if any(rows.values()) and not args.drop_data:
             if not interactive():
@@ -410,6 +471,7 @@ def create_tables(args) -> int:
             print(f"Created ({engine.name}): {', '.join(q.all_tables)}{gone}.")
         return OK
     finally:
+        locks.close()
         if connection is not None:
             connection.close()
 
@@ -450,6 +512,7 @@ def query(args) -> int:
     from sparkify.output.report import Reporter
 
     connection = None
+    locks = contextlib.ExitStack()
     try:
         settings = load_settings(args.config)
         target = choose_target(settings, args.dsn, args.pgdata)
@@ -458,10 +521,13 @@ def query(args) -> int:
         print(f"Target: {target.label}", file=sys.stderr, flush=True)  # stdout is the result's
         if args.sql is None:
             return tool.interactive(target)
-        connection = connect(target)
+        connection = connect(target, application="sparkify-query")
         engine = engine_named(args.engine or detect_engine(connection), settings)
         engine.check_connection(connection)
-        columns, rows = tool.execute(connection, args.sql, engine, Reporter(stream=sys.stderr))
+        reporter = Reporter(stream=sys.stderr)
+        locks.enter_context(watching_locks(engine, connection, target, lock_policy(settings, args.lock_timeout),
+                                           reporter.always))
+        columns, rows = tool.execute(connection, args.sql, engine, reporter)
         if columns is None:
             print(rows)
         elif args.csv:
@@ -470,6 +536,7 @@ def query(args) -> int:
             print(tool.table(columns, rows))
         return OK
     finally:
+        locks.close()
         if connection is not None:
             connection.close()
 

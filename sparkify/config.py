@@ -12,6 +12,7 @@ Everything else in the package receives the frozen ``Settings`` that
 - ``DWH_DSN``: a libpq DSN that stands in for ``[CLUSTER]`` (``--dsn`` wins);
 - ``DWH_DB_PASSWORD``: wins over ``[CLUSTER] DB_PASSWORD``;
 - ``DWH_DEPLOYMENT``: wins over ``[DWH] DEPLOYMENT``;
+- ``DWH_LOCK_TIMEOUT``: wins over ``[RUN] LOCK_TIMEOUT`` (``--lock-timeout`` wins over both);
 - ``PGSSLROOTCERT`` (libpq's CA bundle) and ``AWS_ENDPOINT_URL`` (boto3's
   endpoint), which their libraries read themselves: read here only to say
   what they will do; ``AWS_ACCESS_KEY_ID`` and ``AWS_PROFILE``, only to
@@ -49,6 +50,7 @@ CONFIG_ENV = "DWH_CONFIG"
 DSN_ENV = "DWH_DSN"
 PASSWORD_ENV = "DWH_DB_PASSWORD"
 DEPLOYMENT_ENV = "DWH_DEPLOYMENT"
+LOCK_TIMEOUT_ENV = "DWH_LOCK_TIMEOUT"
 MAX_REDSHIFT_ERRORS = 100_000  # the largest MAXERROR that COPY accepts
 EXAMPLE = "see dwh.cfg.example"
 
@@ -152,6 +154,14 @@ class RedshiftSettings:
 
 
 @dataclass(frozen=True)
+class RunSettings:
+    """[RUN]: how the scripts behave beside other sessions of the database."""
+
+    lock_timeout: float | None = None  # seconds a statement may wait for a lock (0: no limit); None: not set
+    lock_timeout_named_by: str | None = None  # "$DWH_LOCK_TIMEOUT" or "[RUN] LOCK_TIMEOUT", when set
+
+
+@dataclass(frozen=True)
 class Provisioning:
     """[DWH]: what ``cluster.py create`` makes and how it may be reached."""
 
@@ -196,6 +206,7 @@ class Settings:
     source: SourceSettings = field(default_factory=SourceSettings)
     redshift: RedshiftSettings = field(default_factory=RedshiftSettings)
     aws: AwsSettings = field(default_factory=AwsSettings)
+    run: RunSettings = field(default_factory=RunSettings)
 
     @property
     def where(self) -> str:
@@ -301,6 +312,17 @@ def _integer(low=None, high=None, form="a whole number"):
             raise Malformed(f"must be between {low} and {high}" if high is not None else f"must be {low} or more")
         return number
     return parse
+
+
+def _seconds(value):
+    """A lock timeout: a number of seconds, 0 or more (0: no limit)."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise Malformed("must be a number of seconds (0: no limit)") from None
+    if not number >= 0 or number == float("inf"):
+        raise Malformed("must be a number of seconds, 0 or more (0: no limit)")
+    return number
 
 
 def _positive_number(value):
@@ -429,6 +451,7 @@ KEYS: dict[tuple[str, str], tuple[str, str, Callable]] = {
     ("DWH", "USAGE_LIMIT_RPU_HOURS"): ("provisioning", "usage_limit_rpu_hours", _integer(1)),
     ("DWH", "USAGE_LIMIT_ACTION"): ("provisioning", "usage_limit_action", _choice(
         USAGE_LIMIT_ACTIONS, " (deactivate: user queries are turned off until the next day; log: only recorded)")),
+    ("RUN", "LOCK_TIMEOUT"): ("run", "lock_timeout", _seconds),
     ("AWS", "KEY"): ("aws", "key", Secret),
     ("AWS", "SECRET"): ("aws", "secret", Secret),
 }
@@ -437,10 +460,11 @@ ENVIRONMENT = {  # variable -> the key it stands in for
     DSN_ENV: None,
     PASSWORD_ENV: ("CLUSTER", "DB_PASSWORD"),
     DEPLOYMENT_ENV: ("DWH", "DEPLOYMENT"),
+    LOCK_TIMEOUT_ENV: ("RUN", "LOCK_TIMEOUT"),
 }
 AWS_CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_PROFILE")  # boto3's, which [AWS] KEY/SECRET would overrule
 GROUPS = {"target": TargetSettings, "source": SourceSettings, "redshift": RedshiftSettings,
-          "provisioning": Provisioning, "aws": AwsSettings}
+          "provisioning": Provisioning, "aws": AwsSettings, "run": RunSettings}
 
 
 def value_of(settings: Settings, section: str, key: str):
@@ -604,12 +628,16 @@ def parse(sections: Mapping, environ: Mapping | None = None, path: Path | None =
         where = f"{path}: " if path is not None else ""
         raise TargetError(f"{where}{'; '.join(problems)} ({EXAMPLE})")
     provisioning = Provisioning(**values.pop("provisioning"))
+    if "lock_timeout" in values["run"]:
+        values["run"]["lock_timeout_named_by"] = f"${LOCK_TIMEOUT_ENV}" if LOCK_TIMEOUT_ENV in environ \
+            else "[RUN] LOCK_TIMEOUT"
     return Settings(
         path=path, named_by=named_by, sections=frozenset(sections),
         target=TargetSettings(**values["target"]),
         source=SourceSettings(**values["source"]),
         redshift=RedshiftSettings(**values["redshift"]),
         aws=AwsSettings(**values["aws"], provisioning=provisioning),
+        run=RunSettings(**values["run"]),
     )
 
 

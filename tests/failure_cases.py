@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 EVENTS_FILE = "log_data/2018/11/2018-11-01-events.json"
 SONG_FILE = "song_data/A/B/C/TRABC0000000000001.json"
+HELD_UP = ("another session idle in its open transaction (a notebook, a BI tool, a client of `query.py --serve`) "
+           "holds a table the command needs")
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,17 @@ FAILURES = {
                 "the run (`etl.py | cat` ends); SIGHUP exits 129"),
         Failure("two etl.py runs at once on one database", 0,
                 "Another etl.py run is loading this database: waiting for it to finish...",
-                "the second waits for the first to commit (an advisory lock): they never interleave"),
+                "the second waits for the first to commit (an advisory lock): they never interleave; after 5 s it "
+                "names the other run's pid, and waits without a limit unless `--lock-timeout` (or "
+                "`DWH_LOCK_TIMEOUT`, `[RUN] LOCK_TIMEOUT`) sets one"),
+        Failure(HELD_UP, 1,
+                "for a lock on songplay_table (AccessExclusiveLock), held by pid",
+                "`etl.py`, `create_tables.py`, `query.py`: after 5 s of waiting, lines name each session that "
+                "holds it up (pid, application, user, client, state and since when, the first words of its last "
+                "statement), again every minute; at the lock timeout (600 s; `--lock-timeout SECONDS`, "
+                "`DWH_LOCK_TIMEOUT` or `[RUN] LOCK_TIMEOUT`; 0: no limit) the command cancels its own statement "
+                "and commits nothing. The other session is never signalled: end it yourself if it is yours "
+                "(`SELECT pg_terminate_backend(pid)`)"),
         Failure("the embedded PostgreSQL was killed hard", 0, "All 14 checks passed",
                 "the next run starts it again by itself, stale `postmaster.pid` and all"),
         Failure("the embedded PostgreSQL killed during a load", 2, "the database connection was lost",
@@ -265,8 +277,8 @@ def render() -> str:
         "Every case below is tried for real by the tests (`tests/test_bad_input.py`,",
         "`tests/test_hostile_paths.py`, `tests/test_faults.py`, `tests/test_config_secrets.py`,",
         "`tests/test_settings.py`, `tests/test_source_credentials.py`, `tests/test_intent.py`,",
-        "`tests/test_incremental_redshift.py`, `tests/test_cluster.py`), which check the exit",
-        "code and the message shown here. Whenever a run fails, nothing is committed:",
+        "`tests/test_incremental_redshift.py`, `tests/test_cluster.py`, `tests/test_lock_waits.py`), which",
+        "check the exit code and the message shown here. Whenever a run fails, nothing is committed:",
         "the previous warehouse is unchanged, and a rerun after fixing the cause succeeds.",
         "",
         "| case | exit code | what you see (an excerpt) | notes |",

@@ -6,12 +6,18 @@
 - ``RedshiftTextPostgres``: the PostgreSQL engine made to compare text as
   Redshift compares VARCHARs, so that the whole transform runs on the
   embedded server with Redshift's semantics (test_trailing_blanks.py).
+- ``BlockedRedshift`` and ``RedshiftSessions``: a run whose LOCK waits for
+  another session, and the system views that say who that session is
+  (test_lock_waits.py).
 
 Each rule modelled here cites the page of AWS's documentation it comes from.
 """
 
+import datetime
 import re
 import sqlite3
+import threading
+import time
 import types
 
 import psycopg2
@@ -406,3 +412,110 @@ class RedshiftTextPostgres(PostgresEngine):
         statement = _TABLE_KEY.sub("", statement)
         statement = _REFERENCES.sub("", statement)
         return _LENGTH.sub(r"(LENGTH(\1) + OCTET_LENGTH(\1) - OCTET_LENGTH(RTRIM(\1)))", statement)
+
+
+# ---------------------------------------------------------------------------
+# Lock waits: a run whose LOCK waits, and the views that say who holds it
+# ---------------------------------------------------------------------------
+
+
+class QueryCanceled(psycopg2.errors.QueryCanceled):
+    """What psycopg2 raises when the server cancels a statement (SQLSTATE 57014)."""
+
+    pgcode = "57014"
+
+
+class BlockedRedshift(FakeRedshift):
+    """A FakeRedshift on which the run's ``LOCK staging_events`` waits, as Redshift's LOCK waits for a
+    conflicting lock (https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html), until the other session
+    lets go (``release()``) or the statement is cancelled (``cancel()``, psycopg2's PQcancel)."""
+
+    def __init__(self, pid=4100, **options):
+        super().__init__(**options)
+        self.info.backend_pid = pid
+        self.cancelled = threading.Event()
+        self.released = threading.Event()
+
+    def cursor(self):
+        return BlockedCursor(self)
+
+    def cancel(self):
+        self.cancelled.set()
+
+    def release(self):
+        self.released.set()
+
+
+class BlockedCursor(FakeCursor):
+    def execute(self, statement, params=None):
+        if " ".join(statement.split()) == redshift.LOCK:
+            deadline = time.monotonic() + 30
+            while not self.connection.released.is_set():
+                if self.connection.cancelled.wait(0.02):
+                    self.connection.cancelled.clear()
+                    raise QueryCanceled("ERROR:  Query (4711) cancelled on user's request")
+                assert time.monotonic() < deadline, "nothing ended the LOCK's wait"
+        return super().execute(statement, params)
+
+
+# The views' columns, as AWS documents them (SVV_TRANSACTIONS, PG_LOCKS as PostgreSQL 8.0 has it,
+# SYS_QUERY_HISTORY, SYS_CONNECTION_LOG), and PG_CLASS's two that the queries read.
+LOCK_VIEWS = {
+    "svv_transactions": ["txn_owner", "txn_db", "xid", "pid", "txn_start", "lock_mode", "lockable_object_type",
+                         "relation", "granted"],
+    "pg_locks": ["relation", "database", "transaction", "pid", "mode", "granted"],
+    "pg_class": ["oid", "relname"],
+    "sys_query_history": ["user_id", "query_id", "transaction_id", "session_id", "status", "start_time", "end_time",
+                          "query_text"],
+    "sys_connection_log": ["event", "record_time", "remote_host", "session_id", "user_name", "application_name"],
+}
+_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?$")
+
+
+class RedshiftSessions:
+    """The lock watch's own connection: the statements run on the views' rows in SQLite.
+
+    ``views``: view -> rows (dicts). A row's ``owner`` is the user it belongs
+    to: as the views' pages say, a superuser sees every row and a regular
+    user only its own, except PG_LOCKS, which shows every session's locks, and
+    SYS_CONNECTION_LOG, which only a superuser sees at all.
+    """
+
+    def __init__(self, views, user="etl", superuser=True):
+        self.autocommit = False
+        self.closed = False
+        self.sent = []
+        self.database = sqlite3.connect(":memory:", check_same_thread=False)
+        for view, columns in LOCK_VIEWS.items():
+            quoted = ", ".join(f'"{column}"' for column in columns)  # pg_locks has a column named transaction
+            self.database.execute(f"CREATE TABLE {view} ({quoted})")
+            for row in views.get(view, ()):
+                owner = row.get("owner")
+                visible = superuser or view in ("pg_locks", "pg_class") or (
+                    view != "sys_connection_log" and owner in (None, user))
+                if visible:
+                    self.database.execute(f"INSERT INTO {view} VALUES ({', '.join('?' * len(columns))})",
+                                          [row.get(column) for column in columns])
+
+    def cursor(self):
+        return SessionsCursor(self)
+
+    def close(self):
+        self.closed = True
+
+
+class SessionsCursor(FakeCursor):
+    """A cursor of RedshiftSessions: every query is answered by the views' rows."""
+
+    def close(self):
+        pass
+
+    def execute(self, statement, params=None):
+        assert params is None, "the Redshift engine inlines every value"
+        self.connection.sent.append(statement)
+        if statement.startswith("SET "):
+            self._rows = []
+            return
+        rows = self.connection.database.execute(statement).fetchall()
+        self._rows = [tuple(datetime.datetime.fromisoformat(value) if isinstance(value, str)
+                            and _TIMESTAMP.match(value) else value for value in row) for row in rows]

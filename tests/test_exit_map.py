@@ -155,8 +155,9 @@ def test_aws_that_cannot_be_reached_is_exit_2_and_one_line_for_cluster(cluster_c
 
 
 def backend_waiting(warehouse, event):
-    """Whether a session of the scripts waits on ``event`` (a lock, a sleep) in the warehouse's database."""
-    return bool(warehouse.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'sparkify-etl' "
+    """Whether a session of the scripts (application sparkify-etl, sparkify-create_tables, sparkify-query...)
+    waits on ``event`` (a lock, a sleep) in the warehouse's database."""
+    return bool(warehouse.query("SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'sparkify-%%' "
                                 "AND (wait_event_type = 'Lock' OR wait_event = %s)", (event,)))
 
 

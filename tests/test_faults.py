@@ -104,11 +104,12 @@ def release(holder):
 
 
 def waiting_backends(warehouse, process, count=1, timeout=30):
-    """The pids of the scripts' backends waiting on an advisory lock, once ``count`` of them are."""
+    """The pids of the scripts' backends (sparkify-etl, sparkify-create_tables...) waiting on an advisory lock,
+    once ``count`` of them are."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         pids = [pid for (pid,) in warehouse.query(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = 'sparkify-etl' "
+            "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'sparkify-%%' "
             "AND wait_event_type = 'Lock' AND wait_event = 'advisory' ORDER BY backend_start"
         )]
         if len(pids) >= count:

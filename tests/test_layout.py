@@ -26,7 +26,7 @@ TESTS = PROJECT_DIR / "tests"
 SKIPPED_FOLDERS = {".venv", ".git", ".pgdata", ".cache", "__pycache__", ".hypothesis", "node_modules"}
 # Functions of SQL, not of Python, that comments name
 SQL_FUNCTIONS = {"current_schema", "pg_get_constraintdef", "pg_last_copy_id", "pg_last_copy_count", "pg_backend_pid",
-                 "to_timestamp", "ROW_NUMBER", "pause_here"}
+                 "to_timestamp", "ROW_NUMBER", "pause_here", "pg_blocking_pids"}
 
 
 def project_files(pattern):

@@ -105,7 +105,7 @@ def check_target(target, engine=None, named_by=None):
     """(finding, connection or None, engine or None). ``named_by``: who named the target
     (config.TargetChoice: "--dsn", "$DWH_DSN", "[CLUSTER] HOST"...), for the advice."""
     try:
-        connection = connect(target)
+        connection = connect(target, application="sparkify-doctor")
     except TargetError as error:
         return fail(f"{error}{connection_advice(target, str(error), named_by)}", setup=True), None, engine
     try:

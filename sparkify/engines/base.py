@@ -18,6 +18,7 @@ import time
 
 from sparkify.engines import libpq
 from sparkify.engines.cancel import cancel_on_interrupt
+from sparkify.engines.lock_wait import LockPolicy, LockWait, LockWatch
 from sparkify.results import Step, TableLoad
 from sparkify.sqltext import summarise
 
@@ -29,13 +30,19 @@ class Cursor:
     the user's, for the target), not as sql_queries.py's Redshift dialect.
     ``log``: told each statement on one line, with its duration (Redshift's
     statements can take minutes: the log shows where the time goes).
+    ``watch``: the command's lock watch (lock_wait.py), which says who holds
+    up a statement that waits for a lock, and cancels it at the lock timeout.
     """
 
-    def __init__(self, engine, cursor, log=None, as_written=False):
+    def __init__(self, engine, cursor, log=None, as_written=False, watch=None):
         self._engine = engine
         self._cursor = cursor
         self._log = log
         self._as_written = as_written
+        self._watch = watch
+
+    def _watched(self):
+        return self._watch.statement() if self._watch is not None else contextlib.nullcontext()
 
     def execute(self, statement, params=None):
         text = statement if self._as_written else self._engine.render(statement)
@@ -43,7 +50,7 @@ class Cursor:
             text, params = self._engine.inline(text, params), None
         started, outcome = time.perf_counter(), "  (failed)"
         try:
-            with self._engine.translated(self._cursor.connection):
+            with self._watched(), self._engine.translated(self._cursor.connection):
                 result = self._cursor.execute(text, params)
             outcome = ""
             return result
@@ -52,7 +59,7 @@ class Cursor:
                 self._log(f"{time.perf_counter() - started:8.2f} s  {summarise(text)}{outcome}")
 
     def copy_expert(self, statement, stream, size=8192):
-        with self._engine.translated(self._cursor.connection):
+        with self._watched(), self._engine.translated(self._cursor.connection):
             return self._cursor.copy_expert(statement, stream, size)
 
     def fetchone(self):
@@ -92,6 +99,7 @@ class Engine:
 
     binds_parameters = True  # whether the driver's quoting of a bound value is this database's
     logs_statements = False  # whether the run logs each statement with its duration
+    lock_watch = None  # the command's LockWatch while watching_locks() runs
 
     # -- statements ---------------------------------------------------------
 
@@ -145,7 +153,10 @@ class Engine:
     def cursor(self, cursor, reporter=None, as_written=False) -> Cursor:
         """The cursor every statement goes through, around the driver's ``cursor``."""
         log = reporter.line if self.logs_statements and reporter is not None else None
-        return Cursor(self, cursor, log, as_written)
+        watch = self.lock_watch
+        if watch is not None and not watch.watches(getattr(cursor, "connection", None)):
+            watch = None
+        return Cursor(self, cursor, log, as_written, watch)
 
     @contextlib.contextmanager
     def cursor_on(self, connection, reporter=None, as_written=False):
@@ -170,6 +181,25 @@ class Engine:
     def cancelling(self, connection):
         """A block in which Ctrl-C, SIGTERM or SIGHUP cancel the running statement at once (cancel.py)."""
         return cancel_on_interrupt(lambda: self.cancel(connection))
+
+    # -- lock waits ---------------------------------------------------------
+
+    @contextlib.contextmanager
+    def watching_locks(self, connection, connect, say, policy: LockPolicy | None = None):
+        """A block in which every statement on ``connection`` that waits for a lock another session holds is
+        said (who holds it) and given up at the lock timeout (lock_wait.py). ``connect()`` opens the
+        watch's own connection when it is first needed; ``say`` prints a line."""
+        with LockWatch(self, connection, connect, say, policy) as watch:
+            previous, self.lock_watch = self.lock_watch, watch
+            try:
+                yield watch
+            finally:
+                self.lock_watch = previous
+
+    def lock_wait(self, cursor, pid) -> LockWait | None:
+        """What session ``pid`` waits for and the sessions that hold it up, read with ``cursor`` (another
+        session's); None when it waits for no lock, or when this engine cannot tell."""
+        return None
 
     # -- the run's steps ----------------------------------------------------
 

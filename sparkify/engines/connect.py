@@ -167,14 +167,21 @@ REFUSALS = ("password authentication failed", "does not exist", "no pg_hba.conf 
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 200, "keepalives_interval": 200, "keepalives_count": 5}
 
 
-def connect(target: Target, attempts: int = 3, timeout: int = 10):
-    """Connect, with TCP keepalives, retrying a failed attempt a couple of times with a growing pause."""
+def connect(target: Target, attempts: int = 3, timeout: int = 10, application: str = "sparkify-etl"):
+    """Connect, with TCP keepalives, retrying a failed attempt a couple of times with a growing pause.
+
+    ``application``: the session's application_name, which the database shows
+    to other sessions (and to a lock wait's report, engines/lock_wait.py):
+    ``sparkify-etl`` for etl.py, ``sparkify-create_tables``, ``sparkify-query``
+    and ``sparkify-doctor`` for the other scripts, ``sparkify-lock-watch`` for
+    the connection that watches a command's lock waits.
+    """
     for attempt in range(1, attempts + 1):
         try:
             given = psycopg2.extensions.parse_dsn(target.dsn)
             keepalives = {key: value for key, value in KEEPALIVES.items() if key not in given}
             return psycopg2.connect(
-                target.dsn, connect_timeout=timeout, application_name="sparkify-etl", **keepalives
+                target.dsn, connect_timeout=timeout, application_name=application, **keepalives
             )
         except psycopg2.ProgrammingError:  # libpq's message quotes the DSN, password and all
             raise TargetError(

@@ -39,3 +39,12 @@ class QueryCancelled(DatabaseError):
 
 class LockNotAvailable(DatabaseError):
     """A lock asked for with NOWAIT (or within a lock timeout) is held by another session."""
+
+
+class LockTimeout(QueryCancelled):
+    """A statement waited for a lock another session holds longer than the lock timeout, and was cancelled.
+
+    ``str()`` is the whole message for a person: who holds the lock, since
+    when, and what to do (engines/lock_wait.py); the exit status is 1, as for
+    any statement that failed: nothing was committed.
+    """

@@ -36,6 +36,16 @@ bulk insert and added back after: each index built from one sort, each
 foreign key validated in one pass. The transform's memory follows what was
 staged.
 
+**Lock waits** (lock_wait.py says what is done with them): what a session
+waits for is its lock that ``pg_locks`` shows not granted, since
+``waitstart``; the sessions it waits for are ``pg_blocking_pids()``'s, which
+also names those queued ahead of it for a lock that conflicts
+(https://www.postgresql.org/docs/current/functions-info.html); each is
+described from ``pg_stat_activity`` (a user who is neither superuser nor
+member of ``pg_read_all_stats`` sees the state and statement of its own
+sessions only: https://www.postgresql.org/docs/current/monitoring-stats.html).
+Another run is a session that holds the run's advisory lock.
+
 **Disk.** A table emptied with TRUNCATE gets new, empty files; the old ones
 are given back when the run commits, the new ones when it rolls back. Rows
 that a DELETE or an UPDATE leaves behind, and the rows a failed run appended,
@@ -56,6 +66,7 @@ from sparkify.config import DEFAULT_SOURCE, Settings
 from sparkify.engines.base import Engine
 from sparkify.engines.errors import DatabaseError, LockNotAvailable
 from sparkify.engines.local_loader.staging import stage_source
+from sparkify.engines.lock_wait import MAX_SESSIONS, LockWait, Session, first_words
 from sparkify.results import Step, TableLoad
 from sparkify.sources import open_source
 from sparkify.sqltext import literal_text
@@ -65,6 +76,43 @@ LOCK_KEY = 0x5350_4B59  # "SPKY": one etl.py at a time per database
 # What etl.py --check reads, in the order a full load takes them (staging, then the star): a reader
 # waiting on one holds none that the load takes after it, so the two never deadlock.
 CHECKED_TABLES = q.staging_tables + q.star_tables
+
+# Said at once when a table lock cannot be had at once: who holds it up follows (lock_wait.py), named.
+WAITING_FOR_TABLES = ("Another session holds, or waits for, a lock on the warehouse's tables: waiting for it to "
+                      "commit or roll back...")
+
+# What sessions wait for: their locks that are not granted, and for how long (pg_locks.waitstart).
+LOCKS_WAITED_FOR = """
+SELECT pid, locktype, mode, relation::regclass::text, classid::bigint, objid::bigint, objsubid,
+    EXTRACT(EPOCH FROM clock_timestamp() - waitstart)::float8
+FROM pg_locks
+WHERE pid = ANY(%s) AND NOT granted
+"""
+
+# The sessions: who each waits for, what it is, whether it holds the run's lock (an advisory lock's bigint
+# key is shown as classid, its high half, and objid, its low half, with objsubid 1).
+SESSIONS = """
+SELECT a.pid, a.application_name, a.usename, host(a.client_addr), a.client_port, a.state, a.state_change,
+    a.query_start, a.wait_event_type, a.query, pg_blocking_pids(a.pid),
+    EXISTS (SELECT 1 FROM pg_locks r
+            WHERE r.pid = a.pid AND r.granted AND r.locktype = 'advisory'
+                AND r.classid = 0 AND r.objid = %s::bigint::oid AND r.objsubid = 1)
+FROM pg_stat_activity a
+WHERE a.pid = ANY(%s)
+"""
+
+# PostgreSQL's table lock modes, weakest first (https://www.postgresql.org/docs/current/explicit-locking.html).
+LOCK_MODES = ["AccessShareLock", "RowShareLock", "RowExclusiveLock", "ShareUpdateExclusiveLock", "ShareLock",
+              "ShareRowExclusiveLock", "ExclusiveLock", "AccessExclusiveLock"]
+
+# The table locks that sessions hold.
+LOCKS_HELD = """
+SELECT pid, relation::regclass::text, mode
+FROM pg_locks
+WHERE pid = ANY(%s) AND granted AND locktype = 'relation'
+    AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+ORDER BY pid, relation::regclass::text, mode
+"""
 
 _IDENTITY = re.compile(r"\bIDENTITY\s*\(\s*(-?\d+)\s*,\s*(-?\d+)\s*\)", re.IGNORECASE)
 _DESIGN_LINE = re.compile(
@@ -238,8 +286,59 @@ class PostgresEngine(Engine):
         etl.py --check and wait_for_writers() take them, so that a reader and create_tables.py never
         deadlock (each DROP would otherwise take its table in the order of the DROPs)."""
         self.lock(cursor, reporter)
-        lock_tables(cursor, tables, "ACCESS EXCLUSIVE", reporter,
-                    "Another session is reading or writing the tables: waiting for it to end...")
+        lock_tables(cursor, tables, "ACCESS EXCLUSIVE", reporter, WAITING_FOR_TABLES)
+
+    def lock_wait(self, cursor, pid):
+        """What ``pid`` waits for, and the chain of sessions that hold it up (see the module's docstring)."""
+        cursor.execute(LOCKS_WAITED_FOR, ([pid],))
+        waits = {row[0]: row for row in cursor.fetchall()}
+        if pid not in waits:
+            return None
+        blockers_of, rows, chain, frontier = {}, {}, [], [pid]
+        while frontier and len(chain) < MAX_SESSIONS:  # breadth first: the blockers, then theirs
+            cursor.execute(SESSIONS, (LOCK_KEY, frontier))
+            for row in cursor.fetchall():
+                rows[row[0]] = row
+                blockers_of[row[0]] = tuple(row[10] or ())
+            chain += [member for member in frontier if member != pid and member in rows]
+            frontier = list(dict.fromkeys(blocker for member in frontier for blocker in blockers_of.get(member, ())
+                                          if blocker not in rows and blocker != pid))
+        chain = chain[:MAX_SESSIONS]
+        if chain:
+            cursor.execute(LOCKS_WAITED_FOR, (chain,))
+            waits.update({row[0]: row for row in cursor.fetchall()})
+            cursor.execute(LOCKS_HELD, (chain,))
+            held = cursor.fetchall()
+        else:
+            held = []
+        sessions = tuple(self._session(rows[member], blockers_of, waits, held) for member in chain)
+        blockers = blockers_of.get(pid, ())
+        unknown = None if blockers else "no session that this user can see (pg_blocking_pids() names none)"
+        return LockWait(what=waited_for(waits[pid]), blockers=blockers, sessions=sessions,
+                        seconds=waits[pid][7], unknown=unknown)
+
+    @staticmethod
+    def _session(row, blockers_of, waits, held) -> Session:
+        (pid, application, user, address, port, state, state_change, query_start, wait_type, query, _,
+         is_run) = row
+        waited_by = [member for member, blockers in blockers_of.items() if pid in blockers]
+        wanted = {waits[member][3] for member in waited_by if member in waits and waits[member][3]}
+        strongest = {}
+        for holder, relation, mode in held:
+            if holder == pid and relation in wanted:
+                strongest[relation] = max(strongest.get(relation, mode), mode, key=LOCK_MODES.index)
+        holds = ", ".join(f"{mode} on {relation}" for relation, mode in strongest.items())
+        if state is None:  # another user's session, to a user without pg_read_all_stats
+            return Session(pid, application or None, user, client(address, port), is_run=is_run,
+                           waits_for=blockers_of.get(pid, ()), holds=holds or None,
+                           hidden="its state and statement are hidden from this user: a superuser, or a "
+                                  "member of pg_read_all_stats, sees them")
+        if wait_type == "Lock" and pid in waits:
+            state, since = f"waiting for {waited_for(waits[pid])}", query_start
+        else:
+            since = query_start if state == "active" else state_change
+        return Session(pid, application or None, user, client(address, port), state, since, holds or None,
+                       first_words(query), blockers_of.get(pid, ()), is_run)
 
     @contextlib.contextmanager
     def read_only(self, connection, reporter):
@@ -265,8 +364,7 @@ class PostgresEngine(Engine):
             cursor.execute("SELECT name FROM unnest(%s::text[]) WITH ORDINALITY AS t(name, n) "
                            "WHERE to_regclass(name) IS NOT NULL ORDER BY n", (q.all_tables,))
             tables = [name for (name,) in cursor.fetchall()]
-        lock_tables(cursor, tables, "ACCESS SHARE", reporter,
-                    "Another session is writing the warehouse (an etl.py load?): waiting for it to commit...")
+        lock_tables(cursor, tables, "ACCESS SHARE", reporter, WAITING_FOR_TABLES)
 
     def open_source(self, locations, full, dated):
         s3 = self.settings.source
@@ -380,6 +478,25 @@ class PostgresEngine(Engine):
         return type(self)(self.settings, self.workers, describe_loads=True)
 
 
+def waited_for(row) -> str:
+    """What a row of LOCKS_WAITED_FOR waits for, in words."""
+    _, locktype, mode, relation, classid, objid, objsubid, _ = row
+    if locktype == "advisory" and (classid, objid, objsubid) == (0, LOCK_KEY, 1):
+        return "the lock of a run (another etl.py run loads this database)"
+    if locktype == "relation" and relation:
+        return f"a lock on {relation} ({mode})"
+    if locktype in ("transactionid", "tuple"):
+        return f"a row that another transaction changed and has not committed ({mode})"
+    return f"a {locktype} lock ({mode})"
+
+
+def client(address, port) -> str:
+    """Where a session connects from: an address, or the local socket."""
+    if address is None:
+        return "local socket" if port in (None, -1) else "unknown"
+    return address
+
+
 def vacuum(engine, connection, tables) -> None:
     connection.autocommit = True  # VACUUM cannot run in a transaction
     try:
@@ -392,7 +509,8 @@ def vacuum(engine, connection, tables) -> None:
 
 def lock_tables(cursor, tables, mode, reporter, waiting) -> None:
     """LOCK ``tables`` in ``mode``, in one statement (so in their order): at once when it can, else saying
-    ``waiting`` first. Held until the transaction ends."""
+    ``waiting`` first. Held until the transaction ends. Who holds them up is said by the command's lock
+    watch (lock_wait.py), which also ends the wait at the lock timeout."""
     if not tables:
         return
     lock = f"LOCK TABLE {', '.join(tables)} IN {mode} MODE"

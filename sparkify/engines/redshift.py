@@ -13,6 +13,34 @@ What differs from PostgreSQL, and the page of AWS's documentation that says why:
   ``staging_events`` (every run writes it) as its first statement; a second
   run waits until the first commits or rolls back
   (https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html).
+- **Who holds a lock the run waits for** (lock_wait.py says what is done
+  with it): Redshift has no ``pg_blocking_pids()``, no ``waitstart``, no
+  ``lock_timeout`` setting (its configuration reference lists
+  ``statement_timeout`` only, which would also stop a long COPY:
+  https://docs.aws.amazon.com/redshift/latest/dg/cm_chap_ConfigurationRef.html)
+  and no ``NOWAIT`` for ``LOCK``. What a session waits for is its lock that
+  SVV_TRANSACTIONS shows not granted
+  (https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_TRANSACTIONS.html);
+  who holds that table is read from PG_LOCKS, as AWS's own query does
+  (https://repost.aws/knowledge-center/prevent-locks-blocking-queries-redshift),
+  keeping the holders whose mode conflicts (that page: AccessExclusiveLock
+  blocks all, ShareRowExclusiveLock blocks itself and AccessExclusiveLock,
+  AccessShareLock only AccessExclusiveLock). Each holder is described from
+  SYS_QUERY_HISTORY (its statements, running or done:
+  https://docs.aws.amazon.com/redshift/latest/dg/SYS_QUERY_HISTORY.html),
+  SVV_TRANSACTIONS (its user, its transaction's start) and SYS_CONNECTION_LOG
+  (its application and client:
+  https://docs.aws.amazon.com/redshift/latest/dg/SYS_CONNECTION_LOG.html), views
+  of both deployments, not STV_LOCKS or STV_SESSIONS: the STV tables are
+  "provisioned only", Serverless has none
+  (https://docs.aws.amazon.com/redshift/latest/dg/c_intro_system_views.html),
+  and STV_LOCKS is visible to superusers only
+  (https://docs.aws.amazon.com/redshift/latest/dg/r_STV_LOCKS.html).
+  A regular user sees only its own sessions there, and only a superuser
+  SYS_CONNECTION_LOG: what is hidden is said to be. How long the statement
+  has waited is counted from its start. Another run is a session that holds
+  ``staging_events`` in AccessExclusiveLock (the run's ``LOCK``), unless its
+  application, where visible, is not one of ours.
 - **``DELETE``, not ``TRUNCATE``,** empties the star: TRUNCATE commits the
   transaction it runs in (https://docs.aws.amazon.com/redshift/latest/dg/r_TRUNCATE.html),
   and a failed run must leave the previous warehouse as it was.
@@ -49,6 +77,7 @@ from sparkify.config import MAX_REDSHIFT_ERRORS, REDSHIFT_REQUIRED, Settings, Ta
 from sparkify.engines import redshift_load_errors as load_errors
 from sparkify.engines.base import Engine
 from sparkify.engines.errors import DatabaseError
+from sparkify.engines.lock_wait import MAX_SESSIONS, LockWait, Session, first_words
 from sparkify.results import LoadError, RejectedRecord, Step, TableLoad, too_many_rejected
 from sparkify.sqltext import literal_text
 from sparkify.value_ranges import RANGE_MEANING, TS_MAX_MS, TS_MIN_MS
@@ -100,6 +129,62 @@ LIMIT {{limit}} OFFSET {{offset}}
 staged_ts_out_of_range_delete = f"""
 DELETE FROM {{table}} WHERE {TS_OUT_OF_RANGE}
 """
+
+
+# Lock waits (see the module's docstring). {pids} and {relations} are lists of integers.
+LOCKS_WAITED_FOR = """
+SELECT w.pid, w.relation, TRIM(c.relname), TRIM(w.lock_mode)
+FROM svv_transactions w
+LEFT JOIN pg_class c ON c.oid = w.relation
+WHERE w.pid IN ({pids}) AND NOT w.granted AND w.relation IS NOT NULL
+"""
+
+LOCKS_ON = """
+SELECT DISTINCT l.pid, l.relation, TRIM(c.relname), TRIM(l.mode), l.granted
+FROM pg_locks l
+LEFT JOIN pg_class c ON c.oid = l.relation
+WHERE l.relation IN ({relations})
+"""
+
+TRANSACTIONS = """
+SELECT pid, TRIM(txn_owner), MIN(txn_start)
+FROM svv_transactions
+WHERE pid IN ({pids})
+GROUP BY pid, txn_owner
+"""
+
+LAST_STATEMENTS = """
+SELECT session_id, TRIM(status), start_time, end_time, TRIM(query_text)
+FROM sys_query_history
+WHERE session_id IN ({pids})
+ORDER BY start_time DESC
+LIMIT 100
+"""
+
+CONNECTIONS = """
+SELECT session_id, TRIM(application_name), TRIM(remote_host), TRIM(user_name)
+FROM sys_connection_log
+WHERE session_id IN ({pids})
+ORDER BY record_time DESC
+"""
+
+# The lock modes that block each mode (https://repost.aws/knowledge-center/prevent-locks-blocking-queries-redshift).
+BLOCKED_BY = {
+    "AccessShareLock": {"AccessExclusiveLock"},
+    "ShareRowExclusiveLock": {"ShareRowExclusiveLock", "AccessExclusiveLock"},
+    "AccessExclusiveLock": {"AccessShareLock", "ShareRowExclusiveLock", "AccessExclusiveLock"},
+}
+RUNNING = ("planning", "queued", "running", "returning")  # SYS_QUERY_HISTORY's statuses of a statement not done
+OUR_APPLICATIONS = ("sparkify-etl", "sparkify-create_tables")  # the scripts that take the run's LOCK
+
+
+def conflicts(wanted: str, held: str) -> bool:
+    """Whether a lock held in mode ``held`` keeps one in mode ``wanted`` waiting (an unknown mode: yes)."""
+    return held in BLOCKED_BY.get(wanted, {held})
+
+
+def integers(values) -> str:
+    return ", ".join(str(int(value)) for value in values) or "NULL"
 
 
 def literal(value) -> str:
@@ -180,6 +265,90 @@ class RedshiftEngine(Engine):
         """The run's LOCK, which needs staging_events: without it no run can be loading (or start to)."""
         if "staging_events" in tables:
             self.lock(cursor, reporter)
+
+    def lock_wait(self, cursor, pid):
+        """What ``pid`` waits for, and the chain of sessions that hold it up (see the module's docstring)."""
+        waits = self._waits(cursor, [pid])
+        if pid not in waits:
+            return None
+        blockers_of, chain, frontier, seen, held = {}, [], [pid], {pid}, {}
+        while frontier and len(chain) < MAX_SESSIONS:  # breadth first: the blockers, then theirs
+            wanted = {waits[member][0] for member in frontier if member in waits}
+            cursor.execute(LOCKS_ON.format(relations=integers(wanted)))
+            locks = cursor.fetchall()
+            for holder, relation, name, mode, granted in locks:
+                if granted:
+                    held.setdefault(holder, {}).setdefault(name or str(relation), set()).add(mode)
+            for member in frontier:
+                if member not in waits:
+                    continue
+                relation, _, mode = waits[member]
+                conflicting = [(holder, granted) for holder, on, _, held_mode, granted in locks
+                               if on == relation and holder != member and conflicts(mode, held_mode)]
+                # those holding it; else those queued for it, maybe ahead
+                blockers_of[member] = tuple(dict.fromkeys(holder for holder, granted in conflicting if granted)) \
+                    or tuple(dict.fromkeys(holder for holder, _ in conflicting))
+            frontier = [holder for member in frontier for holder in blockers_of.get(member, ()) if holder not in seen]
+            frontier = list(dict.fromkeys(frontier))[:MAX_SESSIONS - len(chain)]
+            seen.update(frontier)
+            chain += frontier
+            waits.update(self._waits(cursor, frontier) if frontier else {})
+        sessions = tuple(self._sessions(cursor, chain, waits, blockers_of, held, pid))
+        blockers = blockers_of.get(pid, ())
+        unknown = None if blockers else (
+            "a session this user cannot see (Redshift shows a regular user its own sessions only; a superuser "
+            "sees them all, see https://repost.aws/knowledge-center/prevent-locks-blocking-queries-redshift)")
+        relation, name, mode = waits[pid]
+        return LockWait(what=f"a lock on {name or relation} ({mode})", blockers=blockers, sessions=sessions,
+                        unknown=unknown)
+
+    @staticmethod
+    def _waits(cursor, pids) -> dict:
+        """pid -> (table id, table name, mode) of the lock it waits for."""
+        cursor.execute(LOCKS_WAITED_FOR.format(pids=integers(pids)))
+        return {pid: (relation, name, mode) for pid, relation, name, mode in cursor.fetchall()}
+
+    def _sessions(self, cursor, chain, waits, blockers_of, held, waiter):
+        """The sessions of ``chain``, described as far as this user may see them."""
+        if not chain:
+            return []
+        pids = integers(chain)
+        transactions, statements, connections = {}, {}, {}
+        for query, rows in ((TRANSACTIONS, transactions), (LAST_STATEMENTS, statements), (CONNECTIONS, connections)):
+            try:
+                cursor.execute(query.format(pids=pids))
+                for row in cursor.fetchall():
+                    rows.setdefault(row[0], row[1:])  # the first: the newest statement, the latest connection
+            except DatabaseError:  # a view this user may not read: what it shows stays unknown
+                pass
+        sessions = []
+        for member in chain:
+            owner, started = transactions.get(member, (None, None))
+            status, begun, ended, text = statements.get(member, (None, None, None, None))
+            application, client, user = connections.get(member, (None, None, None))
+            wanted = {waits[other][1] or str(waits[other][0]) for other, blockers in blockers_of.items()
+                      if member in blockers and other in waits}
+            modes = held.get(member, {})
+            holds = ", ".join(f"{max(modes[name], key=_strength)} on {name}" for name in sorted(wanted & set(modes)))
+            if member in waits:
+                relation, name, mode = waits[member]
+                state, since = f"waiting for a lock on {name or relation} ({mode})", begun
+            elif status in RUNNING:
+                state, since = "active", begun
+            elif member in transactions:
+                state, since = "idle in transaction", ended or started
+            else:
+                state, since = ("idle", ended) if status else (None, None)
+            visible = member in transactions or member in statements
+            runs_lock = "AccessExclusiveLock" in modes.get("staging_events", ())
+            sessions.append(Session(
+                pid=member, application=application or None, user=owner or user or None, client=client or None,
+                state=state, since=since, holds=holds or None, statement=first_words(text),
+                waits_for=blockers_of.get(member, ()) if member in waits else (),
+                is_run=runs_lock and (application is None or application in OUR_APPLICATIONS),
+                hidden=None if visible else "its details are visible to a superuser only",
+            ))
+        return sessions
 
     def open_source(self, locations, full, dated):
         """The listed S3 root, copied through manifests, when the config has [S3] MANIFEST_PREFIX: a daily
@@ -297,6 +466,11 @@ class RedshiftServerlessEngine(RedshiftEngine):
 
     label = "Amazon Redshift Serverless"
     views = load_errors.SERVERLESS
+
+
+def _strength(mode: str) -> int:
+    order = ["AccessShareLock", "ShareRowExclusiveLock", "AccessExclusiveLock"]
+    return order.index(mode) if mode in order else len(order)
 
 
 def where_staged(source, mode, table) -> str:
