@@ -205,6 +205,7 @@ WHERE connamespace = current_schema()::regnamespace
 class PostgresEngine(Engine):
     name = "postgres"
     label = "PostgreSQL"
+    copies_csv = True  # query.py --csv: COPY (query) TO STDOUT (FORMAT csv, HEADER), at the server's speed
     default_source = DEFAULT_SOURCE  # the bundled sample
 
     def __init__(self, settings: Settings | None = None, workers=None, describe_loads=False, host=None):
@@ -267,6 +268,13 @@ class PostgresEngine(Engine):
             tables = [name for (name,) in cursor.fetchall()]
         lock_tables(cursor, tables, "ACCESS SHARE", reporter,
                     "Another session is writing the warehouse (an etl.py load?): waiting for it to commit...")
+
+    def still_read_only(self, cursor):
+        """What the server says of the open transaction. A COMMIT AND CHAIN opens a new one that a
+        ``SET transaction_read_only = off`` may still turn read-write; this query takes the transaction's
+        first snapshot too, after which no statement can."""
+        cursor.execute("SELECT pg_catalog.current_setting('transaction_read_only')")
+        return cursor.fetchone()[0] == "on"
 
     def open_source(self, locations, full, dated):
         s3 = self.settings.source
