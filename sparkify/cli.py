@@ -9,7 +9,8 @@ the package and ends with one exit status, the same for every script
     1         the work failed: a load, a check, a statement (nothing committed)
     2         the configuration, or reaching the database, S3 or the AWS APIs;
               or refused: the command would remove what it does not name
-    3         done (etl.py: committed, or nothing new), but its output or its --json file could not be written
+    3         done (etl.py: committed, or nothing new), but its output or its --json file could not be written;
+              query.py stops there, nothing committed
     130       Ctrl-C
     143, 129  SIGTERM, SIGHUP (128 + the signal's number)
 
@@ -32,7 +33,7 @@ from sparkify import __version__
 from sparkify.config import Malformed, TargetError
 from sparkify.engines.errors import ConnectionLost, DatabaseError, LockTimeout, UndefinedTable
 from sparkify.output.printable import printable
-from sparkify.output.streams import print_lines
+from sparkify.output.streams import OutputLost, print_lines
 from sparkify.results import Failed, Refused
 from sparkify.run.interrupt import Terminated, terminate_as_exception
 from sparkify.sources import SourceError, SourceUnreachable
@@ -147,6 +148,8 @@ def exit_status(error: BaseException) -> int | None:
     """The exit status for what stopped a command; None for a bug (its traceback is printed)."""
     if isinstance(error, KeyboardInterrupt):
         return INTERRUPTED
+    if isinstance(error, OutputLost):
+        return OUTPUT_LOST
     if isinstance(error, Terminated):
         return error.exit_code
     if isinstance(error, (TargetError, ConnectionLost, SourceUnreachable)) or _aws(error) is not None:
@@ -161,6 +164,8 @@ def stopped_by(error: BaseException, wording: Wording) -> tuple[int, list[str]] 
     status = exit_status(error)
     if status is None:
         return None
+    if isinstance(error, OutputLost):
+        return status, [f"error: {error}: {wording.script} stopped there, {wording.stopped} (exit status {status})"]
     if isinstance(error, (KeyboardInterrupt, Terminated)):
         what = "interrupted" if isinstance(error, KeyboardInterrupt) else f"terminated ({error.name})"
         return status, [f"{what}: {wording.stopped}." if wording.stopped else what]
@@ -504,36 +509,45 @@ def interactive() -> bool:
 
 @command(Wording("query.py", "nothing was changed"))
 def query(args) -> int:
-    """query.py: one statement's result, psql, or the embedded server kept up (--serve)."""
+    """query.py: the statements' results, psql, or the embedded server kept up (--serve); read-only unless
+    --write."""
     from sparkify.config import load_settings
     from sparkify.engines import detect_engine, engine_named
-    from sparkify.engines.connect import choose_target, connect
+    from sparkify.engines.connect import choose_target, connect, reading_target
     from sparkify.output import query as tool
     from sparkify.output.report import Reporter
+    from sparkify.output.streams import Output
 
     connection = None
     locks = contextlib.ExitStack()
     try:
         settings = load_settings(args.config)
         target = choose_target(settings, args.dsn, args.pgdata)
+        if not args.write:
+            target = reading_target(target)
+        out = Output()
         if args.serve:
-            return tool.serve(target, sys.stdout)
-        print(f"Target: {target.label}", file=sys.stderr, flush=True)  # stdout is the result's
-        if args.sql is None:
-            return tool.interactive(target)
+            return tool.serve(target, out, args.write)
+        print(f"Target: {target.label}, {'read-write (--write)' if args.write else 'read-only'}",
+              file=sys.stderr, flush=True)  # stdout is the result's
+        if args.sql is None and (target.local or args.write):
+            return tool.interactive(target, args.write)
         connection = connect(target, application="sparkify-query")
         engine = engine_named(args.engine or detect_engine(connection), settings)
         engine.check_connection(connection)
+        if args.sql is None:
+            if engine.name == "redshift":
+                raise TargetError(
+                    "psql on Redshift cannot be held read-only (Redshift has no default_transaction_read_only): "
+                    "give the SQL to run it read-only (query.py \"SELECT ...\"), or add --write for a psql "
+                    "session that may change the warehouse")
+            connection.close()
+            connection = None
+            return tool.interactive(target, args.write)
         reporter = Reporter(stream=sys.stderr)
         locks.enter_context(watching_locks(engine, connection, target, lock_policy(settings, args.lock_timeout),
                                            reporter.always))
-        columns, rows = tool.execute(connection, args.sql, engine, reporter)
-        if columns is None:
-            print(rows)
-        elif args.csv:
-            tool.write_csv(columns, rows, sys.stdout)
-        else:
-            print(tool.table(columns, rows))
+        tool.run(connection, engine, args.sql, out, sys.stderr, write=args.write, csv=args.csv, reporter=reporter)
         return OK
     finally:
         locks.close()

@@ -51,6 +51,17 @@ def warehouse(dsn, request):
     warehouse.connection.close()
 
 
+@pytest.fixture
+def environment(tmp_path):
+    """For a script run as a subprocess: no DWH_DSN, and an empty config file: the target is what the arguments say
+    (test modules may override it)."""
+    variables = {name: value for name, value in os.environ.items()
+                 if name not in ("DWH_DSN", "DWH_DB_PASSWORD", "DWH_DEPLOYMENT")}
+    (tmp_path / "empty-dwh.cfg").write_text("")
+    variables["DWH_CONFIG"] = str(tmp_path / "empty-dwh.cfg")
+    return variables
+
+
 @pytest.fixture(params=["whole files", "cut into tasks", "worker processes"])
 def staging_mode(request, monkeypatch):
     """How the loader splits its work: the result must not depend on it."""

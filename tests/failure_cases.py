@@ -265,7 +265,9 @@ def render() -> str:
         "([what each command may remove](daily-loads.md#what-each-command-may-remove)); nothing was committed |",
         "| 3 | done (`etl.py`: committed, or nothing new), but its standard output, its standard error or its "
         "`--json` file could not be written (a closed pipe, as in `etl.py \\| head -1`, a full disk): the work "
-        "is never abandoned for its output; a line on standard error says what was lost, where it still can |",
+        "is never abandoned for its output; a line on standard error says what was lost, where it still "
+        "can. `query.py`, whose output is its work, stops reading the result there and commits nothing (with "
+        "`--write` too) |",
         "| 130 | Ctrl-C (SIGINT): the running statement is cancelled, nothing was committed |",
         "| 143, 129 | SIGTERM, SIGHUP (128 + the signal's number): as Ctrl-C |",
         "",

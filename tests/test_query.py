@@ -2,7 +2,6 @@
 
 import csv
 import io
-import os
 import re
 import signal
 import subprocess
@@ -23,16 +22,6 @@ def run_query(*args, environment, stdin=None, timeout=60):
         [sys.executable, "query.py", *args], cwd=PROJECT_DIR, env=environment, input=stdin,
         capture_output=True, text=True, timeout=timeout,
     )
-
-
-@pytest.fixture
-def environment(tmp_path):
-    """No DWH_DSN, and an empty config file: the target is what the arguments say."""
-    variables = {name: value for name, value in os.environ.items()
-                 if name not in ("DWH_DSN", "DWH_DB_PASSWORD", "DWH_DEPLOYMENT")}
-    (tmp_path / "empty-dwh.cfg").write_text("")
-    variables["DWH_CONFIG"] = str(tmp_path / "empty-dwh.cfg")
-    return variables
 
 
 @pytest.fixture(scope="module")
@@ -56,18 +45,18 @@ def test_a_select_prints_an_aligned_table_and_a_row_count(two_plays, environment
         "user_id  first_name  last_name  level\n"
         "-------  ----------  ---------  -----\n"
         "      8  Kaylee      Summers    free\n"
-        "     15  Lily                   free\n"
+        "     15  Lily        (null)     free\n"
         "2 rows\n"
     )
 
 
-def test_numbers_are_right_aligned_with_thousands_separators_and_in_full(two_plays, environment):
+def test_numbers_are_right_aligned_and_printed_as_the_server_writes_them(two_plays, environment):
     result = run_query("--dsn", two_plays, "SELECT COUNT(*) AS plays, 2349 * 1000 AS big, 246.30812::float8 AS length "
                        "FROM songplay_table", environment=environment)
     assert result.stdout == (
-        "plays        big     length\n"
-        "-----  ---------  ---------\n"
-        "    2  2,349,000  246.30812\n"
+        "plays      big     length\n"
+        "-----  -------  ---------\n"
+        "    2  2349000  246.30812\n"
         "1 row\n"
     )
 
@@ -99,8 +88,8 @@ def test_a_bad_statement_is_one_line_and_exit_1(two_plays, environment, sql, mes
     assert target.startswith("Target: ")
 
 
-def test_a_statement_without_rows_prints_its_status_and_is_committed(two_plays, environment):
-    result = run_query("--dsn", two_plays, "UPDATE user_table SET level = level WHERE user_id = '8'",
+def test_a_statement_without_rows_prints_its_status_and_is_committed_with_write(two_plays, environment):
+    result = run_query("--write", "--dsn", two_plays, "UPDATE user_table SET level = level WHERE user_id = '8'",
                        environment=environment)
     assert (result.returncode, result.stdout) == (0, "UPDATE 1\n")
 
@@ -109,8 +98,8 @@ def test_a_target_that_cannot_be_reached_is_exit_2_and_never_shows_its_password(
     dsn = f"host={tmp_path} port=1 dbname=dev user=awsuser password={PASSWORD}"
     result = run_query("--dsn", dsn, "SELECT 1", environment=environment)
     assert result.returncode == 2
-    assert re.fullmatch(r"Target: .*, password \*\*\*\nerror: could not connect to .* after 3 attempts: .*\n",
-                        result.stderr)
+    assert re.fullmatch(r"Target: .*, password \*\*\*, read-only\n"
+                        r"error: could not connect to .* after 3 attempts: .*\n", result.stderr)
     assert PASSWORD not in result.stdout + result.stderr
 
 
@@ -139,7 +128,8 @@ def test_serve_prints_a_dsn_another_client_can_use_and_stops_on_ctrl_c(environme
                               env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         first = server.stdout.readline()
-        match = re.fullmatch(r"Serving the embedded PostgreSQL: (postgresql://postgres@/sparkify\?host=\S+)\n", first)
+        match = re.fullmatch(r"Serving the embedded PostgreSQL: (postgresql://sparkify_reader@/sparkify\?host=\S+)\n",
+                             first)
         assert match, first + server.stderr.read() if server.poll() is not None else first
         lines = [first]
         while not lines[-1].startswith("Press Ctrl-C"):
@@ -148,6 +138,8 @@ def test_serve_prints_a_dsn_another_client_can_use_and_stops_on_ctrl_c(environme
         with connection.cursor() as cursor:
             cursor.execute("SELECT current_database()")
             assert cursor.fetchone() == ("sparkify",)
+            with pytest.raises(psycopg2.errors.ReadOnlySqlTransaction):
+                cursor.execute("CREATE TABLE written (x int)")
         connection.close()
         server.send_signal(signal.SIGINT)
         out, err = server.communicate(timeout=60)

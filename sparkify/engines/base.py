@@ -150,20 +150,25 @@ class Engine:
         """A block in which the driver's exceptions are raised as the package's (errors.py)."""
         return libpq.translated(connection)
 
-    def cursor(self, cursor, reporter=None, as_written=False) -> Cursor:
-        """The cursor every statement goes through, around the driver's ``cursor``."""
+    def cursor(self, cursor, reporter=None, as_written=False, as_text=False) -> Cursor:
+        """The cursor every statement goes through, around the driver's ``cursor``.
+
+        ``as_text``: every value comes back as the server's own text (None for NULL), not as a Python object.
+        """
         log = reporter.line if self.logs_statements and reporter is not None else None
+        if as_text:
+            libpq.as_server_text(cursor)
         watch = self.lock_watch
         if watch is not None and not watch.watches(getattr(cursor, "connection", None)):
             watch = None
         return Cursor(self, cursor, log, as_written, watch)
 
     @contextlib.contextmanager
-    def cursor_on(self, connection, reporter=None, as_written=False):
+    def cursor_on(self, connection, reporter=None, as_written=False, as_text=False):
         """``cursor()`` on a new cursor of ``connection``, closed after the block."""
         with self.translated(connection):
             raw = connection.cursor()
-        with self.cursor(raw, reporter, as_written) as cursor:
+        with self.cursor(raw, reporter, as_written, as_text) as cursor:
             yield cursor
 
     def commit(self, connection) -> None:
@@ -289,3 +294,17 @@ class Engine:
     def dry_run(self):
         """This engine with its side effects (files read, objects written) described instead of done."""
         return self
+
+    # -- a person's SQL (query.py: engines/user_sql.py) -----------------------
+
+    backslash_quotes = False  # whether '...' takes backslash escapes, when the server does not say
+    fetch_size = 5000  # rows per FETCH of a result streamed through a cursor
+    copies_csv = False  # whether the server writes a query's rows as CSV itself (COPY (query) TO STDOUT)
+
+    def begin(self, write: bool) -> str:
+        """What opens query.py's transaction: read-only unless the operator asked to write."""
+        return "BEGIN" if write else "BEGIN READ ONLY"
+
+    def still_read_only(self, cursor) -> bool | None:
+        """Whether the server still holds the open transaction read-only; None where it cannot tell."""
+        return None

@@ -19,6 +19,7 @@ keepalives (``KEEPALIVES``), times out after 10 seconds, and is tried three
 times, except when the server refused the login (trying again would not help).
 """
 
+import dataclasses
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -52,6 +53,15 @@ def choose_target(settings: Settings, dsn=None, pgdata=None) -> Target:
     dsn = embedded.start(folder)
     label = f"embedded PostgreSQL in {embedded.describe(folder)} (database {embedded.DATABASE})"
     return Target(dsn=dsn, label=label, local=True, settings=settings, pgdata=Path(folder))
+
+
+def reading_target(target: Target) -> Target:
+    """``target`` reached as a role that can only read, where the project runs the server (the embedded
+    PostgreSQL's embedded.READER); any other target as it is, query.py's transactions being read-only there."""
+    if not target.local:
+        return target
+    dsn = embedded.reader_dsn(target.pgdata or embedded.DEFAULT_PGDATA)
+    return dataclasses.replace(target, dsn=dsn, label=f"{target.label} as {embedded.READER}")
 
 
 def cluster_dsn(settings: Settings) -> str:

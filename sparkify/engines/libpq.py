@@ -22,6 +22,10 @@ _LINE = re.compile(r"^LINE (\d+):", re.MULTILINE)
 
 Error = psycopg2.Error  # what translate() takes
 
+# The types psql right-aligns (its print.c, column_type_alignment): the integers, oid, xid, cid, float,
+# numeric and money.
+RIGHT_ALIGNED_TYPES = frozenset({20, 21, 23, 26, 28, 29, 700, 701, 790, 1700, 5069})
+
 
 def translate(error: psycopg2.Error, connection=None) -> DatabaseError:
     """The package's exception for one of psycopg2's."""
@@ -56,3 +60,29 @@ def parse_dsn(dsn: str) -> dict:
 def make_dsn(dsn: str | None = None, **parameters) -> str:
     """A libpq DSN of ``parameters`` (added to ``dsn``), each value quoted as libpq needs."""
     return psycopg2.extensions.make_dsn(dsn, **parameters)
+
+
+def as_server_text(cursor) -> None:
+    """Make ``cursor`` hand back every value as the text the server sent, as psql shows it.
+
+    psycopg2 turns the types it knows into Python objects (bytea into a
+    memoryview, jsonb into a dict, an interval into a timedelta), whose str()
+    is not the SQL value; registered on this cursor alone, one caster keeps
+    the server's text for all of them (NULL stays None). Types psycopg2 does
+    not know come back as text already.
+    """
+    known = set(psycopg2.extensions.string_types) | set(getattr(cursor.connection, "string_types", {}))
+    psycopg2.extensions.register_type(
+        psycopg2.extensions.new_type(tuple(sorted(known)), "SERVER_TEXT", lambda value, _cursor: value), cursor)
+
+
+def in_transaction(connection) -> bool:
+    """Whether the server says the session is inside a transaction block (open or failed)."""
+    return connection.info.transaction_status != psycopg2.extensions.TRANSACTION_STATUS_IDLE
+
+
+def standard_conforming_strings(connection) -> bool | None:
+    """Whether the server reads a backslash in '...' as itself (standard_conforming_strings, which it reports
+    on every change); None when it does not say."""
+    value = connection.info.parameter_status("standard_conforming_strings")
+    return None if value is None else value == "on"

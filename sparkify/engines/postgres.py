@@ -253,6 +253,7 @@ WHERE connamespace = current_schema()::regnamespace
 class PostgresEngine(Engine):
     name = "postgres"
     label = "PostgreSQL"
+    copies_csv = True  # query.py --csv: COPY (query) TO STDOUT (FORMAT csv, HEADER), at the server's speed
     default_source = DEFAULT_SOURCE  # the bundled sample
 
     def __init__(self, settings: Settings | None = None, workers=None, describe_loads=False, host=None):
@@ -365,6 +366,13 @@ class PostgresEngine(Engine):
                            "WHERE to_regclass(name) IS NOT NULL ORDER BY n", (q.all_tables,))
             tables = [name for (name,) in cursor.fetchall()]
         lock_tables(cursor, tables, "ACCESS SHARE", reporter, WAITING_FOR_TABLES)
+
+    def still_read_only(self, cursor):
+        """What the server says of the open transaction. A COMMIT AND CHAIN opens a new one that a
+        ``SET transaction_read_only = off`` may still turn read-write; this query takes the transaction's
+        first snapshot too, after which no statement can."""
+        cursor.execute("SELECT pg_catalog.current_setting('transaction_read_only')")
+        return cursor.fetchone()[0] == "on"
 
     def open_source(self, locations, full, dated):
         s3 = self.settings.source

@@ -66,6 +66,29 @@ What differs from PostgreSQL, and the page of AWS's documentation that says why:
   (``RedshiftServerlessEngine``), chosen once when the engine is made: by the
   endpoint (``*.redshift-serverless.amazonaws.com``) or ``[DWH]
   DEPLOYMENT=serverless``.
+- **query.py's read-only transactions** are ``BEGIN READ ONLY``, which Redshift
+  takes (https://docs.aws.amazon.com/redshift/latest/dg/r_BEGIN.html), but it
+  has no ``default_transaction_read_only`` among the settings a session may
+  change (https://docs.aws.amazon.com/redshift/latest/dg/cm_chap_ConfigurationRef.html)
+  and no way for the session to ask whether its transaction is still
+  read-only: query.py cuts the SQL into statements, sends each alone, and
+  opens a new read-only transaction whenever one ends, but an interactive psql
+  session cannot be made read-only, so query.py opens one only with
+  ``--write``. For a guarantee that rests on the server alone, connect
+  query.py as a user that holds nothing but SELECT.
+- **A streamed result** is fetched through a cursor 1,000 rows at a time, the
+  most a FETCH takes on a single-node cluster
+  (https://docs.aws.amazon.com/redshift/latest/dg/fetch.html). Redshift's
+  cursors have limits (https://docs.aws.amazon.com/redshift/latest/dg/declare.html,
+  "Cursor constraints"): one open cursor per session, so query.py CLOSEs each
+  before the next statement (a rollback closes one left open); only inside a
+  transaction, which query.py always opens; the whole result is materialised
+  on the leader node before the first row, so the first line of a large
+  result comes only once Redshift has computed all of it; and the results of
+  a session's cursors may total no more than the node type allows (8,000 MB
+  on a single-node cluster): a larger one fails with Redshift's own one-line
+  message, and UNLOAD to S3 is the way to export it. query.py's memory stays
+  flat on Redshift too: never more than one FETCH's rows at a time.
 """
 
 import functools
@@ -228,6 +251,8 @@ def deployment(settings: Settings | None, host=None) -> str:
 class RedshiftEngine(Engine):
     name = "redshift"
     label = "Amazon Redshift"
+    backslash_quotes = True  # a backslash escapes in '...' (r_QUOTE_LITERAL.html, above)
+    fetch_size = 1000  # FETCH FORWARD's most on a single-node cluster (fetch.html, above)
     copies_from_s3 = True
     required_settings = REDSHIFT_REQUIRED
     binds_parameters = False

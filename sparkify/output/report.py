@@ -9,6 +9,7 @@ import datetime
 import decimal
 import sys
 import time
+import unicodedata
 
 from tqdm import tqdm
 
@@ -119,14 +120,38 @@ def table(rows, headers, align=None) -> str:
     unless ``align`` (one "<" or ">" per column) says otherwise.
     """
     cells = [[cell_text(value) for value in row] for row in rows]
-    widths = [max([len(str(header)), *(len(row[i]) for row in cells)]) for i, header in enumerate(headers)]
+    headers = [str(header) for header in headers]
+    widths = column_widths([headers, *cells])
     align = align or [">" if _numbers(rows, i) else "<" for i in range(len(headers))]
+    return "\n".join([aligned(headers, align, widths), rule(widths)] + [aligned(row, align, widths) for row in cells])
 
-    def line(values):
-        return "  ".join(f"{value:{a}{w}}" for value, a, w in zip(values, align, widths)).rstrip()
 
-    return "\n".join([line([str(header) for header in headers]), "  ".join("-" * w for w in widths)]
-                     + [line(row) for row in cells])
+def column_widths(lines, widths=()) -> list[int]:
+    """Each column's width: its widest cell in ``lines`` (or ``widths``' own, if wider), as a terminal shows it."""
+    widths = list(widths)
+    for line in lines:
+        cells = [width(cell) for cell in line]
+        widths = [max(a, b) for a, b in zip(widths, cells)] if widths else cells
+    return widths
+
+
+def aligned(cells, align, widths) -> str:
+    """One line of a table: each cell padded to its column's width ("<" or ">"), two spaces apart."""
+    padded = [cell + " " * (w - width(cell)) if a == "<" else " " * (w - width(cell)) + cell
+              for cell, a, w in zip(cells, align, widths)]
+    return "  ".join(padded).rstrip()
+
+
+def rule(widths) -> str:
+    return "  ".join("-" * w for w in widths)
+
+
+def width(text: str) -> int:
+    """How many columns ``text`` takes on a terminal: a wide (East Asian) character two, a combining one none."""
+    if text.isascii():
+        return len(text)
+    return sum(0 if unicodedata.combining(character) else 2 if unicodedata.east_asian_width(character) in "WF"
+               else 1 for character in text)
 
 
 def _numbers(rows, column) -> bool:

@@ -98,3 +98,60 @@ def print_lines(lines, stream=None) -> None:
     """Print ``lines`` to ``stream`` (standard error), or nothing if it cannot take them: never an error."""
     guarded = GuardedStream(stream if stream is not None else sys.stderr, "standard error")
     print("\n".join(lines), file=guarded, flush=True)
+
+
+# ---------------------------------------------------------------------------
+# A result's output (query.py): the output is the work, so losing it stops it
+# ---------------------------------------------------------------------------
+
+
+class OutputLost(Exception):
+    """Standard output could not be written (a closed pipe, a full or failing disk): the command stops there.
+
+    query.py's output is its work: ``query.py ... | head -1`` has nothing
+    left to do once head has gone. It stops reading the result, commits
+    nothing, says so in one line on standard error and ends with OUTPUT_LOST
+    (sparkify/cli.py), the status etl.py gives an output it could not write.
+    """
+
+    def __init__(self, error: BaseException):
+        self.reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        super().__init__(f"standard output ({self.reason}) could not be written")
+
+
+class Output:
+    """Standard output as query.py writes it: text in, bytes out (UTF-8 to a file or a pipe whatever the
+    locale, the terminal's encoding to a terminal), a failed write raised as OutputLost. ``binary`` is for
+    bytes that go out as they come (the server's CSV): write them inside ``guarded()``."""
+
+    def __init__(self, stream=None):
+        self.stream = stream if stream is not None else sys.stdout
+        if self.stream is None:  # started with standard output closed (>&-)
+            raise OutputLost(OSError("it is closed"))
+        self.terminal = self.stream.isatty()
+        self.encoding = (self.stream.encoding or "utf-8") if self.terminal else "utf-8"
+        self.binary = getattr(self.stream, "buffer", None)
+
+    def write(self, text: str) -> None:
+        with self.guarded():
+            if self.binary is None:
+                self.stream.write(text)
+            else:
+                self.binary.write(text.encode(self.encoding, "backslashreplace"))
+
+    def flush(self) -> None:
+        with self.guarded():
+            self.stream.flush()
+            if self.binary is not None:
+                self.binary.flush()
+
+    @contextlib.contextmanager
+    def guarded(self):
+        """A block whose failed writes to the stream (``binary`` included) raise OutputLost; the stream's
+        descriptor then points at /dev/null, so that what its buffer still holds, which the interpreter flushes
+        at exit, goes nowhere instead of failing again."""
+        try:
+            yield
+        except (OSError, ValueError) as error:  # ValueError: the stream was closed under us
+            GuardedStream(self.stream, "standard output")._lose(error)
+            raise OutputLost(error) from None

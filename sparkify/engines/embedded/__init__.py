@@ -16,6 +16,12 @@ to a process it did not prove to be its server. Who the server runs as:
 server_user.py. The socket only: no network port; mode 0700, so only the
 server's user and root can connect (docs/design.md#the-embedded-server).
 
+Who may change what: the scripts connect as the superuser ``postgres``, but
+query.py, without ``--write``, connects as ``sparkify_reader`` (``READER``), a
+role made on first use that reads every table, view and sequence
+(``pg_read_all_data``) and owns, writes and signals nothing; its sessions
+start read-only too. ``query.py --serve`` hands out that role's DSN.
+
 Processes share the server (locks.py): each one that uses it holds a lock,
 and the last to leave stops it, even when the others were killed hard.
 
@@ -43,8 +49,8 @@ from sparkify.engines.embedded import data_folder, locks, postmaster, programs, 
 from sparkify.engines.embedded.programs import ServerError
 from sparkify.engines.embedded.server_user import ServerUser
 
-__all__ = ["DATABASE", "DEFAULT_PGDATA", "SETTINGS", "ServerError", "describe", "fresh_schema", "psql", "start",
-           "stop", "who_can_connect"]
+__all__ = ["DATABASE", "DEFAULT_PGDATA", "READER", "SETTINGS", "ServerError", "describe", "fresh_schema", "psql",
+           "reader_dsn", "start", "stop", "who_can_connect"]
 
 PROJECT_DIR = Path(__file__).resolve().parents[3]
 DEFAULT_PGDATA = PROJECT_DIR / ".pgdata"
@@ -59,6 +65,13 @@ SETTINGS = {
     "max_wal_size": "128MB",
     "min_wal_size": "32MB",
 }
+
+
+# The role query.py reads as: every table, view and sequence (pg_read_all_data), the settings and every
+# session's activity (pg_read_all_settings, pg_read_all_stats), and no superuser's powers: no write, no
+# server file, no program, no signal to another session.
+READER = "sparkify_reader"
+READER_ROLES = ("pg_read_all_data", "pg_read_all_settings", "pg_read_all_stats")
 
 
 @dataclass
@@ -89,6 +102,13 @@ def start(pgdata: Path = DEFAULT_PGDATA, database: str = DATABASE) -> str:
         held = _held[pgdata] = join_or_start(pgdata)
     _ensure_database(held.dsn("postgres"), database)
     return held.dsn(database)
+
+
+def reader_dsn(pgdata: Path = DEFAULT_PGDATA, database: str = DATABASE) -> str:
+    """start(), for READER: a DSN that can read the warehouse and change nothing."""
+    dsn = start(pgdata, database)
+    _ensure_reader(_held[absolute(pgdata)].dsn("postgres"))
+    return psycopg2.extensions.make_dsn(dsn, user=READER)
 
 
 def absolute(pgdata) -> Path:
@@ -181,6 +201,22 @@ def _ensure_database(admin_dsn: str, database: str) -> None:
                 # another run made it a moment ago (at the same moment: the catalog's unique index says so)
                 with contextlib.suppress(psycopg2.errors.DuplicateDatabase, psycopg2.errors.UniqueViolation):
                     cursor.execute(f'CREATE DATABASE "{database}" TEMPLATE template0 ENCODING \'UTF8\'')
+    finally:
+        connection.close()
+
+
+def _ensure_reader(admin_dsn: str) -> None:
+    """Make READER, if this server has none yet. Processes that start together take turns (an advisory lock
+    held until the commit): the second finds the role the first made."""
+    connection = psycopg2.connect(admin_dsn)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (READER,))
+            cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (READER,))
+            if cursor.fetchone() is None:
+                cursor.execute(f"CREATE ROLE {READER} LOGIN IN ROLE {', '.join(READER_ROLES)}")
+                cursor.execute(f"ALTER ROLE {READER} SET default_transaction_read_only = on")
+        connection.commit()
     finally:
         connection.close()
 
