@@ -140,15 +140,7 @@ def parse_args(argv=None):
         parser.error("--max-errors must be 0 or more")
     if args.since and args.until and args.since > args.until:
         parser.error("--since is after --until")
-    if args.full and (args.since or args.until):  # refused as pipeline.Request refuses it, before anything runs
-        from sparkify.run.pipeline import FULL_WITH_WINDOW
-
-        parser.error(FULL_WITH_WINDOW.removeprefix("refused: "))
-    if args.replace_source and not args.source:
-        parser.error("--replace-source needs --source: name the source that replaces the one the warehouse holds")
-    if args.replace_source and args.check:
-        parser.error("--check changes nothing: it takes no --replace-source")
-    return args
+    return args  # combinations that would remove what they do not name are refused by cli.etl, with --json
 
 
 def main(argv=None) -> int:

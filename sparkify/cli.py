@@ -351,6 +351,8 @@ def etl_dry_run(args) -> int:
     from sparkify.config import load_settings
     from sparkify.sqltext import as_script
 
+    refuse_combinations(args)
+
     engine = args.engine or "redshift"
     settings = load_settings(args.config)
     statements = plan(engine, settings, args.max_errors, args.source, not args.incremental, args.since, args.until)
@@ -362,6 +364,20 @@ def etl_dry_run(args) -> int:
         print(f"note: {said}", file=sys.stderr, flush=True)
     print(as_script(statements), end="")
     return OK
+
+
+def refuse_combinations(args) -> None:
+    """Options that together would remove what the command line does not name: Refused (exit 2, one
+    ``refused:`` line, the --json file written), before anything connects (docs/daily-loads.md)."""
+    from sparkify.run.pipeline import FULL_WITH_WINDOW
+
+    if args.full and (args.since or args.until):
+        raise Refused(FULL_WITH_WINDOW)
+    if args.replace_source and not args.source:
+        raise Refused("refused: --replace-source needs --source: name the source that replaces the one the "
+                      "warehouse holds")
+    if args.replace_source and args.check:
+        raise Refused("refused: --check changes nothing: it takes no --replace-source")
 
 
 def load(args, reporter, outcome, results=None) -> None:
@@ -378,6 +394,7 @@ def load(args, reporter, outcome, results=None) -> None:
     connection = source = None
     locks = contextlib.ExitStack()
     try:
+        refuse_combinations(args)
         settings = load_settings(args.config)
         target = choose_target(settings, args.dsn, args.pgdata)
         outcome.target = target.label

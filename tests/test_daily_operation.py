@@ -436,9 +436,9 @@ class DailyOperation(RuleBasedStateMachine):
         if since is not None and until is not None and since > until:
             return Outcome(2, held, why="refused: --since after --until", usage=True)
         if full and windowed:
-            return Outcome(2, held, why="refused: --full with a window", usage=True)
+            return Outcome(2, held, why="refused: --full with a window")
         if replace and name is None:
-            return Outcome(2, held, why="refused: --replace-source without --source", usage=True)
+            return Outcome(2, held, why="refused: --replace-source without --source")
         name = name or held.source
         now = listing(self.sources[name])
         chosen = {key: value for key, value in now.items() if in_window(key, window)}

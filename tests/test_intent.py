@@ -568,3 +568,22 @@ def test_no_sequence_of_commands_removes_what_no_command_named(warehouse, month,
             else:
                 assert plays <= after_plays, (action, "plays removed unasked", out, err)
                 assert songs <= after_songs, (action, "songs removed unasked", out, err)
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--full", "--since", "2018-11-02"], "--full reloads every file of the source"),
+    (["--replace-source"], "--replace-source needs --source"),
+    (["--check", "--source", "x", "--replace-source"], "--check changes nothing"),
+])
+def test_a_combination_that_would_remove_unnamed_rows_is_one_refused_line_and_a_json_result(
+        warehouse, loaded, tmp_path, args, said):
+    """Refused like every other refusal (docs/daily-loads.md), not as a usage error: one line, exit 2,
+    and the --json file an orchestrator reads says so."""
+    before = held(warehouse)
+    results = tmp_path / "run.json"
+    code, out, err = etl_main(warehouse, *args, "--json", str(results))
+    [line] = err.splitlines()
+    assert code == 2 and line.startswith("refused: ") and said in line
+    document = json.loads(results.read_text())
+    assert document["exit_status"] == 2 and said in document["error"]
+    assert held(warehouse) == before
