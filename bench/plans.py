@@ -140,10 +140,9 @@ def main(argv=None):
         if plan:
             lines += ["", "", f"=== {wall:.2f} s, {cpu:.2f} s CPU", statement, "", *plan]
     text = "\n".join(lines) + "\n"
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text)
     print(text)
+    if args.output:  # the folder is there: bench.final made it, or the person typing the path
+        args.output.write_text(text)
     return 0
 
 
