@@ -82,7 +82,11 @@ def test_nothing_edits_sys_path(path):
     assert edits == [], f"{path.relative_to(PROJECT_DIR)}: sys.path at lines {edits}"
 
 
-@pytest.mark.parametrize("module", ["bench.run", "bench.incremental_day", "bench.disk_use", "docs.make_plots"])
+BENCH_AND_DOCS_SCRIPTS = ["bench.run", "bench.incremental_day", "bench.disk_use", "bench.plans", "bench.final",
+                          "docs.make_plots"]
+
+
+@pytest.mark.parametrize("module", BENCH_AND_DOCS_SCRIPTS)
 def test_the_bench_and_docs_scripts_run_as_modules_from_the_root(module):
     if module == "docs.make_plots":
         pytest.importorskip("matplotlib")  # the notebook's packages
