@@ -174,6 +174,7 @@ def test_engine_redshift_against_the_embedded_postgres_says_it_does_not_apply(wa
     local = Target(dsn=warehouse.dsn, label="embedded PostgreSQL (test)", local=True,
                    settings=config_module.Settings())
     monkeypatch.setattr(doctor, "choose_target", lambda settings, dsn, pgdata: local)
+    monkeypatch.setattr(doctor, "unmade_warehouse", lambda choice, pgdata=None: None)  # the test's server is made
     findings = doctor.diagnose(engine="redshift", source=str(tmp_path))
     assert str(findings[0]) == (
         "FAIL  --engine redshift does not apply to the embedded PostgreSQL, which is never Redshift: the checks "

@@ -70,3 +70,19 @@ def test_a_folder_checked_while_the_engine_is_only_guessed_is_checked_as_a_folde
     findings = doctor.check_source(parse({}), locations_below(source), None, with_region=True,
                                    s3_only=False)
     assert [finding.status for finding in findings] == ["ok", "ok", "ok"]
+
+
+@pytest.mark.parametrize("folder", ["missing", "empty"])
+def test_doctor_makes_no_data_folder_it_only_reads(tmp_path, monkeypatch, folder):
+    """--pgdata naming a folder with no warehouse in it: a FAIL line saying how to make one, and the folder
+    as it was (no initdb, no server), the source still checked."""
+    monkeypatch.delenv("DWH_DSN", raising=False)
+    pgdata = tmp_path / "pg"
+    if folder == "empty":
+        pgdata.mkdir()
+    source = write_source(tmp_path / "source", events=[event()], songs=[song()])
+    findings = doctor.diagnose(pgdata=str(pgdata), source=str(source))
+    assert str(findings[0]).startswith("FAIL  no warehouse in ")
+    assert f"create_tables.py --pgdata {pgdata}" in str(findings[0])
+    assert any(str(finding).startswith("ok") for finding in findings[1:])  # the source's checks still ran
+    assert (list(pgdata.iterdir()) == []) if folder == "empty" else not pgdata.exists()

@@ -43,7 +43,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 import sql_queries as q
 from sparkify.aws import clients, iam_auth, serverless
 from sparkify.config import Settings, TargetError, load_settings, target_choice
-from sparkify.engines import detect_engine, engine_named, libpq
+from sparkify.engines import detect_engine, embedded, engine_named, libpq
 from sparkify.engines.connect import choose_target, connect
 from sparkify.engines.errors import DatabaseError
 from sparkify.output.printable import printable
@@ -482,9 +482,26 @@ def hints_for(source, engine, held=None):
 # ---------------------------------------------------------------------------
 
 
+def unmade_warehouse(choice, pgdata=None) -> str | None:
+    """Why there is no embedded warehouse to check yet, when the target's data folder was never made:
+    doctor.py only reads, so it never starts a server that would create one."""
+    if choice.kind != "embedded":
+        return None
+    folder = embedded.absolute(choice.pgdata or embedded.DEFAULT_PGDATA)
+    if (folder / "PG_VERSION").exists():
+        return None
+    again = f" --pgdata {pgdata}" if pgdata else ""
+    return (f"no warehouse in {folder} yet (doctor.py only reads, and makes none): "
+            f"create_tables.py{again} makes one")
+
+
 def diagnose(dsn=None, config_file=None, pgdata=None, engine=None, source=None) -> list[Finding]:
     try:
         settings = load_settings(config_file)
+        unmade = unmade_warehouse(target_choice(settings, dsn, pgdata), pgdata)
+        if unmade:
+            postgres = engine_named("postgres", settings)
+            return [fail(unmade, setup=True)] + source_findings(settings, source, postgres, None, None, False)
         target = choose_target(settings, dsn, pgdata)
     except TargetError as error:
         return [fail(str(error), setup=True)]
@@ -512,9 +529,14 @@ def diagnose(dsn=None, config_file=None, pgdata=None, engine=None, source=None) 
     if engine.copies_from_s3 and not target.local:
         host = libpq.parse_dsn(target.dsn).get("host", "")
         findings.append(check_iam_role(settings, host))
+    return findings + source_findings(settings, source, engine, held, columns, engine.copies_from_s3 and not guessed)
+
+
+def source_findings(settings, source, engine, held, columns, s3_only) -> list[Finding]:
+    """The source's checks, read as ``engine`` would read it."""
     try:
         locations = source_locations(settings, source, engine, held)
-        return findings + check_source(settings, locations, columns, engine.copies_from_s3,
-                                       hints_for(source, engine, held), s3_only=engine.copies_from_s3 and not guessed)
+        return check_source(settings, locations, columns, engine.copies_from_s3, hints_for(source, engine, held),
+                            s3_only=s3_only)
     except TargetError as error:
-        return findings + [fail(str(error), setup=True)]
+        return [fail(str(error), setup=True)]
