@@ -25,7 +25,7 @@ import contextlib
 import functools
 import sys
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -142,6 +142,21 @@ class Wording:
     script: str
     stopped: str = ""
     unchanged: str = ""
+    target: str = ""  # the target's options as given (target_options), for advice to run another script
+
+
+def target_options(args) -> str:
+    """The options that chose the command's target, to repeat in advice ("run create_tables.py --pgdata DIR
+    first"): another script run without them would act on another warehouse. A DSN is never repeated (it may
+    hold a password)."""
+    options = []
+    if getattr(args, "config", None):
+        options.append(f" --config {args.config}")
+    if getattr(args, "pgdata", None):
+        options.append(f" --pgdata {args.pgdata}")
+    if getattr(args, "dsn", None):
+        options.append(" --dsn <the same DSN>")
+    return "".join(options)
 
 
 def exit_status(error: BaseException) -> int | None:
@@ -181,7 +196,7 @@ def _message(error: BaseException, wording: Wording) -> str:
         return (f"the database connection was lost ({error.first_line}): run {wording.script} again once the "
                 "database is back")
     if isinstance(error, UndefinedTable):
-        return f"{error.first_line}: run create_tables.py first"
+        return f"{error.first_line}: run create_tables.py{wording.target} first"
     if isinstance(error, LockTimeout):
         return str(error)
     if isinstance(error, DatabaseError):
@@ -216,7 +231,7 @@ def command(wording: Wording):
                 try:
                     return function(args) or OK
                 except BaseException as error:
-                    stopped = stopped_by(error, wording)
+                    stopped = stopped_by(error, replace(wording, target=target_options(args)))
                     if stopped is None:
                         raise
                     status, lines = stopped
@@ -275,7 +290,8 @@ def etl(args) -> int:
         try:
             load(args, reporter, outcome, results)
         except BaseException as error:
-            stopped = stopped_by(error, ETL) or (FAILED, [f"error: {type(error).__name__}: {error}"])  # a bug
+            stopped = (stopped_by(error, replace(ETL, target=target_options(args)))
+                       or (FAILED, [f"error: {type(error).__name__}: {error}"]))  # a bug
             outcome.status, outcome.error = stopped[0], stopped[1][0]
             outcome.rejected = getattr(error, "rejected", [])
             outcome.rejected_count = getattr(error, "rejected_count", None)

@@ -5,6 +5,7 @@ whatever stops it is one line on standard error, never a traceback
 (docs/failures.md#exit-statuses).
 """
 
+import argparse
 import contextlib
 import os
 import shutil
@@ -19,6 +20,8 @@ import psycopg2
 import pytest
 from helpers import PROJECT_DIR
 
+from sparkify.cli import target_options
+from sparkify.engines.embedded import fresh_schema
 from sparkify.engines.postgres import LOCK_KEY
 
 SCRIPTS = ["etl.py", "create_tables.py", "query.py", "doctor.py", "cluster.py"]
@@ -266,3 +269,29 @@ def test_every_scripts_help_links_the_one_page_of_exit_statuses(script):
     assert "docs/failures.md#exit-statuses" in out
     assert "## Exit statuses" in (PROJECT_DIR / "docs" / "failures.md").read_text(encoding="utf-8")
     assert "docs/failures.md#exit-statuses" in (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------
+# Advice names the same target
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("given, said", [
+    ({"pgdata": "/srv/pg"}, " --pgdata /srv/pg"),
+    ({"config": "prod.cfg"}, " --config prod.cfg"),
+    ({"dsn": "host=db user=etl password=s3cret"}, " --dsn <the same DSN>"),
+    ({}, ""),
+])
+def test_advice_to_run_another_script_repeats_the_options_that_chose_the_target(given, said):
+    """Run without them, create_tables.py would make the tables of another warehouse; a DSN is never
+    repeated, its password with it."""
+    args = argparse.Namespace(**{"config": None, "pgdata": None, "dsn": None, **given})
+    assert target_options(args) == said
+
+
+def test_a_warehouse_without_tables_is_told_to_run_create_tables_on_the_same_target(dsn):
+    empty = fresh_schema(dsn, "test_exit_map_no_tables")
+    code, _, err = finish(start("etl.py", "--dsn", empty))
+    assert code == 1
+    assert one_line(err.replace("Nothing was committed: the previous warehouse is unchanged.", "")).endswith(
+        "run create_tables.py --dsn <the same DSN> first")

@@ -137,8 +137,8 @@ def connection_advice(target, message, named_by=None) -> str:
             "and that its security group lets your address in")
 
 
-def check_tables(connection, engine):
-    """(finding, number of staging_events columns or None)."""
+def check_tables(connection, engine, again=""):
+    """(finding, number of staging_events columns or None). ``again``: the target's options, for the advice."""
     with engine.cursor_on(connection) as cursor:
         cursor.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
@@ -152,7 +152,7 @@ def check_tables(connection, engine):
     engine.rollback(connection)
     missing = [name for name in TABLES if name not in found]
     if missing:
-        return fail(f"tables missing: {', '.join(missing)}: run {python_command()} create_tables.py"), columns
+        return fail(f"tables missing: {', '.join(missing)}: run {python_command()} create_tables.py{again}"), columns
     return ok(f"the {len(TABLES)} tables exist"), columns
 
 
@@ -517,7 +517,7 @@ def diagnose(dsn=None, config_file=None, pgdata=None, engine=None, source=None) 
     columns = held = None
     if connection is not None:
         try:
-            finding, columns = check_tables(connection, engine)
+            finding, columns = check_tables(connection, engine, f" --pgdata {pgdata}" if pgdata else "")
             findings.append(finding)
             with contextlib.suppress(DatabaseError):
                 held = held_source(connection, engine) if not source else None
