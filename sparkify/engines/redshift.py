@@ -554,8 +554,9 @@ def reject_ts_out_of_range(cursor, load, staged, max_errors, source_file, keep=N
 def describe_max_errors(max_errors) -> str:
     """A dry run's word on --max-errors: the MAXERROR that makes it mean what it means on PostgreSQL."""
     n = int(max_errors)
+    records = "rejected record" if maxerror(n) == 1 else "rejected records"
     return (f"-- --max-errors {n}: each COPY runs with MAXERROR {maxerror(n)}, as COPY fails at {maxerror(n)} "
-            f"rejected records or more:\n-- {n} bad record(s) of a table load, {n + 1} fail the run. After each "
+            f"{records} or more:\n-- {n} bad record(s) of a table load, {n + 1} fail the run. After each "
             "COPY the run counts the records\n-- it rejected in its load-error view, holds them against "
             "--max-errors and keeps them in rejected_records")
 

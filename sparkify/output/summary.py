@@ -54,8 +54,9 @@ def one_line(result) -> str:
     if result.nothing_new:
         return result.choice.describe()
     staged = ", ".join(f"{load.table} {load.rows or 0:,}" for load in result.loads)
+    said = verdict(result)
     return (f"{result.choice.describe()}; {result.mode} load: {staged}; {figures_line(result)}; "
-            f"rejected records: {result.rejected_count:,}; {verdict(result)}")
+            f"rejected records: {result.rejected_count:,}; {said[:1].lower()}{said[1:]}")
 
 
 def check_summary(checks, seconds, quiet=False) -> str:
