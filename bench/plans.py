@@ -81,7 +81,10 @@ def main(argv=None):
     from sparkify import api
     from sparkify.engines import embedded
 
-    folder = dataset(args.events, args.data)
+    try:
+        folder = dataset(args.events, args.data)
+    except TypeError:  # an older checkout's dataset() takes the events only: link its bench/.cache/data to --data
+        folder = dataset(args.events)
     seen = []  # (wall seconds, CPU seconds, statement, plan lines or None)
     state = {"after_analyze": False, "pid": None}
 
