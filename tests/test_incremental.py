@@ -445,7 +445,7 @@ def test_the_daily_command_says_what_it_loaded_then_that_nothing_is_new(warehous
     assert f"files: 1 new, 0 changed, {2 + len(delivery.songs)} skipped (already loaded)" in second.stdout
     assert "plays this run wrote (added or replaced): " in second.stdout
     assert len(second.stdout.splitlines()) == 2  # --quiet: the target, then one line
-    assert "All 14 checks passed" in second.stdout.splitlines()[-1]
+    assert "all 14 checks passed" in second.stdout.splitlines()[-1]
     third = run_script("etl.py", "--dsn", warehouse.dsn, "--source", str(delivery.folder), "--quiet")
     assert third.returncode == 0, third.stderr
     assert third.stdout.splitlines()[-1].endswith("nothing new: the warehouse is unchanged")

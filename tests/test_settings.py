@@ -182,6 +182,8 @@ def test_pgdata_wins_over_a_cluster_host_in_the_config(tmp_path, monkeypatch, sc
         raise Started(folder)
 
     monkeypatch.setattr(embedded, "start", start)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "PG_VERSION").write_text("18\n")  # a warehouse is there: doctor.py makes none
     with pytest.raises(Started) as started:
         main(["--config", str(path), "--pgdata", str(tmp_path / "mine")])
     assert Path(started.value.args[0]) == tmp_path / "mine"
