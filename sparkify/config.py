@@ -13,6 +13,8 @@ Everything else in the package receives the frozen ``Settings`` that
 - ``DWH_DB_PASSWORD``: wins over ``[CLUSTER] DB_PASSWORD``;
 - ``DWH_DEPLOYMENT``: wins over ``[DWH] DEPLOYMENT``;
 - ``DWH_LOCK_TIMEOUT``: wins over ``[RUN] LOCK_TIMEOUT`` (``--lock-timeout`` wins over both);
+- ``DWH_EMBEDDED_USER``: the existing user the embedded PostgreSQL runs as when the scripts run as root
+  (embedded_user(); read before any settings, since the server starts first);
 - ``PGSSLROOTCERT`` (libpq's CA bundle) and ``AWS_ENDPOINT_URL`` (boto3's
   endpoint), which their libraries read themselves: read here only to say
   what they will do; ``AWS_ACCESS_KEY_ID`` and ``AWS_PROFILE``, only to
@@ -51,6 +53,7 @@ DSN_ENV = "DWH_DSN"
 PASSWORD_ENV = "DWH_DB_PASSWORD"
 DEPLOYMENT_ENV = "DWH_DEPLOYMENT"
 LOCK_TIMEOUT_ENV = "DWH_LOCK_TIMEOUT"
+EMBEDDED_USER_ENV = "DWH_EMBEDDED_USER"
 MAX_REDSHIFT_ERRORS = 100_000  # the largest MAXERROR that COPY accepts
 EXAMPLE = "see dwh.cfg.example"
 
@@ -567,6 +570,12 @@ def parse_problem(error: configparser.Error) -> str:
     if isinstance(error, configparser.DuplicateSectionError):
         return f"[{error.section}] appears twice (line {error.lineno})"
     return f"it cannot be read ({type(error).__name__})"
+
+
+def embedded_user(environ: Mapping | None = None) -> str | None:
+    """$DWH_EMBEDDED_USER without surrounding blanks, or None when it is not set or empty."""
+    environ = os.environ if environ is None else environ
+    return environ.get(EMBEDDED_USER_ENV, "").strip() or None
 
 
 def environment_deployment(environ: Mapping | None = None) -> str | None:

@@ -169,3 +169,26 @@ def test_a_passing_run_leaves_neither_its_server_nor_its_tests_files(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     left = sorted(path.relative_to(basetemp).as_posix() for path in basetemp.rglob("*") if path.is_file())
     assert left == []
+
+
+def environment_reads(tree) -> list[int]:
+    """Lines of ``tree`` that read one environment variable by name: os.environ[...], os.environ.get(...),
+    os.getenv(...). Copying the whole environment for a child process is not reading a setting."""
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript) and ast.unparse(node.value) == "os.environ":
+            lines.append(node.lineno)
+        elif isinstance(node, ast.Call) and ast.unparse(node.func) in ("os.environ.get", "os.getenv"):
+            lines.append(node.lineno)
+    return lines
+
+
+@pytest.mark.parametrize("path", sorted((PROJECT_DIR / "sparkify").rglob("*.py")),
+                         ids=lambda path: str(path.relative_to(PROJECT_DIR)))
+def test_only_config_reads_a_setting_from_the_environment(path):
+    """config.py owns dwh.cfg and the DWH_* variables (its docstring lists them): another reader would be a
+    second owner of the same fact."""
+    if path == PROJECT_DIR / "sparkify" / "config.py":
+        return
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    assert environment_reads(tree) == [], f"{path.relative_to(PROJECT_DIR)} reads the environment itself"

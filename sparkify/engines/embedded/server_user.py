@@ -27,11 +27,11 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sparkify.config import TargetError
+from sparkify.config import EMBEDDED_USER_ENV, TargetError, embedded_user
 from sparkify.engines.embedded import programs
 from sparkify.engines.embedded.launch import USERNS_REFUSED
 
-USER_ENV = "DWH_EMBEDDED_USER"
+USER_ENV = EMBEDDED_USER_ENV  # named in its messages
 LAUNCHER = Path(__file__).with_name("launch.py")
 
 
@@ -88,7 +88,7 @@ def choose(pgdata: Path) -> ServerUser:
             raise TargetError(f"{pgdata} belongs to {user_name(owner)}: the embedded PostgreSQL runs as its data "
                               f"folder's owner: run the scripts as {user_name(owner)}, or give another --pgdata")
         return me
-    named = os.environ.get(USER_ENV, "").strip()
+    named = embedded_user()
     if named:
         user = named_user(named)
         if owner is not None and owner != user.uid:
