@@ -385,10 +385,9 @@ def etl_dry_run(args) -> int:
 def refuse_combinations(args) -> None:
     """Options that together would remove what the command line does not name: Refused (exit 2, one
     ``refused:`` line, the --json file written), before anything connects (docs/daily-loads.md)."""
-    from sparkify.run.pipeline import FULL_WITH_WINDOW
+    from sparkify.run import pipeline
 
-    if args.full and (args.since or args.until):
-        raise Refused(FULL_WITH_WINDOW)
+    pipeline.Request(full=args.full, since=args.since, until=args.until)  # refuses --full with a window
     if args.replace_source and not args.source:
         raise Refused("refused: --replace-source needs --source: name the source that replaces the one the "
                       "warehouse holds")
