@@ -5,7 +5,7 @@ import datetime
 import decimal
 import io
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import sql_queries as q
@@ -27,6 +27,9 @@ TEXT = st.text(st.characters(min_codepoint=32, max_codepoint=0x2fff, exclude_cat
 
 
 @given(rows=st.integers(1, 3).flatmap(lambda width: st.lists(st.tuples(*[TEXT] * width), max_size=4)))
+@example(rows=[("\u2066",)])  # a bidirectional isolate: escaped by both, the width of its escape
+@example(rows=[("a\u2028b", "\u202e")])  # a line separator and an override
+@example(rows=[("\x1b[2J", "\tx\r\n")])  # ESC, a tab, a carriage return, a newline
 def test_query_py_and_the_summary_print_a_table_alike(rows):
     """query.py's table (the server's text, streamed) and the summary's align a batch of text alike."""
     headers = [f"c{i}" for i in range(len(rows[0]) if rows else 1)]

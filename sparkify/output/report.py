@@ -13,6 +13,8 @@ import unicodedata
 
 from tqdm import tqdm
 
+from sparkify.output.printable import printable
+
 
 class Reporter:
     def __init__(self, quiet=False, stream=None):
@@ -116,11 +118,12 @@ def table(rows, headers, align=None) -> str:
     """A plain text table, the one every script prints (the summary, the checks, query.py's results).
 
     A cell shows NULL blank, a number with thousands separators, a boolean as
-    true or false, a line break escaped. A column of numbers is right-aligned,
+    true or false, a character that would act on a terminal (a line break, ESC, a bidirectional
+    isolate) escaped as query.py escapes it. A column of numbers is right-aligned,
     unless ``align`` (one "<" or ">" per column) says otherwise.
     """
     cells = [[cell_text(value) for value in row] for row in rows]
-    headers = [str(header) for header in headers]
+    headers = [printable(header) for header in headers]
     widths = column_widths([headers, *cells])
     align = align or [">" if _numbers(rows, i) else "<" for i in range(len(headers))]
     return "\n".join([aligned(headers, align, widths), rule(widths)] + [aligned(row, align, widths) for row in cells])
@@ -175,4 +178,4 @@ def cell_text(value) -> str:
         return value.isoformat(sep=" ")
     if isinstance(value, (datetime.date, datetime.time)):
         return value.isoformat()
-    return str(value).replace("\r", "\\r").replace("\n", "\\n")
+    return printable(value)
