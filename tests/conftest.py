@@ -15,12 +15,20 @@ import shutil
 import boto3
 import pytest
 from helpers import MY_CIDR, PASSWORD, PROJECT_DIR, Warehouse
+from hypothesis import settings
 from moto import mock_aws
 
 from sparkify import config
 from sparkify.engines import embedded as local_postgres
 from sparkify.engines.embedded import fresh_schema
 from sparkify.engines.local_loader import staging as staging_loader
+
+# Property-based tests: no per-example deadline (a loaded CI machine must not turn a slow example into a
+# failure; the tests that need a bound on time say so themselves), and the blob to reproduce a failure.
+# `pytest --hypothesis-profile=thorough` tries 1,000 examples where a test does not set its own count.
+settings.register_profile("project", deadline=None, print_blob=True)
+settings.register_profile("thorough", parent=settings.get_profile("project"), max_examples=1000)
+settings.load_profile("project")
 
 
 @pytest.fixture(scope="session")
