@@ -407,8 +407,16 @@ def _cidr(value):
         raise Malformed("must be an address or a network (e.g. 203.0.113.7/32)") from None
 
 
-def _path(value):
-    return Path(value).expanduser()
+def user_path(text) -> Path:
+    """A path as a user wrote it, ``~`` and ``~user`` expanded as the shell expands them.
+
+    Path.expanduser() raises RuntimeError on ``~user`` naming no user of this
+    machine, and on ``~`` with neither $HOME nor an entry in the password
+    database (a container's uid); the shell keeps such a path as written, and
+    so does this, so that whatever reads the path next says in one line that it
+    is not there.
+    """
+    return Path(os.path.expanduser(text))
 
 
 # (section, key) -> (the part of Settings it goes to, its field there, what checks and converts its text).
@@ -420,7 +428,7 @@ KEYS: dict[tuple[str, str], tuple[str, str, Callable]] = {
     ("CLUSTER", "DB_PORT"): ("target", "port", _integer(1, 65535, "a port number (1 to 65535)")),
     ("CLUSTER", "AUTH"): ("target", "auth", _choice(("password", "iam"))),
     ("CLUSTER", "SSLMODE"): ("target", "sslmode", _choice(SSLMODES)),
-    ("CLUSTER", "SSLROOTCERT"): ("target", "sslrootcert", _path),
+    ("CLUSTER", "SSLROOTCERT"): ("target", "sslrootcert", user_path),
     ("IAM_ROLE", "ARN"): ("redshift", "iam_role",
                           _matching(ROLE_ARN, "the ARN of an IAM role (arn:aws:iam::123456789012:role/name)")),
     ("S3", "LOG_DATA"): ("source", "log_data", _s3(prefix=True)),
@@ -512,12 +520,12 @@ def config_path(config_file=None, environ: Mapping | None = None) -> tuple[Path,
     if config_file is not None:
         if not str(config_file).strip():
             raise TargetError("--config names no file: give the path of a copy of dwh.cfg.example")
-        return Path(config_file).expanduser(), "--config"
+        return user_path(config_file), "--config"
     if CONFIG_ENV in environ:
         if not environ[CONFIG_ENV].strip():
             raise TargetError(f"${CONFIG_ENV} is set but empty: unset it to use {DEFAULT_CONFIG.name}, or give it "
                               "the path of a copy of dwh.cfg.example")
-        return Path(environ[CONFIG_ENV]).expanduser(), f"${CONFIG_ENV}"
+        return user_path(environ[CONFIG_ENV]), f"${CONFIG_ENV}"
     return DEFAULT_CONFIG, "default"
 
 
@@ -782,7 +790,7 @@ def target_choice(settings: Settings, dsn=None, pgdata=None) -> TargetChoice:
     if pgdata is not None:
         if not str(pgdata).strip():
             raise TargetError("--pgdata is empty: give the data folder of the embedded PostgreSQL")
-        return TargetChoice("embedded", "--pgdata", pgdata=Path(pgdata).expanduser())
+        return TargetChoice("embedded", "--pgdata", pgdata=user_path(pgdata))
     if settings.target.dsn:
         return TargetChoice("dsn", f"${DSN_ENV}", dsn=settings.target.dsn)
     if settings.target.host:

@@ -11,6 +11,7 @@ folders, the Warehouse class, run_script) is in helpers.py.
 import os
 import re
 import shutil
+import signal
 
 import boto3
 import pytest
@@ -29,6 +30,12 @@ from sparkify.engines.local_loader import staging as staging_loader
 settings.register_profile("project", deadline=None, print_blob=True)
 settings.register_profile("thorough", parent=settings.get_profile("project"), max_examples=1000)
 settings.load_profile("project")
+
+# A shell starts a background job (`.ci/run &`) with SIGINT ignored, and Python then leaves it ignored, in this
+# process and in the scripts the tests start: the tests of Ctrl-C would see it do nothing. Handled here, as in a
+# terminal, it reaches the scripts as Ctrl-C does (a handler, unlike "ignored", does not pass to a child).
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

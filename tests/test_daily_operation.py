@@ -615,6 +615,9 @@ class DailyOperation(RuleBasedStateMachine):
                 plays - plays_before
 
 
+# pytest.ini's 300 s per test, or a quarter of a second a step where more are asked for: pytest-timeout
+# stopping a long search mid-step would leave Hypothesis a flaky failure to report instead of the search's
+@pytest.mark.timeout(max(300, EXAMPLES * STEPS // 4))
 def test_daily_operation_keeps_the_warehouse_equal_to_what_the_operator_asked(warehouse, months, monkeypatch):
     DailyOperation.warehouse, DailyOperation.months, DailyOperation.monkeypatch = warehouse, months, monkeypatch
     TOTALS.clear()

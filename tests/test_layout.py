@@ -14,6 +14,7 @@ import ast
 import io
 import os
 import re
+import signal
 import subprocess
 import sys
 import tokenize
@@ -154,21 +155,45 @@ def test_writes_a_large_file_and_uses_the_embedded_server(dsn, tmp_path):
 '''
 
 
-def test_a_passing_run_leaves_neither_its_server_nor_its_tests_files(tmp_path):
-    """The session's embedded server (its WAL grows to hundreds of MB) and each passing test's tmp_path go."""
-    (tmp_path / "test_large.py").write_text(A_TEST_WITH_LARGE_FILES, encoding="utf-8")
-    basetemp = tmp_path / "basetemp"
+def run_pytest(tmp_path, name, text, **options) -> subprocess.CompletedProcess:
+    """pytest, as the suite runs, on one test file ``name`` holding ``text``, in its own base folder."""
+    (tmp_path / name).write_text(text, encoding="utf-8")
     environment = {key: value for key, value in os.environ.items() if key != "DWH_DSN"}
     environment["PYTHONPATH"] = os.pathsep.join([str(TESTS), str(PROJECT_DIR)])
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "conftest", "-c",
-         str(PROJECT_DIR / "pytest.ini"), "--rootdir", str(PROJECT_DIR), f"--basetemp={basetemp}",
-         str(tmp_path / "test_large.py")],
-        cwd=tmp_path, capture_output=True, text=True, timeout=240, env=environment,
+         str(PROJECT_DIR / "pytest.ini"), "--rootdir", str(PROJECT_DIR), f"--basetemp={tmp_path / 'basetemp'}",
+         str(tmp_path / name)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=240, env=environment, **options,
     )
+
+
+def test_a_passing_run_leaves_neither_its_server_nor_its_tests_files(tmp_path):
+    """The session's embedded server (its WAL grows to hundreds of MB) and each passing test's tmp_path go."""
+    result = run_pytest(tmp_path, "test_large.py", A_TEST_WITH_LARGE_FILES)
     assert result.returncode == 0, result.stdout + result.stderr
+    basetemp = tmp_path / "basetemp"
     left = sorted(path.relative_to(basetemp).as_posix() for path in basetemp.rglob("*") if path.is_file())
     assert left == []
+
+
+A_TEST_OF_CTRL_C = '''
+import signal
+
+import pytest
+
+
+def test_ctrl_c_interrupts():
+    with pytest.raises(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGINT)
+'''
+
+
+def test_ctrl_c_reaches_the_tests_of_a_run_started_with_sigint_ignored(tmp_path):
+    """A background job of a shell starts with SIGINT ignored: the suite's tests of Ctrl-C must still see it."""
+    result = run_pytest(tmp_path, "test_ctrl_c.py", A_TEST_OF_CTRL_C,
+                        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def environment_reads(tree) -> list[int]:

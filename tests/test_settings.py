@@ -11,9 +11,11 @@
   keeping the rest of the file as it was.
 """
 
+import ast
 import configparser
 import itertools
 import os
+import pwd
 import re
 import stat
 import subprocess
@@ -23,7 +25,7 @@ from pathlib import Path
 import pytest
 from failure_cases import FAILURES
 from helpers import PROJECT_DIR
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 import create_tables
@@ -32,6 +34,7 @@ import etl
 import query as query_command
 from sparkify import api, config
 from sparkify.engines import connect, embedded
+from sparkify.output import run_json
 
 ROLE = "arn:aws:iam::123456789012:role/sparkify-redshift-s3-read"
 PASSWORD = "Pw-sentinel-3c1d"
@@ -98,10 +101,15 @@ SCRIPTS = {
 }
 
 
+# A user name this machine does not have: "~no-such-user/..." is a path as written, as the shell reads it
+NO_USER = "no-such-user-of-sparkify"
+
+
 @pytest.mark.parametrize("script", SCRIPTS)
 @pytest.mark.parametrize("how", ["--config", "$DWH_CONFIG"])
-def test_every_script_stops_on_a_named_config_that_is_not_there(tmp_path, monkeypatch, capsys, script, how):
-    missing = tmp_path / "nowhere.cfg"
+@pytest.mark.parametrize("where", ["a folder", "the home of no user"])
+def test_every_script_stops_on_a_named_config_that_is_not_there(tmp_path, monkeypatch, capsys, script, how, where):
+    missing = tmp_path / "nowhere.cfg" if where == "a folder" else Path(f"~{NO_USER}/nowhere.cfg")
     monkeypatch.setattr(embedded, "start", lambda folder: pytest.fail("fell back to the embedded PostgreSQL"))
     if how == "--config":
         code = SCRIPTS[script](["--config", str(missing)])
@@ -121,6 +129,69 @@ def test_cluster_py_stops_on_a_named_config_that_is_not_there(tmp_path, monkeypa
     monkeypatch.setenv("DWH_CONFIG", str(tmp_path / "nowhere.cfg"))
     assert cluster_command.main(["status"]) == 2
     assert "($DWH_CONFIG) not found" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------
+# A path with ~ reads as the shell reads it; ~user of no user stays as written, never a traceback
+# ---------------------------------------------------------------------------
+
+# Every path a user gives (a flag, a variable, a key of dwh.cfg): the path the project goes on to use
+PATH_READERS = {
+    "--config": lambda text: config.config_path(text)[0],
+    "$DWH_CONFIG": lambda text: config.config_path(environ={"DWH_CONFIG": text})[0],
+    "[CLUSTER] SSLROOTCERT": lambda text: config.parse({"CLUSTER": {"SSLROOTCERT": text}}).target.sslrootcert,
+    "--pgdata": lambda text: config.target_choice(config.parse({}), pgdata=text).pgdata,
+    "the embedded server's data folder": embedded.absolute,
+}
+# a value of dwh.cfg is read without the blanks around it, and holds no line break
+USER_NAME = st.text(st.characters(exclude_characters="/", exclude_categories=("Cs", "Cc")), min_size=1,
+                    max_size=12).filter(lambda name: name == name.strip())
+
+
+def is_a_user(name) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def same_place(a, b) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+@settings(deadline=None)
+@given(name=USER_NAME, rest=st.sampled_from(["", "/", "/dwh.cfg", "/a/b"]))
+@example(name="0", rest="/dwh.cfg")
+def test_a_path_under_the_home_of_no_user_is_used_as_written(name, rest):
+    assume(not is_a_user(name))  # a user's home is expanded (the test below)
+    text = f"~{name}{rest}"
+    for reader in PATH_READERS.values():
+        assert same_place(reader(text), text)
+    with pytest.raises(config.TargetError, match="is inside the source"):
+        run_json.ResultsFile(f"{text}/run.json", places=[(text, "the source")])
+
+
+@pytest.mark.parametrize("reader", PATH_READERS)
+def test_a_path_under_a_home_is_expanded(reader, monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    root = pwd.getpwuid(0)
+    assert same_place(PATH_READERS[reader]("~/dwh.cfg"), tmp_path / "dwh.cfg")
+    assert same_place(PATH_READERS[reader](f"~{root.pw_name}/dwh.cfg"), Path(root.pw_dir) / "dwh.cfg")
+
+
+def test_without_a_home_a_path_with_tilde_is_used_as_written(monkeypatch, tmp_path):
+    """No $HOME and a uid the password database does not know (a container's): the shell keeps ~ as written."""
+    def unknown(uid):
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", unknown)
+    for reader in PATH_READERS.values():
+        assert same_place(reader("~/dwh.cfg"), "~/dwh.cfg")
+    monkeypatch.setattr(connect, "system_trust_store", lambda: str(tmp_path / "ca.crt"))
+    cluster = config.parse({"CLUSTER": {"HOST": "db.example.com"}})  # libpq's ~/.postgresql/root.crt looked for
+    assert connect.tls_settings(cluster) == {"sslmode": "verify-full", "sslrootcert": str(tmp_path / "ca.crt")}
 
 
 # ---------------------------------------------------------------------------
@@ -208,6 +279,7 @@ TYPED = [key for key, (_, _, parse) in config.KEYS.items() if parse not in (conf
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(key=st.sampled_from(sorted(config.KEYS)), value=st.text(st.characters(exclude_categories=["Cs"]),
                                                                 min_size=1, max_size=40))
+@example(key=("CLUSTER", "SSLROOTCERT"), value="~0")  # the home of no user: Path.expanduser() raised RuntimeError
 def test_any_value_is_taken_or_refused_in_one_line_naming_its_key(key, value):
     section, name = key
     value = value.replace("\r", " ").replace("\n", " ")
@@ -448,6 +520,17 @@ def test_no_module_but_config_py_reads_dwh_cfg_or_the_variables_that_stand_in_fo
         if re.search(rf"environ\.get\(\\\"{variable}", notebook):
             readers.append(f"creating_cluster.ipynb: {variable}")
     assert readers == []
+
+
+def test_no_module_but_config_py_expands_a_home_folder():
+    """config.user_path() owns ~: Path.expanduser() raises RuntimeError on the home of no user."""
+    expanders = []
+    for path in [*(PROJECT_DIR / "sparkify").rglob("*.py"), *PROJECT_DIR.glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr == "expanduser" and not (
+                    path == PROJECT_DIR / "sparkify" / "config.py" and ast.unparse(node) == "os.path.expanduser"):
+                expanders.append(f"{path.relative_to(PROJECT_DIR)}:{node.lineno}")
+    assert expanders == []
 
 
 def test_the_settings_are_frozen():

@@ -28,7 +28,7 @@ from pathlib import Path
 import psycopg2
 import psycopg2.extensions
 
-from sparkify.config import PASSWORD_ENV, Settings, TargetError, target_choice
+from sparkify.config import PASSWORD_ENV, Settings, TargetError, target_choice, user_path
 from sparkify.engines import embedded
 
 
@@ -122,7 +122,7 @@ def tls_settings(settings: Settings) -> dict:
         if not cluster.sslrootcert.is_file():
             raise TargetError(f"{where}: [CLUSTER] SSLROOTCERT {cluster.sslrootcert} not found")
         return {"sslmode": sslmode, "sslrootcert": str(cluster.sslrootcert)}
-    if not sslmode.startswith("verify") or cluster.libpq_sslrootcert or LIBPQ_ROOT_CERT.expanduser().exists():
+    if not sslmode.startswith("verify") or cluster.libpq_sslrootcert or user_path(LIBPQ_ROOT_CERT).exists():
         return {"sslmode": sslmode}  # libpq reads its own PGSSLROOTCERT or ~/.postgresql/root.crt
     store = system_trust_store()
     if store is None:

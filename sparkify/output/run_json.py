@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sparkify import __version__
 from sparkify.atomic import replace_file
-from sparkify.config import TargetError
+from sparkify.config import TargetError, user_path
 from sparkify.output.printable import printable
 from sparkify.results import KEPT_REJECTED, Figures
 
@@ -108,7 +108,7 @@ class ResultsFile:
 
     def __init__(self, given: str, places=()):
         self.given = given
-        self.path = None if given == "-" else Path(os.path.realpath(Path(given).expanduser()))
+        self.path = None if given == "-" else Path(os.path.realpath(user_path(given)))
         self.refused = False
         self.check(places)
 
@@ -117,7 +117,7 @@ class ResultsFile:
         if self.path is None:
             return
         for place, what in places:
-            place = Path(os.path.realpath(Path(place).expanduser()))
+            place = Path(os.path.realpath(user_path(place)))
             if self.path == place or place in self.path.parents:
                 self.refuse(f"is {what}" if self.path == place else f"is inside {what} ({place})",
                             "a run never writes there")

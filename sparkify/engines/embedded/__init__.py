@@ -45,6 +45,7 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
 
+from sparkify.config import user_path
 from sparkify.engines.embedded import data_folder, locks, postmaster, programs, server_user
 from sparkify.engines.embedded.programs import ServerError
 from sparkify.engines.embedded.server_user import ServerUser
@@ -112,7 +113,7 @@ def reader_dsn(pgdata: Path = DEFAULT_PGDATA, database: str = DATABASE) -> str:
 
 
 def absolute(pgdata) -> Path:
-    return Path(os.path.abspath(os.path.expanduser(pgdata))).resolve()
+    return Path(os.path.abspath(user_path(pgdata))).resolve()
 
 
 def join_or_start(pgdata: Path) -> Held:
