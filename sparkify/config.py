@@ -618,11 +618,14 @@ def parse(sections: Mapping, environ: Mapping | None = None, path: Path | None =
         text = raw.get((section, key), "")
         if not text:
             continue
+        origin = next((f"${variable}" for variable, stands in ENVIRONMENT.items()
+                       if stands == (section, key) and variable in environ), f"[{section}] {key}")
+        if "\x00" in text:  # no path, host, name or secret holds one, and the OS and libpq refuse it with a traceback
+            problems.append(f"{origin} holds a NUL character, which no setting can: is the file damaged or binary?")
+            continue
         try:
             values[group][name] = convert(text)
         except Malformed as error:
-            origin = next((f"${variable}" for variable, stands in ENVIRONMENT.items()
-                           if stands == (section, key) and variable in environ), f"[{section}] {key}")
             shown = "" if (section, key) in SECRET_KEYS or isinstance(error, HoldsCredentials) else f", not {text!r}"
             problems.append(f"{origin} {error}{shown}")
     if environ.get(DSN_ENV, "").strip():

@@ -280,6 +280,7 @@ TYPED = [key for key, (_, _, parse) in config.KEYS.items() if parse not in (conf
 @given(key=st.sampled_from(sorted(config.KEYS)), value=st.text(st.characters(exclude_categories=["Cs"]),
                                                                 min_size=1, max_size=40))
 @example(key=("CLUSTER", "SSLROOTCERT"), value="~0")  # the home of no user: Path.expanduser() raised RuntimeError
+@example(key=("CLUSTER", "SSLROOTCERT"), value="~\x00")  # a NUL: the password database's lookup raised ValueError
 def test_any_value_is_taken_or_refused_in_one_line_naming_its_key(key, value):
     section, name = key
     value = value.replace("\r", " ").replace("\n", " ")
@@ -293,6 +294,28 @@ def test_any_value_is_taken_or_refused_in_one_line_naming_its_key(key, value):
         return
     typed = config.value_of(settings, section, name)
     assert typed is not None or not value.strip()
+
+
+@pytest.mark.parametrize("key", sorted(config.KEYS), ids=lambda key: f"[{key[0]}] {key[1]}")
+def test_a_nul_character_in_any_key_is_refused_in_one_line_naming_it(key):
+    """A damaged or binary dwh.cfg: no setting holds a NUL (the OS, the password database and libpq raise on one)."""
+    section, name = key
+    for value in ("~\x00", "a\x00b"):
+        with pytest.raises(config.TargetError) as refused:
+            config.parse({section: {name: value}})
+        message = str(refused.value)
+        assert f"[{section}] {name} holds a NUL character" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_every_script_stops_on_a_config_file_holding_a_nul(tmp_path, monkeypatch, capsys, script):
+    damaged = tmp_path / "dwh.cfg"
+    damaged.write_text("[CLUSTER]\nHOST = db\x00.example.com\nSSLROOTCERT = ~\x00/root.crt\n")
+    monkeypatch.setattr(embedded, "start", lambda folder: pytest.fail("fell back to the embedded PostgreSQL"))
+    assert SCRIPTS[script](["--config", str(damaged)]) == 2
+    err = capsys.readouterr().err
+    assert "[CLUSTER] HOST holds a NUL character" in err and "[CLUSTER] SSLROOTCERT holds a NUL character" in err
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("section, key, value, form", [
