@@ -12,7 +12,7 @@ import json
 
 import pytest
 from helpers import event, song, write_source
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sparkify.api import run
@@ -116,3 +116,23 @@ def test_the_model_of_redshifts_literals_reads_its_documented_examples():
     # QUOTE_LITERAL('''CAT''') gives '''CAT''' (the page's first example); a backslash is doubled
     assert redshift_reads("'''CAT'''") == ("'CAT'", 9)
     assert redshift_reads("'a\\\\b' rest") == ("a\\b", 6)
+
+
+LEDGER_ROW = st.tuples(TEXT, TEXT, st.integers(0, 2**62), st.none() | st.integers(0, 2**62), st.integers(0, 2**62))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(LEDGER_ROW, max_size=4, unique_by=lambda row: row[0]))
+@example(rows=[("\\.", "", 0, None, 0), ("", "a\"b,\r\nc", 1, 2, 3), ("\\N", "\\", 4, 5, 6)])
+def test_ledger_rows_copied_by_the_postgres_engine_read_back_as_they_were(warehouse, rows):
+    """The ledger goes to PostgreSQL in one COPY (FORMAT csv): a name such as ``\\.``, a quote, a comma, a
+    line break or an empty text is stored as it is, and a missing count as NULL."""
+    warehouse.create()
+    written = [[name, "/source, \"x\"", "staging_events", size, version, staged, rejected, "2026-01-02 03:04:05"]
+               for name, version, size, staged, rejected in rows]
+    with PostgresEngine().cursor_on(warehouse.connection) as cursor:
+        PostgresEngine().record_rows(cursor, "loaded_files", written)
+    warehouse.connection.commit()
+    stored = warehouse.query("SELECT file_key, source, table_name, size, version, rows_staged, rows_rejected, "
+                             "to_char(loaded_at, 'YYYY-MM-DD HH24:MI:SS') FROM loaded_files")
+    assert sorted(map(list, stored)) == sorted(written)

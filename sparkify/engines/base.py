@@ -20,6 +20,7 @@ from sparkify.engines import libpq
 from sparkify.engines.cancel import cancel_on_interrupt
 from sparkify.engines.lock_wait import LockPolicy, LockWait, LockWatch
 from sparkify.results import Step, TableLoad
+from sparkify.run.ledger import insert_statements
 from sparkify.sqltext import summarise
 
 
@@ -290,6 +291,15 @@ class Engine:
 
         Not called after Ctrl-C, SIGTERM or SIGHUP, which end the run at once.
         """
+
+    def emptying(self, statement: str) -> str:
+        """What runs for sql_queries.py's whole-table DELETE of a table the run refills (the ledger)."""
+        return statement
+
+    def record_rows(self, cursor, table: str, rows: list) -> None:
+        """Add ``rows`` (lists of values in column_list(table)'s order) to ``table``: multi-row INSERTs."""
+        for statement, values in insert_statements(table, rows):
+            cursor.execute(statement, values)
 
     def dry_run(self):
         """This engine with its side effects (files read, objects written) described instead of done."""

@@ -459,13 +459,27 @@ def same_version(recorded: str, listed: str) -> bool:
 
 
 def ledger_statements(choice: Choice, loads, engine=None, now=None) -> list[tuple[str, list | None]]:
-    """(statement, values) that record this run's files in the ledger: all anew after a reload, else the new
-    ones. The values are bound or quoted by the engine's cursor, as its database reads them: a file name is
-    stored as it is named, backslashes and quotes included.
+    """(statement, values) that record this run's files in the ledger, as any engine can run them:
+    ledger_setup(), then multi-row INSERTs of ledger_rows() (what Engine.record_rows does by default)."""
+    statements = [(statement, None) for statement in ledger_setup(choice, engine)]
+    return statements + insert_statements("loaded_files", ledger_rows(choice, loads, now))
 
-    A reload that found no ledger table creates it (with ``engine``'s DDL). A
-    source COPY read whole is recorded as one row per prefix: which source
-    the warehouse holds is always known, even when its files are not.
+
+def ledger_setup(choice: Choice, engine=None) -> list[str]:
+    """What comes before this run's rows: the ledger emptied by a reload, or created when it was missing
+    (with ``engine``'s DDL); nothing for a daily run, which adds the new files' rows."""
+    if choice.recorded:
+        return [loaded_files_clear] if choice.full else []
+    return engine.table_statements(loaded_files_table_create) if engine else []
+
+
+def ledger_rows(choice: Choice, loads, now=None) -> list[list]:
+    """The ledger's rows for this run's files: all anew after a reload, else the new ones.
+
+    A file name is stored as it is named, backslashes and quotes included (the
+    engine binds or quotes each value as its database reads it). A source COPY
+    read whole is recorded as one row per prefix: which source the warehouse
+    holds is always known, even when its files are not.
     """
     now = now or datetime.now(UTC).replace(tzinfo=None)
     file_rows, rejected, staged = {}, {}, {}
@@ -484,19 +498,21 @@ def ledger_statements(choice: Choice, loads, engine=None, now=None) -> list[tupl
         entries = [(item.name, PREFIXES[prefix], item.size, item.version, file_rows.get(item.name),
                     rejected.get(item.name, 0))
                    for prefix, files in choice.files.items() for item in files]
-    rows = [
+    loaded_at = now.isoformat(sep=" ", timespec="seconds")
+    return [
         [name, choice.source, table, int(size), version, None if rows_staged is None else int(rows_staged),
-         int(rejects), now.isoformat(sep=" ", timespec="seconds")]
+         int(rejects), loaded_at]
         for name, table, size, version, rows_staged, rejects in entries
     ]
-    if choice.recorded:
-        statements = [(loaded_files_clear, None)] if choice.full else []
-    else:
-        creates = engine.table_statements(loaded_files_table_create) if engine else []
-        statements = [(statement, None) for statement in creates]
+
+
+def insert_statements(table: str, rows: list) -> list[tuple[str, list]]:
+    """(INSERT, values) adding ``rows`` to ``table`` of sql_queries.py, LEDGER_ROWS_PER_INSERT rows each."""
+    statements = []
     for start in range(0, len(rows), LEDGER_ROWS_PER_INSERT):
         batch = rows[start:start + LEDGER_ROWS_PER_INSERT]
-        values = ",\n    ".join("(%s, %s, %s, %s, %s, %s, %s, %s)" for _ in batch)
-        statements.append((f"INSERT INTO loaded_files ({column_list('loaded_files')})\nVALUES\n    {values}",
+        placeholders = "(" + ", ".join("%s" for _ in batch[0]) + ")"
+        values = ",\n    ".join(placeholders for _ in batch)
+        statements.append((f"INSERT INTO {table} ({column_list(table)})\nVALUES\n    {values}",
                            [value for row in batch for value in row]))
     return statements

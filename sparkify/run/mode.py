@@ -16,7 +16,7 @@ from sparkify.checks.reconciliation import before_change, change_checks, run_che
 from sparkify.output.printable import printable
 from sparkify.results import Figures, LoadError, Step
 from sparkify.run import daily_load_sql as daily_sql
-from sparkify.run.ledger import PREFIX_OF, ledger_statements
+from sparkify.run.ledger import PREFIX_OF, ledger_rows, ledger_setup
 
 WORK_TABLES = {"staging_events": "staging_events_new", "staging_songs": "staging_songs_new"}
 
@@ -95,8 +95,9 @@ class FullLoad:
         return steps
 
     def record(self, cursor, loads, engine) -> None:
-        for statement, values in ledger_statements(self.choice, loads, engine):
-            cursor.execute(statement, values)
+        for statement in ledger_setup(self.choice, engine):
+            cursor.execute(engine.emptying(statement))
+        engine.record_rows(cursor, "loaded_files", ledger_rows(self.choice, loads))
 
     def check(self, cursor, engine) -> list:
         """The whole checks; each star table's count is the rows its INSERT wrote into it, emptied, and
