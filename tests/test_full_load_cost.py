@@ -201,3 +201,30 @@ def test_the_fact_ranks_copies_only_when_an_event_was_staged_twice(dsn, tmp_path
     assert result.figures.duplicate_events == 2
     assert warehouse.query("SELECT level FROM songplay_table ORDER BY item_in_session") == [("free",), ("free",)]
     warehouse.connection.close()
+
+
+def test_the_fact_unique_key_answers_whether_an_event_was_staged_twice(dsn, tmp_path):
+    """On PostgreSQL the distinct staged events are not counted before the fact's INSERT: songplay_table's
+    unique key, built at once over the plays, says that none was staged twice. An event with a NULL in its
+    identity, which the key does not compare, has its copies counted first, and ranked."""
+    from sparkify.checks.reconciliation_sql import COUNTED, PLAYS_CHECK
+
+    count_distinct = COUNTED[PLAYS_CHECK][0]
+    warehouse = recording_warehouse(dsn, "test_full_load_cost_key")
+    once = write_source(tmp_path / "once", events=[event(), event(itemInSession=2, ts=1541106132796)])
+    result = warehouse.load(once)
+    assert not sent(count_distinct, warehouse) and sent(q.songplay_table_insert_no_copies, warehouse)
+    assert (result.figures.plays, result.figures.duplicate_events) == (2, 0)
+    assert all(check.passed for check in result.checks)
+    warehouse.connection.statements.clear()
+    lines = lambda events: "".join(json.dumps(item) + "\n" for item in events)  # noqa: E731
+    keyless = event(sessionId=None)
+    twice = write_source(tmp_path / "twice", log_files={
+        "2018-11-01-events.json": lines([keyless, event(itemInSession=2)]),
+        "2018-11-01-events-resent.json": lines([keyless]),
+    })
+    result = warehouse.load(twice)
+    assert sent(count_distinct, warehouse) and sent(q.songplay_table_insert, warehouse)
+    assert (result.figures.plays, result.figures.duplicate_events) == (2, 1)
+    assert warehouse.query("SELECT COUNT(*) FROM songplay_table WHERE session_id IS NULL") == [(1,)]
+    warehouse.connection.close()

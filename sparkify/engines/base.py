@@ -91,6 +91,21 @@ class Cursor:
         return getattr(self._cursor, name)
 
 
+class RebuiltKeys:
+    """The unique keys that a bulk insert (Engine.bulk_insert) builds after its INSERTs, enforced: none here."""
+
+    def rebuilds(self, table: str, definition: str) -> bool:
+        """Whether the key ``definition`` of ``table`` is built, and so enforced, over every row written."""
+        return False
+
+    def insert_and_build(self, cursor, table: str, definition: str, insert):
+        """Run ``insert()`` (an INSERT into ``table``, its Step returned) and build the key at once.
+
+        The Step when the rows hold the key; else None, with the INSERT undone.
+        """
+        raise NotImplementedError
+
+
 class Engine:
     name = "sql"
     label = "SQL"
@@ -274,9 +289,11 @@ class Engine:
     def bulk_insert(self, cursor, tables: list, steps: list):
         """Around the full load's INSERTs into ``tables``: what makes a bulk insert fast here.
 
-        Appends a Step to ``steps`` for any work done after the INSERTs.
+        Yields the keys it rebuilds after the INSERTs (``RebuiltKeys``: none
+        here, where keys are only recorded). Appends a Step to ``steps`` for
+        any work done after the INSERTs.
         """
-        yield
+        yield RebuiltKeys()
 
     def enforced_constraints(self, cursor) -> set:
         """(table, definition) of the keys the database enforces, so that their checks need not count."""

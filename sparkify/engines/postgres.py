@@ -69,7 +69,7 @@ import time
 
 import sql_queries as q
 from sparkify.config import DEFAULT_SOURCE, Settings
-from sparkify.engines.base import Engine
+from sparkify.engines.base import Engine, RebuiltKeys
 from sparkify.engines.errors import DatabaseError, LockNotAvailable
 from sparkify.engines.local_loader.staging import copy_rows, stage_source
 from sparkify.engines.lock_wait import MAX_SESSIONS, LockWait, Session, first_words
@@ -237,6 +237,7 @@ TRANSFORM_SETTINGS = [
 # SQLSTATE 2BP01: another object depends on the one dropped
 # (https://www.postgresql.org/docs/current/errcodes-appendix.html).
 DEPENDENT_OBJECTS_STILL_EXIST = "2BP01"
+UNIQUE_VIOLATION = "23505"
 
 # The keys of the star's tables, foreign keys first: a full load drops them for
 # its INSERTs (PostgresEngine.bulk_insert) and adds them back in reverse.
@@ -489,13 +490,16 @@ class PostgresEngine(Engine):
         """
         cursor.execute(STAR_KEYS, (list(tables),))
         dropped = [key for key in cursor.fetchall() if _drop_constraint(cursor, *key[:2])]
-        yield
+        keys = DroppedKeys(dropped)
+        yield keys
         started = time.perf_counter()
         unique = [key for key in dropped if not key[2].startswith("FOREIGN KEY")]
         for table, name, definition in reversed(unique):
-            cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+            if (table, definition) not in keys.built:
+                cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
         if unique:
-            steps.append(Step(None, "key indexes built", len(unique), time.perf_counter() - started))
+            steps.append(Step(None, "key indexes built", len(unique),
+                              time.perf_counter() - started + keys.seconds))
         started = time.perf_counter()
         foreign = [key for key in dropped if key[2].startswith("FOREIGN KEY")]
         for table, name, definition in reversed(foreign):
@@ -509,6 +513,38 @@ class PostgresEngine(Engine):
 
     def dry_run(self):
         return type(self)(self.settings, self.workers, describe_loads=True)
+
+
+class DroppedKeys(RebuiltKeys):
+    """The keys bulk_insert() dropped, which it builds again after the INSERTs, or at once when asked."""
+
+    def __init__(self, dropped):
+        self.unique = {(table, definition): name for table, name, definition in dropped
+                       if not definition.startswith("FOREIGN KEY")}
+        self.built = set()  # (table, definition) built by insert_and_build()
+        self.seconds = 0.0  # spent building them
+
+    def rebuilds(self, table, definition):
+        return (table, definition) in self.unique
+
+    def insert_and_build(self, cursor, table, definition, insert):
+        """The INSERT and the key's index in one savepoint, rolled back when a duplicate breaks the key
+        (SQLSTATE 23505, https://www.postgresql.org/docs/current/errcodes-appendix.html)."""
+        cursor.execute("SAVEPOINT insert_and_build")
+        step = insert()
+        started = time.perf_counter()
+        try:
+            cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{self.unique[table, definition]}" {definition}')
+        except DatabaseError as error:
+            if error.code != UNIQUE_VIOLATION:
+                raise
+            cursor.execute("ROLLBACK TO SAVEPOINT insert_and_build")
+            cursor.execute("RELEASE SAVEPOINT insert_and_build")
+            return None
+        self.seconds += time.perf_counter() - started
+        self.built.add((table, definition))
+        cursor.execute("RELEASE SAVEPOINT insert_and_build")
+        return step
 
 
 def waited_for(row) -> str:
