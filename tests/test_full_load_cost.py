@@ -98,12 +98,41 @@ def test_no_full_load_statement_holds_the_months_events_in_memory(loaded):
             cursor.execute(statement)
         with engine.bulk_insert(cursor, q.star_tables, []):
             for table, statement in q.insert_table_queries.items():
-                cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + engine.render(statement))
-                [[plan]] = cursor.fetchone()
-                plan = plan if isinstance(plan, dict) else json.loads(plan)
+                plan = explained(cursor, engine, statement)
                 for node, rows in held_rows(plan["Plan"]):
                     assert rows <= staged // 4, f"{table}: a {node} holds {rows:,} rows of {staged:,} staged events"
     warehouse.connection.rollback()
+
+
+def explained(cursor, engine, statement) -> dict:
+    """The EXPLAIN ANALYZE of one full-load statement, run with the engine's planner settings for it."""
+    with engine.planning(cursor, statement):
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + engine.render(statement))
+        [[plan]] = cursor.fetchone()
+    return plan if isinstance(plan, dict) else json.loads(plan)
+
+
+def scans(plan, table) -> list[str]:
+    """The node types that read ``table`` in a plan."""
+    found = [plan["Node Type"]] if plan.get("Relation Name") == table else []
+    for child in plan.get("Plans", []):
+        found += scans(child, table)
+    return found
+
+
+def test_each_users_latest_events_are_found_by_the_sort_key_not_a_second_pass(loaded):
+    """user_table's INSERT reads the events once, for each user's latest ts, then finds the events at those
+    times through staging_events' sort-key index: a few thousand probes, not a second scan of the month."""
+    warehouse, _, _ = loaded
+    engine = PostgresEngine()
+    with warehouse.connection.cursor() as cursor:
+        for statement in engine.clear_star() + engine.transform_settings():
+            cursor.execute(statement)
+        plan = explained(cursor, engine, q.user_table_insert)
+        cursor.execute("SHOW enable_nestloop")  # for this statement only
+        assert cursor.fetchone() == ("off",)
+    warehouse.connection.rollback()
+    assert sorted(scans(plan["Plan"], "staging_events")) == ["Index Scan", "Seq Scan"]
 
 
 def test_the_star_keys_are_built_after_their_rows_and_are_all_back(loaded):

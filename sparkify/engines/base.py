@@ -295,6 +295,11 @@ class Engine:
         """
         yield RebuiltKeys()
 
+    @contextlib.contextmanager
+    def planning(self, cursor, statement: str):
+        """Around one statement of the transform: planner settings for it alone (none here)."""
+        yield
+
     def enforced_constraints(self, cursor) -> set:
         """(table, definition) of the keys the database enforces, so that their checks need not count."""
         return set()

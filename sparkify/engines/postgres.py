@@ -234,6 +234,13 @@ TRANSFORM_SETTINGS = [
     MEMORY_SETTINGS,
 ]
 
+# The full load's statements for which the planner may choose a nested loop
+# again: user_table's, whose join of each user's latest ts back to the events
+# is then a few thousand probes of the sort key's index (one per user) instead
+# of a second pass over every event: 0.62 s against 0.36 s at a million
+# events. Its other side is the users, counted by ANALYZE's statistics.
+NESTED_LOOP_STATEMENTS = {q.user_table_insert}
+
 # SQLSTATE 2BP01: another object depends on the one dropped
 # (https://www.postgresql.org/docs/current/errcodes-appendix.html).
 DEPENDENT_OBJECTS_STILL_EXIST = "2BP01"
@@ -506,6 +513,16 @@ class PostgresEngine(Engine):
             cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
         if foreign:
             steps.append(Step(None, "foreign keys validated", len(foreign), time.perf_counter() - started))
+
+    @contextlib.contextmanager
+    def planning(self, cursor, statement):
+        """A nested loop allowed for the statements of NESTED_LOOP_STATEMENTS, and for them alone."""
+        if statement not in NESTED_LOOP_STATEMENTS:
+            yield
+            return
+        cursor.execute("SET LOCAL enable_nestloop = on")
+        yield
+        cursor.execute("SET LOCAL enable_nestloop = off")
 
     def enforced_constraints(self, cursor):
         cursor.execute(CONSTRAINT_DEFINITIONS)

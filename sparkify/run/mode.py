@@ -110,7 +110,8 @@ class FullLoad:
                 if (statement == q.songplay_table_insert and self.staged_plays is not None
                         and self.staged_plays == self.nextsong_events):
                     statement = q.songplay_table_insert_no_copies
-                steps.append(run_step(cursor, table, INSERTED, [statement], reporter))
+                with engine.planning(cursor, statement):
+                    steps.append(run_step(cursor, table, INSERTED, [statement], reporter))
         self.written = {step.table: step.rows for step in steps if step.table in q.insert_table_queries}
         for step in steps[len(q.insert_table_queries):]:  # the engine's work after the INSERTs
             reporter.step_done(step)
