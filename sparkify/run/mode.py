@@ -100,8 +100,9 @@ class FullLoad:
             for table, statement in q.insert_table_queries.items():
                 if statement == q.songplay_table_insert and answered_by_key:
                     step = keys.insert_and_build(cursor, *PLAYS_KEY, lambda table=table: run_step(
-                        cursor, table, INSERTED, [q.songplay_table_insert_no_copies], reporter))
+                        cursor, table, INSERTED, [q.songplay_table_insert_no_copies], reporter, said=False))
                     if step is not None:
+                        reporter.step_done(step)
                         self.staged_plays = self.nextsong_events
                         steps.append(step)
                         continue
@@ -236,10 +237,10 @@ def daily_steps(queries, counted) -> list[tuple[str, str, list[str]]]:
     return steps
 
 
-def run_step(cursor, table, action, statements, reporter, less=0, adds=frozenset()) -> Step:
-    """Run one step's statements, saying when it starts and, in one line, how it ended: its rows are the
-    last statement's and those of the statements in ``adds`` (an upsert's UPDATE), less ``less``, some that
-    it counted but were not its own."""
+def run_step(cursor, table, action, statements, reporter, less=0, adds=frozenset(), said=True) -> Step:
+    """Run one step's statements, saying when it starts and, in one line, how it ended (unless not ``said``:
+    the caller says it, or not): its rows are the last statement's and those of the statements in ``adds``
+    (an upsert's UPDATE), less ``less``, some that it counted but were not its own."""
     step = Step(table, action, None, 0.0)
     reporter.step_started(step)
     started = time.perf_counter()
@@ -250,7 +251,8 @@ def run_step(cursor, table, action, statements, reporter, less=0, adds=frozenset
             count = cursor.rowcount if isinstance(cursor.rowcount, int) and cursor.rowcount >= 0 else None
             rows = None if rows is None or count is None else rows + count
     step = step._replace(rows=None if rows is None else rows - less, seconds=time.perf_counter() - started)
-    reporter.step_done(step)
+    if said:
+        reporter.step_done(step)
     return step
 
 
