@@ -535,13 +535,23 @@ def parse_args(argv=None):
         if getattr(args, key) is None:
             setattr(args, key, value)
     args.sizes = [int(size.replace("_", "")) for size in args.sizes.split(",") if size.strip()]
-    if args.repeat is None:
-        args.repeat = 1 if max(args.sizes) >= LARGE else 3
     args.methods = [name.strip() for name in args.methods.split(",") if name.strip()]
     unknown = set(args.methods) - set(METHODS)
     if unknown:
         parser.error(f"unknown --methods {', '.join(sorted(unknown))}: choose among {', '.join(METHODS)}")
     return args
+
+
+def repeats(asked, events) -> int:
+    """How many times each measurement of a size runs: as asked, else 3, and 1 from LARGE events on."""
+    return asked or (1 if events >= LARGE else 3)
+
+
+def described_repeats(asked, sizes) -> str:
+    counts = sorted({repeats(asked, events) for events in sizes}, reverse=True)
+    if len(counts) == 1:
+        return f"median of {counts[0]} run(s)"
+    return f"median of {counts[0]} runs below {LARGE:,} events, 1 run at {LARGE:,} or more"
 
 
 def main(argv=None):
@@ -558,17 +568,17 @@ def main(argv=None):
     rows = []
     by_size = {}
     for events in args.sizes:
-        by_size[events] = measure_dataset(dsn, e2e_dsn, dataset(events, args.data), events, args.repeat,
-                                          min(args.subset, events), args.methods)
+        by_size[events] = measure_dataset(dsn, e2e_dsn, dataset(events, args.data), events,
+                                          repeats(args.repeat, events), min(args.subset, events), args.methods)
         rows += table_rows(events, by_size[events])
     if args.s3_objects:
         big_enough = [n for n in args.sizes if song_count(n) >= args.s3_objects]
         folder = dataset(min(big_enough) if big_enough else max(args.sizes), args.data)
-        s3 = measure_s3(folder, args.s3_objects, args.repeat, args.s3_latency)
+        s3 = measure_s3(folder, args.s3_objects, repeats(args.repeat, max(args.sizes)), args.s3_latency)
         rows += s3_rows(s3, args.s3_objects, args.s3_latency)
     header = [
         f"Run {started_at:%Y-%m-%d %H:%M} UTC, `{' '.join(['python -m bench.run', *sys.argv[1:]])}` "
-        f"on {revision()}, median of {args.repeat} run(s), {time.perf_counter() - began:.0f} s in all.",
+        f"on {revision()}, {described_repeats(args.repeat, args.sizes)}, {time.perf_counter() - began:.0f} s in all.",
         f"Machine: {machine_line(dsn)}. Load: {load_before} at the start, {loadavg()} at the end.",
         "",
         "| dataset | method | median s | rows/s | ratio to ceiling | peak memory MB | target |",
