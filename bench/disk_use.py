@@ -151,13 +151,16 @@ def main(argv=None):
 
     row("create_tables.py", 0, 0)
     for number in range(1, args.reloads + 1):
-        row(f"full reload {number}", *etl(args.pgdata, source, "--full"))
+        status, seconds = etl(args.pgdata, source, "--full")
+        row(f"full reload {number}", status, seconds)
+    # Each other source is loaded as its operator would: --replace-source says that it replaces the month.
     bad = with_bad_day(source, work / "bad-full", "2099-12-31-events.json")
-    row("full reload failing at its last file", *etl(args.pgdata, bad, "--full"))
-    status, seconds = etl(args.pgdata, source, "--full", kill_after=40)
-    row("full reload killed hard (SIGKILL) after 40 s", status, seconds)
+    row("full reload failing at its last file", *etl(args.pgdata, bad, "--full", "--replace-source"))
+    kill_after = max(1.0, round(seconds * 0.6))  # well into the transform of a reload as long as the last one
+    status, seconds = etl(args.pgdata, source, "--full", kill_after=kill_after)
+    row(f"full reload killed hard (SIGKILL) after {kill_after:.0f} s", status, seconds)
     shorter, last_day = without_last_day(source, work / "month-but-one")
-    row("full reload of the month but its last day", *etl(args.pgdata, shorter, "--full"))
+    row("full reload of the month but its last day", *etl(args.pgdata, shorter, "--full", "--replace-source"))
     bad_day = shorter / "log_data" / last_day.name
     text = last_day.read_text(encoding="utf-8").rstrip("\n")
     for attempt in (1, 2):
@@ -167,7 +170,7 @@ def main(argv=None):
     bad_day.unlink()
     shutil.copy2(last_day, bad_day)
     row("daily run loading the new day", *etl(args.pgdata, shorter))
-    row("full reload", *etl(args.pgdata, source, "--full"))
+    row("full reload", *etl(args.pgdata, source, "--full", "--replace-source"))
 
 
 if __name__ == "__main__":

@@ -433,7 +433,7 @@ class PostgresEngine(Engine):
 
     def record_rows(self, cursor, table, rows):
         """One COPY ... FROM STDIN of ``rows`` as CSV. As multi-row INSERTs, the ledger of 100,000 song
-        files took the server 3 to 4 s to parse; COPY takes a tenth of a second."""
+        files took the server 3 to 4 s to parse; one COPY, its CSV made here included, 0.4 to 0.7 s."""
         if self.describe_loads:
             shown = [f"--   {printable(csv_row(row).decode().rstrip())}" for row in rows[:DESCRIBED_ROWS]]
             more = [f"--   and {len(rows) - DESCRIBED_ROWS:,} more"] if len(rows) > DESCRIBED_ROWS else []
