@@ -257,3 +257,21 @@ def test_the_fact_unique_key_answers_whether_an_event_was_staged_twice(dsn, tmp_
     assert (result.figures.plays, result.figures.duplicate_events) == (2, 1)
     assert warehouse.query("SELECT COUNT(*) FROM songplay_table WHERE session_id IS NULL") == [(1,)]
     warehouse.connection.close()
+
+
+def test_a_full_reload_that_fails_gives_back_the_ledger_it_emptied(warehouse, tmp_path, monkeypatch):
+    """On PostgreSQL a full reload empties the ledger with TRUNCATE and refills it with one COPY, inside its
+    transaction: a reload that fails after that (here, on a check) leaves the ledger, and every other table,
+    row for row as the last committed run left them."""
+    source = write_source(tmp_path / "source", events=[event(), event(userId="9", itemInSession=2, ts=1541106132796)])
+    warehouse.load(source)
+    before, ledger = warehouse.snapshot(), warehouse.table("loaded_files")
+    assert len(ledger) == 1
+    day_two = source / "log_data" / "2018" / "11" / "2018-11-02-events.json"
+    day_two.write_text(json.dumps(event(userId="7", ts=1541190000000)) + "\n")  # the reload records two files
+    monkeypatch.setitem(q.insert_table_queries, "user_table",
+                        q.insert_table_queries["user_table"] + "\nORDER BY user_id\nLIMIT 1")
+    monkeypatch.setitem(q.insert_table_queries, "songplay_table", "DELETE FROM songplay_table")  # no FK trouble
+    with pytest.raises(CheckFailed):
+        warehouse.load(source)
+    assert warehouse.table("loaded_files") == ledger and warehouse.snapshot() == before

@@ -547,21 +547,18 @@ class DroppedKeys(RebuiltKeys):
     def insert_and_build(self, cursor, table, definition, insert):
         """The INSERT and the key's index in one savepoint, rolled back when a duplicate breaks the key
         (SQLSTATE 23505, https://www.postgresql.org/docs/current/errcodes-appendix.html)."""
-        cursor.execute("SAVEPOINT insert_and_build")
-        step = insert()
-        started = time.perf_counter()
-        try:
+        steps = []
+
+        def insert_then_build():
+            steps.append(insert())
+            started = time.perf_counter()
             cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{self.unique[table, definition]}" {definition}')
-        except DatabaseError as error:
-            if error.code != UNIQUE_VIOLATION:
-                raise
-            cursor.execute("ROLLBACK TO SAVEPOINT insert_and_build")
-            cursor.execute("RELEASE SAVEPOINT insert_and_build")
+            self.seconds += time.perf_counter() - started
+
+        if not in_savepoint(cursor, "insert_and_build", UNIQUE_VIOLATION, insert_then_build):
             return None
-        self.seconds += time.perf_counter() - started
         self.built.add((table, definition))
-        cursor.execute("RELEASE SAVEPOINT insert_and_build")
-        return step
+        return steps[0]
 
 
 def waited_for(row) -> str:
@@ -612,18 +609,25 @@ def lock_tables(cursor, tables, mode, reporter, waiting) -> None:
 
 def _drop_constraint(cursor, table, name) -> bool:
     """Drop one key, unless another object depends on it: then it stays, kept up row by row."""
-    cursor.execute("SAVEPOINT drop_key")
+    return in_savepoint(cursor, "drop_key", DEPENDENT_OBJECTS_STILL_EXIST,
+                        lambda: cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
+
+
+def in_savepoint(cursor, name, expected, work) -> bool:
+    """Run ``work()`` in a savepoint: True when it is done; False, all of it undone, when it failed with the
+    SQLSTATE ``expected``, an outcome the caller has a way on from. Any other error is raised."""
+    cursor.execute(f"SAVEPOINT {name}")
     try:
-        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+        work()
     except DatabaseError as error:
-        if error.code != DEPENDENT_OBJECTS_STILL_EXIST:
+        if error.code != expected:
             raise
-        cursor.execute("ROLLBACK TO SAVEPOINT drop_key")
-        dropped = False
+        cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
+        done = False
     else:
-        dropped = True
-    cursor.execute("RELEASE SAVEPOINT drop_key")
-    return dropped
+        done = True
+    cursor.execute(f"RELEASE SAVEPOINT {name}")
+    return done
 
 
 def csv_row(row) -> bytes:
