@@ -19,6 +19,8 @@ bench/.cache/final/<UTC time>/ (or ``--output``):
   full reload;
 - ``plans-<revision>.txt``: ``python -m bench.plans --explain`` at a million
   events, each statement after staging with its seconds and plan, slowest first;
+- ``floor.md``: ``python -m bench.floor`` at a million events, the least any
+  transform writes and builds, against the transform's target;
 - ``targets.md``: the targets of bench/README.md against the figures.
 """
 
@@ -88,8 +90,8 @@ def revision_tree(rev, folder: Path) -> Path:
     return folder
 
 
-def targets(run: str, daily: str) -> str:
-    """bench.run's verdicts, its growth table and the daily run's share, against the targets."""
+def targets(run: str, daily: str, floor: str = "") -> str:
+    """bench.run's verdicts, its growth table, the daily run's share and the floor, against the targets."""
     lines = [f"Targets bench.run marks (transform under {TRANSFORM_TARGET_SECONDS:g} s and end to end within "
              f"{END_TO_END_RATIO_TARGET:g}x the ceiling at a million events; staging within 1.3x):", ""]
     for line in run.splitlines():
@@ -106,6 +108,8 @@ def targets(run: str, daily: str) -> str:
                   f"(target {DAILY_TARGET:.0%} at most)"]
     else:
         lines += ["", "Daily run: no ratio in daily.md"]
+    verdict = re.search(r"^The transform's target .*$", floor, re.MULTILINE)
+    lines += ["", f"Floor: {verdict.group(0) if verdict else 'no floor measured'}"]
     return "\n".join(lines) + "\n"
 
 
@@ -114,16 +118,17 @@ def main(argv=None):
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%MZ")
     out = args.output or CACHE / "final" / stamp
     out.mkdir(parents=True, exist_ok=True)
-    sizes, plan_events, run_extra, daily_extra = SIZES, PLAN_EVENTS, [], ["--repeat", 3]
+    sizes, plan_events, run_extra, daily_extra, floor_extra = SIZES, PLAN_EVENTS, [], ["--repeat", 3], []
     if args.quick:
         sizes, plan_events = "20000", 20_000
         run_extra, daily_extra = ["--repeat", 1, "--s3-objects", 200], ["--events", 20_000, "--repeat", 1]
+        floor_extra = ["--repeat", 1]
     (out / "machine.txt").write_text(machine())
-    step(f"1/4 bench.run --sizes {sizes}")
+    step(f"1/5 bench.run --sizes {sizes}")
     module("bench.run", "--sizes", sizes, "--data", args.data, *run_extra, "--output", out / "bench-run.md")
-    step("2/4 bench.incremental_day")
+    step("2/5 bench.incremental_day")
     daily = module("bench.incremental_day", "--data", args.data, *daily_extra, output=out / "daily.md")
-    step(f"3/4 plans at {plan_events:,} events")
+    step(f"3/5 plans at {plan_events:,} events")
     module("bench.plans", "--events", plan_events, "--data", args.data, "--explain",
            "--output", out / "plans-this-checkout.txt")
     if args.before:
@@ -131,8 +136,10 @@ def main(argv=None):
             module("bench.plans", "--events", plan_events, "--data", args.data, "--explain",
                    "--code", revision_tree(args.before, Path(folder)),
                    "--output", out / f"plans-{re.sub(r'[^A-Za-z0-9._-]', '-', args.before)}.txt")
-    step("4/4 targets")
-    report = targets((out / "bench-run.md").read_text(), daily)
+    step(f"4/5 floor at {plan_events:,} events")
+    floor = module("bench.floor", "--events", plan_events, "--data", args.data, *floor_extra, output=out / "floor.md")
+    step("5/5 targets")
+    report = targets((out / "bench-run.md").read_text(), daily, floor)
     (out / "targets.md").write_text(report)
     with open(out / "machine.txt", "a") as notes:
         notes.write(f"load average at the end: {loadavg()}\n")

@@ -83,8 +83,8 @@ def test_nothing_edits_sys_path(path):
     assert edits == [], f"{path.relative_to(PROJECT_DIR)}: sys.path at lines {edits}"
 
 
-BENCH_AND_DOCS_SCRIPTS = ["bench.run", "bench.incremental_day", "bench.disk_use", "bench.plans", "bench.final",
-                          "docs.make_plots"]
+BENCH_AND_DOCS_SCRIPTS = ["bench.run", "bench.incremental_day", "bench.disk_use", "bench.plans", "bench.floor",
+                          "bench.final", "docs.make_plots"]
 
 
 @pytest.mark.parametrize("module", BENCH_AND_DOCS_SCRIPTS)
