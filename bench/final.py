@@ -5,7 +5,7 @@
     .venv/bin/python -m bench.final --before v1.2    # also the plans of another revision, for a before/after
 
 It is not part of the test suite. Run it on a machine doing nothing else: it
-takes 40 to 60 minutes on 2 cores, most of it at ten million events, plus
+takes about twenty minutes on 2 cores, most of it at ten million events, plus
 the first generation of each dataset (bench/README.md says how long; a
 generated set is reused, and ``--data`` points at one kept elsewhere). It
 writes, into
